@@ -1,0 +1,114 @@
+"""The command line: thin typer commands over plain modules.
+
+Each command group lives in its own module under ``onboard/cli/`` and imports its logic inside the
+command function, so ``onboard --help`` and ``onboard --version`` load neither boto3, questionary nor
+moto. :func:`main` is the only place where errors become messages and exit codes.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated, Optional
+
+import typer
+
+from onboard import __version__
+from onboard.cli import doctor, lab, lesson, plugin, setup
+from onboard.cli._common import click_exceptions, invocation
+from onboard.errors import ExitCode, OnboardError
+
+app = typer.Typer(
+    name="onboard",
+    help=(
+        "Get onto AWS Session Manager: install the plugin, write the ssm profile, practise in graded "
+        "lessons, and repair a broken setup.\n\n"
+        "Example: onboard setup"
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    # Plain click help: rich's help renderer alone costs ~200 ms of imports on every --help.
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        typer.echo(f"onboard {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        Optional[bool],  # noqa: UP045 - typer reads the annotation at runtime on Python 3.10 too
+        typer.Option("--version", callback=_show_version, is_eager=True, help="Print the version and exit."),
+    ] = None,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show the full traceback when something fails.")
+    ] = False,
+) -> None:
+    """Get onto AWS Session Manager."""
+    # main() takes --debug out of the arguments itself; the option is declared here for --help.
+
+
+app.add_typer(plugin.app, name="plugin")
+app.command("setup")(setup.setup_command)
+app.add_typer(lab.app, name="lab")
+app.add_typer(lesson.app, name="lesson")
+app.command("doctor")(doctor.doctor_command)
+
+
+def main(argv: list[str] | None = None, *, cli: typer.Typer | None = None) -> int:
+    """Run onboard (or a test's typer ``cli``) with ``argv`` (default: sys.argv); return the exit code."""
+    from onboard.output import print_error
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    # --debug is honoured anywhere on the line (`onboard plugin install --debug`), not only first.
+    invocation.reset(debug="--debug" in args)
+    args = [arg for arg in args if arg != "--debug"]
+    try:
+        result = (cli or app)(args=args, prog_name="onboard", standalone_mode=False)
+    except OnboardError as error:
+        if invocation.debug:
+            _print_traceback()
+        print_error(error, as_json=invocation.as_json, command=invocation.command)
+        return int(error.exit_code)
+    except (KeyboardInterrupt, typer.Abort):
+        return _interrupted()
+    except typer.Exit as done:
+        return int(done.exit_code)
+    except click_exceptions.ClickException as usage:
+        usage.show()
+        return int(usage.exit_code)
+    except Exception as unexpected:  # a bug: say so plainly, and how to see more
+        if invocation.debug:
+            _print_traceback()
+        from onboard.secrets import scrub
+
+        bug = OnboardError(
+            f"unexpected internal error: {type(unexpected).__name__}: {scrub(str(unexpected))}",
+            "Run the same command with --debug to see the traceback, and report it.",
+        )
+        print_error(bug, as_json=invocation.as_json, command=invocation.command)
+        return int(ExitCode.FAILURE)
+    if result == ExitCode.INTERRUPTED:  # typer turns a KeyboardInterrupt inside a command into 130
+        return _interrupted()
+    return int(result or 0)
+
+
+def _interrupted() -> int:
+    from onboard.output import console
+
+    # One line, no traceback: whatever was being written was either finished or left untouched.
+    console(stderr=True).print("\nInterrupted.")
+    return int(ExitCode.INTERRUPTED)
+
+
+def _print_traceback() -> None:
+    import traceback
+
+    from onboard.secrets import scrub
+
+    sys.stderr.write(scrub(traceback.format_exc()))
