@@ -1,0 +1,192 @@
+"""The lab's sessions: the contract between the API layer and the data-channel server.
+
+The API layer (StartSession, ResumeSession, TerminateSession, DescribeSessions) creates and ends
+:class:`LabSession` records in a :class:`SessionRegistry`; the data-channel server redeems the
+single-use stream tokens the registry issues, runs the shell on the :class:`LabInstance`, and reports
+the end of the session (with its transcript) back to the registry. Everything here is thread-safe:
+the API layer runs in WSGI worker threads, the data channel in an asyncio loop.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from onboard.secrets import Secret
+
+#: Session statuses as DescribeSessions reports them.
+ACTIVE_STATUSES = ("Connecting", "Connected", "Disconnected", "Terminating")
+HISTORY_STATUSES = ("Terminated", "Failed")
+
+DEFAULT_DOCUMENT = "SSM-SessionManagerRunShell"
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@dataclass
+class LabInstance:
+    """One lab EC2 instance as the data channel needs it: who may be on it and where its world is."""
+
+    instance_id: str
+    name: str
+    #: OS users that exist on the instance besides ssm-user (sudo can switch to them).
+    users: list[str]
+    #: The instance's folder tree: ``root / "home" / USER`` is each user's HOME.
+    root: Path
+    region: str
+    #: The lab's API endpoint, for ``aws`` run on the instance.
+    endpoint_url: str
+    #: The instance role's lab credentials, for ``aws s3 cp`` on the instance.
+    role_access_key_id: str
+    role_secret_access_key: Secret
+    platform_name: str = "Amazon Linux"
+    hostname: str = ""
+
+    def home_of(self, user: str) -> Path:
+        return self.root / "home" / user
+
+
+@dataclass
+class LabSession:
+    session_id: str
+    owner_arn: str
+    #: The IAM user name of the owner (the ``${aws:username}`` of the session ARN).
+    owner_name: str
+    target: str
+    document_name: str = DEFAULT_DOCUMENT
+    parameters: dict[str, list[str]] = field(default_factory=dict)
+    reason: str | None = None
+    status: str = "Connecting"
+    start_date: datetime = field(default_factory=utcnow)
+    end_date: datetime | None = None
+    #: Where the transcript goes: {"S3OutputUrl": "https://...", ...} as DescribeSessions shows it.
+    output_url: dict[str, str] = field(default_factory=dict)
+    #: Sequence numbers the data channel reached, so a resumed channel continues them.
+    channel_state: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in ACTIVE_STATUSES
+
+
+class SessionRegistry:
+    """All sessions of one lab, and the stream tokens that open their data channels.
+
+    Tokens are single-use and bound to one session: :meth:`issue_token` returns a fresh one (for
+    StartSession and ResumeSession) and :meth:`redeem_token` consumes it. Only a hash of each token is
+    kept, so not even a dump of the registry shows one.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self._sessions: dict[str, LabSession] = {}
+        self._token_hashes: dict[str, str] = {}  # sha256(token) -> session id
+        self._terminate_listeners: list[Callable[[str], None]] = []
+        self._end_listeners: list[Callable[[LabSession, bytes | None], None]] = []
+
+    # --- the API layer's side -------------------------------------------------------------
+    def add(self, session: LabSession) -> LabSession:
+        with self._lock:
+            if session.session_id in self._sessions:
+                raise ValueError(f"duplicate session id {session.session_id}")
+            self._sessions[session.session_id] = session
+            return session
+
+    def get(self, session_id: str) -> LabSession | None:
+        with self._lock:
+            return self._sessions.get(session_id)
+
+    def all(self) -> list[LabSession]:
+        with self._lock:
+            return list(self._sessions.values())
+
+    def issue_token(self, session_id: str) -> Secret:
+        """A new single-use stream token for ``session_id`` (earlier unredeemed ones stay valid)."""
+        token = secrets.token_urlsafe(48)
+        with self._lock:
+            if session_id not in self._sessions:
+                raise KeyError(session_id)
+            self._token_hashes[_digest(token)] = session_id
+        return Secret(token)
+
+    def request_termination(self, session_id: str, status: str = "Terminated") -> LabSession | None:
+        """Mark the session as terminating and tell the data channel to close it."""
+        with self._lock:
+            session = self._sessions.get(session_id)
+            if session is None or not session.is_active:
+                return session
+            session.status = "Terminating"
+            listeners = list(self._terminate_listeners)
+        for listener in listeners:
+            listener(session_id)
+        # With no channel attached (never connected) nothing else will end it: end it now.
+        with self._lock:
+            if session.status == "Terminating" and not session.channel_state.get("attached"):
+                self._finish(session, status)
+        return session
+
+    def on_terminate(self, listener: Callable[[str], None]) -> None:
+        """The data channel registers here to hear of TerminateSession calls."""
+        with self._lock:
+            self._terminate_listeners.append(listener)
+
+    def on_end(self, listener: Callable[[LabSession, bytes | None], None]) -> None:
+        """The API layer registers here to store transcripts when a session ends."""
+        with self._lock:
+            self._end_listeners.append(listener)
+
+    # --- the data channel's side ----------------------------------------------------------
+    def redeem_token(self, token: str) -> LabSession | None:
+        """The session a token opens, consuming the token; None if unknown, used or ended."""
+        with self._lock:
+            session_id = self._token_hashes.pop(_digest(token), None)
+            if session_id is None:
+                return None
+            session = self._sessions.get(session_id)
+            if session is None or not session.is_active:
+                return None
+            return session
+
+    def mark_connected(self, session_id: str) -> None:
+        with self._lock:
+            session = self._sessions[session_id]
+            if session.status in ("Connecting", "Disconnected"):
+                session.status = "Connected"
+            session.channel_state["attached"] = True
+
+    def mark_disconnected(self, session_id: str) -> None:
+        """The socket dropped without the session ending: the client may resume."""
+        with self._lock:
+            session = self._sessions[session_id]
+            session.channel_state["attached"] = False
+            if session.status == "Connected":
+                session.status = "Disconnected"
+
+    def mark_ended(self, session_id: str, transcript: bytes | None, status: str = "Terminated") -> None:
+        """The shell ended or the session was terminated: record it and hand over the transcript."""
+        with self._lock:
+            session = self._sessions[session_id]
+            if not session.is_active:
+                return
+            session.channel_state["attached"] = False
+            self._finish(session, status)
+            listeners = list(self._end_listeners)
+        for listener in listeners:
+            listener(session, transcript)
+
+    def _finish(self, session: LabSession, status: str) -> None:
+        session.status = status
+        session.end_date = utcnow()
+        self._token_hashes = {h: sid for h, sid in self._token_hashes.items() if sid != session.session_id}
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
