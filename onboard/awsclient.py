@@ -1,0 +1,129 @@
+"""The one place that makes boto3 sessions and clients, and knows botocore's list of regions.
+
+Every AWS call onboard makes goes through :func:`client`: the profile, the region and the endpoint
+(the practice lab's, a team file's, or ``AWS_ENDPOINT_URL``) are resolved here the same way for every
+command, with short timeouts and a bounded retry so that a wrong proxy or an unreachable endpoint fails
+within seconds instead of minutes. Proxies (HTTPS_PROXY/NO_PROXY) and AWS_CA_BUNDLE are honoured the
+way botocore honours them, because botocore itself does the work.
+
+boto3 and botocore are imported inside the functions, so importing this module costs nothing.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+from onboard.errors import OnboardError, UsageError
+
+if TYPE_CHECKING:
+    import boto3
+    from botocore.config import Config
+
+#: Seconds to wait for a TCP/TLS connection, and for each response.
+CONNECT_TIMEOUT = 5.0
+READ_TIMEOUT = 10.0
+#: Attempts in total (the first one included); AWS_MAX_ATTEMPTS in the environment wins, as in botocore.
+MAX_ATTEMPTS = 3
+
+ENDPOINT_ENV = "AWS_ENDPOINT_URL"
+
+
+@dataclass(frozen=True)
+class ClientSettings:
+    """How to reach AWS: which profile, region and endpoint, and how patiently."""
+
+    profile: str | None = None
+    region: str | None = None
+    endpoint_url: str | None = None
+    connect_timeout: float = CONNECT_TIMEOUT
+    read_timeout: float = READ_TIMEOUT
+    max_attempts: int | None = None
+
+    def resolved_endpoint(self) -> str | None:
+        """The endpoint given, else ``AWS_ENDPOINT_URL``; None means AWS's own endpoints."""
+        return self.endpoint_url or os.environ.get(ENDPOINT_ENV) or None
+
+    def botocore_config(self) -> Config:
+        from botocore.config import Config
+
+        attempts = self.max_attempts
+        if attempts is None:
+            attempts = _env_int("AWS_MAX_ATTEMPTS", MAX_ATTEMPTS)
+        return Config(
+            connect_timeout=self.connect_timeout,
+            read_timeout=self.read_timeout,
+            retries={"mode": "standard", "total_max_attempts": max(1, attempts)},
+        )
+
+
+def _env_int(name: str, default: int) -> int:
+    try:
+        return int(os.environ[name])
+    except (KeyError, ValueError):
+        return default
+
+
+def session(settings: ClientSettings) -> boto3.Session:
+    """A boto3 session for ``settings.profile``; a missing profile is an OnboardError, not a traceback."""
+    import boto3
+    import botocore.exceptions
+
+    try:
+        return boto3.Session(profile_name=settings.profile, region_name=settings.region)
+    except botocore.exceptions.ProfileNotFound as missing:
+        raise OnboardError(
+            f"the AWS profile {settings.profile!r} is not in your AWS config or credentials file",
+            "Run `onboard setup` to write it, or name another profile with --profile.",
+        ) from missing
+    except botocore.exceptions.BotoCoreError as broken:  # ConfigParseError and friends
+        from onboard.secrets import scrub
+
+        raise OnboardError(
+            f"the AWS configuration files cannot be read: {scrub(str(broken))}",
+            "Run `onboard doctor` to find the broken line.",
+        ) from broken
+
+
+def client(service: str, settings: ClientSettings) -> Any:
+    """A boto3 client for ``service`` with the settings' profile, region, endpoint and timeouts."""
+    return session(settings).client(
+        service,
+        region_name=settings.region,
+        endpoint_url=settings.resolved_endpoint(),
+        config=settings.botocore_config(),
+    )
+
+
+@lru_cache(maxsize=1)
+def known_regions() -> frozenset[str]:
+    """Every region botocore knows, in every partition (aws, aws-cn, aws-us-gov, ...)."""
+    from botocore.loaders import create_loader
+
+    loader = create_loader()
+    regions: set[str] = set()
+    for data_name in ("endpoints", "partitions"):
+        try:
+            data = loader.load_data(data_name)
+        except Exception:  # noqa: S112 - an older botocore lacks partitions.json; endpoints.json suffices
+            continue
+        for partition in data.get("partitions", []):
+            regions.update(partition.get("regions", {}))
+    # "aws-global" and friends name a partition's global endpoint, not a region users choose.
+    return frozenset(region for region in regions if not region.endswith("-global"))
+
+
+def check_region(region: str, *, where: str = "the region") -> str:
+    """``region`` stripped, if botocore knows it; else a UsageError suggesting the closest names."""
+    cleaned = region.strip()
+    if cleaned in known_regions():
+        return cleaned
+    close = difflib.get_close_matches(cleaned.lower(), sorted(known_regions()), n=3, cutoff=0.6)
+    suggestion = f" Did you mean {', '.join(close)}?" if close else ""
+    raise UsageError(
+        f"{where} {region!r} is not an AWS region.{suggestion}",
+        "Use a region code such as eu-west-1 or ap-northeast-1 (the AWS console shows it top right).",
+    )

@@ -1,0 +1,529 @@
+"""The team file: what a trainer hands out so that setup, lessons, doctor and the lab agree.
+
+A small TOML file (format version 1) naming the team's region and profile, where the Session Manager
+plugin comes from, the S3 locations for file transfer and session logs, the lessons to run and the
+instances people connect to, each with an alias::
+
+    version = 1
+    team = "data-team"
+    region = "ap-northeast-1"
+    profile = "ssm"
+
+    [transfer]
+    bucket = "data-team-transfer"
+    prefix = "users/"
+
+    [[instances]]
+    alias = "jupyter"
+    id = "i-0123456789abcdef0"
+    users = ["analyst"]
+
+:func:`load_team` validates everything at once and reports the first problem with the file, the key
+and the fix; unknown keys are refused with a "did you mean", so a typo never silently loses a setting.
+:func:`dump_team` writes the same format back (the practice lab writes its team file with it).
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import os
+import re
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from onboard.errors import UsageError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+FORMAT_VERSION = 1
+DEFAULT_PROFILE = "ssm"
+TEAM_ENV = "ONBOARD_TEAM"
+
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+_PROFILE = re.compile(r"[A-Za-z0-9._-]+")
+_INSTANCE_ID = re.compile(r"i-(?:[0-9a-f]{8}|[0-9a-f]{17})")
+_ALIAS = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+_OS_USER = re.compile(r"[a-z_][a-z0-9_-]{0,31}")
+_BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+_IPV4 = re.compile(r"\d{1,3}(?:\.\d{1,3}){3}")
+_FINGERPRINT = re.compile(r"[0-9A-F]{40}")
+
+
+class TeamFileError(UsageError):
+    """The team file is missing, not TOML, or holds a value onboard cannot use."""
+
+
+@dataclass(frozen=True)
+class PluginSource:
+    """Where the Session Manager plugin is downloaded from, and which extra key may sign it."""
+
+    #: A mirror laid out like AWS's downloads (``<url>/latest/ubuntu_64bit/...``); None: AWS's own.
+    download_url: str | None = None
+    #: An extra trusted OpenPGP public key file (the practice lab's), besides AWS's own key.
+    signing_key: Path | None = None
+    #: That key's fingerprint, pinned: 40 upper-case hex digits, no spaces.
+    signing_key_fingerprint: str | None = None
+
+    def trusted_keys(self) -> list[Any]:
+        """The extra key as ``onboard.pgp.PublicKey`` objects, refused unless its fingerprint is the pin."""
+        if self.signing_key is None:
+            return []
+        from onboard.pgp import load_public_keys
+
+        try:
+            data = self.signing_key.read_bytes()
+        except OSError as unreadable:
+            raise TeamFileError(
+                f"the plugin signing key {self.signing_key} cannot be read: {unreadable.strerror}",
+                "Put the key file your trainer gave you next to the team file.",
+            ) from unreadable
+        keys = [key for key in load_public_keys(data) if key.fingerprint == self.signing_key_fingerprint]
+        if not keys:
+            raise TeamFileError(
+                f"the plugin signing key {self.signing_key} does not have the pinned fingerprint "
+                f"{self.signing_key_fingerprint}",
+                "Ask your trainer for the matching key file and team file; never edit the fingerprint "
+                "to make it fit.",
+            )
+        return keys
+
+
+@dataclass(frozen=True)
+class Location:
+    """An S3 bucket and a key prefix ("" or ending in "/")."""
+
+    bucket: str
+    prefix: str = ""
+
+    def user_prefix(self, user_name: str) -> str:
+        """The prefix one learner writes under: ``<prefix><user name>/``."""
+        return f"{self.prefix}{user_name}/"
+
+    @property
+    def uri(self) -> str:
+        return f"s3://{self.bucket}/{self.prefix}"
+
+
+@dataclass(frozen=True)
+class LessonSettings:
+    """Which lessons a class runs, and as whom."""
+
+    #: A trainer's own lessons folder (absolute once loaded); None: only the lessons shipped with onboard.
+    dir: Path | None = None
+    #: Lesson names in the order the class takes them; empty: all of them.
+    select: tuple[str, ...] = ()
+    #: The OS user lessons switch to with sudo.
+    target_user: str | None = None
+    #: Whether learners publish their progress for the trainer.
+    publish: bool = False
+
+
+@dataclass(frozen=True)
+class Instance:
+    alias: str
+    id: str
+    #: Its Name tag, when the trainer gave it.
+    name: str | None = None
+    #: OS users people switch to with sudo on it.
+    users: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class TeamFile:
+    path: Path
+    version: int
+    team: str
+    region: str
+    profile: str = DEFAULT_PROFILE
+    plugin: PluginSource | None = None
+    endpoint_url: str | None = None
+    transfer: Location | None = None
+    session_logs: Location | None = None
+    lessons: LessonSettings = field(default_factory=LessonSettings)
+    instances: tuple[Instance, ...] = ()
+
+    def instance(self, alias_or_id: str) -> Instance:
+        """The instance with this alias or id; a UsageError listing the known aliases otherwise."""
+        for candidate in self.instances:
+            if alias_or_id in (candidate.alias, candidate.id):
+                return candidate
+        known = ", ".join(f"{i.alias} ({i.id})" for i in self.instances) or "none"
+        close = difflib.get_close_matches(alias_or_id, [i.alias for i in self.instances], n=1)
+        suggestion = f" Did you mean {close[0]!r}?" if close else ""
+        raise UsageError(
+            f"no instance {alias_or_id!r} in the team file {self.path}.{suggestion}",
+            f"Instances in this team file: {known}.",
+        )
+
+
+# ---------------------------------------------------------------------------------------------- loading
+
+
+def find_team(explicit: str | os.PathLike[str] | None = None) -> TeamFile | None:
+    """The team file named by ``explicit``, else by $ONBOARD_TEAM, else None."""
+    if explicit:
+        return load_team(Path(explicit))
+    from_env = os.environ.get(TEAM_ENV)
+    if from_env:
+        return load_team(Path(from_env), named_by=f"${TEAM_ENV}")
+    return None
+
+
+def load_team(path: str | os.PathLike[str], *, named_by: str | None = None) -> TeamFile:
+    """Read and validate the team file at ``path``; a TeamFileError says what to fix, and where."""
+    path = Path(path).expanduser()
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except FileNotFoundError as missing:
+        source = f" (named by {named_by})" if named_by else ""
+        raise TeamFileError(
+            f"the team file {path}{source} does not exist",
+            "Check the path, or ask your trainer for the team file.",
+        ) from missing
+    except (OSError, UnicodeDecodeError) as unreadable:
+        raise TeamFileError(
+            f"the team file {path} cannot be read: {unreadable}",
+            "The team file is a UTF-8 text file; ask your trainer for a fresh copy.",
+        ) from unreadable
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as bad:
+        raise TeamFileError(
+            f"the team file {path} is not valid TOML: {bad}",
+            "Fix the line named above (strings need double quotes), or ask your trainer for a fresh copy.",
+        ) from bad
+    return _Reader(path).team(data)
+
+
+class _Reader:
+    """Turns the parsed TOML into a TeamFile, naming the file and the key in every error."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.base = path.resolve().parent
+
+    def fail(self, where: str, problem: str, fix: str) -> TeamFileError:
+        return TeamFileError(f"{self.path}: {where}: {problem}", fix)
+
+    def keys(self, table: Mapping[str, Any], where: str, allowed: tuple[str, ...], required=()) -> None:
+        for key in table:
+            if key not in allowed:
+                close = difflib.get_close_matches(key, allowed, n=1)
+                hint = f"Did you mean {close[0]!r}? " if close else ""
+                raise self.fail(
+                    where,
+                    f"unknown key {key!r}",
+                    f"{hint}Known keys here: {', '.join(allowed)}.",
+                )
+        for key in required:
+            if key not in table:
+                raise self.fail(where, f"the key {key!r} is missing", f"Add {key} = ... to this table.")
+
+    def string(self, table: Mapping[str, Any], key: str, where: str, pattern=None, rule="") -> str:
+        value = table[key]
+        if not isinstance(value, str):
+            raise self.fail(
+                f"{where}{key}", f"expected a string, got {value!r}", 'Put the value in "quotes".'
+            )
+        if not value.strip() or "\n" in value or "\r" in value:
+            raise self.fail(f"{where}{key}", f"{value!r} is empty or spans lines", "Give a one-line value.")
+        if pattern is not None and not pattern.fullmatch(value):
+            raise self.fail(f"{where}{key}", f"{value!r} is not valid", rule)
+        return value
+
+    def optional_string(self, table, key, where, pattern=None, rule="") -> str | None:
+        return self.string(table, key, where, pattern, rule) if key in table else None
+
+    def table(self, data: Mapping[str, Any], key: str) -> Mapping[str, Any] | None:
+        value = data.get(key)
+        if value is None:
+            return None
+        if not isinstance(value, dict):
+            raise self.fail(key, "expected a table", f"Write it as a [{key}] section.")
+        return value
+
+    def team(self, data: Mapping[str, Any]) -> TeamFile:
+        top = ("version", "team", "region", "profile", "plugin", "endpoint", "transfer", "session_logs")
+        self.keys(data, "top level", (*top, "lessons", "instances"), required=("version", "team", "region"))
+        version = data["version"]
+        if version != FORMAT_VERSION or isinstance(version, bool):
+            newer = isinstance(version, int) and not isinstance(version, bool) and version > FORMAT_VERSION
+            raise self.fail(
+                "version",
+                f"format version {version!r} is not supported (this onboard reads version {FORMAT_VERSION})",
+                "Upgrade onboard (pipx upgrade onboard)." if newer else "Set version = 1.",
+            )
+        region = self.string(data, "region", "")
+        from onboard.awsclient import check_region
+
+        try:
+            region = check_region(region, where="the value")
+        except UsageError as unknown:
+            raise self.fail("region", unknown.message, unknown.hint or "") from None
+        profile = DEFAULT_PROFILE
+        if "profile" in data:
+            profile = self.string(
+                data, "profile", "", _PROFILE, "Profile names use letters, digits, '.', '_' and '-'."
+            )
+        return TeamFile(
+            path=self.path,
+            version=version,
+            team=self.string(
+                data, "team", "", _NAME, "Team names use letters, digits, '.', '_' and '-' (at most 64)."
+            ),
+            region=region,
+            profile=profile,
+            plugin=self.plugin(self.table(data, "plugin")),
+            endpoint_url=self.endpoint(self.table(data, "endpoint")),
+            transfer=self.location(self.table(data, "transfer"), "transfer"),
+            session_logs=self.location(self.table(data, "session_logs"), "session_logs"),
+            lessons=self.lessons(self.table(data, "lessons")),
+            instances=self.instances(data.get("instances", [])),
+        )
+
+    def url(self, table: Mapping[str, Any], key: str, where: str) -> str | None:
+        from urllib.parse import urlsplit
+
+        value = self.optional_string(table, key, where)
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise self.fail(
+                f"{where}{key}",
+                f"{value!r} is not an http(s) URL",
+                "Write a full URL such as https://host/path/.",
+            )
+        return value
+
+    def path_in(self, table: Mapping[str, Any], key: str, where: str) -> Path | None:
+        value = self.optional_string(table, key, where)
+        return None if value is None else (self.base / Path(value).expanduser()).resolve()
+
+    def plugin(self, table: Mapping[str, Any] | None) -> PluginSource | None:
+        if table is None:
+            return None
+        where = "[plugin] "
+        self.keys(table, "[plugin]", ("download_url", "signing_key", "signing_key_fingerprint"))
+        signing_key = self.path_in(table, "signing_key", where)
+        fingerprint = self.optional_string(table, "signing_key_fingerprint", where)
+        if fingerprint is not None:
+            fingerprint = re.sub(r"\s+", "", fingerprint).upper()
+            if not _FINGERPRINT.fullmatch(fingerprint):
+                raise self.fail(
+                    f"{where}signing_key_fingerprint",
+                    "a fingerprint is 40 hexadecimal digits",
+                    "Copy it exactly from your trainer (spaces are fine).",
+                )
+        if (signing_key is None) != (fingerprint is None):
+            raise self.fail(
+                "[plugin]",
+                "signing_key and signing_key_fingerprint go together",
+                "A trusted key is only accepted with its fingerprint pinned: give both, or neither.",
+            )
+        if signing_key is not None and not signing_key.is_file():
+            raise self.fail(
+                f"{where}signing_key",
+                f"the key file {signing_key} does not exist",
+                "Keep the key file next to the team file (paths are relative to the team file).",
+            )
+        return PluginSource(
+            download_url=self.url(table, "download_url", where),
+            signing_key=signing_key,
+            signing_key_fingerprint=fingerprint,
+        )
+
+    def endpoint(self, table: Mapping[str, Any] | None) -> str | None:
+        if table is None:
+            return None
+        self.keys(table, "[endpoint]", ("url",), required=("url",))
+        return self.url(table, "url", "[endpoint] ")
+
+    def location(self, table: Mapping[str, Any] | None, name: str) -> Location | None:
+        if table is None:
+            return None
+        where = f"[{name}] "
+        self.keys(table, f"[{name}]", ("bucket", "prefix"), required=("bucket",))
+        bucket = self.string(table, "bucket", where)
+        if not _valid_bucket(bucket):
+            raise self.fail(
+                f"{where}bucket",
+                f"{bucket!r} is not a valid S3 bucket name",
+                "Bucket names are 3-63 lower-case letters, digits, '.' and '-', starting and ending with a "
+                "letter or digit.",
+            )
+        prefix = table.get("prefix", "")
+        if not isinstance(prefix, str) or prefix.startswith("/") or "\n" in prefix:
+            raise self.fail(
+                f"{where}prefix",
+                f"{prefix!r} is not a key prefix",
+                'Write it like "users/" (no leading "/").',
+            )
+        if prefix and not prefix.endswith("/"):
+            prefix += "/"
+        return Location(bucket=bucket, prefix=prefix)
+
+    def lessons(self, table: Mapping[str, Any] | None) -> LessonSettings:
+        if table is None:
+            return LessonSettings()
+        where = "[lessons] "
+        self.keys(table, "[lessons]", ("dir", "select", "target_user", "publish"))
+        select = table.get("select", [])
+        if not isinstance(select, list) or not all(isinstance(s, str) and s.strip() for s in select):
+            raise self.fail(
+                f"{where}select", "expected a list of lesson names", 'Write it like ["ready", "connect"].'
+            )
+        if len(set(select)) != len(select):
+            raise self.fail(f"{where}select", "a lesson is listed twice", "List each lesson once.")
+        publish = table.get("publish", False)
+        if not isinstance(publish, bool):
+            raise self.fail(
+                f"{where}publish", f"expected true or false, got {publish!r}", "Write true or false."
+            )
+        return LessonSettings(
+            dir=self.path_in(table, "dir", where),
+            select=tuple(select),
+            target_user=self.optional_string(
+                table,
+                "target_user",
+                where,
+                _OS_USER,
+                "OS user names are lower-case letters, digits, _ and -.",
+            ),
+            publish=publish,
+        )
+
+    def instances(self, items: Any) -> tuple[Instance, ...]:
+        if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
+            raise self.fail("instances", "expected [[instances]] tables", "Write each one as [[instances]].")
+        seen_aliases: set[str] = set()
+        seen_ids: set[str] = set()
+        result = []
+        for number, item in enumerate(items, start=1):
+            where = f"[[instances]] #{number} "
+            self.keys(item, where.strip(), ("alias", "id", "name", "users"), required=("alias", "id"))
+            alias = self.string(
+                item, "alias", where, _ALIAS, "Aliases use letters, digits, '.', '_' and '-' (at most 64)."
+            )
+            instance_id = self.string(
+                item, "id", where, _INSTANCE_ID, "An instance id is i- and 8 or 17 lower-case hex digits."
+            )
+            if alias in seen_aliases:
+                raise self.fail(
+                    f"{where}alias", f"the alias {alias!r} is used twice", "Give each a new alias."
+                )
+            if instance_id in seen_ids:
+                raise self.fail(f"{where}id", f"{instance_id} is listed twice", "List each instance once.")
+            seen_aliases.add(alias)
+            seen_ids.add(instance_id)
+            users = item.get("users", [])
+            if not isinstance(users, list) or not all(
+                isinstance(u, str) and _OS_USER.fullmatch(u) for u in users
+            ):
+                raise self.fail(
+                    f"{where}users",
+                    f"{users!r} is not a list of OS user names",
+                    'Write it like ["analyst"]: lower-case letters, digits, _ and -.',
+                )
+            result.append(
+                Instance(
+                    alias=alias,
+                    id=instance_id,
+                    name=self.optional_string(item, "name", where),
+                    users=tuple(users),
+                )
+            )
+        return tuple(result)
+
+
+def _valid_bucket(name: str) -> bool:
+    return (
+        bool(_BUCKET.fullmatch(name))
+        and ".." not in name
+        and not _IPV4.fullmatch(name)
+        and not name.startswith(("xn--", "sthree-"))
+        and not name.endswith(("-s3alias", "--ol-s3", "--x-s3"))
+    )
+
+
+# ---------------------------------------------------------------------------------------------- writing
+
+
+def dump_team(team: TeamFile) -> str:
+    """``team`` as TOML text that :func:`load_team` reads back; paths inside its folder stay relative."""
+    base = team.path.resolve().parent
+    lines = [
+        f"version = {team.version}",
+        f"team = {_toml(team.team)}",
+        f"region = {_toml(team.region)}",
+        f"profile = {_toml(team.profile)}",
+    ]
+
+    def section(header: str, values: dict[str, Any]) -> None:
+        lines.extend(["", header])
+        lines.extend(f"{key} = {_toml(value)}" for key, value in values.items() if value is not None)
+
+    if team.plugin is not None:
+        section(
+            "[plugin]",
+            {
+                "download_url": team.plugin.download_url,
+                "signing_key": _relative(team.plugin.signing_key, base),
+                "signing_key_fingerprint": team.plugin.signing_key_fingerprint,
+            },
+        )
+    if team.endpoint_url is not None:
+        section("[endpoint]", {"url": team.endpoint_url})
+    for name, location in (("transfer", team.transfer), ("session_logs", team.session_logs)):
+        if location is not None:
+            section(f"[{name}]", {"bucket": location.bucket, "prefix": location.prefix})
+    if team.lessons != LessonSettings():
+        section(
+            "[lessons]",
+            {
+                "dir": _relative(team.lessons.dir, base),
+                "select": list(team.lessons.select),
+                "target_user": team.lessons.target_user,
+                "publish": team.lessons.publish,
+            },
+        )
+    for instance in team.instances:
+        section(
+            "[[instances]]",
+            {
+                "alias": instance.alias,
+                "id": instance.id,
+                "name": instance.name,
+                "users": list(instance.users),
+            },
+        )
+    return "\n".join(lines) + "\n"
+
+
+def _relative(path: Path | None, base: Path) -> str | None:
+    if path is None:
+        return None
+    try:
+        return Path(path).resolve().relative_to(base).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def _toml(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, str):
+        # A JSON string is a TOML basic string once DEL, which TOML also wants escaped, is escaped.
+        return json.dumps(value, ensure_ascii=False).replace("\x7f", "\\u007f")
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml(item) for item in value) + "]"
+    raise TypeError(f"cannot write {type(value).__name__} to a team file")
