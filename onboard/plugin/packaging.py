@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from onboard.plugin.catalog import LATEST, Bundle, bundles_for
+
 PLUGIN_NAME = "session-manager-plugin"
 
 #: Inside the macOS bundle zip.
@@ -459,36 +461,9 @@ class DetachedSigner(Protocol):
     def sign_detached(self, data: bytes | Path) -> bytes: ...
 
 
-@dataclass(frozen=True)
-class PublishedFile:
-    """One file of an official download folder: where it goes, how it is written, whether AWS signs it."""
-
-    folder: str
-    name: str
-    kind: str
-    arch: str
-    signed: bool
-
-    @property
-    def path(self) -> str:
-        return f"{self.folder}/{self.name}"
-
-
-#: Every file :func:`publish_tree` can write, as AWS's download site names them (the macOS pkg and the
-#: Windows setup exe are left out: they cannot be built here).
-DOWNLOAD_LAYOUT: tuple[PublishedFile, ...] = (
-    PublishedFile("mac", "sessionmanager-bundle.zip", "mac-zip", "x86_64", signed=False),
-    PublishedFile("mac_arm64", "sessionmanager-bundle.zip", "mac-zip", "arm64", signed=False),
-    PublishedFile("ubuntu_64bit", f"{PLUGIN_NAME}.deb", "deb", "x86_64", signed=True),
-    PublishedFile("ubuntu_arm64", f"{PLUGIN_NAME}.deb", "deb", "arm64", signed=True),
-    PublishedFile("linux_64bit", f"{PLUGIN_NAME}.rpm", "rpm", "x86_64", signed=True),
-    PublishedFile("linux_arm64", f"{PLUGIN_NAME}.rpm", "rpm", "arm64", signed=True),
-    PublishedFile("linux_64bit", PLUGIN_NAME, "linux-binary", "x86_64", signed=True),
-    PublishedFile("linux_arm64", PLUGIN_NAME, "linux-binary", "arm64", signed=True),
-    PublishedFile("windows", "SessionManagerPlugin.zip", "windows-zip", "x86_64", signed=False),
-)
-
-ALL_FOLDERS: tuple[str, ...] = tuple(dict.fromkeys(entry.folder for entry in DOWNLOAD_LAYOUT))
+#: The bundle kinds :func:`write_bundle` can build (the macOS pkg and the Windows setup exe cannot be
+#: built here, so a published tree leaves them out).
+WRITABLE_KINDS = ("mac-zip", "deb", "rpm", "windows-zip")
 
 
 def write_bundle(dest: Path, kind: str, executable: bytes, version: str, arch: str = "x86_64") -> Path:
@@ -501,9 +476,34 @@ def write_bundle(dest: Path, kind: str, executable: bytes, version: str, arch: s
         return write_rpm(dest, executable, version, arch)
     if kind == "windows-zip":
         return write_windows_zip(dest, executable, version)
-    if kind == "linux-binary":
-        return write_linux_binary(dest, executable)
-    raise ValueError(f"cannot write a {kind!r} bundle")
+    raise ValueError(f"cannot write a {kind!r} bundle; writable kinds: {', '.join(WRITABLE_KINDS)}")
+
+
+def download_layout() -> list[tuple[Bundle, str]]:
+    """Every bundle AWS publishes that onboard can build, with its architecture, from the catalogue."""
+    from onboard.platform import Platform
+
+    platforms = [
+        Platform(os=os_name, arch=arch, package_format=package_format)
+        for os_name, package_format in (
+            ("macos", None),
+            ("linux", "deb"),
+            ("linux", "rpm"),
+            ("windows", None),
+        )
+        for arch in (("x86_64",) if os_name == "windows" else ("x86_64", "arm64"))
+    ]
+    layout: dict[str, tuple[Bundle, str]] = {}
+    for platform in platforms:
+        for bundle in bundles_for(platform):
+            if bundle.kind in WRITABLE_KINDS:
+                layout.setdefault(bundle.path, (bundle, platform.arch))
+    return list(layout.values())
+
+
+def download_folders() -> list[str]:
+    """The download site's folder names that :func:`publish_tree` can fill ("mac", "ubuntu_64bit", ...)."""
+    return list(dict.fromkeys(bundle.path.split("/")[0] for bundle, _arch in download_layout()))
 
 
 def publish_tree(
@@ -511,31 +511,36 @@ def publish_tree(
     executable: bytes,
     version: str,
     signing_key: DetachedSigner | None,
-    platforms: Iterable[str] = ALL_FOLDERS,
+    platforms: Iterable[str] | None = None,
 ) -> list[Path]:
-    """Lay out ``<root>/latest/<folder>/<file>`` and ``<root>/<version>/...`` as AWS's download site is.
+    """Lay out ``<root>/<version>/<folder>/<file>`` and ``<root>/latest/...`` exactly as AWS's site is.
 
-    ``platforms`` are download folder names ("mac", "ubuntu_64bit", "linux_arm64", "windows", ...).
-    Files AWS signs get a ``.sig`` beside them, made by ``signing_key`` (skipped when it is None).
+    ``platforms`` are download folder names ("mac", "mac_arm64", "ubuntu_64bit", "linux_arm64",
+    "windows", ...; default: all of :func:`download_folders`). Where AWS publishes a detached signature
+    (the deb, the rpm, the executable inside them) ``signing_key`` makes one (skipped when None).
     Returns every path written.
     """
-    wanted = list(platforms)
-    unknown = sorted(set(wanted) - set(ALL_FOLDERS))
+    folders = download_folders()
+    wanted = folders if platforms is None else list(platforms)
+    unknown = sorted(set(wanted) - set(folders))
     if unknown:
-        raise ValueError(f"unknown download folders {unknown}; known: {list(ALL_FOLDERS)}")
-    written: list[Path] = []
-    for entry in DOWNLOAD_LAYOUT:
-        if entry.folder not in wanted:
+        raise ValueError(f"unknown download folders {unknown}; known: {folders}")
+    version_root = Path(root) / version
+    files: list[Path] = []
+    for bundle, arch in download_layout():
+        if bundle.path.split("/")[0] not in wanted:
             continue
-        first = Path(root) / version / entry.path
-        write_bundle(first, entry.kind, executable, version, entry.arch)
-        files = [first]
-        if entry.signed and signing_key is not None:
-            files.append(
-                _write_atomically(first.with_name(first.name + ".sig"), signing_key.sign_detached(first))
-            )
-        for source in files:
-            copy = Path(root) / "latest" / source.relative_to(Path(root) / version)
-            _write_atomically(copy, source.read_bytes(), source.stat().st_mode & 0o777)
-            written += [source, copy]
+        path = write_bundle(version_root / bundle.path, bundle.kind, executable, version, arch)
+        files.append(path)
+        if signing_key is None:
+            continue
+        if bundle.signature:
+            files.append(_write_atomically(version_root / bundle.signature, signing_key.sign_detached(path)))
+        if bundle.binary_signature:
+            signature = signing_key.sign_detached(executable)
+            files.append(_write_atomically(version_root / bundle.binary_signature, signature))
+    written = list(files)
+    for source in files:
+        copy = Path(root) / LATEST / source.relative_to(version_root)
+        written.append(_write_atomically(copy, source.read_bytes(), source.stat().st_mode & 0o777))
     return written

@@ -1,0 +1,456 @@
+"""Safe, pure-Python readers for the plugin's bundles: the macOS zip, the deb, the rpm and the Windows zip.
+
+Every reader walks the WHOLE archive before trusting it: an entry that would land outside the target
+(``../``, an absolute path), a link (symbolic or hard), a device, too many entries or too many bytes make
+the bundle refused with a :class:`~onboard.errors.VerificationError`, even when the entry is not the one
+being extracted, because a bundle shaped like that is not what AWS ships. Only then is the one file the
+installer needs written, to a temporary name first.
+"""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import io
+import lzma
+import os
+import shutil
+import stat
+import struct
+import subprocess
+import tarfile
+import zipfile
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import BinaryIO
+
+from onboard.errors import VerificationError
+from onboard.plugin.packaging import (
+    AR_MAGIC,
+    MAC_BUNDLE_BINARY,
+    PACKAGE_BINARY,
+    RPM_HEADER_MAGIC,
+    RPM_LEAD_MAGIC,
+    RPM_LEAD_SIZE,
+    RPMTAG_PAYLOADCOMPRESSOR,
+    RPMTAG_PAYLOADFORMAT,
+    WINDOWS_BINARY,
+    WINDOWS_INNER_ZIP,
+)
+
+_CHUNK = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Limits:
+    """How much an archive may hold before it is refused (a decompression bomb, or not a plugin bundle)."""
+
+    #: One file, uncompressed (the real plugin binary is about 20 MB; the AWS CLI's largest file ~100 MB).
+    max_file_bytes: int = 512 * 1024 * 1024
+    #: Every file together, uncompressed.
+    max_total_bytes: int = 1024 * 1024 * 1024
+    #: Entries of one archive (the AWS CLI v2 zip has about 4,000).
+    max_members: int = 20_000
+
+
+DEFAULT_LIMITS = Limits()
+
+#: Bundle kinds (catalog Bundle.kind) this module can take the plugin binary out of.
+READABLE_KINDS = ("mac-zip", "deb", "rpm", "windows-zip", "linux-binary")
+
+
+def _refuse(archive: Path | str, why: str) -> VerificationError:
+    return VerificationError(
+        f"{archive}: {why}; nothing was installed",
+        "The file is damaged or is not a Session Manager plugin bundle: download it again, or check "
+        "the mirror.",
+    )
+
+
+class _Budget:
+    """Counts entries and bytes of one archive against :class:`Limits`."""
+
+    def __init__(self, archive: Path | str, limits: Limits):
+        self.archive, self.limits = archive, limits
+        self.members = 0
+        self.total = 0
+
+    def take(self, name: str, size: int) -> None:
+        self.members += 1
+        self.total += size
+        if self.members > self.limits.max_members:
+            raise _refuse(self.archive, f"more than {self.limits.max_members} entries")
+        if size > self.limits.max_file_bytes:
+            raise _refuse(
+                self.archive, f"entry {name!r} is {size} bytes, over the {self.limits.max_file_bytes} limit"
+            )
+        if self.total > self.limits.max_total_bytes:
+            raise _refuse(self.archive, f"more than {self.limits.max_total_bytes} bytes uncompressed")
+
+
+def safe_member_path(archive: Path | str, name: str) -> PurePosixPath:
+    """``name`` as a relative path that stays inside the extraction folder; refuse anything else."""
+    cleaned = name.replace("\\", "/")
+    path = PurePosixPath(cleaned)
+    if cleaned.startswith("/") or (len(cleaned) > 1 and cleaned[1] == ":") or ".." in path.parts:
+        raise _refuse(archive, f"entry {name!r} would be written outside the target folder")
+    parts = [part for part in path.parts if part not in (".", "")]
+    return PurePosixPath(*parts) if parts else PurePosixPath(".")
+
+
+def _copy_limited(source: BinaryIO, dest: Path, size_limit: int, archive: Path | str, name: str) -> None:
+    """Stream ``source`` into ``dest`` via a temp name, refusing more than ``size_limit`` bytes."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    partial = dest.with_name(f".{dest.name}.partial")
+    written = 0
+    try:
+        with partial.open("wb") as out:
+            while chunk := source.read(_CHUNK):
+                written += len(chunk)
+                if written > size_limit:
+                    raise _refuse(archive, f"entry {name!r} is larger than it claims")
+                out.write(chunk)
+        partial.chmod(0o755)
+        os.replace(partial, dest)
+    finally:
+        partial.unlink(missing_ok=True)
+
+
+# --- zip ------------------------------------------------------------------------------------------
+
+
+def _checked_zip(archive: Path | str, source: Path | BinaryIO, limits: Limits) -> zipfile.ZipFile:
+    """Open a zip and check every entry; the caller closes it."""
+    try:
+        bundle = zipfile.ZipFile(source)
+    except (zipfile.BadZipFile, OSError, EOFError) as error:
+        raise _refuse(archive, f"not a readable zip ({error})") from None
+    try:
+        budget = _Budget(archive, limits)
+        for info in bundle.infolist():
+            safe_member_path(archive, info.filename)
+            mode = info.external_attr >> 16
+            if mode and (stat.S_ISLNK(mode) or not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))):
+                raise _refuse(archive, f"entry {info.filename!r} is a link or a special file")
+            budget.take(info.filename, info.file_size)
+    except BaseException:
+        bundle.close()
+        raise
+    return bundle
+
+
+def _zip_extract_one(
+    archive: Path | str, bundle: zipfile.ZipFile, name: str, dest: Path, limits: Limits
+) -> Path:
+    try:
+        info = bundle.getinfo(name)
+    except KeyError:
+        names = ", ".join(bundle.namelist()[:8])
+        raise _refuse(archive, f"no {name} inside (it holds: {names})") from None
+    try:
+        with bundle.open(info) as source:
+            _copy_limited(source, dest, min(info.file_size, limits.max_file_bytes), archive, name)
+    except (zipfile.BadZipFile, zlib.error, EOFError) as error:
+        raise _refuse(archive, f"entry {name!r} is corrupt ({error})") from None
+    return dest
+
+
+def extract_zip(archive: Path, dest_dir: Path, limits: Limits = DEFAULT_LIMITS) -> Path:
+    """Extract a whole zip (the macOS bundle, the AWS CLI zip) safely into ``dest_dir``, keeping exec bits."""
+    with _checked_zip(archive, archive, limits) as bundle:
+        for info in bundle.infolist():
+            relative = safe_member_path(archive, info.filename)
+            target = dest_dir / relative
+            if info.is_dir():
+                target.mkdir(parents=True, exist_ok=True)
+                continue
+            _zip_extract_one(archive, bundle, info.filename, target, limits)
+            mode = (info.external_attr >> 16) & 0o777
+            target.chmod(mode or 0o644)
+    return dest_dir
+
+
+# --- ar (the deb's container) ---------------------------------------------------------------------
+
+
+def ar_members(archive: Path, data: BinaryIO) -> Iterator[tuple[str, int]]:
+    """Yield (name, size) of each ar member, leaving ``data`` positioned at the member's content."""
+    if data.read(len(AR_MAGIC)) != AR_MAGIC:
+        raise _refuse(archive, "not a Debian package (no ar header)")
+    while True:
+        header = data.read(60)
+        if not header:
+            return
+        if len(header) < 60 or header[58:60] != b"`\n":
+            raise _refuse(archive, "the ar archive is truncated or corrupt")
+        name = header[:16].decode("ascii", "replace").strip().rstrip("/")
+        try:
+            size = int(header[48:58].decode("ascii").strip())
+        except ValueError:
+            raise _refuse(archive, f"ar member {name!r} has a bad size field") from None
+        start = data.tell()
+        yield name, size
+        data.seek(start + size + (size % 2))
+
+
+def _tar_extract_binary(archive: Path, tar_stream: BinaryIO, wanted: str, dest: Path, limits: Limits) -> Path:
+    budget = _Budget(archive, limits)
+    found = False
+    try:
+        with tarfile.open(fileobj=tar_stream, mode="r|") as tar:
+            for member in tar:
+                path = safe_member_path(archive, member.name)
+                if member.issym() or member.islnk():
+                    raise _refuse(archive, f"entry {member.name!r} is a link")
+                if not (member.isfile() or member.isdir()):
+                    raise _refuse(archive, f"entry {member.name!r} is a special file")
+                budget.take(member.name, member.size)
+                if member.isfile() and str(path) == wanted and not found:
+                    source = tar.extractfile(member)
+                    assert source is not None  # a regular file always has content
+                    _copy_limited(source, dest, member.size, archive, member.name)
+                    found = True
+    except (tarfile.TarError, EOFError, OSError, lzma.LZMAError, zlib.error) as error:
+        raise _refuse(archive, f"the package's data archive is corrupt ({error})") from None
+    if not found:
+        raise _refuse(archive, f"no {wanted} inside")
+    return dest
+
+
+def _decompressing(archive: Path, raw: BinaryIO, compressor: str) -> BinaryIO:
+    """A stream of ``raw`` decompressed; zstd needs the ``zstd`` program (Python 3.10-3.13 lack it)."""
+    if compressor in ("gzip", "gz"):
+        return gzip.GzipFile(fileobj=raw)  # type: ignore[return-value]
+    if compressor in ("xz", "lzma"):
+        return lzma.LZMAFile(raw, format=lzma.FORMAT_AUTO)  # type: ignore[return-value]
+    if compressor in ("bzip2", "bz2"):
+        return bz2.BZ2File(raw)  # type: ignore[return-value]
+    if compressor in ("zstd", "zst"):
+        return _zstd_stream(archive, raw)
+    if compressor in ("", "none"):
+        return raw
+    raise _refuse(archive, f"unsupported compression {compressor!r}")
+
+
+def _zstd_stream(archive: Path, raw: BinaryIO) -> BinaryIO:
+    try:
+        from compression import zstd  # type: ignore[import-not-found]  # Python 3.14+
+
+        return zstd.ZstdFile(raw)  # type: ignore[no-any-return]
+    except ImportError:
+        pass
+    program = shutil.which("zstd")
+    if program is None:
+        raise VerificationError(
+            f"{archive}: its payload is zstd-compressed, which this Python cannot read",
+            "Install the zstd program (apt/dnf/brew install zstd) or use Python 3.14+, then try again.",
+        )
+    done = subprocess.run([program, "-dc"], input=raw.read(), capture_output=True, check=False)
+    if done.returncode != 0:
+        raise _refuse(
+            archive, f"the zstd payload is corrupt ({done.stderr.decode(errors='replace').strip()})"
+        )
+    return io.BytesIO(done.stdout)
+
+
+def extract_deb_binary(archive: Path, dest: Path, limits: Limits = DEFAULT_LIMITS) -> Path:
+    """Take usr/local/sessionmanagerplugin/bin/session-manager-plugin out of a .deb into ``dest``."""
+    with archive.open("rb") as data:
+        for name, size in ar_members(archive, data):
+            if not name.startswith("data.tar"):
+                continue
+            if size > limits.max_total_bytes:
+                raise _refuse(archive, f"{name} is {size} bytes, over the limit")
+            content = data.read(size)
+            if len(content) != size:
+                raise _refuse(archive, f"{name} is truncated")
+            compression = name[len("data.tar") :].lstrip(".")
+            stream = _decompressing(archive, io.BytesIO(content), compression or "none")
+            return _tar_extract_binary(archive, stream, PACKAGE_BINARY, dest, limits)
+    raise _refuse(archive, "no data.tar member in the Debian package")
+
+
+# --- rpm ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RpmHeader:
+    """The tags of an rpm header that matter here (strings only), and where the header ended."""
+
+    strings: dict[int, str]
+    end: int
+
+
+def read_rpm_header(archive: Path, data: BinaryIO, *, pad: bool) -> RpmHeader:
+    """Read one header structure at the current position (the signature header is padded to 8 bytes)."""
+    start = data.tell()
+    intro = data.read(16)
+    if len(intro) < 16 or intro[:8] != RPM_HEADER_MAGIC:
+        raise _refuse(archive, "the rpm header is missing or corrupt")
+    count, store_size = struct.unpack(">II", intro[8:])
+    if count > 65536 or store_size > 64 * 1024 * 1024:
+        raise _refuse(archive, "the rpm header is implausibly large")
+    index = data.read(16 * count)
+    store = data.read(store_size)
+    if len(index) < 16 * count or len(store) < store_size:
+        raise _refuse(archive, "the rpm header is truncated")
+    strings: dict[int, str] = {}
+    for position in range(count):
+        tag, tag_type, offset, _count = struct.unpack(">IIiI", index[16 * position : 16 * position + 16])
+        if tag_type == 6 and 0 <= offset < store_size:  # RPM_STRING
+            strings[tag] = store[offset : store.index(b"\0", offset)].decode("utf-8", "replace")
+    end = start + 16 + 16 * count + store_size
+    if pad:
+        end += -end % 8
+    data.seek(end)
+    return RpmHeader(strings, end)
+
+
+def _cpio_entries(archive: Path, stream: BinaryIO, limits: Limits) -> Iterator[tuple[str, int, int]]:
+    """Yield (name, mode, size) of each "newc" cpio entry, leaving ``stream`` at its content."""
+    budget = _Budget(archive, limits)
+    consumed = 0
+
+    def read_exactly(size: int) -> bytes:
+        nonlocal consumed
+        chunk = stream.read(size)
+        if len(chunk) != size:
+            raise _refuse(archive, "the rpm payload is truncated")
+        consumed += size
+        return chunk
+
+    while True:
+        header = read_exactly(110)
+        if header[:6] not in (b"070701", b"070702"):
+            raise _refuse(archive, "the rpm payload is not a newc cpio archive")
+        try:
+            fields = [int(header[6 + 8 * i : 14 + 8 * i], 16) for i in range(13)]
+        except ValueError:
+            raise _refuse(archive, "the rpm payload has a corrupt cpio header") from None
+        mode, size, name_size = fields[1], fields[6], fields[11]
+        name = read_exactly(name_size).rstrip(b"\0").decode("utf-8", "replace")
+        read_exactly(-consumed % 4)
+        if name == "TRAILER!!!":
+            return
+        safe_member_path(archive, name)
+        if stat.S_ISLNK(mode) or not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+            raise _refuse(archive, f"entry {name!r} is a link or a special file")
+        budget.take(name, size)
+        yield name, mode, size
+        consumed += size
+        read_exactly(-consumed % 4)
+
+
+class _Bounded(io.RawIOBase):
+    """A reader that yields exactly ``size`` bytes of ``source`` (one cpio entry's content)."""
+
+    def __init__(self, source: BinaryIO, size: int):
+        self.source, self.left = source, size
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        if self.left <= 0:
+            return b""
+        size = self.left if size < 0 else min(size, self.left)
+        chunk = self.source.read(size)
+        self.left -= len(chunk)
+        return chunk
+
+
+def extract_rpm_binary(archive: Path, dest: Path, limits: Limits = DEFAULT_LIMITS) -> Path:
+    """Take the binary out of an .rpm: lead, signature header, header, then the compressed cpio payload."""
+    with archive.open("rb") as data:
+        lead = data.read(RPM_LEAD_SIZE)
+        if len(lead) < RPM_LEAD_SIZE or lead[:4] != RPM_LEAD_MAGIC:
+            raise _refuse(archive, "not an rpm (no lead)")
+        read_rpm_header(archive, data, pad=True)
+        header = read_rpm_header(archive, data, pad=False)
+        payload_format = header.strings.get(RPMTAG_PAYLOADFORMAT, "cpio")
+        if payload_format != "cpio":
+            raise _refuse(archive, f"its payload format is {payload_format!r}, not cpio")
+        compressor = header.strings.get(RPMTAG_PAYLOADCOMPRESSOR, "gzip")
+        try:
+            stream = _decompressing(archive, data, compressor)
+            found = False
+            for name, _mode, size in _cpio_entries(archive, stream, limits):
+                entry = _Bounded(stream, size)
+                if str(safe_member_path(archive, name)) == PACKAGE_BINARY and not found:
+                    _copy_limited(entry, dest, size, archive, name)  # type: ignore[arg-type]
+                    found = True
+                else:
+                    while entry.read(_CHUNK):
+                        pass
+                if entry.left:
+                    raise _refuse(archive, "the rpm payload is truncated")
+        except (OSError, EOFError, lzma.LZMAError, zlib.error) as error:
+            raise _refuse(archive, f"the rpm payload is corrupt ({error})") from None
+    if not found:
+        raise _refuse(archive, f"no {PACKAGE_BINARY} inside")
+    return dest
+
+
+# --- one entry point per bundle kind ---------------------------------------------------------------
+
+
+def plugin_binary_name(kind: str) -> str:
+    """The file name the binary keeps once extracted."""
+    return "session-manager-plugin.exe" if kind.startswith("windows") else "session-manager-plugin"
+
+
+def extract_plugin_binary(archive: Path, kind: str, dest: Path, limits: Limits = DEFAULT_LIMITS) -> Path:
+    """Write the plugin executable found in the bundle ``archive`` (of ``kind``) to ``dest`` (mode 0755)."""
+    archive = Path(archive)
+    if kind == "mac-zip":
+        with _checked_zip(archive, archive, limits) as bundle:
+            return _zip_extract_one(archive, bundle, MAC_BUNDLE_BINARY, dest, limits)
+    if kind == "windows-zip":
+        with _checked_zip(archive, archive, limits) as outer:
+            inner_name = next(
+                (name for name in outer.namelist() if PurePosixPath(name).name == WINDOWS_INNER_ZIP), None
+            )
+            if inner_name is None:
+                raise _refuse(archive, f"no {WINDOWS_INNER_ZIP} inside")
+            inner_bytes = outer.read(inner_name)
+        with _checked_zip(f"{archive}!{inner_name}", io.BytesIO(inner_bytes), limits) as inner:
+            return _zip_extract_one(f"{archive}!{inner_name}", inner, WINDOWS_BINARY, dest, limits)
+    if kind == "deb":
+        return extract_deb_binary(archive, dest, limits)
+    if kind == "rpm":
+        return extract_rpm_binary(archive, dest, limits)
+    if kind == "linux-binary":
+        with archive.open("rb") as source:
+            _copy_limited(source, dest, limits.max_file_bytes, archive, archive.name)
+        return dest
+    raise _refuse(archive, f"onboard cannot unpack a {kind!r} bundle without the system installer")
+
+
+def sniff_kind(path: Path) -> str:
+    """The bundle kind of a file on disk, from its first bytes (for ``--bundle-file``)."""
+    with Path(path).open("rb") as data:
+        head = data.read(8)
+    if head.startswith(AR_MAGIC):
+        return "deb"
+    if head.startswith(RPM_LEAD_MAGIC):
+        return "rpm"
+    if head.startswith(b"xar!"):
+        return "mac-pkg"
+    if head.startswith(b"MZ"):
+        return "windows-exe"
+    if head.startswith(b"PK"):
+        try:
+            with zipfile.ZipFile(path) as bundle:
+                names = bundle.namelist()
+        except zipfile.BadZipFile:
+            raise _refuse(path, "not a readable zip") from None
+        if MAC_BUNDLE_BINARY in names:
+            return "mac-zip"
+        if any(PurePosixPath(name).name == WINDOWS_INNER_ZIP for name in names):
+            return "windows-zip"
+        raise _refuse(path, "a zip, but neither the macOS bundle nor the Windows plugin zip")
+    if head.startswith((b"\x7fELF", b"#!", b"\xcf\xfa\xed\xfe", b"\xca\xfe\xba\xbe")):
+        return "linux-binary"
+    raise _refuse(path, "not a Session Manager plugin bundle this installer knows")
