@@ -117,6 +117,8 @@ def describe_skew(seconds: float) -> str:
     """ "7 minutes behind" / "2 hours 5 minutes ahead": how this computer's clock compares with AWS's."""
     direction = "behind" if seconds > 0 else "ahead of"
     remaining = round(abs(seconds))
+    if remaining >= 120:  # the Date header is truncated to the second: beyond two minutes, say minutes
+        remaining = round(remaining / 60) * 60
     parts = []
     for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60), ("second", 1)):
         count, remaining = divmod(remaining, size)
