@@ -1,0 +1,350 @@
+"""Downloads with urllib: proxies, a custom CA bundle, timeouts, a bounded retry, and no partial file left.
+
+The file is written under a temporary name beside its destination and renamed only once every byte the
+server announced (Content-Length) has arrived, so an interrupted download can never be installed.
+HTTPS_PROXY / HTTP_PROXY / NO_PROXY are honoured as urllib reads them; AWS_CA_BUNDLE replaces the
+system's certificate store, as it does for the AWS CLI.
+"""
+
+from __future__ import annotations
+
+import http.client
+import os
+import socket
+import ssl
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from onboard.errors import EnvironmentProblem, OnboardError, UsageError
+
+CA_BUNDLE_ENV = "AWS_CA_BUNDLE"
+_CHUNK = 64 * 1024
+_USER_AGENT = "onboard (Session Manager plugin installer)"
+
+
+@dataclass(frozen=True)
+class NetworkSettings:
+    """How patient a download is."""
+
+    connect_timeout: float = 15.0
+    #: Longest wait for the next bytes once connected: a server silent this long has stalled.
+    read_timeout: float = 30.0
+    #: Attempts after the first, on connection errors, stalls, truncation and 5xx answers (never on 4xx).
+    retries: int = 3
+    #: Seconds before the first retry; doubled each time.
+    backoff: float = 1.0
+
+
+DEFAULT_NETWORK = NetworkSettings()
+
+
+@dataclass(frozen=True)
+class Downloaded:
+    url: str
+    path: Path
+    size: int
+    seconds: float
+
+
+class NotFound(OnboardError):
+    """The server answered 404: the version or the mirror is wrong (never retried)."""
+
+
+class _Retryable(Exception):
+    """A failure worth another attempt; carries the OnboardError to raise when attempts run out."""
+
+    def __init__(self, error: OnboardError):
+        super().__init__(error.message)
+        self.error = error
+
+
+def ssl_context() -> ssl.SSLContext:
+    """The system's certificate store, or the bundle $AWS_CA_BUNDLE names (as the AWS CLI does)."""
+    bundle = os.environ.get(CA_BUNDLE_ENV, "").strip()
+    if not bundle:
+        return ssl.create_default_context()
+    if not Path(bundle).is_file():
+        raise UsageError(
+            f"${CA_BUNDLE_ENV} names {bundle}, which is not a file",
+            f"Point {CA_BUNDLE_ENV} at your organisation's CA certificates (PEM), or unset it.",
+        )
+    try:
+        return ssl.create_default_context(cafile=bundle)
+    except ssl.SSLError as error:
+        raise UsageError(
+            f"${CA_BUNDLE_ENV} ({bundle}) holds no usable PEM certificates: {error}",
+            "Export the CA certificates in PEM format (-----BEGIN CERTIFICATE-----).",
+        ) from None
+
+
+def _timed(base: type[http.client.HTTPConnection], read_timeout: float):
+    """A connection class that connects within the connect timeout, then waits ``read_timeout`` per read."""
+
+    class TimedConnection(base):  # type: ignore[valid-type, misc]
+        def connect(self) -> None:
+            super().connect()
+            self.sock.settimeout(read_timeout)
+
+    return TimedConnection
+
+
+class _HTTPHandler(urllib.request.HTTPHandler):
+    def __init__(self, read_timeout: float):
+        super().__init__()
+        self._connection = _timed(http.client.HTTPConnection, read_timeout)
+
+    def http_open(self, req):
+        return self.do_open(self._connection, req)
+
+
+class _HTTPSHandler(urllib.request.HTTPSHandler):
+    def __init__(self, read_timeout: float, context: ssl.SSLContext):
+        super().__init__(context=context)
+        self._connection = _timed(http.client.HTTPSConnection, read_timeout)
+        self._tls = context
+
+    def https_open(self, req):
+        return self.do_open(self._connection, req, context=self._tls)
+
+
+def _opener(settings: NetworkSettings) -> urllib.request.OpenerDirector:
+    # ProxyHandler() reads HTTP(S)_PROXY and NO_PROXY (either case) from the environment.
+    return urllib.request.build_opener(
+        urllib.request.ProxyHandler(),
+        _HTTPHandler(settings.read_timeout),
+        _HTTPSHandler(settings.read_timeout, ssl_context()),
+    )
+
+
+def _proxy_for(url: str) -> str | None:
+    scheme = urlsplit(url).scheme
+    proxies = urllib.request.getproxies()
+    host = urlsplit(url).hostname or ""
+    if scheme not in proxies or urllib.request.proxy_bypass(host):
+        return None
+    return proxies[scheme]
+
+
+class _Progress:
+    """A rich progress bar on a terminal; otherwise nothing until a one-line summary."""
+
+    def __init__(self, label: str, enabled: bool):
+        self.label, self.enabled = label, enabled
+        self._bar = None
+        self._task = None
+        if enabled and sys.stderr.isatty():
+            from rich.progress import (
+                BarColumn,
+                DownloadColumn,
+                Progress,
+                TextColumn,
+                TimeRemainingColumn,
+                TransferSpeedColumn,
+            )
+
+            from onboard.output import console
+
+            self._bar = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                DownloadColumn(),
+                TransferSpeedColumn(),
+                TimeRemainingColumn(),
+                console=console(stderr=True),
+                transient=True,
+            )
+
+    def start(self, total: int | None) -> None:
+        if self._bar is not None:
+            if self._task is None:
+                self._bar.start()
+                self._task = self._bar.add_task(self.label, total=total)
+            else:  # a retry starts again from zero
+                self._bar.reset(self._task, total=total)
+
+    def advance(self, size: int) -> None:
+        if self._bar is not None and self._task is not None:
+            self._bar.advance(self._task, size)
+
+    def finish(self, done: Downloaded | None) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+        if self.enabled and done is not None:
+            from onboard.output import console, escape
+
+            rate = done.size / done.seconds if done.seconds > 0 else 0
+            console(stderr=True).print(
+                f"Downloaded {escape(done.url)} ({human_size(done.size)} in {done.seconds:.1f} s, "
+                f"{human_size(int(rate))}/s)"
+            )
+
+
+def human_size(size: int) -> str:
+    value = float(size)
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1000 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1000
+    return f"{size} B"  # pragma: no cover - the loop always returns
+
+
+def download(
+    url: str,
+    dest: Path,
+    *,
+    progress: bool = True,
+    label: str | None = None,
+    settings: NetworkSettings = DEFAULT_NETWORK,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Downloaded:
+    """Fetch ``url`` into ``dest``; ``dest`` appears only when complete.
+
+    ``file://`` URLs are copied the same way (mirrors on a shared drive). Raises NotFound for a 404,
+    EnvironmentProblem for network, proxy and TLS failures, each naming the URL and the fix.
+    """
+    dest = Path(dest)
+    opener = _opener(settings)
+    bar = _Progress(label or Path(urlsplit(url).path).name or url, progress)
+    attempt = 0
+    done: Downloaded | None = None
+    try:
+        while True:
+            try:
+                done = _attempt(opener, url, dest, settings, bar)
+                return done
+            except _Retryable as failure:
+                if attempt >= settings.retries:
+                    raise failure.error from None
+                sleep(settings.backoff * (2**attempt))
+                attempt += 1
+    finally:
+        bar.finish(done)
+
+
+def _attempt(
+    opener: urllib.request.OpenerDirector, url: str, dest: Path, settings: NetworkSettings, bar: _Progress
+) -> Downloaded:
+    started = time.monotonic()
+    # file:// is allowed on purpose: a mirror on a shared drive (catalog.download_base checks schemes).
+    request = urllib.request.Request(url, headers={"User-Agent": _USER_AGENT})  # noqa: S310
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise EnvironmentProblem(
+            f"cannot create the download folder {dest.parent}: {error.strerror or error}",
+            "Check that your home folder is writable, or free some space.",
+        ) from None
+    partial = dest.with_name(f".{dest.name}.partial")
+    try:
+        try:
+            response = opener.open(request, timeout=settings.connect_timeout)
+        except urllib.error.HTTPError as error:
+            error.close()
+            raise _http_error(url, error.code, error.reason) from None
+        except urllib.error.URLError as error:
+            raise _connection_error(url, error.reason) from None
+        except (TimeoutError, ConnectionError, http.client.HTTPException) as error:
+            raise _connection_error(url, error) from None
+        with response:
+            length_header = response.headers.get("Content-Length")
+            expected = int(length_header) if length_header and length_header.isdigit() else None
+            bar.start(expected)
+            received = 0
+            try:
+                with partial.open("wb") as out:
+                    while chunk := response.read(_CHUNK):
+                        out.write(chunk)
+                        received += len(chunk)
+                        bar.advance(len(chunk))
+            except TimeoutError:
+                raise _Retryable(_stalled(url, settings.read_timeout, received)) from None
+            except http.client.IncompleteRead as error:
+                received += len(error.partial)
+                raise _Retryable(_truncated(url, received, expected)) from None
+            except (ConnectionError, http.client.HTTPException, OSError) as error:
+                if isinstance(error, OSError) and error.filename == str(partial):
+                    raise EnvironmentProblem(
+                        f"cannot write the download to {partial}: {error.strerror or error}",
+                        "Free some disk space, or check that the cache folder is writable.",
+                    ) from None
+                raise _Retryable(_truncated(url, received, expected, error)) from None
+        if expected is not None and received != expected:
+            raise _Retryable(_truncated(url, received, expected))
+        os.replace(partial, dest)
+    finally:
+        partial.unlink(missing_ok=True)
+    return Downloaded(url, dest, received, time.monotonic() - started)
+
+
+def _http_error(url: str, status: int, reason: object) -> Exception:
+    if status == 404:
+        return NotFound(
+            f"not found (HTTP 404): {url}",
+            "Is the version right (see the plugin's release notes), and is the mirror laid out like AWS's "
+            "download site (<base>/<version>/<folder>/<file>)?",
+        )
+    error = EnvironmentProblem(
+        f"the server answered HTTP {status} {reason} for {url}",
+        "Try again later; if it persists, check the download URL or the mirror.",
+    )
+    return _Retryable(error) if status >= 500 else error
+
+
+def _connection_error(url: str, reason: object) -> Exception:
+    if isinstance(reason, FileNotFoundError):  # a file:// mirror without this file
+        return _http_error(url, 404, "Not Found")
+    proxy = _proxy_for(url)
+    if isinstance(reason, ssl.SSLError) or isinstance(getattr(reason, "__cause__", None), ssl.SSLError):
+        return EnvironmentProblem(
+            f"TLS failure talking to {urlsplit(url).netloc}: {reason}",
+            f"If your network inspects HTTPS with its own certificate authority, set {CA_BUNDLE_ENV} to a "
+            "PEM file with its certificates (as for the AWS CLI). Otherwise check the machine's clock.",
+        )
+    if isinstance(reason, TimeoutError):
+        return _Retryable(
+            EnvironmentProblem(
+                f"timed out connecting to {proxy or urlsplit(url).netloc} for {url}",
+                "Check your network connection, VPN or proxy (HTTPS_PROXY), then try again.",
+            )
+        )
+    if proxy is not None:
+        return _Retryable(
+            EnvironmentProblem(
+                f"the proxy {proxy} failed for {url}: {reason}",
+                "Check HTTPS_PROXY / HTTP_PROXY (and NO_PROXY for hosts that must bypass it), or ask your "
+                "network team for the proxy address.",
+            )
+        )
+    if isinstance(reason, socket.gaierror):
+        return EnvironmentProblem(
+            f"cannot resolve {urlsplit(url).hostname} for {url}",
+            "Check your network connection and DNS, or use --download-url with a reachable mirror.",
+        )
+    return _Retryable(
+        EnvironmentProblem(
+            f"cannot connect to {urlsplit(url).netloc} for {url}: {reason}",
+            "Check your network connection (and HTTPS_PROXY if you need a proxy), then try again.",
+        )
+    )
+
+
+def _stalled(url: str, timeout: float, received: int) -> OnboardError:
+    return EnvironmentProblem(
+        f"the download stalled: no data for {timeout:g} s after {human_size(received)} of {url}",
+        "The server or the network stopped responding; try again later or use another mirror.",
+    )
+
+
+def _truncated(url: str, received: int, expected: int | None, cause: object = None) -> OnboardError:
+    announced = f" of {expected} announced" if expected is not None else ""
+    why = f" ({cause})" if cause else ""
+    return EnvironmentProblem(
+        f"the download was cut short: {received} bytes{announced} from {url}{why}; nothing was kept",
+        "Try again; if it keeps happening, the mirror holds a broken file or a proxy cuts large downloads.",
+    )
