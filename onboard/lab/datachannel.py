@@ -1,0 +1,416 @@
+"""The lab's data-channel server: the websocket end of a Session Manager session, on 127.0.0.1.
+
+StartSession (the API layer) issues a stream token and the StreamUrl :meth:`DataChannelServer.stream_url`
+gives; the client dials it and sends the token in its first TEXT frame. The server redeems the token
+(single-use, bound to the session in the URL), performs the handshake (SessionType Standard_Stream),
+then runs the session's document (a shell by default, see :mod:`onboard.lab.instance`) in a
+pseudo-terminal and relays bytes both ways as numbered, acknowledged, resent-when-lost messages
+(:mod:`onboard.session.protocol`).
+
+A dropped socket does not end the session: the shell keeps running, its output waits unacknowledged,
+and a client that calls ResumeSession dials again with the new token; sequence numbers continue and
+the waiting output is resent. The session ends when the shell exits, on TerminateSession, after
+``idle_timeout`` seconds without input, or after ``max_session_seconds``: the server sends
+``channel_closed``, closes the socket and hands the transcript to the registry.
+
+Everything runs in one asyncio loop in a background thread; the registry is the only shared state.
+A bad frame (wrong digest, short header, unknown type, oversized) closes that one connection only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
+
+from onboard.lab.instance import ShellProcess
+from onboard.lab.sessions import LabInstance, LabSession, SessionRegistry
+from onboard.lab.transcripts import Transcript
+from onboard.session import protocol
+from onboard.session.protocol import ClientMessage, IncomingStream, OutgoingStream, PayloadType, ProtocolError
+
+log = logging.getLogger(__name__)
+
+AGENT_VERSION = "3.3.0.0"
+PATH_PREFIX = "/v1/data-channel/"
+#: As on AWS: 20 minutes without input ends a session.
+DEFAULT_IDLE_TIMEOUT = 20 * 60
+#: AWS's longest "maximum session duration" setting, 24 hours.
+DEFAULT_MAX_SESSION_SECONDS = 24 * 60 * 60
+#: How long a client has to send its OpenDataChannel frame.
+OPEN_TIMEOUT = 10.0
+#: Largest websocket frame accepted: a little over the protocol's payload limit.
+MAX_FRAME = protocol.MAX_PAYLOAD + protocol.PAYLOAD_OFFSET
+#: Output waiting for acknowledgement beyond which the shell is not read (back-pressure).
+PAUSE_OUTPUT_AT = 512
+READ_CHUNK = 16 * 1024
+#: How often resends and timeouts are checked.
+TICK = 0.05
+#: On a normal end, how long to wait for the last output to be acknowledged before channel_closed.
+DRAIN_SECONDS = 1.0
+
+# Websocket close codes: 1008 policy violation (token), 1002 protocol error (bad frame), 1000 normal.
+CLOSE_POLICY = 1008
+CLOSE_PROTOCOL = 1002
+
+
+@dataclass
+class _Channel:
+    """One session's data channel; it outlives the websocket connections that carry it."""
+
+    session: LabSession
+    instance: LabInstance
+    transcript: Transcript
+    outgoing: OutgoingStream = field(default_factory=lambda: OutgoingStream(protocol.OUTPUT_STREAM))
+    incoming: IncomingStream = field(default_factory=IncomingStream)
+    connection: ServerConnection | None = None
+    shell: ShellProcess | None = None
+    handshake_started: float = 0.0
+    handshake_done: bool = False
+    client_id: str = ""
+    last_input: float = field(default_factory=time.monotonic)
+    opened: float = field(default_factory=time.monotonic)
+    reading: bool = False
+    ended: bool = False
+    end_event: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+class DataChannelServer:
+    def __init__(
+        self,
+        registry: SessionRegistry,
+        instances: Mapping[str, LabInstance],
+        host: str = "127.0.0.1",
+        port: int = 0,
+        idle_timeout: float = DEFAULT_IDLE_TIMEOUT,
+        max_session_seconds: float = DEFAULT_MAX_SESSION_SECONDS,
+    ) -> None:
+        self.registry = registry
+        self.instances = instances
+        self.host = host
+        self.port = port
+        self.idle_timeout = idle_timeout
+        self.max_session_seconds = max_session_seconds
+        self._channels: dict[str, _Channel] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._server: Server | None = None
+        self._ready = threading.Event()
+        self._startup_error: BaseException | None = None
+        self._stopping: asyncio.Event | None = None
+        self._tasks: set[asyncio.Task] = set()
+        registry.on_terminate(self._terminate_requested)
+
+    # --- lifecycle --------------------------------------------------------------------------
+    def start(self) -> None:
+        """Start listening in a background thread; return once connections are accepted."""
+        if self._thread is not None:
+            raise RuntimeError("the data channel server is already running")
+        self._thread = threading.Thread(target=self._run, name="lab-data-channel", daemon=True)
+        self._thread.start()
+        self._ready.wait()
+        if self._startup_error is not None:
+            self._thread.join()
+            self._thread = None
+            raise self._startup_error
+
+    def stream_url(self, session_id: str) -> str:
+        return f"ws://{self.host}:{self.port}{PATH_PREFIX}{session_id}?role=publish_subscribe"
+
+    def stop(self) -> None:
+        """End every session (transcripts are handed over), stop listening and join the thread."""
+        if self._thread is None or self._loop is None:
+            return
+        with contextlib.suppress(RuntimeError):  # the loop may already be closed
+            self._loop.call_soon_threadsafe(self._stopping.set)
+        self._thread.join(timeout=10)
+        self._thread = None
+
+    def _run(self) -> None:
+        loop = asyncio.new_event_loop()
+        self._loop = loop
+        try:
+            loop.run_until_complete(self._main())
+        finally:
+            loop.close()
+
+    async def _main(self) -> None:
+        self._stopping = asyncio.Event()
+        try:
+            self._server = await serve(
+                self._serve,
+                self.host,
+                self.port,
+                process_request=self._check_path,
+                max_size=MAX_FRAME,
+                compression=None,
+                ping_interval=None,
+            )
+        except BaseException as err:
+            self._startup_error = err
+            self._ready.set()
+            return
+        self.port = self._server.sockets[0].getsockname()[1]
+        ticker = asyncio.create_task(self._tick())
+        self._ready.set()
+        await self._stopping.wait()
+        ticker.cancel()
+        for channel in list(self._channels.values()):
+            await self._end(channel, "Terminated", drain=False)
+        self._server.close()
+        await self._server.wait_closed()
+
+    def _spawn(self, coroutine) -> None:
+        """Run ``coroutine`` in the loop, keeping a reference until it is done."""
+        task = asyncio.ensure_future(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # --- connections -----------------------------------------------------------------------
+    def _check_path(self, connection: ServerConnection, request: Request) -> Response | None:
+        session_id = _session_id_of(request.path)
+        if not session_id or self.registry.get(session_id) is None:
+            return connection.respond(404, "No such session\n")
+        return None
+
+    async def _serve(self, connection: ServerConnection) -> None:
+        session_id = _session_id_of(connection.request.path)
+        try:
+            opening = await asyncio.wait_for(connection.recv(), OPEN_TIMEOUT)
+        except (asyncio.TimeoutError, ConnectionClosed):
+            return
+        session = self._redeem(opening, session_id)
+        if session is None:
+            await connection.close(CLOSE_POLICY, "invalid or expired token")
+            return
+        instance = self.instances.get(session.target)
+        if instance is None:
+            await connection.close(CLOSE_POLICY, "target is not a lab instance")
+            return
+        channel = self._channels.get(session_id)
+        if channel is None:
+            secrets = [instance.role_secret_access_key, instance.role_session_token]
+            channel = _Channel(session, instance, Transcript(session, [s for s in secrets if s]))
+            self._channels[session_id] = channel
+        previous = channel.connection
+        channel.connection = connection
+        channel.client_id = _json_field(opening, "ClientId") or channel.client_id
+        if previous is not None:
+            await previous.close(1000, "replaced by a resumed connection")
+        self.registry.mark_connected(session_id)
+        if not channel.handshake_started:
+            channel.handshake_started = time.monotonic()
+            await self._send_stream(
+                channel, protocol.handshake_request(AGENT_VERSION), PayloadType.HANDSHAKE_REQUEST
+            )
+        else:
+            for frame in channel.outgoing.all_pending():
+                await _send(connection, frame)
+        try:
+            async for frame in connection:
+                if isinstance(frame, str):
+                    raise ProtocolError("a text frame after OpenDataChannel")
+                await self._receive(channel, protocol.decode(frame))
+        except ProtocolError as err:
+            log.info("session %s: closing the connection on a bad frame: %s", session_id, err)
+            await connection.close(CLOSE_PROTOCOL, "bad frame")
+        except ConnectionClosed:
+            pass
+        finally:
+            if channel.connection is connection:
+                channel.connection = None
+                if not channel.ended:
+                    self.registry.mark_disconnected(session_id)
+
+    def _redeem(self, opening: str | bytes, session_id: str) -> LabSession | None:
+        token = _json_field(opening, "TokenValue")
+        if not token:
+            return None
+        session = self.registry.redeem_token(token)
+        if session is None or session.session_id != session_id:
+            return None
+        return session
+
+    async def _receive(self, channel: _Channel, message: ClientMessage) -> None:
+        if message.message_type == protocol.ACKNOWLEDGE:
+            channel.outgoing.acknowledged(protocol.acknowledged_sequence(message))
+            self._resume_reading(channel)
+            return
+        if message.message_type != protocol.INPUT_STREAM:
+            raise ProtocolError(f"a client does not send {message.message_type}")
+        acknowledge, ready = channel.incoming.receive(message)
+        if acknowledge and channel.connection is not None:
+            await _send(channel.connection, protocol.acknowledge(message).encode())
+        for item in ready:
+            await self._process(channel, item)
+
+    async def _process(self, channel: _Channel, message: ClientMessage) -> None:
+        kind = message.payload_type
+        if kind == PayloadType.HANDSHAKE_RESPONSE:
+            if channel.handshake_done:
+                return
+            channel.handshake_done = True
+            elapsed = time.monotonic() - channel.handshake_started
+            await self._send_stream(
+                channel, protocol.handshake_complete(elapsed), PayloadType.HANDSHAKE_COMPLETE
+            )
+            self._start_shell(channel)
+        elif kind == PayloadType.OUTPUT:
+            channel.last_input = time.monotonic()
+            if channel.shell is not None and message.payload:
+                channel.shell.write(message.payload)
+        elif kind == PayloadType.SIZE:
+            size = message.json()
+            if channel.shell is not None and isinstance(size, dict):
+                with contextlib.suppress(TypeError, ValueError, OSError):
+                    channel.shell.resize(int(size.get("cols", 0)), int(size.get("rows", 0)))
+        # Flag messages and anything newer are acknowledged and otherwise ignored, as the agent does.
+
+    # --- the shell --------------------------------------------------------------------------
+    def _start_shell(self, channel: _Channel) -> None:
+        try:
+            channel.shell = ShellProcess(channel.instance, channel.session)
+        except (OSError, ValueError) as err:
+            log.warning("session %s: the shell did not start: %s", channel.session.session_id, err)
+            self._spawn(self._fail(channel, f"The session could not start: {err}\r\n"))
+            return
+        self._resume_reading(channel)
+
+    async def _fail(self, channel: _Channel, text: str) -> None:
+        await self._send_stream(channel, text.encode(), PayloadType.OUTPUT)
+        await self._end(channel, "Failed")
+
+    def _resume_reading(self, channel: _Channel) -> None:
+        shell = channel.shell
+        if shell is None or channel.reading or channel.ended or shell.master_fd < 0:
+            return
+        if channel.outgoing.unacknowledged >= PAUSE_OUTPUT_AT:
+            return
+        channel.reading = True
+        self._loop.add_reader(shell.master_fd, self._shell_readable, channel)
+
+    def _pause_reading(self, channel: _Channel) -> None:
+        if channel.reading and channel.shell is not None and channel.shell.master_fd >= 0:
+            self._loop.remove_reader(channel.shell.master_fd)
+        channel.reading = False
+
+    def _shell_readable(self, channel: _Channel) -> None:
+        try:
+            output = os.read(channel.shell.master_fd, READ_CHUNK)
+        except BlockingIOError:
+            return
+        except OSError:  # EIO: every process on the terminal has gone
+            output = b""
+        if not output:
+            self._pause_reading(channel)
+            self._spawn(self._end(channel, "Terminated"))
+            return
+        channel.transcript.record(output)
+        _message, frame = channel.outgoing.next_message(output, PayloadType.OUTPUT)
+        if channel.connection is not None:
+            self._spawn(_send(channel.connection, frame))
+        if channel.outgoing.unacknowledged >= PAUSE_OUTPUT_AT:
+            self._pause_reading(channel)
+
+    async def _send_stream(self, channel: _Channel, payload: bytes, payload_type: int) -> None:
+        _, frame = channel.outgoing.next_message(payload, payload_type)
+        if channel.connection is not None:
+            await _send(channel.connection, frame)
+
+    # --- the end ----------------------------------------------------------------------------
+    def _terminate_requested(self, session_id: str) -> None:
+        """TerminateSession (called from an API worker thread)."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(self._terminate_in_loop, session_id)
+
+    def _terminate_in_loop(self, session_id: str) -> None:
+        channel = self._channels.get(session_id)
+        if channel is not None:
+            self._spawn(self._end(channel, "Terminated", drain=False))
+        else:  # connected to no channel yet (or its socket dropped before the handshake)
+            session = self.registry.get(session_id)
+            if session is not None and session.is_active:
+                self.registry.mark_ended(session_id, None)
+
+    async def _end(self, channel: _Channel, status: str, *, drain: bool = True, notice: str = "") -> None:
+        if channel.ended:
+            return
+        channel.ended = True
+        session_id = channel.session.session_id
+        self._pause_reading(channel)
+        if channel.shell is not None:
+            await asyncio.get_running_loop().run_in_executor(None, channel.shell.terminate)
+        if notice and channel.connection is not None:
+            _, frame = channel.outgoing.next_message(notice.encode(), PayloadType.OUTPUT)
+            await _send(channel.connection, frame)
+        deadline = time.monotonic() + (DRAIN_SECONDS if drain else 0.2)
+        while (
+            channel.connection is not None and channel.outgoing.unacknowledged and time.monotonic() < deadline
+        ):
+            await asyncio.sleep(0.02)
+        connection = channel.connection
+        if connection is not None:
+            closed = protocol.channel_closed(session_id, channel.client_id)
+            await _send(connection, closed.encode())
+            await connection.close(1000, "session ended")
+        self._channels.pop(session_id, None)
+        transcript = channel.transcript.render()
+        await asyncio.get_running_loop().run_in_executor(
+            None, self.registry.mark_ended, session_id, transcript, status
+        )
+        channel.end_event.set()
+
+    async def _tick(self) -> None:
+        """Resend overdue output; end idle and over-long sessions."""
+        while True:
+            await asyncio.sleep(TICK)
+            now = time.monotonic()
+            for channel in list(self._channels.values()):
+                if channel.ended:
+                    continue
+                if now - channel.last_input > self.idle_timeout:
+                    notice = "\r\nYour session timed out due to inactivity and has been terminated.\r\n"
+                    self._spawn(self._end(channel, "Terminated", drain=False, notice=notice))
+                    continue
+                if now - channel.opened > self.max_session_seconds:
+                    notice = "\r\nYour session has reached its maximum duration and has been terminated.\r\n"
+                    self._spawn(self._end(channel, "Terminated", drain=False, notice=notice))
+                    continue
+                if channel.connection is not None:
+                    for frame in channel.outgoing.due_for_resend():
+                        await _send(channel.connection, frame)
+
+
+async def _send(connection: ServerConnection, frame: bytes) -> None:
+    with contextlib.suppress(ConnectionClosed):
+        await connection.send(frame)
+
+
+def _session_id_of(path: str) -> str:
+    route = urlsplit(path).path
+    if not route.startswith(PATH_PREFIX):
+        return ""
+    session_id = route[len(PATH_PREFIX) :]
+    return session_id if session_id and "/" not in session_id else ""
+
+
+def _json_field(frame: str | bytes, name: str) -> str:
+    try:
+        value = json.loads(frame).get(name)
+    except (ValueError, AttributeError):
+        return ""
+    return value if isinstance(value, str) else ""

@@ -1,0 +1,5 @@
+import sys
+
+from onboard.labplugin.client import main
+
+sys.exit(main())

@@ -1,0 +1,361 @@
+"""The plugin's command line contract and its side of a shell session.
+
+The AWS CLI runs ``session-manager-plugin NAME REGION StartSession PROFILE REQUEST_JSON ENDPOINT``, where
+NAME is the environment variable holding StartSession's answer (``SessionId``, ``TokenValue``,
+``StreamUrl``); older CLIs pass the JSON itself. The plugin prints ``Starting session with SessionId:``,
+relays keystrokes and output until the server sends ``channel_closed``, prints ``Exiting session with
+sessionId:``, and exits 0. If the socket drops, it calls ResumeSession at ENDPOINT (with PROFILE and
+REGION) and dials again, continuing its sequence numbers.
+
+Threads: the main thread reads the keyboard and runs the signal handlers (SIGINT, SIGQUIT and SIGTSTP
+arrive ignored from the AWS CLI: they are forwarded as 0x03, 0x1c, 0x1a); a sender thread numbers and
+sends input; a receiver thread acknowledges and writes output and redials after a drop; a timer thread
+resends overdue input and reports window-size changes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import queue
+import select
+import signal
+import sys
+import threading
+import time
+from dataclasses import dataclass
+
+from onboard.labplugin import VERSION
+from onboard.labplugin.terminal import CbreakTerminal, terminal_size
+from onboard.session import protocol
+from onboard.session.protocol import IncomingStream, OutgoingStream, PayloadType
+
+USAGE = (
+    "usage: session-manager-plugin RESPONSE_VARIABLE REGION StartSession PROFILE REQUEST_JSON ENDPOINT\n"
+    "       session-manager-plugin --version\n"
+    "The AWS CLI runs this program for `aws ssm start-session`; it is not meant to be run by hand.\n"
+)
+#: Signals the plugin forwards to the remote terminal, as bytes the remote pty turns back into signals.
+FORWARDED_SIGNALS = {"SIGINT": b"\x03", "SIGQUIT": b"\x1c", "SIGTSTP": b"\x1a"}
+SIZE_POLL_SECONDS = 0.5
+TIMER_TICK = 0.05
+RESUME_ATTEMPTS = 5
+#: Wait for the handshake this long before giving up on a server that accepted the socket.
+HANDSHAKE_TIMEOUT = 30.0
+
+
+class PluginError(Exception):
+    """A problem the plugin reports on stderr before exiting non-zero."""
+
+
+@dataclass
+class Invocation:
+    session_id: str
+    token: str
+    stream_url: str
+    region: str
+    profile: str
+    target: str
+    endpoint: str
+
+
+def parse_arguments(argv: list[str], environ: dict[str, str] | os._Environ) -> Invocation:
+    """Read the AWS CLI's arguments; the response variable is removed from the environment."""
+    if len(argv) < 1:
+        raise PluginError(USAGE)
+    response_text = argv[0]
+    if not response_text.lstrip().startswith("{"):
+        response_text = environ.pop(argv[0], "")
+        if not response_text:
+            raise PluginError(f"the environment variable {argv[0]} holding the session is not set")
+    try:
+        response = json.loads(response_text)
+    except ValueError as err:
+        raise PluginError("the StartSession response is not valid JSON") from err
+    region, operation, profile, request_text, endpoint = ([*argv[1:6], "", "", "", "", ""])[:5]
+    if operation and operation != "StartSession":
+        raise PluginError(f"unsupported operation {operation!r}; only StartSession is supported")
+    try:
+        request = json.loads(request_text) if request_text else {}
+    except ValueError as err:
+        raise PluginError("the StartSession request is not valid JSON") from err
+    session_id = response.get("SessionId") or ""
+    token = response.get("TokenValue") or ""
+    stream_url = response.get("StreamUrl") or ""
+    if not (session_id and token and stream_url):
+        raise PluginError("the StartSession response lacks SessionId, TokenValue or StreamUrl")
+    check_stream_url(stream_url)
+    return Invocation(
+        session_id, token, stream_url, region, profile, str(request.get("Target", "")), endpoint
+    )
+
+
+def check_stream_url(url: str) -> None:
+    if not url.startswith(("ws://", "wss://")):
+        raise PluginError(f"the StreamUrl must be a ws:// or wss:// URL, not {url.split(':', 1)[0]}:")
+
+
+class ShellSession:
+    """One session's client side; :meth:`run` returns when the server closes the channel."""
+
+    def __init__(self, invocation: Invocation, *, stdin_fd: int = 0, stdout_fd: int = 1) -> None:
+        self.invocation = invocation
+        self.stdin_fd = stdin_fd
+        self.stdout_fd = stdout_fd
+        self._token = invocation.token
+        self._stream_url = invocation.stream_url
+        self._outgoing = OutgoingStream(protocol.INPUT_STREAM)
+        self._incoming = IncomingStream()
+        self._lock = threading.Lock()  # guards the outgoing stream and sending on the socket
+        self._input: queue.SimpleQueue[tuple[bytes, int] | None] = queue.SimpleQueue()
+        self._connection = None
+        self._handshake_done = threading.Event()
+        self._closed = threading.Event()
+        self._size: tuple[int, int] | None = None
+        self.error: str | None = None
+
+    # --- entry ------------------------------------------------------------------------------
+    def run(self) -> None:
+        self._connect()
+        threads = [
+            threading.Thread(target=self._receive_loop, name="plugin-receive", daemon=True),
+            threading.Thread(target=self._send_loop, name="plugin-send", daemon=True),
+            threading.Thread(target=self._timer_loop, name="plugin-timer", daemon=True),
+        ]
+        for thread in threads:
+            thread.start()
+        self._install_signal_handlers()
+        with CbreakTerminal(self.stdin_fd):
+            self._read_keyboard()
+        self._input.put(None)
+        with self._lock:
+            if self._connection is not None:
+                self._connection.close()
+        if self.error:
+            raise PluginError(self.error)
+
+    def _install_signal_handlers(self) -> None:
+        for name, byte in FORWARDED_SIGNALS.items():
+            signal.signal(
+                getattr(signal, name), lambda *_, byte=byte: self._input.put((byte, PayloadType.OUTPUT))
+            )
+        if hasattr(signal, "SIGWINCH"):
+            signal.signal(signal.SIGWINCH, lambda *_: self._report_size())
+
+    def _read_keyboard(self) -> None:
+        reading = True
+        while not self._closed.is_set():
+            if not reading or not self._handshake_done.is_set():
+                self._closed.wait(0.1)
+                continue
+            try:
+                ready, _, _ = select.select([self.stdin_fd], [], [], 0.1)
+            except InterruptedError:
+                continue
+            if not ready:
+                continue
+            data = os.read(self.stdin_fd, protocol.STREAM_CHUNK)
+            if not data:
+                reading = False  # no more input (not a terminal): wait for the server to close
+                continue
+            if data == b"\n":  # Enter without a terminal's ICRNL undone: the remote shell wants CR
+                data = b"\r"
+            self._input.put((data, PayloadType.OUTPUT))
+
+    # --- the socket ---------------------------------------------------------------------------
+    def _connect(self) -> None:
+        from websockets.sync.client import connect
+
+        connection = connect(
+            self._stream_url,
+            proxy=None,
+            compression=None,
+            max_size=protocol.MAX_PAYLOAD + protocol.PAYLOAD_OFFSET,
+            open_timeout=10,
+            ping_interval=20,
+            user_agent_header=f"onboard-labplugin/{VERSION}",
+        )
+        # Entering the connection marks it as owned (websockets 17 warns otherwise); run() closes it.
+        connection = connection.__enter__()
+        connection.send(protocol.open_data_channel(self._token, VERSION))
+        with self._lock:
+            self._connection = connection
+            for frame in self._outgoing.all_pending():
+                self._send_frame(frame)
+
+    def _send_frame(self, frame: bytes) -> None:
+        """Send one frame; the caller holds the lock. A dropped socket is the receiver's to handle."""
+        from websockets.exceptions import ConnectionClosed
+
+        if self._connection is None:
+            return
+        with contextlib.suppress(ConnectionClosed, OSError):
+            self._connection.send(frame)
+
+    def _send_stream(self, payload: bytes, payload_type: int) -> None:
+        with self._lock:
+            _, frame = self._outgoing.next_message(payload, payload_type)
+            self._send_frame(frame)
+
+    def _receive_loop(self) -> None:
+        from websockets.exceptions import ConnectionClosed
+
+        while not self._closed.is_set():
+            try:
+                frame = self._connection.recv()
+            except (ConnectionClosed, OSError):
+                if self._closed.is_set() or not self._resume():
+                    self._closed.set()
+                    return
+                continue
+            if isinstance(frame, str):
+                continue
+            try:
+                self._handle(protocol.decode(frame))
+            except protocol.ProtocolError:
+                continue  # a corrupt frame is dropped; the server resends what we did not ack
+
+    def _handle(self, message: protocol.ClientMessage) -> None:
+        if message.message_type == protocol.ACKNOWLEDGE:
+            with self._lock:
+                self._outgoing.acknowledged(protocol.acknowledged_sequence(message))
+            return
+        if message.message_type == protocol.CHANNEL_CLOSED:
+            self._closed.set()
+            return
+        if message.message_type != protocol.OUTPUT_STREAM:
+            return  # start_publication / pause_publication: nothing to do for a shell
+        acknowledge, ready = self._incoming.receive(message)
+        if acknowledge:
+            with self._lock:
+                self._send_frame(protocol.acknowledge(message).encode())
+        for item in ready:
+            self._process(item)
+
+    def _process(self, message: protocol.ClientMessage) -> None:
+        kind = message.payload_type
+        if kind == PayloadType.HANDSHAKE_REQUEST:
+            response = protocol.handshake_response(VERSION, message.json())
+            self._send_stream(response, PayloadType.HANDSHAKE_RESPONSE)
+        elif kind == PayloadType.HANDSHAKE_COMPLETE:
+            note = (message.json() or {}).get("CustomerMessage") or ""
+            if note:
+                _write_all(self.stdout_fd, note.encode() + b"\n")
+            self._handshake_done.set()
+            self._report_size(force=True)
+        elif kind in (PayloadType.OUTPUT, PayloadType.ERROR):
+            _write_all(self.stdout_fd, message.payload)
+        elif kind == PayloadType.STDERR:
+            _write_all(2, message.payload)
+
+    def _send_loop(self) -> None:
+        while True:
+            item = self._input.get()
+            if item is None:
+                return
+            data, payload_type = item
+            if not self._handshake_done.is_set():
+                continue
+            for start in range(0, len(data), protocol.STREAM_CHUNK):
+                self._send_stream(data[start : start + protocol.STREAM_CHUNK], payload_type)
+
+    def _timer_loop(self) -> None:
+        next_size_check = time.monotonic() + SIZE_POLL_SECONDS
+        handshake_deadline = time.monotonic() + HANDSHAKE_TIMEOUT
+        while not self._closed.wait(TIMER_TICK):
+            with self._lock:
+                for frame in self._outgoing.due_for_resend():
+                    self._send_frame(frame)
+                gave_up = self._outgoing.gave_up
+            if gave_up:
+                self.error = "the lab stopped acknowledging input; the session is lost"
+                self._closed.set()
+            if not self._handshake_done.is_set() and time.monotonic() > handshake_deadline:
+                self.error = "the data channel did not complete its handshake"
+                self._closed.set()
+            if time.monotonic() >= next_size_check:
+                next_size_check += SIZE_POLL_SECONDS
+                self._report_size()
+
+    def _report_size(self, force: bool = False) -> None:
+        if not self._handshake_done.is_set():
+            return
+        size = terminal_size()
+        if force or size != self._size:
+            self._size = size
+            self._input.put((protocol.size_payload(*size), PayloadType.SIZE))
+
+    # --- resuming -----------------------------------------------------------------------------
+    def _resume(self) -> bool:
+        """After a dropped socket: ResumeSession for a new token, then dial again. False if it failed."""
+        for attempt in range(RESUME_ATTEMPTS):
+            time.sleep(min(0.1 * 2**attempt, 2.0))
+            try:
+                answer = resume_session(self.invocation)
+            except Exception as err:  # any API failure: try again, then give up with its message
+                self.error = f"ResumeSession failed: {type(err).__name__}: {err}"
+                continue
+            if not answer.get("TokenValue"):
+                self.error = "the session timed out and cannot be resumed"
+                return False
+            self._token = answer["TokenValue"]
+            self._stream_url = answer.get("StreamUrl") or self._stream_url
+            try:
+                check_stream_url(self._stream_url)
+                self._connect()
+            except PluginError as err:
+                self.error = str(err)
+                return False
+            except Exception as err:  # the socket did not open: another attempt
+                self.error = f"could not reconnect: {type(err).__name__}"
+                continue
+            self.error = None
+            return True
+        return False
+
+
+def resume_session(invocation: Invocation) -> dict:
+    """Call ResumeSession where the AWS CLI called StartSession (boto3 is imported only now)."""
+    import boto3
+
+    session = boto3.Session(profile_name=invocation.profile or None, region_name=invocation.region or None)
+    client = session.client("ssm", endpoint_url=invocation.endpoint or None)
+    return client.resume_session(SessionId=invocation.session_id)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        try:
+            written = os.write(fd, view)
+        except BlockingIOError:
+            select.select([], [fd], [], 0.1)
+            continue
+        view = view[written:]
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--version"]:
+        print(VERSION)
+        return 0
+    try:
+        invocation = parse_arguments(argv, os.environ)
+    except PluginError as err:
+        sys.stderr.write(f"{err}\n")
+        return 1
+    sys.stdout.write(f"\nStarting session with SessionId: {invocation.session_id}\n")
+    sys.stdout.flush()
+    session = ShellSession(invocation)
+    try:
+        session.run()
+    except PluginError as err:
+        sys.stderr.write(f"\nSessionId: {invocation.session_id} : {err}\n")
+        return 1
+    except OSError as err:  # the socket could not be opened at all
+        sys.stderr.write(f"\nSessionId: {invocation.session_id} : could not open the data channel: {err}\n")
+        return 1
+    sys.stdout.write(f"\n\nExiting session with sessionId: {invocation.session_id}.\n\n")
+    sys.stdout.flush()
+    return 0

@@ -1,0 +1,268 @@
+"""Sessions through the data-channel server and the lab plugin, in real pseudo-terminals (no API layer)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+import time
+
+import pytest
+from fixtures_sessions import AIRFLOW, JUPYTER, SSM_PROMPT, channel_lab, start_channel_lab, stop_channel_lab
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect
+
+from onboard.session import protocol
+from onboard.session.protocol import ClientMessage, PayloadType
+
+__all__ = ["channel_lab"]  # the fixture, imported for pytest
+
+pytestmark = pytest.mark.slow
+
+
+def _run(child, command: str, prompt: str = SSM_PROMPT) -> str:
+    """Type ``command``, wait for ``prompt``, return what the command printed (without the echo)."""
+    child.sendline(command)
+    child.expect_exact(prompt)
+    return _lines(child.before).split("\n", 1)[-1]
+
+
+def _lines(output: str) -> str:
+    """Terminal output with line ends made plain (both ptys, remote and local, add a CR)."""
+    return output.replace("\r", "")
+
+
+def _connected(lab, **options):
+    answer = lab.start_session(**options)
+    child = lab.spawn_plugin(answer, target=options.get("target", JUPYTER))
+    child.expect_exact(f"Starting session with SessionId: {answer['SessionId']}")
+    child.expect_exact(SSM_PROMPT)
+    return answer, child
+
+
+def test_a_session_is_a_shell_as_ssm_user_in_the_instance_home(channel_lab):
+    answer, child = _connected(channel_lab)
+    home = channel_lab.instances[JUPYTER].home_of("ssm-user")
+    assert _run(child, "whoami; pwd; echo $HOME").split() == ["ssm-user", str(home), str(home)]
+    assert _run(child, "echo $AWS_DEFAULT_REGION $AWS_EC2_METADATA_DISABLED").split() == ["eu-west-1", "true"]
+    assert channel_lab.registry.get(answer["SessionId"]).status == "Connected"
+
+
+def test_sudo_switches_users_and_exit_comes_back(channel_lab):
+    _, child = _connected(channel_lab)
+    analyst = r"\[analyst@ip-10-0-1-23 ~\]\$ "
+    for switch in ("sudo su - analyst", "sudo -iu analyst", "sudo -u analyst -i"):
+        child.sendline(switch)
+        child.expect(analyst)
+        child.sendline("whoami; pwd; echo $USER")
+        child.expect(analyst)
+        lines = _lines(child.before).split("\n")[1:4]
+        assert lines == ["analyst", str(channel_lab.instances[JUPYTER].home_of("analyst")), "analyst"]
+        child.sendline("exit")
+        child.expect_exact(SSM_PROMPT)
+        assert _run(child, "whoami").strip() == "ssm-user"
+    assert _run(child, "sudo -u analyst whoami").strip() == "analyst"
+    child.sendline("sudo -i")
+    child.expect(r"\[root@ip-10-0-1-23 ~\]# ")
+    child.sendline("exit")
+    child.expect_exact(SSM_PROMPT)
+    child.sendline("sudo su")
+    child.expect(r"\[root@ip-10-0-1-23 ssm-user\]# ")  # no dash: stays in the folder
+    child.sendline("exit")
+    child.expect_exact(SSM_PROMPT)
+    assert "sudo: unknown user nosuchuser" in _run(child, "sudo -iu nosuchuser")
+    assert "su: user nosuchuser does not exist" in _run(child, "sudo su - nosuchuser")
+    assert _run(child, "whoami").strip() == "ssm-user"
+
+
+def test_ctrl_c_interrupts_the_remote_command_not_the_session(channel_lab):
+    answer, child = _connected(channel_lab)
+    child.sendline("sleep 100")
+    time.sleep(0.5)
+    started = time.monotonic()
+    child.sendintr()
+    child.expect_exact(SSM_PROMPT, timeout=5)
+    assert time.monotonic() - started < 3
+    assert "^C" in child.before
+    assert _run(child, "echo still here").strip() == "still here"
+    assert channel_lab.registry.get(answer["SessionId"]).is_active
+
+
+def test_resizing_the_local_terminal_resizes_the_remote_one(channel_lab):
+    _, child = _connected(channel_lab)
+    assert _run(child, "stty size").strip() == "24 80"
+    child.setwinsize(40, 132)
+    deadline = time.monotonic() + 3
+    while (size := _run(child, "stty size").strip()) != "40 132" and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert size == "40 132"
+
+
+def test_exit_ends_the_session_and_hands_over_a_clean_transcript(channel_lab):
+    answer, child = _connected(channel_lab)
+    instance = channel_lab.instances[JUPYTER]
+    _run(child, "printf '\\033[1;31mred words\\033[0m\\n'; env | grep AWS_SECRET")
+    child.sendline("exit")
+    child.expect_exact(f"Exiting session with sessionId: {answer['SessionId']}.")
+    child.expect(pexpect_eof())
+    child.close()
+    assert child.exitstatus == 0
+    transcript = channel_lab.wait_ended(answer["SessionId"]).decode()
+    session = channel_lab.registry.get(answer["SessionId"])
+    assert session.status == "Terminated" and session.end_date is not None
+    header = transcript.split("\n\n", 1)[0]
+    assert f"SessionId: {answer['SessionId']}" in header
+    assert "Owner: arn:aws:iam::123456789012:user/alice" in header
+    assert f"Target: {JUPYTER}" in header
+    assert re.search(r"Start: \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", header)
+    assert re.search(r"End: \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", header)
+    assert "red words" in transcript and "\x1b" not in transcript and "\r" not in transcript
+    assert "AWS_SECRET_ACCESS_KEY=****" in transcript
+    assert instance.role_secret_access_key.reveal() not in transcript
+    assert answer["TokenValue"] not in transcript
+
+
+def pexpect_eof():
+    import pexpect
+
+    return pexpect.EOF
+
+
+def test_terminating_the_session_elsewhere_closes_the_client(channel_lab):
+    answer, child = _connected(channel_lab)
+    channel_lab.registry.request_termination(answer["SessionId"])
+    child.expect_exact(f"Exiting session with sessionId: {answer['SessionId']}.")
+    child.expect(pexpect_eof())
+    child.close()
+    assert child.exitstatus == 0
+    channel_lab.wait_ended(answer["SessionId"])
+    assert channel_lab.registry.get(answer["SessionId"]).status == "Terminated"
+
+
+def test_two_learners_at_once_see_only_their_own_sessions(channel_lab):
+    _, alice = _connected(channel_lab, owner="alice")
+    _, bob = _connected(channel_lab, owner="bob", target=AIRFLOW)
+    alice.sendline("echo alice-$((6*7))")
+    bob.sendline("echo bob-$((6*8))")
+    alice.expect_exact("alice-42")
+    bob.expect_exact("bob-48")
+    alice.expect_exact(SSM_PROMPT)
+    bob.expect_exact(SSM_PROMPT)
+    assert _run(alice, "hostname -s >/dev/null; echo $ONBOARD_LAB_HOSTNAME").strip() == "ip-10-0-1-23"
+    assert "alice" not in _run(bob, "true") and "bob" not in _run(alice, "true")
+    assert str(channel_lab.instances[AIRFLOW].root) in _run(bob, "pwd")
+
+
+@contextlib.contextmanager
+def _open(lab, session_id: str, token: str):
+    """A raw websocket to the data channel, after its OpenDataChannel frame."""
+    with connect(lab.server.stream_url(session_id), proxy=None, open_timeout=5) as connection:
+        connection.send(protocol.open_data_channel(token, "1.2.764.0"))
+        yield connection
+
+
+def _first_message(connection) -> ClientMessage:
+    return protocol.decode(connection.recv(timeout=5))
+
+
+def test_a_token_opens_its_own_session_once(channel_lab):
+    first = channel_lab.start_session(owner="alice")
+    second = channel_lab.start_session(owner="bob")
+    with _open(channel_lab, second["SessionId"], first["TokenValue"]) as wrong_session:
+        with pytest.raises(ConnectionClosed) as refused:
+            wrong_session.recv(timeout=5)
+        assert refused.value.rcvd.code == 1008
+    # the token was spent on the wrong session: it cannot open its own either
+    with (
+        _open(channel_lab, first["SessionId"], first["TokenValue"]) as reused,
+        pytest.raises(ConnectionClosed),
+    ):
+        reused.recv(timeout=5)
+    with _open(channel_lab, second["SessionId"], second["TokenValue"]) as right:
+        handshake = _first_message(right)
+        assert handshake.payload_type == PayloadType.HANDSHAKE_REQUEST
+    with (
+        _open(channel_lab, second["SessionId"], second["TokenValue"]) as again,
+        pytest.raises(ConnectionClosed),
+    ):
+        again.recv(timeout=5)
+
+
+def _bad_frames() -> dict[str, bytes]:
+    good = ClientMessage(protocol.INPUT_STREAM, b"ls\r", PayloadType.OUTPUT, 0).encode()
+    wrong_digest = bytearray(good)
+    wrong_digest[80:112] = bytes(32)
+    unknown = bytearray(good)
+    unknown[4:36] = b"launch_missiles".ljust(32)
+    return {
+        "wrong digest": bytes(wrong_digest),
+        "short header": good[:60],
+        "unknown type": bytes(unknown),
+        "10 MB payload": ClientMessage(
+            protocol.INPUT_STREAM, bytes(10 * 1024 * 1024), PayloadType.OUTPUT
+        ).encode(),
+    }
+
+
+@pytest.mark.parametrize("kind", list(_bad_frames()))
+def test_bad_frames_close_only_their_own_connection(channel_lab, kind):
+    _, bystander = _connected(channel_lab, owner="bob")
+    attacker = channel_lab.start_session(owner="mallory")
+    with _open(channel_lab, attacker["SessionId"], attacker["TokenValue"]) as connection:
+        _first_message(connection)
+        connection.send(_bad_frames()[kind])
+        with pytest.raises(ConnectionClosed) as closed:
+            while True:
+                connection.recv(timeout=5)
+        assert closed.value.rcvd.code in (1002, 1009)
+    assert _run(bystander, "echo unharmed").strip() == "unharmed"
+
+
+def test_the_interactive_command_document_runs_its_command(channel_lab):
+    answer = channel_lab.start_session(document="AWS-StartInteractiveCommand", command="echo made-by-$USER")
+    child = channel_lab.spawn_plugin(answer)
+    child.expect_exact("made-by-ssm-user")
+    child.expect_exact(f"Exiting session with sessionId: {answer['SessionId']}.")
+    assert "made-by-ssm-user" in channel_lab.wait_ended(answer["SessionId"]).decode()
+
+
+def test_the_non_interactive_command_document_runs_without_a_prompt(channel_lab):
+    answer = channel_lab.start_session(document="AWS-StartNonInteractiveCommand", command="echo $((20+22))")
+    child = channel_lab.spawn_plugin(answer)
+    child.expect_exact("42")
+    child.expect_exact(f"Exiting session with sessionId: {answer['SessionId']}.")
+    assert SSM_PROMPT not in child.before
+
+
+@pytest.mark.parametrize(
+    ("option", "notice"), [("idle_timeout", "inactivity"), ("max_session_seconds", "maximum duration")]
+)
+def test_idle_and_overlong_sessions_are_ended(tmp_path, option, notice):
+    lab = start_channel_lab(tmp_path / "instances", **{option: 1.5})
+    try:
+        answer, child = _connected(lab)
+        child.expect_exact(notice, timeout=10)
+        child.expect_exact(f"Exiting session with sessionId: {answer['SessionId']}.")
+        lab.wait_ended(answer["SessionId"])
+        assert lab.registry.get(answer["SessionId"]).status == "Terminated"
+    finally:
+        stop_channel_lab(lab)
+
+
+def test_unacknowledged_output_is_resent(channel_lab):
+    answer = channel_lab.start_session()
+    with _open(channel_lab, answer["SessionId"], answer["TokenValue"]) as connection:
+        handshake = _first_message(connection)
+        again = _first_message(connection)  # not acknowledged: the server sends it again
+        assert (again.sequence_number, again.message_id) == (0, handshake.message_id)
+        connection.send(protocol.acknowledge(handshake).encode())
+        reply = protocol.handshake_response("1.2.764.0", handshake.json())
+        connection.send(
+            ClientMessage(protocol.INPUT_STREAM, reply, PayloadType.HANDSHAKE_RESPONSE, 0).encode()
+        )
+        seen = [_first_message(connection) for _ in range(2)]
+        kinds = {(m.message_type, m.payload_type) for m in seen}
+        assert ("acknowledge", 0) in kinds
+        assert ("output_stream_data", PayloadType.HANDSHAKE_COMPLETE) in kinds
+        ack = next(m for m in seen if m.message_type == "acknowledge")
+        assert json.loads(ack.payload)["AcknowledgedMessageSequenceNumber"] == 0
