@@ -21,11 +21,11 @@ import re
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Protocol
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
@@ -111,6 +111,13 @@ _SHA256 = 8
 
 _ARMOR_BEGIN = re.compile(r"^-----BEGIN PGP ([A-Z ,0-9/]+)-----\s*$")
 _BASE64_LINE = re.compile(r"^[A-Za-z0-9+/=]+$")
+
+
+class _Hasher(Protocol):
+    """What hashlib's hash objects offer (hashlib does not export their type)."""
+
+    def update(self, data: bytes, /) -> None: ...
+    def digest(self) -> bytes: ...
 
 
 class _Malformed(Exception):
@@ -388,7 +395,7 @@ class SigningKey:
         parts: list[bytes],
         *,
         extra_hashed: Sequence[bytes] = (),
-        hasher: hashlib._Hash | None = None,
+        hasher: _Hasher | None = None,
     ) -> bytes:
         hashed = b"".join(
             [
@@ -563,7 +570,7 @@ def _subpacket(kind: int, body: bytes) -> bytes:
 # --- signatures ---------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass
 class _Signature:
     sig_type: int
     pubkey_algo: int
@@ -572,13 +579,20 @@ class _Signature:
     hashed_prefix: bytes
     left16: bytes
     values: tuple[int, ...]
-    created: datetime | None
-    expires_at: datetime | None
-    issuer_key_id: str | None
-    issuer_fingerprint: str | None
-    key_flags: int | None
-    embedded: tuple[bytes, ...]
-    unknown_critical: tuple[int, ...]
+    # What the subpackets say (filled in by _read_subpacket).
+    created: datetime | None = None
+    lifetime_seconds: int = 0
+    issuer_key_id: str | None = None
+    issuer_fingerprint: str | None = None
+    key_flags: int | None = None
+    embedded: list[bytes] = field(default_factory=list)
+    unknown_critical: list[int] = field(default_factory=list)
+
+    @property
+    def expires_at(self) -> datetime | None:
+        if self.created is None or not self.lifetime_seconds:
+            return None
+        return self.created + timedelta(seconds=self.lifetime_seconds)
 
     @property
     def expired(self) -> bool:
@@ -597,31 +611,13 @@ def _parse_signature(body: bytes) -> _Signature:
     left16 = reader.take(2)
     count = 1 if pubkey_algo in _RSA else 2
     values = tuple(reader.mpi() for _ in range(count)) if pubkey_algo in _SIGNING_ALGORITHMS else ()
-    fields: dict[str, object] = {"embedded": [], "unknown_critical": []}
-    # Hashed subpackets are authenticated; unhashed ones only help find the key, never override.
+    sig = _Signature(sig_type, pubkey_algo, hash_algo, hashed_prefix, left16, values)
+    # Hashed subpackets are authenticated; unhashed ones only help find the key, and are read first
+    # so that the hashed ones win.
     for area, hashed in ((unhashed_area, False), (hashed_area, True)):
         for kind, critical, data in _subpackets(area):
-            _read_subpacket(fields, kind, critical and hashed, data, hashed)
-    created = fields.get("created")
-    lifetime = fields.get("lifetime")
-    expires_at = None
-    if isinstance(created, datetime) and isinstance(lifetime, int) and lifetime:
-        expires_at = datetime.fromtimestamp(created.timestamp() + lifetime, timezone.utc)
-    return _Signature(
-        sig_type=sig_type,
-        pubkey_algo=pubkey_algo,
-        hash_algo=hash_algo,
-        hashed_prefix=hashed_prefix,
-        left16=left16,
-        values=values,
-        created=created if isinstance(created, datetime) else None,
-        expires_at=expires_at,
-        issuer_key_id=fields.get("issuer"),  # type: ignore[arg-type]
-        issuer_fingerprint=fields.get("issuer_fingerprint"),  # type: ignore[arg-type]
-        key_flags=fields.get("key_flags"),  # type: ignore[arg-type]
-        embedded=tuple(fields["embedded"]),  # type: ignore[arg-type]
-        unknown_critical=tuple(fields["unknown_critical"]),  # type: ignore[arg-type]
-    )
+            _read_subpacket(sig, kind, critical and hashed, data, hashed)
+    return sig
 
 
 def _subpackets(area: bytes) -> Iterator[tuple[int, bool, bytes]]:
@@ -640,24 +636,24 @@ def _subpackets(area: bytes) -> Iterator[tuple[int, bool, bytes]]:
         yield kind & 0x7F, bool(kind & 0x80), reader.take(length - 1)
 
 
-def _read_subpacket(fields: dict[str, object], kind: int, critical: bool, data: bytes, hashed: bool) -> None:
+def _read_subpacket(sig: _Signature, kind: int, critical: bool, data: bytes, hashed: bool) -> None:
     if kind == _SUB_ISSUER and len(data) == 8:
-        fields["issuer"] = data.hex().upper()
+        sig.issuer_key_id = data.hex().upper()
     elif kind == _SUB_ISSUER_FINGERPRINT and len(data) == 21 and data[0] == 4:
-        fields["issuer_fingerprint"] = data[1:].hex().upper()
+        sig.issuer_fingerprint = data[1:].hex().upper()
     elif kind == _SUB_EMBEDDED_SIGNATURE:
         # A back-signature is a signature by the subkey itself: it authenticates on its own.
-        fields["embedded"].append(data)  # type: ignore[union-attr]
+        sig.embedded.append(data)
     elif not hashed:
         return
     elif kind == _SUB_CREATED and len(data) == 4:
-        fields["created"] = datetime.fromtimestamp(int.from_bytes(data, "big"), timezone.utc)
+        sig.created = datetime.fromtimestamp(int.from_bytes(data, "big"), timezone.utc)
     elif kind == _SUB_SIG_EXPIRES and len(data) == 4:
-        fields["lifetime"] = int.from_bytes(data, "big")
+        sig.lifetime_seconds = int.from_bytes(data, "big")
     elif kind == _SUB_KEY_FLAGS and data:
-        fields["key_flags"] = data[0]
+        sig.key_flags = data[0]
     if critical and kind not in _UNDERSTOOD_SUBPACKETS:
-        fields["unknown_critical"].append(kind)  # type: ignore[union-attr]
+        sig.unknown_critical.append(kind)
 
 
 def _trailer(sig: _Signature) -> bytes:
