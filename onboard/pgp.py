@@ -420,6 +420,7 @@ class SigningKey:
 
 def _dearmor(data: bytes) -> bytes:
     """The binary packets of ``data``: as given when binary, decoded (CRC-24 checked) when armored."""
+    data = data.removeprefix(b"\xef\xbb\xbf")  # a key block saved by a Windows editor
     if data[:1] and data[0] & 0x80:
         return data
     text = data.decode("latin-1")

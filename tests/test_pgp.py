@@ -227,6 +227,20 @@ def test_a_revoked_key_verifies_nothing(gpg):
 
 
 @needs_gpg
+def test_a_revoked_signing_subkey_verifies_nothing(gpg):
+    user_id = "Revoked subkey <revoked-subkey@example.invalid>"
+    primary = gpg.generate(user_id, "nistp256", "cert")
+    gpg.run("--quick-add-key", primary, "nistp256/ecdsa", "sign", "never")
+    signature = gpg.sign(user_id, PAYLOAD)
+    # gpg's own key editor, scripted: select the subkey, revoke it (reason 0, no comment), save.
+    gpg.run("--command-fd", "0", "--edit-key", primary, input=b"key 1\nrevkey\ny\n0\n\ny\nsave\n")
+    primary_key, subkey = pgp.load_public_keys(gpg.export(user_id))
+    assert subkey.revoked and not primary_key.revoked
+    with pytest.raises(VerificationError, match=f"{subkey.fingerprint}, which its owner has revoked"):
+        pgp.verify_detached(PAYLOAD, signature, [primary_key, subkey])
+
+
+@needs_gpg
 def test_an_expired_signature_is_refused(gpg):
     user_id = "Past <past@example.invalid>"
     past = ("--faked-system-time", "20240101T000000")
@@ -376,6 +390,11 @@ def test_armor_headers_and_surrounding_text_are_tolerated(signer):
         pgp.verify_detached(PAYLOAD, decorated.encode(), [signer.public_key()]).fingerprint
         == signer.fingerprint
     )
+
+
+def test_a_key_block_saved_with_a_bom_and_crlf_loads():
+    saved_on_windows = b"\xef\xbb\xbf" + AWS_KEY_FILE.read_bytes().replace(b"\n", b"\r\n")
+    assert pgp.load_public_keys(saved_on_windows)[0].fingerprint == pgp.AWS_SESSION_MANAGER_FINGERPRINT
 
 
 def test_a_signature_without_a_signature_packet_is_malformed(signer):
