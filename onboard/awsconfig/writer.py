@@ -183,6 +183,7 @@ def _replan_if_changed(plan: ProfilePlan) -> ProfilePlan:
 
 def _write_one(path: Path, before: bytes | None, after: bytes, backup: bool) -> AppliedChange:
     target = real_path(path)
+    ensure_folder(target.parent)
     try:
         mode = os.stat(target).st_mode & 0o7777
     except FileNotFoundError:
