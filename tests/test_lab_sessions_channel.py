@@ -266,3 +266,57 @@ def test_unacknowledged_output_is_resent(channel_lab):
         assert ("output_stream_data", PayloadType.HANDSHAKE_COMPLETE) in kinds
         ack = next(m for m in seen if m.message_type == "acknowledge")
         assert json.loads(ack.payload)["AcknowledgedMessageSequenceNumber"] == 0
+
+
+def _handshake(connection) -> None:
+    """The client's side of the handshake, on a raw websocket."""
+    request = _first_message(connection)
+    connection.send(protocol.acknowledge(request).encode())
+    reply = protocol.handshake_response("1.2.764.0", request.json())
+    connection.send(ClientMessage(protocol.INPUT_STREAM, reply, PayloadType.HANDSHAKE_RESPONSE, 0).encode())
+
+
+def _read_output_until(connection, marker: bytes, expected: int) -> tuple[bytes, int]:
+    """Acknowledge and collect output in order until ``marker`` shows; return it and the next sequence."""
+    seen = b""
+    while marker not in seen:
+        message = _first_message(connection)
+        if message.message_type != protocol.OUTPUT_STREAM:
+            continue
+        connection.send(protocol.acknowledge(message).encode())
+        if message.sequence_number == expected:
+            expected += 1
+            if message.payload_type == PayloadType.OUTPUT:
+                seen += message.payload
+    return seen, expected
+
+
+def test_a_dropped_connection_resumes_with_a_new_token_and_continuing_sequence_numbers(channel_lab):
+    answer = channel_lab.start_session()
+    session_id = answer["SessionId"]
+    with _open(channel_lab, session_id, answer["TokenValue"]) as first:
+        _handshake(first)
+        _, expected = _read_output_until(first, SSM_PROMPT.encode(), 1)  # 0 was the handshake
+        typed = ClientMessage(protocol.INPUT_STREAM, b"sleep 1; echo after-the-drop\r", PayloadType.OUTPUT, 1)
+        first.send(typed.encode())
+        time.sleep(0.3)
+        assert channel_lab.server.drop_connection(session_id)
+        with pytest.raises(ConnectionClosed):
+            while True:
+                first.recv(timeout=5)
+    deadline = time.monotonic() + 5
+    while channel_lab.registry.get(session_id).status != "Disconnected" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert channel_lab.registry.get(session_id).status == "Disconnected"
+    time.sleep(1.2)  # the shell writes while nobody is connected: the output waits
+    token = channel_lab.registry.issue_token(session_id).reveal()  # what ResumeSession does
+    with _open(channel_lab, session_id, token) as second:
+        output, expected = _read_output_until(second, b"after-the-drop\r\n", expected)
+        assert b"after-the-drop" in output
+        assert channel_lab.registry.get(session_id).status == "Connected"
+        # input continues its own numbering too: message 2 comes after message 1 of the first socket
+        second.send(
+            ClientMessage(protocol.INPUT_STREAM, b"echo second-$((1+1))\r", PayloadType.OUTPUT, 2).encode()
+        )
+        output, _ = _read_output_until(second, b"second-2", expected)
+        assert b"second-2" in output

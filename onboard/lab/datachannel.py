@@ -137,6 +137,19 @@ class DataChannelServer:
         self._thread.join(timeout=10)
         self._thread = None
 
+    def drop_connection(self, session_id: str) -> bool:
+        """Cut the session's socket without ending the session, like a network failure would.
+
+        The client should call ResumeSession and dial again (lab faults and tests use this). False if
+        the session has no open connection.
+        """
+        channel = self._channels.get(session_id)
+        if channel is None or channel.connection is None or self._loop is None:
+            return False
+        transport = channel.connection.transport
+        self._loop.call_soon_threadsafe(transport.abort)
+        return True
+
     def _run(self) -> None:
         loop = asyncio.new_event_loop()
         self._loop = loop
