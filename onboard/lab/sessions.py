@@ -47,6 +47,8 @@ class LabInstance:
     #: The instance role's lab credentials, for ``aws s3 cp`` on the instance.
     role_access_key_id: str
     role_secret_access_key: Secret
+    #: Instance roles hand out temporary credentials (AWS_SESSION_TOKEN on the instance), as on EC2.
+    role_session_token: Secret | None = None
     platform_name: str = "Amazon Linux"
     hostname: str = ""
 
@@ -107,6 +109,11 @@ class SessionRegistry:
     def all(self) -> list[LabSession]:
         with self._lock:
             return list(self._sessions.values())
+
+    def forget_ended(self) -> None:
+        """Drop every ended session (a lab reset starts a fresh history)."""
+        with self._lock:
+            self._sessions = {sid: s for sid, s in self._sessions.items() if s.is_active}
 
     def issue_token(self, session_id: str) -> Secret:
         """A new single-use stream token for ``session_id`` (earlier unredeemed ones stay valid)."""

@@ -1,0 +1,253 @@
+"""Starting, finding and steering the user's lab from another process (what `onboard lab ...` calls).
+
+The lab's files are in :class:`~onboard.lab.state.LabPaths` (the state folder). A lab is *running* when its
+server holds lab.lock; a lab.json without a held lock is what a crash or ``kill -9`` leaves behind, and is
+cleared by the next command that looks.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from onboard.errors import EnvironmentProblem, OnboardError, UsageError
+from onboard.lab.client import AdminClient, health
+from onboard.lab.state import LabPaths, admin_secret, read_state
+
+SHELLS = ("bash", "zsh", "fish", "powershell")
+START_TIMEOUT = 60.0
+
+
+def find_running(paths: LabPaths) -> dict[str, Any] | None:
+    """The running lab's state (lab.json), or None; a stale lab.json (crashed lab) is removed."""
+    from onboard.lab.server import lock_is_held
+
+    state = read_state(paths)
+    if not lock_is_held(paths):
+        if state is not None:
+            paths.state_file.unlink(missing_ok=True)
+        return None
+    return state
+
+
+def require_running(paths: LabPaths) -> tuple[dict[str, Any], AdminClient]:
+    state = find_running(paths)
+    if state is None or state.get("status") != "ready":
+        raise EnvironmentProblem(
+            "no practice lab is running for this user",
+            "Start one with `onboard lab up --detach` (or `onboard lab up` in another terminal).",
+        )
+    secret = admin_secret(paths)
+    if not secret:
+        raise EnvironmentProblem(
+            f"the lab's admin secret is missing from {paths.admin_secret_file}",
+            "Restart the lab: `onboard lab down` then `onboard lab up`.",
+        )
+    return state, AdminClient(state["endpoint_url"], secret)
+
+
+def _server_args(
+    paths: LabPaths, port: int | None, learners: list[str] | None, world_file: Path | None
+) -> list[str]:
+    args = ["--state", str(paths.root)]
+    if port is not None:
+        args += ["--port", str(port)]
+    if learners:
+        args += ["--learners", ",".join(learners)]
+    if world_file is not None:
+        args += ["--world", str(Path(world_file).resolve())]
+    return args
+
+
+def check_can_start(paths: LabPaths, world_file: Path | None, learners: list[str] | None) -> None:
+    """Fail early, in the caller's process, on a lab already running or a bad world/learner list."""
+    from onboard.lab.world import load_world
+
+    if find_running(paths) is not None:
+        state = read_state(paths) or {}
+        raise EnvironmentProblem(
+            f"a practice lab is already running for this user at {state.get('endpoint_url', '?')}",
+            "Use it, or stop it first with `onboard lab down`.",
+        )
+    world = load_world(world_file)
+    if learners:
+        world.with_learners(learners)
+
+
+def start_detached(
+    paths: LabPaths,
+    *,
+    port: int | None = None,
+    learners: list[str] | None = None,
+    world_file: Path | None = None,
+    timeout: float = START_TIMEOUT,
+    env: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """Start the lab as a background process and wait until it answers; return its state.
+
+    ``env`` replaces the server's environment (tests pass an isolated one); default: this process's.
+    """
+    check_can_start(paths, world_file, learners)
+    paths.root.mkdir(parents=True, exist_ok=True)
+    paths.state_file.unlink(missing_ok=True)
+    with open(paths.log_file, "ab") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "onboard.lab.server", *_server_args(paths, port, learners, world_file)],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            close_fds=True,
+            env=env,
+        )
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise EnvironmentProblem(
+                f"the lab stopped while starting (exit code {process.returncode}):\n{_log_tail(paths)}",
+                f"The whole log is in {paths.log_file}.",
+            )
+        state = read_state(paths)
+        if (
+            state
+            and state.get("pid") == process.pid
+            and state.get("status") == "ready"
+            and health(state["endpoint_url"])
+        ):
+            return state
+        time.sleep(0.05)
+    process.terminate()
+    raise EnvironmentProblem(f"the lab did not become ready within {timeout:.0f} s", f"See {paths.log_file}.")
+
+
+def _log_tail(paths: LabPaths, lines: int = 12) -> str:
+    try:
+        return "\n".join(paths.log_file.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+def stop(paths: LabPaths, timeout: float = 15.0) -> dict[str, Any]:
+    """Stop the running lab (sessions end, transcripts are stored); return what was stopped."""
+    state, admin = require_running(paths)
+    admin.call("shutdown")
+    deadline = time.monotonic() + timeout
+    from onboard.lab.server import lock_is_held
+
+    while time.monotonic() < deadline:
+        if not lock_is_held(paths):
+            paths.state_file.unlink(missing_ok=True)
+            return {"stopped": True, "pid": state["pid"], "endpoint_url": state["endpoint_url"]}
+        time.sleep(0.05)
+    raise EnvironmentProblem(
+        f"the lab (pid {state['pid']}) did not stop within {timeout:.0f} s",
+        f"Stop it by hand: kill {state['pid']}",
+    )
+
+
+def status(paths: LabPaths) -> dict[str, Any]:
+    stale = paths.state_file.exists()
+    state = find_running(paths)
+    if state is None:
+        return {"running": False, "state_dir": str(paths.root), "cleaned_stale_state": stale}
+    _, admin = require_running(paths)
+    live = admin.call("status")
+    return {"running": True, **live}
+
+
+def reset(paths: LabPaths) -> dict[str, Any]:
+    _, admin = require_running(paths)
+    return admin.call("reset")
+
+
+def fault(paths: LabPaths, name: str, target: str | None) -> dict[str, Any]:
+    _, admin = require_running(paths)
+    return admin.call("fault", {"name": name, "target": target})
+
+
+def clear_faults(paths: LabPaths) -> dict[str, Any]:
+    _, admin = require_running(paths)
+    return admin.call("fault/clear")
+
+
+# --- the lab's environment -----------------------------------------------------------------------------
+
+
+def environment(paths: LabPaths, state: dict[str, Any]) -> dict[str, str]:
+    """The variables that point the AWS CLI, boto3 and onboard at the lab instead of the real ~/.aws.
+
+    The endpoint goes in AWS_ENDPOINT_URL (honoured by the AWS CLI v1 and boto3), so ``aws`` talks to the
+    lab even before ``onboard setup`` has written a profile. PATH is returned with the lab's bin first.
+    """
+    return {
+        "AWS_CONFIG_FILE": str(paths.aws_dir / "config"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(paths.aws_dir / "credentials"),
+        "AWS_ENDPOINT_URL": state["endpoint_url"],
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "ONBOARD_TEAM": str(paths.team_file),
+        "ONBOARD_BIN_DIR": str(paths.bin_dir),
+        "PATH": str(paths.bin_dir) + os.pathsep + os.environ.get("PATH", ""),
+    }
+
+
+def render_exports(variables: dict[str, str], shell: str, bin_dir: str) -> str:
+    """``variables`` as the export lines of ``shell`` (PATH prepends the lab's bin to the shell's own)."""
+    if shell not in SHELLS:
+        raise UsageError(f"unknown shell {shell!r}", f"Use one of: {', '.join(SHELLS)}.")
+    lines = []
+    for name, value in variables.items():
+        if name == "PATH":
+            continue
+        lines.append(_export(shell, name, value))
+    lines.append(_prepend_path(shell, bin_dir))
+    return "\n".join(lines) + "\n"
+
+
+def _export(shell: str, name: str, value: str) -> str:
+    if shell == "fish":
+        return f"set -gx {name} {_fish_quote(value)}"
+    if shell == "powershell":
+        return f"$env:{name} = {_ps_quote(value)}"
+    return f"export {name}={_sh_quote(value)}"
+
+
+def _prepend_path(shell: str, bin_dir: str) -> str:
+    if shell == "fish":
+        return f"set -gx PATH {_fish_quote(bin_dir)} $PATH"
+    if shell == "powershell":
+        return f"$env:PATH = {_ps_quote(bin_dir)} + [IO.Path]::PathSeparator + $env:PATH"
+    return f'export PATH={_sh_quote(bin_dir)}:"$PATH"'
+
+
+def _sh_quote(value: str) -> str:
+    return "'" + value.replace("'", "'\"'\"'") + "'"
+
+
+def _fish_quote(value: str) -> str:
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _ps_quote(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def default_shell() -> str:
+    name = Path(os.environ.get("SHELL", "bash")).name
+    return name if name in SHELLS else "bash"
+
+
+def run_shell(paths: LabPaths) -> int:
+    """A subshell (the user's $SHELL) with the lab's environment; its exit code."""
+    state, _ = require_running(paths)
+    program = os.environ.get("SHELL") or "/bin/sh"
+    env = {**os.environ, **environment(paths, state), "ONBOARD_LAB_SHELL": "1"}
+    try:
+        return subprocess.call([program], env=env)
+    except OSError as error:
+        raise OnboardError(
+            f"cannot start the shell {program}: {error.strerror}", "Set SHELL to a shell that exists."
+        ) from None

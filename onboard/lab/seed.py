@@ -1,0 +1,321 @@
+"""Seeding the lab's world into moto's backends: IAM people and policies, EC2 instances, S3 buckets.
+
+Seeding writes straight into moto's in-process backends (no HTTP round trips), which is what keeps a class
+of 30 learners well under a second. The policies are the seed article's (the user policy on the IAM group,
+the instance policy on each instance's role) plus the read-only extras the lessons and doctor need.
+Access keys are kept stable across restarts and resets: pass the keys a previous run issued as
+``known_keys`` and the same ones are installed again.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from onboard.lab.sessions import LabInstance
+from onboard.lab.world import World
+from onboard.secrets import Secret
+
+PARTITION = "aws"
+ADMIN_USER = "lab-admin"
+USER_POLICY = "ssm-users-policy"
+EXTRAS_POLICY = "ssm-users-extras"
+INSTANCE_POLICY = "policy-for-ec2-server"
+TRAINER_POLICY = "lab-trainer"
+SESSION_DOCUMENTS = (
+    "SSM-SessionManagerRunShell",
+    "AWS-StartInteractiveCommand",
+    "AWS-StartNonInteractiveCommand",
+)
+LAB_AMI = "ami-0f1a2b3c4d5e6f708"
+
+
+@dataclass(frozen=True)
+class AccessKeyPair:
+    user: str
+    access_key_id: str
+    secret_access_key: Secret
+
+
+@dataclass
+class SeededWorld:
+    world: World
+    #: IAM user name -> its access key (admin, trainer, each learner).
+    keys: dict[str, AccessKeyPair]
+    instances: dict[str, LabInstance] = field(default_factory=dict)
+    #: instance id -> the name of its role (for the agent's health and the role fault).
+    roles: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def learners(self) -> tuple[str, ...]:
+        return self.world.learners
+
+
+def user_policy(world: World) -> dict:
+    """The seed article's user policy: start sessions on the lab's instances, end only your own."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": "ssm:StartSession",
+                "Resource": [world.instance_arn(i.instance_id) for i in world.instances],
+            },
+            {
+                "Effect": "Allow",
+                "Action": "ssm:TerminateSession",
+                "Resource": "arn:aws:ssm:*:*:session/${aws:username}-*",
+            },
+        ],
+    }
+
+
+def extras_policy(world: World) -> dict:
+    """What the lessons and doctor need besides the seed policy: read-only looks and the transfer bucket."""
+    bucket = f"arn:aws:s3:::{world.transfer_bucket}"
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "LookAround",
+                "Effect": "Allow",
+                "Action": [
+                    "ssm:DescribeSessions",
+                    "ssm:DescribeInstanceInformation",
+                    "ssm:GetConnectionStatus",
+                    "ec2:DescribeInstances",
+                    "sts:GetCallerIdentity",
+                ],
+                "Resource": "*",
+            },
+            {
+                "Sid": "SessionDocuments",
+                "Effect": "Allow",
+                "Action": "ssm:StartSession",
+                "Resource": [f"arn:aws:ssm:{world.region}::document/{name}" for name in SESSION_DOCUMENTS],
+            },
+            {
+                "Sid": "ResumeOwnSessions",
+                "Effect": "Allow",
+                "Action": "ssm:ResumeSession",
+                "Resource": "arn:aws:ssm:*:*:session/${aws:username}-*",
+            },
+            {
+                "Sid": "SeeOwnUser",
+                "Effect": "Allow",
+                "Action": "iam:GetUser",
+                "Resource": "arn:aws:iam::*:user/${aws:username}",
+            },
+            {
+                "Sid": "ListTransferBucket",
+                "Effect": "Allow",
+                "Action": ["s3:ListBucket", "s3:GetBucketLocation"],
+                "Resource": bucket,
+            },
+            {
+                "Sid": "OwnAndSharedObjects",
+                "Effect": "Allow",
+                "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+                "Resource": [
+                    f"{bucket}/{world.transfer_prefix}${{aws:username}}/*",
+                    f"{bucket}/{world.shared_prefix}*",
+                ],
+            },
+        ],
+    }
+
+
+def instance_policy() -> dict:
+    """The seed article's instance policy: what the SSM agent needs, nothing more."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": [
+                    "ssm:DescribeAssociation",
+                    "ssmmessages:*",
+                    "ssm:UpdateInstanceInformation",
+                    "ec2messages:*",
+                ],
+                "Resource": "*",
+            }
+        ],
+    }
+
+
+def instance_transfer_policy(world: World) -> dict:
+    """So that ``aws s3 cp`` works on the instances: the transfer bucket, read and write."""
+    bucket = f"arn:aws:s3:::{world.transfer_bucket}"
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Action": ["s3:ListBucket", "s3:GetBucketLocation"], "Resource": bucket},
+            {"Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject"], "Resource": f"{bucket}/*"},
+        ],
+    }
+
+
+def trainer_policy(world: World) -> dict:
+    buckets = [f"arn:aws:s3:::{world.transfer_bucket}", f"arn:aws:s3:::{world.log_bucket}"]
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": ["ssm:*", "ec2:Describe*", "sts:GetCallerIdentity"],
+                "Resource": "*",
+            },
+            {"Effect": "Allow", "Action": ["iam:Get*", "iam:List*"], "Resource": "*"},
+            {"Effect": "Allow", "Action": "s3:*", "Resource": buckets + [f"{b}/*" for b in buckets]},
+        ],
+    }
+
+
+ADMIN_POLICY = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+ASSUME_BY_EC2 = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}
+    ],
+}
+
+
+def seed(
+    world: World,
+    *,
+    instances_root: Path,
+    endpoint_url: str,
+    known_keys: Mapping[str, AccessKeyPair] | None = None,
+) -> SeededWorld:
+    """Create ``world`` in moto's (empty) backends, and each instance's folder tree in ``instances_root``."""
+    from moto.iam.models import iam_backends
+
+    iam = iam_backends[world.account][PARTITION]
+    known_keys = known_keys or {}
+    keys: dict[str, AccessKeyPair] = {}
+
+    def create_user(name: str) -> None:
+        iam.create_user(world.region, name)
+        keys[name] = _install_key(iam, name, known_keys.get(name))
+
+    create_user(ADMIN_USER)
+    iam.put_user_policy(ADMIN_USER, "administrator", json.dumps(ADMIN_POLICY))
+    create_user(world.trainer)
+    trainer_arn = _managed_policy(iam, TRAINER_POLICY, trainer_policy(world), "What the lab's trainer may do")
+    iam.attach_user_policy(trainer_arn, world.trainer)
+
+    iam.create_group(world.group)
+    for name, document, description in (
+        (USER_POLICY, user_policy(world), "Session Manager for the team (the seed article's policy)"),
+        (
+            EXTRAS_POLICY,
+            extras_policy(world),
+            "Read-only looks and the transfer bucket, for lessons and doctor",
+        ),
+    ):
+        iam.attach_group_policy(_managed_policy(iam, name, document, description), world.group)
+    for learner in world.learners:
+        create_user(learner)
+        iam.add_user_to_group(world.group, learner)
+
+    seeded = SeededWorld(world=world, keys=keys)
+    _seed_buckets(world)
+    _seed_instances(world, iam, seeded, instances_root, endpoint_url)
+    return seeded
+
+
+def _managed_policy(iam, name: str, document: dict, description: str) -> str:
+    policy = iam.create_policy(
+        description=description, path="/", policy_document=json.dumps(document), policy_name=name, tags=[]
+    )
+    return policy.arn
+
+
+def _install_key(iam, user: str, known: AccessKeyPair | None) -> AccessKeyPair:
+    key = iam.create_access_key(user)
+    if known is not None:
+        # Re-issue the key a previous run handed out, so set-up profiles keep working after a restart.
+        del iam.access_keys[key.access_key_id]
+        key.access_key_id = known.access_key_id
+        key.secret_access_key = known.secret_access_key.reveal()
+        iam.access_keys[key.access_key_id] = key
+    return AccessKeyPair(user, key.access_key_id, Secret(key.secret_access_key))
+
+
+def _seed_buckets(world: World) -> None:
+    from moto.s3.models import s3_backends
+
+    s3 = s3_backends[world.account][PARTITION]
+    for bucket in (world.transfer_bucket, world.log_bucket):
+        s3.create_bucket(bucket, world.region)
+    s3.put_object(
+        world.transfer_bucket,
+        f"{world.shared_prefix}welcome.txt",
+        b"Welcome to the practice lab. Copy this file to your instance with aws s3 cp.\n",
+    )
+
+
+def _seed_instances(world: World, iam, seeded: SeededWorld, instances_root: Path, endpoint_url: str) -> None:
+    from moto.ec2.models import ec2_backends
+    from moto.ec2.models import instances as ec2_instances
+    from moto.sts.models import sts_backends
+
+    ec2 = ec2_backends[world.account][world.region]
+    sts = sts_backends[world.account][PARTITION]
+    ssm_policy_arn = _managed_policy(iam, INSTANCE_POLICY, instance_policy(), "What the SSM agent needs")
+    transfer_policy = json.dumps(instance_transfer_policy(world))
+    real_random_id = ec2_instances.random_instance_id
+    try:
+        for spec in world.instances:
+            role_name = f"{spec.alias}-ssm-role"
+            role = iam.create_role(
+                role_name, json.dumps(ASSUME_BY_EC2), "/", None, f"The {spec.alias} server's role", [], None
+            )
+            iam.attach_role_policy(ssm_policy_arn, role_name)
+            iam.put_role_policy(role_name, "transfer-bucket", transfer_policy)
+            iam.create_instance_profile(f"{spec.alias}-ssm-profile", "/", [role_name])
+            # moto draws instance ids at random; the world fixes them so the team file stays valid.
+            ec2_instances.random_instance_id = lambda instance_id=spec.instance_id: instance_id
+            ec2.run_instances(
+                LAB_AMI,
+                1,
+                None,
+                [],
+                instance_type="t3.medium",
+                is_instance_type_default=False,
+                private_ip=spec.private_ip,
+                tags={"instance": {"Name": spec.alias}},
+            )
+            ec2.associate_iam_instance_profile(
+                spec.instance_id, iam_instance_profile_name=f"{spec.alias}-ssm-profile"
+            )
+            credentials = sts.assume_role(world.region, spec.instance_id, role.arn, "", 43200, "")
+            root = instances_root / spec.instance_id
+            _fresh_tree(root, ("ssm-user", *spec.users))
+            seeded.roles[spec.instance_id] = role_name
+            seeded.instances[spec.instance_id] = LabInstance(
+                instance_id=spec.instance_id,
+                name=spec.alias,
+                users=list(spec.users),
+                root=root,
+                region=world.region,
+                endpoint_url=endpoint_url,
+                role_access_key_id=credentials.access_key_id,
+                role_secret_access_key=Secret(credentials.secret_access_key),
+                role_session_token=Secret(credentials.session_token),
+                platform_name=spec.platform,
+                hostname=spec.hostname,
+            )
+    finally:
+        ec2_instances.random_instance_id = real_random_id
+
+
+def _fresh_tree(root: Path, users: tuple[str, ...]) -> None:
+    if root.exists():
+        shutil.rmtree(root)
+    for user in users:
+        (root / "home" / user).mkdir(parents=True, mode=0o755)

@@ -1,0 +1,463 @@
+"""The lab server process: moto and onboard's Session Manager layer on 127.0.0.1, with its data channel.
+
+``onboard lab up`` runs :func:`run` in the foreground, or starts ``python -m onboard.lab.server`` detached
+(its output in the state folder's server.log). Start-up: take the per-user lock, import moto (with its
+start-up settings), seed the world, bind the HTTP port, start the data channel, warm up moto with one
+signed request per service, write the team file, the access-key CSVs and lab.json, then serve until
+``onboard lab down`` (an admin request), SIGTERM or Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from onboard.errors import EnvironmentProblem, OnboardError
+from onboard.lab.state import LabPaths
+from onboard.lab.world import World
+
+log = logging.getLogger("onboard.lab")
+
+HOST = "127.0.0.1"
+#: The port a lab prefers (LocalStack's habit); a free one is taken when it is busy.
+PREFERRED_PORT = 4566
+
+
+def _prepare_moto_settings() -> None:
+    """Settings moto reads once, at import: these must be in place before the first moto import."""
+    os.environ.setdefault("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
+    # Every request is authenticated and authorised from the first one on (seeding bypasses HTTP).
+    os.environ["INITIAL_NO_AUTH_ACTION_COUNT"] = "0"
+    os.environ.setdefault("MOTO_IAM_LOAD_MANAGED_POLICIES", "false")
+
+
+class LabLock:
+    """One lab per user: an exclusive lock on lab.lock, released by the OS when the process dies."""
+
+    def __init__(self, paths: LabPaths):
+        self.paths = paths
+        self._handle: Any = None
+
+    def acquire(self) -> None:
+        self.paths.root.mkdir(parents=True, exist_ok=True)
+        handle = open(self.paths.lock_file, "a+")  # noqa: SIM115 - held for the life of the lab
+        try:
+            _lock_exclusive(handle)
+        except OSError:
+            handle.close()
+            raise EnvironmentProblem(
+                "a lab is already running for this user",
+                "See it with `onboard lab status`; stop it with `onboard lab down`.",
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        self._handle = handle
+
+    def release(self) -> None:
+        if self._handle is not None:
+            self._handle.close()
+            self._handle = None
+
+
+def lock_is_held(paths: LabPaths) -> bool:
+    """Whether a live lab process holds the lock (a crashed one does not)."""
+    if not paths.lock_file.exists():
+        return False
+    with open(paths.lock_file, "a+") as handle:
+        try:
+            _lock_exclusive(handle)
+        except OSError:
+            return True
+        _unlock(handle)
+        return False
+
+
+def _lock_exclusive(handle: Any) -> None:
+    if sys.platform == "win32":  # pragma: no cover - exercised on Windows only
+        import msvcrt
+
+        handle.seek(0)
+        msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)
+    else:
+        import fcntl
+
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+
+def _unlock(handle: Any) -> None:
+    if sys.platform == "win32":  # pragma: no cover
+        import msvcrt
+
+        handle.seek(0)
+        msvcrt.locking(handle.fileno(), msvcrt.LK_UNLCK, 1)
+    else:
+        import fcntl
+
+        fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+class LabServer:
+    """A running lab: moto's backends seeded with ``world``, the HTTP layer, the data channel."""
+
+    def __init__(self, paths: LabPaths, world: World, *, port: int | None = None, data_channel: bool = True):
+        self.paths = paths
+        self.world = world
+        self.requested_port = port
+        self.use_data_channel = data_channel
+        self.http: Any = None
+        self.channel: Any = None
+        self.seeded: Any = None
+        self.state: Any = None
+        self.instances: dict[str, Any] = {}
+        self.active_faults: dict[tuple[str, str], Any] = {}
+        self.started_at = time.time()
+        self.stopped = threading.Event()
+
+    @property
+    def iam(self) -> Any:
+        from moto.iam.models import iam_backends
+
+        return iam_backends[self.world.account]["aws"]
+
+    @property
+    def endpoint_url(self) -> str:
+        return f"http://{HOST}:{self.http.server_port}"
+
+    # --- start and stop ----------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        _prepare_moto_settings()
+        from moto.moto_server.werkzeug_app import (
+            DomainDispatcherApplication,
+            MotoRequestHandler,
+            create_backend_app,
+        )
+        from werkzeug.serving import make_server
+
+        from onboard.lab.api import LabApplication, LabState
+        from onboard.lab.iampolicy import install_into_moto
+        from onboard.lab.sessions import SessionRegistry
+        from onboard.lab.state import admin_secret
+
+        install_into_moto()
+        moto_app = DomainDispatcherApplication(create_backend_app)
+        registry = SessionRegistry()
+        registry.on_end(self._store_transcript)
+        self.state = LabState(world=self.world, registry=registry, roles={}, endpoint_url="")
+        self.state.admin_secret = admin_secret(self.paths, create=True) or ""
+        self.state.admin_handlers.update(self._admin_handlers())
+        application = LabApplication(self.state, moto_app)
+        self.http = _bind(application, self.requested_port, MotoRequestHandler, make_server)
+        self.state.endpoint_url = self.endpoint_url
+        self._seed()
+        if self.use_data_channel:
+            self._start_data_channel(registry)
+        self._serving = threading.Thread(
+            target=self.http.serve_forever, kwargs={"poll_interval": 0.2}, name="lab-http", daemon=True
+        )
+        self._serving.start()
+        self._warm_up()
+        self._write_files()
+
+    def _seed(self) -> None:
+        from onboard.lab.seed import seed
+
+        self.seeded = seed(
+            self.world,
+            instances_root=self.paths.instances_dir,
+            endpoint_url=self.endpoint_url,
+            known_keys=self._known_keys(),
+        )
+        self.state.roles.clear()
+        self.state.roles.update(self.seeded.roles)
+        self.instances.clear()
+        self.instances.update(self.seeded.instances)
+
+    def _known_keys(self) -> dict[str, Any]:
+        """Keys this lab issued before (its CSVs), so that set-up profiles survive restarts and resets."""
+        from onboard.lab.seed import ADMIN_USER, AccessKeyPair
+        from onboard.lab.state import read_credentials_csv
+
+        known = {}
+        for user in (ADMIN_USER, self.world.trainer, *self.world.learners):
+            path = self.paths.credentials_csv(user)
+            if path.exists():
+                with contextlib.suppress(OSError, ValueError, KeyError):
+                    key_id, secret = read_credentials_csv(path)
+                    known[user] = AccessKeyPair(user, key_id, secret)
+        return known
+
+    def _start_data_channel(self, registry: Any) -> None:
+        try:
+            from onboard.lab.datachannel import DataChannelServer
+        except ImportError:  # part 2 not installed: the API still answers, sessions lead nowhere
+            log.warning("no data channel: sessions start but cannot connect")
+            return
+        self.channel = DataChannelServer(registry, self.instances, host=HOST, port=0)
+        self.channel.start()
+        self.state.stream_url = self.channel.stream_url
+
+    def _warm_up(self) -> None:
+        """One signed request per service, so the first real request is as fast as the rest."""
+        from onboard.lab.client import signed_request
+        from onboard.lab.seed import ADMIN_USER
+
+        admin = self.seeded.keys[ADMIN_USER]
+        calls = [
+            (
+                "ec2",
+                "POST",
+                "/",
+                b"Action=DescribeInstances&Version=2016-11-15",
+                {"Content-Type": "application/x-www-form-urlencoded"},
+            ),
+            (
+                "sts",
+                "POST",
+                "/",
+                b"Action=GetCallerIdentity&Version=2011-06-15",
+                {"Content-Type": "application/x-www-form-urlencoded"},
+            ),
+            (
+                "iam",
+                "POST",
+                "/",
+                b"Action=GetUser&Version=2010-05-08",
+                {"Content-Type": "application/x-www-form-urlencoded"},
+            ),
+            ("s3", "GET", f"/{self.world.transfer_bucket}?list-type=2", b"", {}),
+            (
+                "ssm",
+                "POST",
+                "/",
+                b"{}",
+                {
+                    "Content-Type": "application/x-amz-json-1.1",
+                    "X-Amz-Target": "AmazonSSM.DescribeInstanceInformation",
+                },
+            ),
+        ]
+        for service, method, path, body, headers in calls:
+            with contextlib.suppress(OSError):
+                signed_request(
+                    self.endpoint_url,
+                    service,
+                    self.world.region,
+                    admin.access_key_id,
+                    admin.secret_access_key,
+                    method=method,
+                    path=path,
+                    body=body,
+                    headers=headers,
+                )
+
+    def _write_files(self) -> None:
+        from onboard.lab.state import write_credentials_csv, write_state
+        from onboard.lab.teamfile import write_team_file
+
+        for user, pair in self.seeded.keys.items():
+            write_credentials_csv(
+                self.paths.credentials_csv(user), pair.access_key_id, pair.secret_access_key
+            )
+        self.paths.aws_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.paths.bin_dir.mkdir(parents=True, exist_ok=True)
+        write_team_file(self.paths, self.world, self.endpoint_url, self.state.downloads_dir)
+        write_state(self.paths, self.describe())
+
+    def describe(self) -> dict[str, Any]:
+        """What lab.json and `onboard lab status` show: never a secret."""
+        return {
+            "status": "ready",
+            "pid": os.getpid(),
+            "lab_id": self.state.lab_id,
+            "endpoint_url": self.endpoint_url,
+            "port": self.http.server_port,
+            "data_channel_port": self.channel.port if self.channel is not None else None,
+            "started_at": self.started_at,
+            "state_dir": str(self.paths.root),
+            "team_file": str(self.paths.team_file),
+            "credentials": {user: str(self.paths.credentials_csv(user)) for user in self.seeded.keys},
+            "world": self.world.summary(),
+            "faults": [{"name": name, "target": target} for name, target in self.active_faults],
+            "sessions": {
+                "active": sum(1 for s in self.state.registry.all() if s.is_active),
+                "total": len(self.state.registry.all()),
+            },
+        }
+
+    def wait(self) -> None:
+        """Block until the lab is told to stop (admin shutdown, SIGTERM, Ctrl-C) and has stopped serving."""
+        while not self.stopped.wait(0.5):
+            pass
+        self._serving.join()
+
+    def request_stop(self) -> None:
+        if not self.stopped.is_set():
+            self.stopped.set()
+            threading.Thread(target=self.http.shutdown, daemon=True).start()
+
+    def close(self) -> None:
+        """Stop the data channel (sessions end, transcripts are stored) and the HTTP server."""
+        if self.channel is not None:
+            with contextlib.suppress(Exception):
+                self.channel.stop()
+        with contextlib.suppress(Exception):
+            self.http.server_close()
+        self.paths.state_file.unlink(missing_ok=True)
+
+    # --- transcripts -------------------------------------------------------------------------------------
+
+    def _store_transcript(self, session: Any, transcript: bytes | None) -> None:
+        from moto.s3.models import s3_backends
+
+        s3 = s3_backends[self.world.account]["aws"]
+        with contextlib.suppress(Exception):  # a missing log bucket loses the log, never the session's end
+            s3.put_object(self.world.log_bucket, self.state.log_key(session.session_id), transcript or b"")
+
+    # --- admin operations --------------------------------------------------------------------------------
+
+    def _admin_handlers(self) -> dict[str, Any]:
+        return {
+            "status": lambda _: self.describe(),
+            "fault": self._apply_fault,
+            "fault/clear": lambda _: self._clear_faults(),
+            "fault/list": lambda _: {"faults": _fault_list(), "active": self.describe()["faults"]},
+            "reset": lambda _: self._reset(),
+            "shutdown": lambda _: self._shutdown(),
+        }
+
+    def _apply_fault(self, request: dict[str, Any]) -> dict[str, Any]:
+        from onboard.errors import UsageError
+        from onboard.lab.faults import FAULTS, resolve_target
+
+        name = str(request.get("name", ""))
+        fault = FAULTS.get(name)
+        if fault is None:
+            raise UsageError(
+                f"no fault named {name!r}", f"Faults: {', '.join(FAULTS)} (see `onboard lab fault list`)."
+            )
+        target = resolve_target(self, fault, request.get("target"))
+        if (name, target) not in self.active_faults:
+            self.active_faults[(name, target)] = fault.apply(self, target)
+        self._refresh_state()
+        return {"fault": name, "target": target or None, "user_sees": fault.user_sees}
+
+    def _clear_faults(self) -> dict[str, Any]:
+        cleared = [{"name": name, "target": target or None} for name, target in self.active_faults]
+        for undo in reversed(list(self.active_faults.values())):
+            undo()
+        self.active_faults.clear()
+        self._refresh_state()
+        return {"cleared": cleared}
+
+    def _reset(self) -> dict[str, Any]:
+        """Re-seed the world from scratch on the same ports; the same access keys stay valid."""
+        from moto.moto_api._internal.models import moto_api_backend
+
+        for session in self.state.registry.all():
+            if session.is_active:
+                self.state.registry.request_termination(session.session_id)
+        self.state.registry.forget_ended()
+        self.active_faults.clear()
+        self.state.offline.clear()
+        moto_api_backend.reset()
+        self._seed()
+        self._write_files()
+        return self.describe()
+
+    def _shutdown(self) -> dict[str, Any]:
+        self.request_stop()
+        return {"stopping": True, "pid": os.getpid()}
+
+    def _refresh_state(self) -> None:
+        from onboard.lab.state import write_state
+
+        write_state(self.paths, self.describe())
+
+
+def _fault_list() -> list[dict[str, Any]]:
+    from onboard.lab.faults import describe_faults
+
+    return describe_faults()
+
+
+def _bind(application: Any, port: int | None, handler: Any, make_server: Any) -> Any:
+    """A threaded HTTP server on 127.0.0.1: ``port``, or the preferred one, or any free one."""
+    candidates = [port] if port is not None else [PREFERRED_PORT, 0]
+    last_error: OSError | None = None
+    for candidate in candidates:
+        try:
+            server = make_server(HOST, candidate, application, threaded=True, request_handler=handler)
+        except OSError as error:  # busy: try the next one
+            last_error = error
+            continue
+        server.daemon_threads = True
+        return server
+    raise EnvironmentProblem(
+        f"cannot listen on {HOST}:{port}: {last_error.strerror if last_error else 'unknown error'}",
+        "Pick another port with --port, or leave it out to take a free one.",
+    )
+
+
+def run(paths: LabPaths, world: World, *, port: int | None = None, on_ready: Any = None) -> int:
+    """Run a lab in this process until it is told to stop; return the exit code."""
+    lock = LabLock(paths)
+    lock.acquire()
+    server = LabServer(paths, world, port=port)
+    previous = {}
+    try:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            previous[signum] = signal.signal(signum, lambda *_: server.request_stop())
+        server.start()
+        if on_ready is not None:
+            on_ready(server)
+        server.wait()
+        return 0
+    finally:
+        with contextlib.suppress(Exception):
+            if server.http is not None:
+                server.close()
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        lock.release()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m onboard.lab.server", description="Run the practice lab.")
+    parser.add_argument("--state", required=True, type=Path, help="the lab's state folder")
+    parser.add_argument("--port", type=int, default=None)
+    parser.add_argument("--world", type=Path, default=None)
+    parser.add_argument("--learners", default=None, help="comma-separated learner names")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from onboard.lab.world import load_world
+
+    try:
+        world = load_world(args.world)
+        if args.learners:
+            world = world.with_learners(args.learners.split(","))
+        return run(
+            LabPaths(args.state),
+            world,
+            port=args.port,
+            on_ready=lambda s: log.info("lab ready at %s", s.endpoint_url),
+        )
+    except OnboardError as error:
+        sys.stderr.write(f"error: {error.message}\n")
+        if error.hint:
+            sys.stderr.write(f"hint: {error.hint}\n")
+        return int(error.exit_code)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

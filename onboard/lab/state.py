@@ -1,0 +1,154 @@
+"""Where a lab keeps its files, and the few it writes: state JSON, access-key CSVs, admin secret, team file.
+
+Everything lives under ``<state folder>/lab/`` (one lab per user)::
+
+    lab.json                  ports, pid, world summary: never a secret
+    lab.lock                  held (flock) by the running server: a crashed lab leaves no live lock
+    admin-secret              0600: the secret /_onboard/admin/ requests carry
+    server.log                the detached server's output
+    team.toml                 the team file for the lab (what `onboard setup --team` reads)
+    credentials/<user>_accessKeys.csv   0600, one per learner, trainer and the lab admin
+    sandbox/home/.aws/        the lab's own ~/.aws (empty until `onboard setup` writes it)
+    sandbox/bin/              the lab's own bin folder (the plugin goes here, never on the real PATH)
+    instances/<id>/home/<user>/         each instance's world
+    downloads/plugin/         the plugin bundles the lab serves
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from onboard.secrets import Secret
+
+#: The IAM console's access-key download: a header row, then the key.
+CSV_HEADER = ("Access key ID", "Secret access key")
+
+
+@dataclass(frozen=True)
+class LabPaths:
+    root: Path
+
+    @classmethod
+    def for_user(cls) -> LabPaths:
+        from onboard.paths import app_dirs
+
+        return cls(app_dirs().state / "lab")
+
+    @property
+    def state_file(self) -> Path:
+        return self.root / "lab.json"
+
+    @property
+    def lock_file(self) -> Path:
+        return self.root / "lab.lock"
+
+    @property
+    def admin_secret_file(self) -> Path:
+        return self.root / "admin-secret"
+
+    @property
+    def log_file(self) -> Path:
+        return self.root / "server.log"
+
+    @property
+    def team_file(self) -> Path:
+        return self.root / "team.toml"
+
+    @property
+    def credentials_dir(self) -> Path:
+        return self.root / "credentials"
+
+    def credentials_csv(self, user: str) -> Path:
+        return self.credentials_dir / f"{user}_accessKeys.csv"
+
+    @property
+    def sandbox_home(self) -> Path:
+        return self.root / "sandbox" / "home"
+
+    @property
+    def aws_dir(self) -> Path:
+        return self.sandbox_home / ".aws"
+
+    @property
+    def bin_dir(self) -> Path:
+        return self.root / "sandbox" / "bin"
+
+    @property
+    def instances_dir(self) -> Path:
+        return self.root / "instances"
+
+    @property
+    def downloads_dir(self) -> Path:
+        return self.root / "downloads" / "plugin"
+
+    @property
+    def signing_key_dir(self) -> Path:
+        return self.root / "signing"
+
+
+def write_private(path: Path, data: bytes) -> None:
+    """Write ``data`` readable by the owner only (0600 from the first byte), atomically."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    temporary.write_text(text, encoding="utf-8")
+    os.replace(temporary, path)
+
+
+def admin_secret(paths: LabPaths, *, create: bool = False) -> str | None:
+    """The lab's admin secret (made once, kept 0600), or None when there is none yet."""
+    try:
+        return paths.admin_secret_file.read_text(encoding="ascii").strip()
+    except FileNotFoundError:
+        if not create:
+            return None
+    value = secrets.token_urlsafe(32)
+    write_private(paths.admin_secret_file, value.encode("ascii"))
+    return value
+
+
+def write_credentials_csv(path: Path, access_key_id: str, secret_access_key: Secret) -> None:
+    """An IAM-console-style access key CSV (what `onboard setup --credentials-csv` reads), 0600."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(CSV_HEADER)
+    writer.writerow((access_key_id, secret_access_key.reveal()))
+    write_private(path, buffer.getvalue().encode("utf-8"))
+
+
+def read_credentials_csv(path: Path) -> tuple[str, Secret]:
+    """The access key id and secret in one of the lab's CSVs."""
+    rows = list(csv.DictReader(io.StringIO(path.read_text(encoding="utf-8-sig"))))
+    if not rows:
+        raise ValueError(f"{path} holds no access key")
+    return rows[0]["Access key ID"], Secret(rows[0]["Secret access key"])
+
+
+def read_state(paths: LabPaths) -> dict[str, Any] | None:
+    try:
+        return json.loads(paths.state_file.read_text(encoding="utf-8"))
+    except (FileNotFoundError, ValueError):
+        return None
+
+
+def write_state(paths: LabPaths, state: dict[str, Any]) -> None:
+    write_text_atomic(paths.state_file, json.dumps(state, indent=2, sort_keys=True) + "\n")
