@@ -61,7 +61,12 @@ DEFAULT_LIMITS = Limits()
 READABLE_KINDS = ("mac-zip", "deb", "rpm", "windows-zip", "linux-binary")
 
 
-def _refuse(archive: Path | str, why: str) -> VerificationError:
+class UnsupportedCompression(VerificationError):
+    """The payload's compression cannot be read here (zstd without the zstd program before Python 3.14)."""
+
+
+def refuse(archive: Path | str, why: str) -> VerificationError:
+    """The error for a bundle that is damaged, unsafe or not a plugin bundle."""
     return VerificationError(
         f"{archive}: {why}; nothing was installed",
         "The file is damaged or is not a Session Manager plugin bundle: download it again, or check "
@@ -81,13 +86,13 @@ class _Budget:
         self.members += 1
         self.total += size
         if self.members > self.limits.max_members:
-            raise _refuse(self.archive, f"more than {self.limits.max_members} entries")
+            raise refuse(self.archive, f"more than {self.limits.max_members} entries")
         if size > self.limits.max_file_bytes:
-            raise _refuse(
+            raise refuse(
                 self.archive, f"entry {name!r} is {size} bytes, over the {self.limits.max_file_bytes} limit"
             )
         if self.total > self.limits.max_total_bytes:
-            raise _refuse(self.archive, f"more than {self.limits.max_total_bytes} bytes uncompressed")
+            raise refuse(self.archive, f"more than {self.limits.max_total_bytes} bytes uncompressed")
 
 
 def safe_member_path(archive: Path | str, name: str) -> PurePosixPath:
@@ -95,7 +100,7 @@ def safe_member_path(archive: Path | str, name: str) -> PurePosixPath:
     cleaned = name.replace("\\", "/")
     path = PurePosixPath(cleaned)
     if cleaned.startswith("/") or (len(cleaned) > 1 and cleaned[1] == ":") or ".." in path.parts:
-        raise _refuse(archive, f"entry {name!r} would be written outside the target folder")
+        raise refuse(archive, f"entry {name!r} would be written outside the target folder")
     parts = [part for part in path.parts if part not in (".", "")]
     return PurePosixPath(*parts) if parts else PurePosixPath(".")
 
@@ -110,7 +115,7 @@ def _copy_limited(source: BinaryIO, dest: Path, size_limit: int, archive: Path |
             while chunk := source.read(_CHUNK):
                 written += len(chunk)
                 if written > size_limit:
-                    raise _refuse(archive, f"entry {name!r} is larger than it claims")
+                    raise refuse(archive, f"entry {name!r} is larger than it claims")
                 out.write(chunk)
         partial.chmod(0o755)
         os.replace(partial, dest)
@@ -126,14 +131,14 @@ def _checked_zip(archive: Path | str, source: Path | BinaryIO, limits: Limits) -
     try:
         bundle = zipfile.ZipFile(source)
     except (zipfile.BadZipFile, OSError, EOFError) as error:
-        raise _refuse(archive, f"not a readable zip ({error})") from None
+        raise refuse(archive, f"not a readable zip ({error})") from None
     try:
         budget = _Budget(archive, limits)
         for info in bundle.infolist():
             safe_member_path(archive, info.filename)
             mode = info.external_attr >> 16
             if mode and (stat.S_ISLNK(mode) or not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))):
-                raise _refuse(archive, f"entry {info.filename!r} is a link or a special file")
+                raise refuse(archive, f"entry {info.filename!r} is a link or a special file")
             budget.take(info.filename, info.file_size)
     except BaseException:
         bundle.close()
@@ -148,12 +153,12 @@ def _zip_extract_one(
         info = bundle.getinfo(name)
     except KeyError:
         names = ", ".join(bundle.namelist()[:8])
-        raise _refuse(archive, f"no {name} inside (it holds: {names})") from None
+        raise refuse(archive, f"no {name} inside (it holds: {names})") from None
     try:
         with bundle.open(info) as source:
             _copy_limited(source, dest, min(info.file_size, limits.max_file_bytes), archive, name)
     except (zipfile.BadZipFile, zlib.error, EOFError) as error:
-        raise _refuse(archive, f"entry {name!r} is corrupt ({error})") from None
+        raise refuse(archive, f"entry {name!r} is corrupt ({error})") from None
     return dest
 
 
@@ -178,18 +183,18 @@ def extract_zip(archive: Path, dest_dir: Path, limits: Limits = DEFAULT_LIMITS) 
 def ar_members(archive: Path, data: BinaryIO) -> Iterator[tuple[str, int]]:
     """Yield (name, size) of each ar member, leaving ``data`` positioned at the member's content."""
     if data.read(len(AR_MAGIC)) != AR_MAGIC:
-        raise _refuse(archive, "not a Debian package (no ar header)")
+        raise refuse(archive, "not a Debian package (no ar header)")
     while True:
         header = data.read(60)
         if not header:
             return
         if len(header) < 60 or header[58:60] != b"`\n":
-            raise _refuse(archive, "the ar archive is truncated or corrupt")
+            raise refuse(archive, "the ar archive is truncated or corrupt")
         name = header[:16].decode("ascii", "replace").strip().rstrip("/")
         try:
             size = int(header[48:58].decode("ascii").strip())
         except ValueError:
-            raise _refuse(archive, f"ar member {name!r} has a bad size field") from None
+            raise refuse(archive, f"ar member {name!r} has a bad size field") from None
         start = data.tell()
         yield name, size
         data.seek(start + size + (size % 2))
@@ -203,9 +208,9 @@ def _tar_extract_binary(archive: Path, tar_stream: BinaryIO, wanted: str, dest: 
             for member in tar:
                 path = safe_member_path(archive, member.name)
                 if member.issym() or member.islnk():
-                    raise _refuse(archive, f"entry {member.name!r} is a link")
+                    raise refuse(archive, f"entry {member.name!r} is a link")
                 if not (member.isfile() or member.isdir()):
-                    raise _refuse(archive, f"entry {member.name!r} is a special file")
+                    raise refuse(archive, f"entry {member.name!r} is a special file")
                 budget.take(member.name, member.size)
                 if member.isfile() and str(path) == wanted and not found:
                     source = tar.extractfile(member)
@@ -213,9 +218,9 @@ def _tar_extract_binary(archive: Path, tar_stream: BinaryIO, wanted: str, dest: 
                     _copy_limited(source, dest, member.size, archive, member.name)
                     found = True
     except (tarfile.TarError, EOFError, OSError, lzma.LZMAError, zlib.error) as error:
-        raise _refuse(archive, f"the package's data archive is corrupt ({error})") from None
+        raise refuse(archive, f"the package's data archive is corrupt ({error})") from None
     if not found:
-        raise _refuse(archive, f"no {wanted} inside")
+        raise refuse(archive, f"no {wanted} inside")
     return dest
 
 
@@ -231,7 +236,7 @@ def _decompressing(archive: Path, raw: BinaryIO, compressor: str) -> BinaryIO:
         return _zstd_stream(archive, raw)
     if compressor in ("", "none"):
         return raw
-    raise _refuse(archive, f"unsupported compression {compressor!r}")
+    raise refuse(archive, f"unsupported compression {compressor!r}")
 
 
 def _zstd_stream(archive: Path, raw: BinaryIO) -> BinaryIO:
@@ -243,15 +248,13 @@ def _zstd_stream(archive: Path, raw: BinaryIO) -> BinaryIO:
         pass
     program = shutil.which("zstd")
     if program is None:
-        raise VerificationError(
+        raise UnsupportedCompression(
             f"{archive}: its payload is zstd-compressed, which this Python cannot read",
             "Install the zstd program (apt/dnf/brew install zstd) or use Python 3.14+, then try again.",
         )
     done = subprocess.run([program, "-dc"], input=raw.read(), capture_output=True, check=False)
     if done.returncode != 0:
-        raise _refuse(
-            archive, f"the zstd payload is corrupt ({done.stderr.decode(errors='replace').strip()})"
-        )
+        raise refuse(archive, f"the zstd payload is corrupt ({done.stderr.decode(errors='replace').strip()})")
     return io.BytesIO(done.stdout)
 
 
@@ -262,14 +265,14 @@ def extract_deb_binary(archive: Path, dest: Path, limits: Limits = DEFAULT_LIMIT
             if not name.startswith("data.tar"):
                 continue
             if size > limits.max_total_bytes:
-                raise _refuse(archive, f"{name} is {size} bytes, over the limit")
+                raise refuse(archive, f"{name} is {size} bytes, over the limit")
             content = data.read(size)
             if len(content) != size:
-                raise _refuse(archive, f"{name} is truncated")
+                raise refuse(archive, f"{name} is truncated")
             compression = name[len("data.tar") :].lstrip(".")
             stream = _decompressing(archive, io.BytesIO(content), compression or "none")
             return _tar_extract_binary(archive, stream, PACKAGE_BINARY, dest, limits)
-    raise _refuse(archive, "no data.tar member in the Debian package")
+    raise refuse(archive, "no data.tar member in the Debian package")
 
 
 # --- rpm ------------------------------------------------------------------------------------------
@@ -288,14 +291,14 @@ def read_rpm_header(archive: Path, data: BinaryIO, *, pad: bool) -> RpmHeader:
     start = data.tell()
     intro = data.read(16)
     if len(intro) < 16 or intro[:8] != RPM_HEADER_MAGIC:
-        raise _refuse(archive, "the rpm header is missing or corrupt")
+        raise refuse(archive, "the rpm header is missing or corrupt")
     count, store_size = struct.unpack(">II", intro[8:])
     if count > 65536 or store_size > 64 * 1024 * 1024:
-        raise _refuse(archive, "the rpm header is implausibly large")
+        raise refuse(archive, "the rpm header is implausibly large")
     index = data.read(16 * count)
     store = data.read(store_size)
     if len(index) < 16 * count or len(store) < store_size:
-        raise _refuse(archive, "the rpm header is truncated")
+        raise refuse(archive, "the rpm header is truncated")
     strings: dict[int, str] = {}
     for position in range(count):
         tag, tag_type, offset, _count = struct.unpack(">IIiI", index[16 * position : 16 * position + 16])
@@ -317,18 +320,18 @@ def _cpio_entries(archive: Path, stream: BinaryIO, limits: Limits) -> Iterator[t
         nonlocal consumed
         chunk = stream.read(size)
         if len(chunk) != size:
-            raise _refuse(archive, "the rpm payload is truncated")
+            raise refuse(archive, "the rpm payload is truncated")
         consumed += size
         return chunk
 
     while True:
         header = read_exactly(110)
         if header[:6] not in (b"070701", b"070702"):
-            raise _refuse(archive, "the rpm payload is not a newc cpio archive")
+            raise refuse(archive, "the rpm payload is not a newc cpio archive")
         try:
             fields = [int(header[6 + 8 * i : 14 + 8 * i], 16) for i in range(13)]
         except ValueError:
-            raise _refuse(archive, "the rpm payload has a corrupt cpio header") from None
+            raise refuse(archive, "the rpm payload has a corrupt cpio header") from None
         mode, size, name_size = fields[1], fields[6], fields[11]
         name = read_exactly(name_size).rstrip(b"\0").decode("utf-8", "replace")
         read_exactly(-consumed % 4)
@@ -336,7 +339,7 @@ def _cpio_entries(archive: Path, stream: BinaryIO, limits: Limits) -> Iterator[t
             return
         safe_member_path(archive, name)
         if stat.S_ISLNK(mode) or not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
-            raise _refuse(archive, f"entry {name!r} is a link or a special file")
+            raise refuse(archive, f"entry {name!r} is a link or a special file")
         budget.take(name, size)
         yield name, mode, size
         consumed += size
@@ -366,12 +369,12 @@ def extract_rpm_binary(archive: Path, dest: Path, limits: Limits = DEFAULT_LIMIT
     with archive.open("rb") as data:
         lead = data.read(RPM_LEAD_SIZE)
         if len(lead) < RPM_LEAD_SIZE or lead[:4] != RPM_LEAD_MAGIC:
-            raise _refuse(archive, "not an rpm (no lead)")
+            raise refuse(archive, "not an rpm (no lead)")
         read_rpm_header(archive, data, pad=True)
         header = read_rpm_header(archive, data, pad=False)
         payload_format = header.strings.get(RPMTAG_PAYLOADFORMAT, "cpio")
         if payload_format != "cpio":
-            raise _refuse(archive, f"its payload format is {payload_format!r}, not cpio")
+            raise refuse(archive, f"its payload format is {payload_format!r}, not cpio")
         compressor = header.strings.get(RPMTAG_PAYLOADCOMPRESSOR, "gzip")
         try:
             stream = _decompressing(archive, data, compressor)
@@ -385,11 +388,11 @@ def extract_rpm_binary(archive: Path, dest: Path, limits: Limits = DEFAULT_LIMIT
                     while entry.read(_CHUNK):
                         pass
                 if entry.left:
-                    raise _refuse(archive, "the rpm payload is truncated")
+                    raise refuse(archive, "the rpm payload is truncated")
         except (OSError, EOFError, lzma.LZMAError, zlib.error) as error:
-            raise _refuse(archive, f"the rpm payload is corrupt ({error})") from None
+            raise refuse(archive, f"the rpm payload is corrupt ({error})") from None
     if not found:
-        raise _refuse(archive, f"no {PACKAGE_BINARY} inside")
+        raise refuse(archive, f"no {PACKAGE_BINARY} inside")
     return dest
 
 
@@ -413,7 +416,7 @@ def extract_plugin_binary(archive: Path, kind: str, dest: Path, limits: Limits =
                 (name for name in outer.namelist() if PurePosixPath(name).name == WINDOWS_INNER_ZIP), None
             )
             if inner_name is None:
-                raise _refuse(archive, f"no {WINDOWS_INNER_ZIP} inside")
+                raise refuse(archive, f"no {WINDOWS_INNER_ZIP} inside")
             inner_bytes = outer.read(inner_name)
         with _checked_zip(f"{archive}!{inner_name}", io.BytesIO(inner_bytes), limits) as inner:
             return _zip_extract_one(f"{archive}!{inner_name}", inner, WINDOWS_BINARY, dest, limits)
@@ -425,7 +428,7 @@ def extract_plugin_binary(archive: Path, kind: str, dest: Path, limits: Limits =
         with archive.open("rb") as source:
             _copy_limited(source, dest, limits.max_file_bytes, archive, archive.name)
         return dest
-    raise _refuse(archive, f"onboard cannot unpack a {kind!r} bundle without the system installer")
+    raise refuse(archive, f"onboard cannot unpack a {kind!r} bundle without the system installer")
 
 
 def sniff_kind(path: Path) -> str:
@@ -445,12 +448,12 @@ def sniff_kind(path: Path) -> str:
             with zipfile.ZipFile(path) as bundle:
                 names = bundle.namelist()
         except zipfile.BadZipFile:
-            raise _refuse(path, "not a readable zip") from None
+            raise refuse(path, "not a readable zip") from None
         if MAC_BUNDLE_BINARY in names:
             return "mac-zip"
         if any(PurePosixPath(name).name == WINDOWS_INNER_ZIP for name in names):
             return "windows-zip"
-        raise _refuse(path, "a zip, but neither the macOS bundle nor the Windows plugin zip")
+        raise refuse(path, "a zip, but neither the macOS bundle nor the Windows plugin zip")
     if head.startswith((b"\x7fELF", b"#!", b"\xcf\xfa\xed\xfe", b"\xca\xfe\xba\xbe")):
         return "linux-binary"
-    raise _refuse(path, "not a Session Manager plugin bundle this installer knows")
+    raise refuse(path, "not a Session Manager plugin bundle this installer knows")
