@@ -44,6 +44,7 @@ AWS_SESSION_MANAGER_FINGERPRINT = "7959637124CE093AD501D47A2C4D4AFF6F6757EE"
 AWS_SESSION_MANAGER_KEY_FILE = "aws-session-manager-plugin.asc"
 
 _CHUNK = 1 << 20
+_SIGNATURE_HINT = "Download the .sig file again; it must be the detached signature published beside the file."
 
 # Packet tags.
 _TAG_SIGNATURE = 2
@@ -179,17 +180,16 @@ def load_public_keys(data: bytes) -> list[PublicKey]:
 
     Raises VerificationError when the data is malformed or holds no usable version 4 key.
     """
+    keys: list[PublicKey] = []
     try:
-        packets = _packets(_dearmor(data))
+        for group in _transferable_keys(_packets(_dearmor(data))):
+            keys.extend(_keys_of(group))
     except _Malformed as problem:
         raise VerificationError(
             f"The OpenPGP key data is malformed: {problem}.",
             hint="Use the key block exactly as published, from -----BEGIN PGP PUBLIC KEY BLOCK----- "
             "to -----END PGP PUBLIC KEY BLOCK-----.",
         ) from None
-    keys: list[PublicKey] = []
-    for group in _transferable_keys(packets):
-        keys.extend(_keys_of(group))
     if not keys:
         raise VerificationError(
             "The OpenPGP key data holds no usable public key.",
@@ -209,8 +209,9 @@ def verify_detached(
     """Check ``signature`` (armored or binary) over ``data`` against the trusted ``keys``.
 
     ``data`` is read in chunks when it is a path or a file, so large downloads are not held in memory.
-    ``name`` is how errors name the data (a path's name by default). Raises VerificationError, naming
-    the file and why: malformed signature, unknown key, unsupported algorithm, expired, bad signature.
+    ``name`` is how errors name the data (by default the path, or the file object's name).
+    Raises VerificationError naming the file and why: malformed signature, unknown key, unsupported
+    algorithm, revoked key, expired signature, bad signature.
     """
     label = name or _label(data)
     try:
@@ -220,12 +221,12 @@ def verify_detached(
     except _Malformed as problem:
         raise VerificationError(
             f"The signature for {label} is malformed: {problem}.",
-            hint="Download the .sig file again; it must be the detached signature published beside the file.",
+            hint=_SIGNATURE_HINT,
         ) from None
     if not signatures:
         raise VerificationError(
             f"The signature for {label} is malformed: it holds no signature packet.",
-            hint="Download the .sig file again; it must be the detached signature published beside the file.",
+            hint=_SIGNATURE_HINT,
         )
     candidates = [(sig, key) for sig in signatures for key in _issuers(sig, keys)]
     if not candidates:
@@ -866,10 +867,10 @@ def _key_material(algorithm: int, reader: _Reader) -> tuple[object, str]:
         oid = reader.take(reader.uint(1))
         point = reader.mpi()
         if algorithm == _EDDSA_LEGACY and oid == _ED25519_OID:
-            raw = point.to_bytes(33, "big")
-            if raw[0] != 0x40:
+            if point >> 256 != 0x40:
                 raise _Malformed("the Ed25519 public key is not in its native (0x40) form")
-            return ed25519.Ed25519PublicKey.from_public_bytes(raw[1:]), "EdDSA ed25519"
+            raw = (point & ((1 << 256) - 1)).to_bytes(32, "big")
+            return ed25519.Ed25519PublicKey.from_public_bytes(raw), "EdDSA ed25519"
         if algorithm == _ECDSA and oid in _CURVES:
             curve_name, curve = _CURVES[oid]
             size = (curve.key_size + 7) // 8

@@ -13,6 +13,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from onboard import pgp
 from onboard.errors import ExitCode, VerificationError
@@ -460,3 +462,48 @@ def test_from_pem_refuses_a_pem_without_openpgp_headers(signer):
     bare = signer.private_key_pem().split(b"-----BEGIN", 1)[1]
     with pytest.raises(ValueError, match="not an onboard signing key"):
         pgp.SigningKey.from_pem(b"-----BEGIN" + bare)
+
+
+# --- robustness: whatever the bytes, a VerificationError and nothing else -----------------------
+
+_SIGNER_FOR_FUZZING = pgp.SigningKey.generate("Fuzz <fuzz@example.invalid>")
+_FUZZ_SIGNATURE = armored_to_binary(_SIGNER_FOR_FUZZING.sign_detached(PAYLOAD))
+_FUZZ_KEYS = (
+    armored_to_binary(_SIGNER_FOR_FUZZING.public_key_armored()),
+    armored_to_binary(AWS_KEY_FILE.read_bytes()),
+)
+
+
+def mutated(original: bytes):
+    return st.lists(
+        st.tuples(st.integers(0, len(original) - 1), st.integers(0, 255)), min_size=1, max_size=4
+    ).map(lambda changes: _apply(original, changes))
+
+
+def _apply(original: bytes, changes) -> bytes:
+    data = bytearray(original)
+    for index, value in changes:
+        data[index] = value
+    return bytes(data)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.binary(max_size=400), mutated(_FUZZ_SIGNATURE)))
+def test_any_signature_bytes_give_a_verification_error_or_a_good_signature(signature):
+    try:
+        info = pgp.verify_detached(PAYLOAD, signature, [_SIGNER_FOR_FUZZING.public_key()])
+    except VerificationError as error:
+        assert error.message
+    else:
+        assert info.fingerprint == _SIGNER_FOR_FUZZING.fingerprint
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.binary(max_size=400), mutated(_FUZZ_KEYS[0]), mutated(_FUZZ_KEYS[1])))
+def test_any_key_bytes_give_keys_or_a_verification_error(data):
+    try:
+        keys = pgp.load_public_keys(data)
+    except VerificationError as error:
+        assert error.message
+    else:
+        assert all(len(key.fingerprint) == 40 for key in keys)
