@@ -72,7 +72,7 @@ class PluginSource:
     signing_key_fingerprint: str | None = None
 
     def trusted_keys(self) -> list[Any]:
-        """The extra key as ``onboard.pgp.PublicKey`` objects, refused unless its fingerprint is the pin."""
+        """The extra key (and its subkeys) as ``onboard.pgp.PublicKey``s, refused unless it has the pin."""
         if self.signing_key is None:
             return []
         from onboard.pgp import load_public_keys
@@ -84,7 +84,9 @@ class PluginSource:
                 f"the plugin signing key {self.signing_key} cannot be read: {unreadable.strerror}",
                 "Put the key file your trainer gave you next to the team file.",
             ) from unreadable
-        keys = [key for key in load_public_keys(data) if key.fingerprint == self.signing_key_fingerprint]
+        # The pin names the primary key; its signing subkeys are trusted with it.
+        pinned = self.signing_key_fingerprint
+        keys = [key for key in load_public_keys(data) if pinned in (key.fingerprint, key.primary_fingerprint)]
         if not keys:
             raise TeamFileError(
                 f"the plugin signing key {self.signing_key} does not have the pinned fingerprint "

@@ -277,3 +277,22 @@ def test_any_valid_team_round_trips_through_dump_and_load(tmp_path, data):
     team = data.draw(teams(tmp_path))
     team.path.write_text(dump_team(team), encoding="utf-8")
     assert load_team(team.path) == team
+
+
+def test_the_trusted_signing_key_must_have_the_pinned_fingerprint(tmp_path):
+    from onboard.pgp import SigningKey
+
+    key = SigningKey.generate("lab <lab@example.invalid>")
+    (tmp_path / "lab-signing-key.asc").write_bytes(key.public_key_armored())
+    text = FULL.split("\n[endpoint]")[0].replace(
+        "7959 6371 24CE 093A D501 D47A 2C4D 4AFF 6F67 57EE", key.fingerprint
+    )
+    path = tmp_path / "team.toml"
+    path.write_text(text, encoding="utf-8")
+    assert [k.fingerprint for k in load_team(path).plugin.trusted_keys()] == [key.fingerprint]
+
+    other = SigningKey.generate("someone else <x@example.invalid>")
+    (tmp_path / "lab-signing-key.asc").write_bytes(other.public_key_armored())
+    with pytest.raises(TeamFileError) as raised:
+        load_team(path).plugin.trusted_keys()
+    assert "does not have the pinned fingerprint" in raised.value.message
