@@ -329,20 +329,35 @@ def _same_file(one: Path, other: Path) -> bool:
 # --- verification ------------------------------------------------------------------------------------
 
 
-def _trusted_keys(extra: Sequence[Any]) -> list[Any]:
+def aws_session_manager_key() -> Any:
     from onboard import pgp
 
-    return [pgp.aws_session_manager_key(), *extra]
+    return pgp.aws_session_manager_key()
 
 
-def verify_bundle(
-    bundle_path: Path, signature: bytes, extra_trusted_keys: Sequence[Any] = (), *, name: str | None = None
-) -> str:
-    """Check a detached signature against AWS's pinned key and the extra keys; return the signer."""
+def verify_signature(path: Path, signature: bytes, keys: Sequence[Any], *, name: str | None = None) -> str:
+    """Check a detached OpenPGP signature against the trusted ``keys``; return the signer's fingerprint."""
     from onboard import pgp
 
-    info = pgp.verify_detached(bundle_path, signature, _trusted_keys(extra_trusted_keys), name=name)
-    return info.fingerprint
+    return pgp.verify_detached(path, signature, keys, name=name).fingerprint
+
+
+def download_signed(
+    url: str, signature_url: str | None, dest: Path, *, progress: bool, network: NetworkSettings
+) -> bytes | None:
+    """Download ``url`` to ``dest`` and its detached signature (when one is published); the signature."""
+    download(url, dest, progress=progress, settings=network)
+    if signature_url is None:
+        return None
+    signature_file = dest.with_name(f"{dest.name}.sig")
+    try:
+        download(signature_url, signature_file, progress=False, settings=network)
+    except NotFound:
+        raise VerificationError(
+            f"the signature {signature_url} is missing, so {url} cannot be verified; nothing was installed",
+            "The publisher signs this file: the mirror is incomplete. Ask whoever runs it.",
+        ) from None
+    return signature_file.read_bytes()
 
 
 def verify_pkg(pkg: Path) -> str:
@@ -435,7 +450,7 @@ def install_plugin(
         already = _already_installed(manifest, version, link)
         if already is not None:
             return already
-    with _workspace() as work:
+    with WorkFolder() as work:
         fetched, binary = _fetch_and_unpack(platform, source, work)
         installed_version = plugin_version(binary)
         _require_minimum(installed_version, binary)
@@ -476,14 +491,17 @@ def _already_installed(manifest: dict[str, Any] | None, version: str, link: Path
     )
 
 
-class _workspace:
+class WorkFolder:
     """A scratch folder in the cache for downloads and unpacking; always removed afterwards."""
+
+    def __init__(self, prefix: str = "plugin-install-"):
+        self.prefix = prefix
 
     def __enter__(self) -> Path:
         cache = AppDirs().cache
         try:
             cache.mkdir(parents=True, exist_ok=True)
-            self.path = Path(tempfile.mkdtemp(prefix="plugin-install-", dir=cache))
+            self.path = Path(tempfile.mkdtemp(prefix=self.prefix, dir=cache))
         except OSError as error:
             raise EnvironmentProblem(
                 f"cannot create a work folder in {cache}: {error.strerror or error}",
@@ -521,27 +539,15 @@ def _fetch(bundle: catalog.Bundle, source: _Source, work: Path) -> _Fetched:
     else:
         url = catalog.bundle_url(bundle, version=version, base=download_url)
         fetched = _Fetched(work / bundle.filename, bundle, url)
-        download(url, fetched.path, progress=source.progress, settings=source.network)
-        signature = None
         signature_url = catalog.signature_url(bundle, version=version, base=download_url)
-        if signature_url is not None:
-            try:
-                download(
-                    signature_url, work / f"{bundle.filename}.sig", progress=False, settings=source.network
-                )
-            except NotFound:
-                raise VerificationError(
-                    f"the signature {signature_url} is missing, so {url} cannot be verified; nothing "
-                    "was installed",
-                    "AWS publishes a signature for this file: the mirror is incomplete. Ask whoever runs it.",
-                ) from None
-            signature = (work / f"{bundle.filename}.sig").read_bytes()
-        elif bundle.verified_by is None:
+        signature = download_signed(
+            url, signature_url, fetched.path, progress=source.progress, network=source.network
+        )
+        if signature is None and bundle.verified_by is None:
             fetched.notes.append(f"AWS publishes no signature for {bundle.filename}: not verified")
     if signature is not None:
-        fetched.signature_key = verify_bundle(
-            fetched.path, signature, source.extra_trusted_keys, name=fetched.source
-        )
+        keys = [aws_session_manager_key(), *source.extra_trusted_keys]
+        fetched.signature_key = verify_signature(fetched.path, signature, keys, name=fetched.source)
         fetched.verified_by = "gpg"
     elif bundle.kind == "mac-pkg":
         fetched.signature_key = verify_pkg(fetched.path)
@@ -730,7 +736,7 @@ def _system_command(fetched: _Fetched, layout: SystemLayout, work: Path) -> list
 
 def _install_system(platform: Platform, source: _Source, layout: SystemLayout | None) -> InstallResult:
     layout = layout or SystemLayout.for_platform(platform)
-    with _workspace() as work:
+    with WorkFolder() as work:
         bundle = _candidates(platform, True, source.bundle_file)[0]
         fetched = _fetch(bundle, source, work)
         command = _system_command(fetched, layout, work)
