@@ -1,0 +1,78 @@
+"""What every benchmark group shares: figures as ratios to references measured in the same run."""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+REPO = BENCH.parent
+VENV_BIN = Path(sys.executable).parent
+REFERENCE_VENV = BENCH / ".venv-ref"
+
+
+@dataclass
+class Figure:
+    name: str
+    value: float
+    unit: str
+    reference: str | None = None
+    reference_value: float | None = None
+    goal: str = ""
+    met: bool | None = None
+
+    @property
+    def ratio(self) -> float | None:
+        if self.reference_value:
+            return self.value / self.reference_value
+        return None
+
+    def line(self) -> str:
+        text = f"{self.name}: {self.value:.1f} {self.unit}"
+        if self.reference is not None and self.ratio is not None:
+            text += f" = {self.ratio:.2f}x {self.reference} ({self.reference_value:.1f} {self.unit})"
+        if self.goal:
+            verdict = "" if self.met is None else (" met" if self.met else " MISSED")
+            text += f"  [goal: {self.goal}{verdict}]"
+        return text
+
+
+def isolated_env() -> dict[str, str]:
+    """An environment like the tests': a throw-away HOME, no AWS_* variables, no metadata service."""
+    home = Path(tempfile.mkdtemp(prefix="onboard-bench-home-"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "ONBOARD_", "XDG_"))}
+    env.update(HOME=str(home), AWS_EC2_METADATA_DISABLED="true", NO_COLOR="1")
+    return env
+
+
+def median_ms(
+    command: Sequence[str], *, runs: int = 15, warmup: int = 2, env: dict[str, str] | None = None
+) -> float:
+    """Median wall-clock time of a whole command, in milliseconds."""
+    samples = []
+    for index in range(warmup + runs):
+        start = time.perf_counter()
+        subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, check=True)
+        if index >= warmup:
+            samples.append((time.perf_counter() - start) * 1000)
+    return statistics.median(samples)
+
+
+def reference_tool(name: str, package: str) -> Path:
+    """A command from a package installed only for the benchmark, in bench/.venv-ref."""
+    tool = REFERENCE_VENV / "bin" / name
+    if not tool.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(REFERENCE_VENV)], check=True)
+        subprocess.run(
+            [str(REFERENCE_VENV / "bin" / "pip"), "install", "--quiet", package],
+            check=True,
+            stderr=subprocess.DEVNULL,
+        )
+    return tool
