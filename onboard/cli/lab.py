@@ -1,7 +1,269 @@
-"""`onboard lab`: placeholder until its issue lands."""
+"""`onboard lab`: the offline practice lab (a local AWS on 127.0.0.1)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated, Optional
+
 import typer
 
-app = typer.Typer(help="onboard lab.\n\nExample: onboard lab --help", no_args_is_help=True)
+from onboard.cli._common import JsonOption, begin, finish
+
+app = typer.Typer(
+    help=(
+        "The offline practice lab: a local AWS (EC2, IAM, S3, STS and Session Manager) on 127.0.0.1, "
+        "with its own ~/.aws and bin folder, so the whole journey runs without an AWS account.\n\n"
+        "Example: onboard lab up --detach --learners alice,bob"
+    ),
+    no_args_is_help=True,
+)
+
+# typer reads these annotations at runtime: Optional[...] keeps them valid on Python 3.10.
+OptionalText = Optional[str]  # noqa: UP045
+OptionalPath = Optional[Path]  # noqa: UP045
+OptionalPort = Optional[int]  # noqa: UP045
+
+
+def _paths():
+    from onboard.lab.state import LabPaths
+
+    return LabPaths.for_user()
+
+
+def _learner_list(learners: str | None) -> list[str] | None:
+    return [name.strip() for name in learners.split(",") if name.strip()] if learners else None
+
+
+def _render_state(out, data) -> None:
+    from onboard.output import escape
+
+    if not data.get("running", True):
+        out.print("No practice lab is running. Start one with `onboard lab up --detach`.")
+        if data.get("cleaned_stale_state"):
+            out.print("(A lab that had stopped without cleaning up was cleared.)")
+        return
+    world = data["world"]
+    out.print(f"Practice lab at {escape(data['endpoint_url'])} (pid {data['pid']})")
+    out.print(
+        f"  region {world['region']}, account {world['account']}, team file {escape(data['team_file'])}"
+    )
+    for alias, instance_id in world["instances"].items():
+        out.print(f"  instance {alias}: {instance_id}")
+    out.print(f"  learners: {', '.join(world['learners'])}; trainer: {world['trainer']}")
+    out.print(f"  access-key CSVs in {escape(str(Path(data['state_dir']) / 'credentials'))}")
+    sessions = data.get("sessions", {})
+    out.print(f"  sessions: {sessions.get('active', 0)} active, {sessions.get('total', 0)} in all")
+    for fault in data.get("faults", []):
+        out.print(f"  [yellow]fault in force:[/yellow] {fault['name']} {fault['target'] or ''}")
+    out.print('Point a shell at it: eval "$(onboard lab env)"   or   onboard lab shell')
+
+
+@app.command("up")
+def up_command(
+    detach: Annotated[
+        bool, typer.Option("--detach", "-d", help="Run in the background (log in the state folder).")
+    ] = False,
+    port: Annotated[
+        OptionalPort, typer.Option("--port", help="HTTP port on 127.0.0.1 (default: 4566, else a free one).")
+    ] = None,
+    learners: Annotated[
+        OptionalText, typer.Option("--learners", help="Comma-separated learner names (up to 30).")
+    ] = None,
+    world: Annotated[
+        OptionalPath, typer.Option("--world", help="A lab.toml describing the world (see init-world).")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Start the practice lab and wait until it answers.
+
+    Writes the lab's team file and one access-key CSV per learner and trainer into the state folder.
+
+    Example: onboard lab up --detach --learners alice,bob
+    """
+    begin("lab.up", as_json=as_json)
+    from onboard.lab import control
+    from onboard.output import Outcome
+
+    paths = _paths()
+    names = _learner_list(learners)
+    if detach:
+        state = control.start_detached(paths, port=port, learners=names, world_file=world)
+        finish(Outcome("lab.up", {"running": True, **state}, _render_state), as_json=as_json)
+
+    from onboard.lab.server import run
+    from onboard.lab.world import load_world
+    from onboard.output import emit
+
+    control.check_can_start(paths, world, names)
+    world_spec = load_world(world)
+    if names:
+        world_spec = world_spec.with_learners(names)
+
+    def ready(server) -> None:
+        emit(Outcome("lab.up", {"running": True, **server.describe()}, _render_state), as_json=as_json)
+        if not as_json:
+            typer.echo("Press Ctrl-C to stop the lab.")
+
+    raise typer.Exit(run(paths, world_spec, port=port, on_ready=ready))
+
+
+@app.command("status")
+def status_command(as_json: JsonOption = False) -> None:
+    """Show whether the lab runs, where, and what is in it.
+
+    Example: onboard lab status --json
+    """
+    begin("lab.status", as_json=as_json)
+    from onboard.errors import ExitCode
+    from onboard.lab import control
+    from onboard.output import Outcome
+
+    data = control.status(_paths())
+    code = ExitCode.OK if data["running"] else ExitCode.ENVIRONMENT
+    finish(Outcome("lab.status", data, _render_state, exit_code=code), as_json=as_json)
+
+
+@app.command("down")
+def down_command(as_json: JsonOption = False) -> None:
+    """Stop the lab: open sessions end and their transcripts are stored first.
+
+    Example: onboard lab down
+    """
+    begin("lab.down", as_json=as_json)
+    from onboard.lab import control
+    from onboard.output import Outcome
+
+    data = control.stop(_paths())
+    finish(
+        Outcome("lab.down", data, lambda out, d: out.print(f"Stopped the lab at {d['endpoint_url']}.")),
+        as_json=as_json,
+    )
+
+
+@app.command("reset")
+def reset_command(as_json: JsonOption = False) -> None:
+    """Re-seed the lab's world from scratch on the same ports; access keys stay the same.
+
+    Example: onboard lab reset
+    """
+    begin("lab.reset", as_json=as_json)
+    from onboard.lab import control
+    from onboard.output import Outcome
+
+    data = control.reset(_paths())
+    finish(Outcome("lab.reset", {"running": True, **data}, _render_state), as_json=as_json)
+
+
+@app.command("env")
+def env_command(
+    shell: Annotated[
+        OptionalText, typer.Option("--shell", help="bash, zsh, fish or powershell (default: $SHELL).")
+    ] = None,
+) -> None:
+    """Print the exports that point the AWS CLI, boto3 and onboard at the lab (its own ~/.aws and bin).
+
+    The endpoint is exported as AWS_ENDPOINT_URL, so `aws` talks to the lab even before setup.
+
+    Example: eval "$(onboard lab env)"
+    """
+    begin("lab.env")
+    from onboard.lab import control
+
+    paths = _paths()
+    state, _ = control.require_running(paths)
+    chosen = shell or control.default_shell()
+    typer.echo(
+        control.render_exports(control.environment(paths, state), chosen, str(paths.bin_dir)), nl=False
+    )
+
+
+@app.command("shell")
+def shell_command() -> None:
+    """Open a subshell whose AWS CLI, boto3 and onboard use the lab; `exit` leaves it.
+
+    Example: onboard lab shell
+    """
+    begin("lab.shell")
+    from onboard.lab import control
+
+    raise typer.Exit(control.run_shell(_paths()))
+
+
+@app.command("fault")
+def fault_command(
+    name: Annotated[str, typer.Argument(help="A fault name, `clear` (undo all) or `list`.")],
+    target: Annotated[
+        OptionalText, typer.Argument(help="The instance (alias or id) or learner it hits.")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Break one thing in the running lab for a troubleshooting drill, or undo it.
+
+    Faults: agent-offline [INSTANCE] (PingStatus ConnectionLost, start-session TargetNotConnected);
+    role-without-ssm-policy [INSTANCE] (the instance role loses the SSM policy: ConnectionLost too);
+    key-deactivated [LEARNER] (InvalidClientTokenId); no-start-session [LEARNER] (AccessDeniedException on
+    ssm:StartSession); bucket-missing (NoSuchBucket). `onboard lab fault clear` restores everything.
+
+    Example: onboard lab fault agent-offline jupyter
+    """
+    begin("lab.fault", as_json=as_json)
+    from onboard.lab import control
+    from onboard.output import Outcome
+
+    paths = _paths()
+    if name == "list":
+        from onboard.lab.faults import describe_faults
+
+        data = {"faults": describe_faults()}
+        finish(Outcome("lab.fault", data, _render_fault_list), as_json=as_json)
+    if name == "clear":
+        data = control.clear_faults(paths)
+        finish(
+            Outcome("lab.fault", data, lambda out, d: out.print(f"Cleared {len(d['cleared'])} fault(s).")),
+            as_json=as_json,
+        )
+    data = control.fault(paths, name, target)
+    finish(Outcome("lab.fault", data, _render_fault), as_json=as_json)
+
+
+def _render_fault(out, data) -> None:
+    where = f" on {data['target']}" if data.get("target") else ""
+    out.print(f"Fault {data['fault']}{where} is in force. A user now sees: {data['user_sees']}.")
+    out.print("Undo it with `onboard lab fault clear`.")
+
+
+def _render_fault_list(out, data) -> None:
+    for fault in data["faults"]:
+        target = f" [{fault['target'].upper()}]" if fault["target"] else ""
+        out.print(f"{fault['name']}{target}: {fault['summary']}; a user sees: {fault['user_sees']}")
+
+
+@app.command("init-world")
+def init_world_command(
+    path: Annotated[Path, typer.Argument(help="Where to write the lab.toml.")] = Path("lab.toml"),
+    as_json: JsonOption = False,
+) -> None:
+    """Write the default lab world (lab.toml) for a trainer to edit; an existing file is never overwritten.
+
+    Example: onboard lab init-world lab.toml && onboard lab up --world lab.toml
+    """
+    begin("lab.init-world", as_json=as_json)
+    from onboard.errors import UsageError
+    from onboard.lab.state import write_text_atomic
+    from onboard.lab.world import DEFAULT_WORLD_TOML
+    from onboard.output import Outcome
+
+    if path.exists():
+        raise UsageError(f"{path} already exists", "Edit it, or name another file.")
+    write_text_atomic(path, DEFAULT_WORLD_TOML)
+    data = {"path": str(path)}
+    finish(
+        Outcome(
+            "lab.init-world",
+            data,
+            lambda out, d: out.print(
+                f"Wrote {d['path']}; edit it, then `onboard lab up --world {d['path']}`."
+            ),
+        ),
+        as_json=as_json,
+    )
