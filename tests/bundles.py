@@ -11,6 +11,7 @@ import http.client
 import ipaddress
 import ssl
 import threading
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -32,6 +33,65 @@ def stand_in_plugin(version: str = GOOD_VERSION, *, marker: str = "stand-in") ->
         f'if [ "$1" = "--version" ]; then echo {version}; exit 0; fi\n'
         f'echo "{marker} session-manager-plugin {version}: $*"\n'
     ).encode()
+
+
+def stand_in_awscli(version: str = "2.15.0") -> bytes:
+    """An ``aws`` that answers ``--version`` like the real one."""
+    return (
+        "#!/bin/sh\n"
+        'if [ "$1" = "--version" ]; then\n'
+        f'  echo "aws-cli/{version} Python/3.11.6 Linux/6.1 exe/x86_64"; exit 0\n'
+        "fi\n"
+        'echo "stand-in aws: $*"\n'
+    ).encode()
+
+
+# The stand-in for AWS CLI v2's ``aws/install``: the same options and the same folder layout.
+AWSCLI_INSTALL_SCRIPT = """#!/bin/sh
+set -e
+here=$(cd "$(dirname "$0")" && pwd)
+install_dir=/usr/local/aws-cli
+bin_dir=/usr/local/bin
+update=no
+while [ $# -gt 0 ]; do
+  case "$1" in
+    -i|--install-dir) install_dir=$2; shift 2 ;;
+    -b|--bin-dir) bin_dir=$2; shift 2 ;;
+    -u|--update) update=yes; shift ;;
+    *) echo "unknown option $1" >&2; exit 2 ;;
+  esac
+done
+version=$("$here/dist/aws" --version | cut -d' ' -f1 | cut -d/ -f2)
+if [ -e "$install_dir/v2/current" ] && [ "$update" = no ]; then
+  echo "Found preexisting AWS CLI installation: $install_dir/v2/current." >&2
+  echo "Please rerun install script with --update flag." >&2
+  exit 1
+fi
+mkdir -p "$install_dir/v2/$version/bin" "$bin_dir"
+rm -rf "$install_dir/v2/$version/dist"
+cp -R "$here/dist" "$install_dir/v2/$version/dist"
+ln -sfn ../dist/aws "$install_dir/v2/$version/bin/aws"
+ln -sfn "$version" "$install_dir/v2/current"
+ln -sfn "$install_dir/v2/current/bin/aws" "$bin_dir/aws"
+echo "You can now run: $bin_dir/aws --version"
+"""
+
+
+def write_awscli_zip(dest: Path, version: str = "2.15.0") -> Path:
+    """``awscli-exe-linux-<arch>.zip`` as AWS lays it out: ``aws/install``, ``aws/dist/aws``, README."""
+    entries = [
+        ("aws/install", AWSCLI_INSTALL_SCRIPT.encode(), 0o755),
+        ("aws/dist/aws", stand_in_awscli(version), 0o755),
+        ("aws/README.md", b"AWS CLI v2\n", 0o644),
+    ]
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(dest, "w") as archive:
+        for name, data, mode in entries:
+            info = zipfile.ZipInfo(name)
+            info.create_system = 3
+            info.external_attr = (0o100000 | mode) << 16
+            archive.writestr(info, data)
+    return dest
 
 
 def broken_plugin() -> bytes:
