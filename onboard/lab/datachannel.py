@@ -55,6 +55,8 @@ MAX_FRAME = protocol.MAX_PAYLOAD + protocol.PAYLOAD_OFFSET
 #: Output waiting for acknowledgement beyond which the shell is not read (back-pressure).
 PAUSE_OUTPUT_AT = 512
 READ_CHUNK = 16 * 1024
+#: Output sent in one message at most.
+OUTPUT_BATCH = 64 * 1024
 #: How often resends and timeouts are checked.
 TICK = 0.05
 #: On a normal end, how long to wait for the last output to be acknowledged before channel_closed.
@@ -319,21 +321,16 @@ class DataChannelServer:
         channel.reading = False
 
     def _shell_readable(self, channel: _Channel) -> None:
-        try:
-            output = os.read(channel.shell.master_fd, READ_CHUNK)
-        except BlockingIOError:
-            return
-        except OSError:  # EIO: every process on the terminal has gone
-            output = b""
-        if not output:
+        output, ended = _read_available(channel.shell.master_fd)
+        if output:
+            channel.transcript.record(output)
+            _, frame = channel.outgoing.next_message(output, PayloadType.OUTPUT)
+            if channel.connection is not None:
+                self._spawn(_send(channel.connection, frame))
+        if ended:
             self._pause_reading(channel)
             self._spawn(self._end(channel, "Terminated"))
-            return
-        channel.transcript.record(output)
-        _message, frame = channel.outgoing.next_message(output, PayloadType.OUTPUT)
-        if channel.connection is not None:
-            self._spawn(_send(channel.connection, frame))
-        if channel.outgoing.unacknowledged >= PAUSE_OUTPUT_AT:
+        elif channel.outgoing.unacknowledged >= PAUSE_OUTPUT_AT:
             self._pause_reading(channel)
 
     async def _send_stream(self, channel: _Channel, payload: bytes, payload_type: int) -> None:
@@ -406,6 +403,28 @@ class DataChannelServer:
                 if channel.connection is not None:
                     for frame in channel.outgoing.due_for_resend():
                         await _send(channel.connection, frame)
+
+
+def _read_available(fd: int) -> tuple[bytes, bool]:
+    """What the terminal has ready (up to OUTPUT_BATCH bytes), and whether the shell side is gone.
+
+    A pty hands out a few KiB per read; batching them makes fewer, larger messages (each costs a
+    digest and an acknowledgement), which keeps `cat` of a large file fast.
+    """
+    chunks: list[bytes] = []
+    size = 0
+    while size < OUTPUT_BATCH:
+        try:
+            chunk = os.read(fd, READ_CHUNK)
+        except BlockingIOError:
+            return b"".join(chunks), False
+        except OSError:  # EIO: every process on the terminal has gone
+            return b"".join(chunks), True
+        if not chunk:
+            return b"".join(chunks), True
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks), False
 
 
 async def _send(connection: ServerConnection, frame: bytes) -> None:

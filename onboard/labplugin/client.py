@@ -21,6 +21,7 @@ import os
 import queue
 import select
 import signal
+import socket
 import sys
 import threading
 import time
@@ -178,6 +179,9 @@ class ShellSession:
         )
         # Entering the connection marks it as owned (websockets 17 warns otherwise); run() closes it.
         connection = connection.__enter__()
+        # Keystrokes and acknowledgements are tiny: without this, Nagle's algorithm holds each one back
+        # until the previous is acknowledged (tens of milliseconds per echo).
+        connection.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         connection.send(protocol.open_data_channel(self._token, VERSION))
         with self._lock:
             self._connection = connection
