@@ -136,8 +136,9 @@ def _checked_zip(archive: Path | str, source: Path | BinaryIO, limits: Limits) -
         budget = _Budget(archive, limits)
         for info in bundle.infolist():
             safe_member_path(archive, info.filename)
-            mode = info.external_attr >> 16
-            if mode and (stat.S_ISLNK(mode) or not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))):
+            # Zips made by some tools carry no file type bits at all: only a type that is there counts.
+            file_type = stat.S_IFMT(info.external_attr >> 16)
+            if file_type not in (0, stat.S_IFREG, stat.S_IFDIR):
                 raise refuse(archive, f"entry {info.filename!r} is a link or a special file")
             budget.take(info.filename, info.file_size)
     except BaseException:
@@ -200,28 +201,54 @@ def ar_members(archive: Path, data: BinaryIO) -> Iterator[tuple[str, int]]:
         data.seek(start + size + (size % 2))
 
 
+class _HeldBack:
+    """The wanted file, kept under a temporary name until the whole archive has passed its checks."""
+
+    def __init__(self, archive: Path | str, dest: Path, wanted: str):
+        self.archive, self.dest, self.wanted = archive, dest, wanted
+        self.staging = dest.with_name(f".{dest.name}.unchecked")
+        self.found = False
+
+    def __enter__(self) -> _HeldBack:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.staging.unlink(missing_ok=True)
+
+    def take(self, name: str, source: BinaryIO, size: int) -> bool:
+        """Keep ``source`` if it is the wanted entry (the first of that name); whether it was."""
+        if self.found or str(safe_member_path(self.archive, name)) != self.wanted:
+            return False
+        _copy_limited(source, self.staging, size, self.archive, name)
+        self.found = True
+        return True
+
+    def finish(self) -> Path:
+        if not self.found:
+            raise refuse(self.archive, f"no {self.wanted} inside")
+        os.replace(self.staging, self.dest)
+        return self.dest
+
+
 def _tar_extract_binary(archive: Path, tar_stream: BinaryIO, wanted: str, dest: Path, limits: Limits) -> Path:
     budget = _Budget(archive, limits)
-    found = False
-    try:
-        with tarfile.open(fileobj=tar_stream, mode="r|") as tar:
-            for member in tar:
-                path = safe_member_path(archive, member.name)
-                if member.issym() or member.islnk():
-                    raise refuse(archive, f"entry {member.name!r} is a link")
-                if not (member.isfile() or member.isdir()):
-                    raise refuse(archive, f"entry {member.name!r} is a special file")
-                budget.take(member.name, member.size)
-                if member.isfile() and str(path) == wanted and not found:
-                    source = tar.extractfile(member)
-                    assert source is not None  # a regular file always has content
-                    _copy_limited(source, dest, member.size, archive, member.name)
-                    found = True
-    except (tarfile.TarError, EOFError, OSError, lzma.LZMAError, zlib.error) as error:
-        raise refuse(archive, f"the package's data archive is corrupt ({error})") from None
-    if not found:
-        raise refuse(archive, f"no {wanted} inside")
-    return dest
+    with _HeldBack(archive, dest, wanted) as held:
+        try:
+            with tarfile.open(fileobj=tar_stream, mode="r|") as tar:
+                for member in tar:
+                    safe_member_path(archive, member.name)
+                    if member.issym() or member.islnk():
+                        raise refuse(archive, f"entry {member.name!r} is a link")
+                    if not (member.isfile() or member.isdir()):
+                        raise refuse(archive, f"entry {member.name!r} is a special file")
+                    budget.take(member.name, member.size)
+                    if member.isfile():
+                        source = tar.extractfile(member)
+                        assert source is not None  # a regular file always has content
+                        held.take(member.name, source, member.size)
+        except (tarfile.TarError, EOFError, OSError, lzma.LZMAError, zlib.error) as error:
+            raise refuse(archive, f"the package's data archive is corrupt ({error})") from None
+        return held.finish()
 
 
 def _decompressing(archive: Path, raw: BinaryIO, compressor: str) -> BinaryIO:
@@ -376,24 +403,19 @@ def extract_rpm_binary(archive: Path, dest: Path, limits: Limits = DEFAULT_LIMIT
         if payload_format != "cpio":
             raise refuse(archive, f"its payload format is {payload_format!r}, not cpio")
         compressor = header.strings.get(RPMTAG_PAYLOADCOMPRESSOR, "gzip")
-        try:
-            stream = _decompressing(archive, data, compressor)
-            found = False
-            for name, _mode, size in _cpio_entries(archive, stream, limits):
-                entry = _Bounded(stream, size)
-                if str(safe_member_path(archive, name)) == PACKAGE_BINARY and not found:
-                    _copy_limited(entry, dest, size, archive, name)  # type: ignore[arg-type]
-                    found = True
-                else:
-                    while entry.read(_CHUNK):
-                        pass
-                if entry.left:
-                    raise refuse(archive, "the rpm payload is truncated")
-        except (OSError, EOFError, lzma.LZMAError, zlib.error) as error:
-            raise refuse(archive, f"the rpm payload is corrupt ({error})") from None
-    if not found:
-        raise refuse(archive, f"no {PACKAGE_BINARY} inside")
-    return dest
+        with _HeldBack(archive, dest, PACKAGE_BINARY) as held:
+            try:
+                stream = _decompressing(archive, data, compressor)
+                for name, _mode, size in _cpio_entries(archive, stream, limits):
+                    entry = _Bounded(stream, size)
+                    if not held.take(name, entry, size):  # type: ignore[arg-type]
+                        while entry.read(_CHUNK):
+                            pass
+                    if entry.left:
+                        raise refuse(archive, "the rpm payload is truncated")
+            except (OSError, EOFError, lzma.LZMAError, zlib.error) as error:
+                raise refuse(archive, f"the rpm payload is corrupt ({error})") from None
+            return held.finish()
 
 
 # --- one entry point per bundle kind ---------------------------------------------------------------

@@ -558,6 +558,7 @@ def _fetch(bundle: catalog.Bundle, source: _Source, work: Path) -> _Fetched:
 def _fetch_and_unpack(platform: Platform, source: _Source, work: Path) -> tuple[_Fetched, Path]:
     """Fetch, verify and unpack the first bundle that works; an unreadable payload falls back to the next."""
     candidates = _candidates(platform, False, source.bundle_file)
+    skipped: list[str] = []
     for position, bundle in enumerate(candidates):
         if bundle.kind not in archives.READABLE_KINDS:
             raise UsageError(
@@ -571,8 +572,9 @@ def _fetch_and_unpack(platform: Platform, source: _Source, work: Path) -> tuple[
         except archives.UnsupportedCompression as error:
             if position + 1 == len(candidates):
                 raise
-            fetched.notes.append(f"{error.message}; used the next bundle instead")
+            skipped.append(f"{error.message}; used the {candidates[position + 1].kind} bundle instead")
             continue
+        fetched.notes[:0] = skipped
         return fetched, binary
     raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
 

@@ -143,7 +143,7 @@ def _arch(table: dict[str, str], arch: str) -> str:
 
 
 @dataclass(frozen=True)
-class _Member:
+class PayloadFile:
     """One file of a package payload: path relative to the package root, without a leading "./"."""
 
     path: str
@@ -151,11 +151,11 @@ class _Member:
     mode: int = _FILE_MODE
 
 
-def _payload(executable: bytes, version: str) -> list[_Member]:
+def _payload(executable: bytes, version: str) -> list[PayloadFile]:
     """The files the deb and the rpm install under /usr/local/sessionmanagerplugin."""
-    members = [_Member(PACKAGE_BINARY, executable, _EXECUTABLE_MODE)]
+    members = [PayloadFile(PACKAGE_BINARY, executable, _EXECUTABLE_MODE)]
     for name in ("LICENSE", "NOTICE", "THIRD-PARTY", "RELEASENOTES.md", "VERSION", "seelog.xml.template"):
-        members.append(_Member(f"{PACKAGE_PREFIX}/{name}", _notice_files(version)[name]))
+        members.append(PayloadFile(f"{PACKAGE_PREFIX}/{name}", _notice_files(version)[name]))
     return members
 
 
@@ -171,7 +171,7 @@ def _parent_dirs(paths: Iterable[str]) -> list[str]:
     return found
 
 
-def _tar_bytes(members: Sequence[_Member], compression: str, mtime: float) -> bytes:
+def _tar_bytes(members: Sequence[PayloadFile], compression: str, mtime: float) -> bytes:
     """A tar as dpkg-deb makes one: "./" names, root-owned, folders before their files."""
     raw = io.BytesIO()
     with tarfile.open(fileobj=raw, mode="w", format=tarfile.GNU_FORMAT) as archive:
@@ -281,9 +281,9 @@ def write_deb(
     )
     control_tar = _tar_bytes(
         [
-            _Member("control", control.encode()),
-            _Member("postinst", _POSTINST.encode(), _EXECUTABLE_MODE),
-            _Member("prerm", _PRERM.encode(), _EXECUTABLE_MODE),
+            PayloadFile("control", control.encode()),
+            PayloadFile("postinst", _POSTINST.encode(), _EXECUTABLE_MODE),
+            PayloadFile("prerm", _PRERM.encode(), _EXECUTABLE_MODE),
         ],
         "gz",
         mtime,
@@ -364,7 +364,7 @@ def rpm_header(entries: dict[int, tuple[int, object]], region_tag: int) -> bytes
     return RPM_HEADER_MAGIC + struct.pack(">II", entry_count, len(store)) + region + b"".join(index) + store
 
 
-def cpio_newc(members: Sequence[_Member], mtime: float) -> bytes:
+def cpio_newc(members: Sequence[PayloadFile], mtime: float) -> bytes:
     """A cpio archive in the SVR4 "newc" format (as rpm payloads are), folders omitted as rpm does."""
     out = bytearray()
 

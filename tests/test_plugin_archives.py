@@ -1,0 +1,210 @@
+"""Archive safety: escaping entries, links, limits, corrupt data and payload compressions, in every format."""
+
+from __future__ import annotations
+
+import io
+import lzma
+import shutil
+import subprocess
+import tarfile
+import zipfile
+from pathlib import Path
+
+import pytest
+from bundles import GOOD_VERSION, publish, stand_in_plugin
+from bundles import bundle_server as bundle_server
+from bundles import plugin_site as plugin_site
+from bundles import test_signing_key as test_signing_key
+from bundles import trusted_keys as trusted_keys
+
+from onboard.errors import VerificationError
+from onboard.platform import Platform
+from onboard.plugin import archives, packaging
+from onboard.plugin.archives import Limits, extract_plugin_binary
+from onboard.plugin.install import install_plugin
+from onboard.plugin.packaging import PayloadFile
+
+needs_zstd = pytest.mark.skipif(shutil.which("zstd") is None, reason="the zstd program is not installed")
+
+
+def _deb_with_data_tar(path: Path, add_members) -> Path:
+    """A .deb whose data.tar.gz holds the real binary plus whatever ``add_members(tar)`` adds."""
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w:gz") as tar:
+        binary = tarfile.TarInfo(f"./{packaging.PACKAGE_BINARY}")
+        binary.size, binary.mode = len(stand_in_plugin()), 0o755
+        tar.addfile(binary, io.BytesIO(stand_in_plugin()))
+        add_members(tar)
+    deb = (
+        packaging.AR_MAGIC
+        + packaging.ar_member("debian-binary", b"2.0\n", 0)
+        + packaging.ar_member("data.tar.gz", raw.getvalue(), 0)
+    )
+    path.write_bytes(deb)
+    return path
+
+
+def _link(name: str, target: str, kind: bytes = tarfile.SYMTYPE):
+    def add(tar: tarfile.TarFile) -> None:
+        info = tarfile.TarInfo(name)
+        info.type, info.linkname = kind, target
+        tar.addfile(info)
+
+    return add
+
+
+def _file(name: str, data: bytes = b"x"):
+    def add(tar: tarfile.TarFile) -> None:
+        info = tarfile.TarInfo(name)
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+
+    return add
+
+
+@pytest.mark.parametrize(
+    ("member", "message"),
+    [
+        (_link("./usr/local/bin/session-manager-plugin", "/etc/passwd"), "is a link"),
+        (_link("./usr/local/hard", "./etc/shadow", tarfile.LNKTYPE), "is a link"),
+        (_file("/etc/cron.d/evil"), "outside the target folder"),
+        (_file("./usr/../../evil"), "outside the target folder"),
+        (_link("./dev/sda", "", tarfile.BLKTYPE), "special file"),
+    ],
+)
+def test_deb_with_an_unsafe_entry_is_refused(tmp_path, member, message):
+    deb = _deb_with_data_tar(tmp_path / "evil.deb", member)
+    with pytest.raises(VerificationError, match=message):
+        extract_plugin_binary(deb, "deb", tmp_path / "out" / "session-manager-plugin")
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+def test_deb_limits_on_entries_and_sizes(tmp_path):
+    zeros = b"\0" * 1000  # compresses well: a small archive that unpacks large, like a bomb
+    deb = _deb_with_data_tar(
+        tmp_path / "many.deb", lambda tar: [_file(f"./f{i}", zeros)(tar) for i in range(10)]
+    )
+    assert deb.stat().st_size < 2000
+    with pytest.raises(VerificationError, match="more than 5 entries"):
+        extract_plugin_binary(deb, "deb", tmp_path / "a", Limits(max_members=5))
+    with pytest.raises(VerificationError, match="over the 500 limit"):
+        extract_plugin_binary(deb, "deb", tmp_path / "b", Limits(max_file_bytes=500))
+    with pytest.raises(VerificationError, match="more than 5000 bytes uncompressed"):
+        extract_plugin_binary(deb, "deb", tmp_path / "c", Limits(max_total_bytes=5000))
+    extract_plugin_binary(deb, "deb", tmp_path / "d")
+
+
+def _rpm_with_payload(tmp_path: Path, compressor: str, payload: bytes) -> Path:
+    """A real rpm's lead and signature header, then a header naming ``compressor`` and ``payload``."""
+    good = packaging.write_rpm(tmp_path / "good.rpm", stand_in_plugin(), GOOD_VERSION)
+    with good.open("rb") as data:
+        data.seek(packaging.RPM_LEAD_SIZE)
+        signature_end = archives.read_rpm_header(good, data, pad=True).end
+    header = packaging.rpm_header(
+        {
+            packaging.RPMTAG_NAME: (packaging.RPM_STRING, "session-manager-plugin"),
+            packaging.RPMTAG_PAYLOADFORMAT: (packaging.RPM_STRING, "cpio"),
+            packaging.RPMTAG_PAYLOADCOMPRESSOR: (packaging.RPM_STRING, compressor),
+        },
+        packaging.RPMTAG_HEADERIMMUTABLE,
+    )
+    rpm = tmp_path / f"{compressor}.rpm"
+    rpm.write_bytes(good.read_bytes()[:signature_end] + header + payload)
+    return rpm
+
+
+def _plugin_cpio(*extra: PayloadFile) -> bytes:
+    return packaging.cpio_newc([PayloadFile(packaging.PACKAGE_BINARY, stand_in_plugin(), 0o755), *extra], 0)
+
+
+def test_rpm_with_an_escaping_cpio_entry_is_refused(tmp_path):
+    rpm = _rpm_with_payload(tmp_path, "xz", lzma.compress(_plugin_cpio(PayloadFile("../../etc/evil", b"x"))))
+    with pytest.raises(VerificationError, match="outside the target folder"):
+        extract_plugin_binary(rpm, "rpm", tmp_path / "out")
+
+
+def test_truncated_and_corrupt_rpm_payloads_are_refused(tmp_path):
+    payload = lzma.compress(_plugin_cpio())
+    truncated = _rpm_with_payload(tmp_path, "xz", payload[: len(payload) // 2])
+    with pytest.raises(VerificationError, match=r"corrupt|truncated"):
+        extract_plugin_binary(truncated, "rpm", tmp_path / "a")
+    garbage = _rpm_with_payload(tmp_path, "gzip", b"not gzip at all")
+    with pytest.raises(VerificationError, match="corrupt"):
+        extract_plugin_binary(garbage, "rpm", tmp_path / "b")
+
+
+@needs_zstd
+def test_rpm_with_a_zstd_payload_is_read_with_the_zstd_program(tmp_path):
+    payload = subprocess.run(
+        ["zstd", "-q", "-c"], input=_plugin_cpio(), capture_output=True, check=True
+    ).stdout
+    rpm = _rpm_with_payload(tmp_path, "zstd", payload)
+    assert extract_plugin_binary(rpm, "rpm", tmp_path / "out").read_bytes() == stand_in_plugin()
+
+
+@needs_zstd
+def test_without_zstd_the_installer_falls_back_to_the_deb_payload(
+    plugin_site, trusted_keys, test_signing_key, tmp_path, monkeypatch
+):
+    payload = subprocess.run(
+        ["zstd", "-q", "-c"], input=_plugin_cpio(), capture_output=True, check=True
+    ).stdout
+    zstd_rpm = _rpm_with_payload(tmp_path, "zstd", payload)
+    target = plugin_site.site.root / "plugin/latest/linux_64bit/session-manager-plugin.rpm"
+    target.write_bytes(zstd_rpm.read_bytes())
+    Path(f"{target}.sig").write_bytes(test_signing_key.sign_detached(target))
+    monkeypatch.setenv("PATH", str(tmp_path / "no-tools"))  # no zstd program on PATH
+    result = install_plugin(
+        platform=Platform(os="linux", arch="x86_64", distro_id="amzn", package_format="rpm"),
+        download_url=plugin_site.base,
+        extra_trusted_keys=trusted_keys,
+        progress=False,
+    )
+    assert result.bundle_kind == "deb" and result.version == GOOD_VERSION
+    assert any("zstd" in note for note in result.notes)
+
+
+def test_zip_limits_corruption_and_missing_binary(tmp_path):
+    bundle = packaging.write_mac_bundle_zip(tmp_path / "b.zip", stand_in_plugin(), GOOD_VERSION)
+    with pytest.raises(VerificationError, match="more than 3 entries"):
+        extract_plugin_binary(bundle, "mac-zip", tmp_path / "a", Limits(max_members=3))
+    corrupt = tmp_path / "corrupt.zip"
+    corrupt.write_bytes(bundle.read_bytes()[:200])
+    with pytest.raises(VerificationError, match="not a readable zip"):
+        extract_plugin_binary(corrupt, "mac-zip", tmp_path / "b")
+    empty = tmp_path / "empty.zip"
+    with zipfile.ZipFile(empty, "w") as archive:
+        archive.writestr("README.md", "nothing here")
+    with pytest.raises(VerificationError, match="no sessionmanager-bundle/bin/session-manager-plugin inside"):
+        extract_plugin_binary(empty, "mac-zip", tmp_path / "c")
+
+
+def test_windows_inner_zip_is_checked_too(tmp_path):
+    inner = io.BytesIO()
+    with zipfile.ZipFile(inner, "w") as archive:
+        archive.writestr("bin/session-manager-plugin.exe", b"MZ")
+        archive.writestr("C:/Windows/System32/evil.dll", b"MZ")
+    outer = tmp_path / "SessionManagerPlugin.zip"
+    with zipfile.ZipFile(outer, "w") as archive:
+        archive.writestr("package.zip", inner.getvalue())
+    with pytest.raises(VerificationError, match=r"package\.zip.*outside the target folder"):
+        extract_plugin_binary(outer, "windows-zip", tmp_path / "out")
+
+
+def test_unknown_files_are_not_taken_for_bundles(tmp_path):
+    text = tmp_path / "notes.txt"
+    text.write_text("hello")
+    with pytest.raises(VerificationError, match="not a Session Manager plugin bundle"):
+        archives.sniff_kind(text)
+    deb = packaging.write_deb(tmp_path / "p.deb", stand_in_plugin(), GOOD_VERSION)
+    rpm = packaging.write_rpm(tmp_path / "p.rpm", stand_in_plugin(), GOOD_VERSION)
+    mac = packaging.write_mac_bundle_zip(tmp_path / "m.zip", stand_in_plugin(), GOOD_VERSION)
+    assert [archives.sniff_kind(path) for path in (deb, rpm, mac)] == ["deb", "rpm", "mac-zip"]
+
+
+def test_published_site_bundles_all_extract(tmp_path, test_signing_key):
+    for path in publish(tmp_path, test_signing_key):
+        if path.suffix in (".deb", ".rpm", ".zip"):
+            kind = archives.sniff_kind(path)
+            out = extract_plugin_binary(path, kind, tmp_path / "out" / kind / path.parent.name / "plugin")
+            assert out.read_bytes() == stand_in_plugin()
