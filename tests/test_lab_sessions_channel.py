@@ -320,3 +320,17 @@ def test_a_dropped_connection_resumes_with_a_new_token_and_continuing_sequence_n
         )
         output, _ = _read_output_until(second, b"second-2", expected)
         assert b"second-2" in output
+
+
+def test_terminating_a_disconnected_session_still_stores_its_transcript(channel_lab):
+    answer, child = _connected(channel_lab)
+    _run(child, "echo written-before-the-drop")
+    child.close(force=True)  # the client is gone; the shell stays for a resume
+    session_id = answer["SessionId"]
+    deadline = time.monotonic() + 5
+    while channel_lab.registry.get(session_id).status != "Disconnected" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    channel_lab.registry.request_termination(session_id)
+    transcript = channel_lab.wait_ended(session_id).decode()
+    assert "written-before-the-drop" in transcript
+    assert channel_lab.registry.get(session_id).status == "Terminated"

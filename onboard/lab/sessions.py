@@ -134,9 +134,11 @@ class SessionRegistry:
             listeners = list(self._terminate_listeners)
         for listener in listeners:
             listener(session_id)
-        # With no channel attached (never connected) nothing else will end it: end it now.
+        # With no data channel holding it (never connected) nothing else will end it: end it now. A
+        # channel whose socket dropped still holds the shell and its transcript: it ends the session.
         with self._lock:
-            if session.status == "Terminating" and not session.channel_state.get("attached"):
+            held = session.channel_state.get("attached") or session.channel_state.get("held")
+            if session.status == "Terminating" and not held:
                 self._finish(session, status)
         return session
 
@@ -168,6 +170,7 @@ class SessionRegistry:
             if session.status in ("Connecting", "Disconnected"):
                 session.status = "Connected"
             session.channel_state["attached"] = True
+            session.channel_state["held"] = True  # until mark_ended, across dropped sockets
 
     def mark_disconnected(self, session_id: str) -> None:
         """The socket dropped without the session ending: the client may resume."""
