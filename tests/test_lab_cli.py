@@ -1,0 +1,301 @@
+"""`onboard lab` as a user runs it: up, status, env, fault, reset, down, crash recovery, two users' labs."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from helpers import run_onboard
+from onboard.lab.state import LabPaths, read_credentials_csv
+from onboard.team import load_team
+
+pytestmark = pytest.mark.slow
+
+
+def state_dir(home: Path) -> Path:
+    return home / ".local" / "state" / "onboard" / "lab"
+
+
+@pytest.fixture
+def started_pids():
+    """Lab pids a test started; any still alive at the end is killed (a failed test leaves no server)."""
+    pids: list[int] = []
+    yield pids
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+
+
+def lab_up(started_pids, *args: str, env: dict[str, str] | None = None) -> dict:
+    ran = run_onboard("lab", "up", "--detach", "--port", "0", "--json", *args, env=env)
+    assert ran.exit_code == 0, ran.output
+    data = ran.json()["data"]
+    started_pids.append(data["pid"])
+    return data
+
+
+def listening_addresses(pid: int) -> set[str]:
+    """The local addresses of every TCP socket ``pid`` listens on, from /proc (no psutil)."""
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        with contextlib.suppress(OSError):
+            target = os.readlink(fd)
+            if target.startswith("socket:["):
+                inodes.add(target[len("socket:[") : -1])
+    addresses = set()
+    for table, width in (("/proc/net/tcp", 8), ("/proc/net/tcp6", 32)):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            local, state, inode = fields[1], fields[3], fields[9]
+            if state == "0A" and inode in inodes:  # 0A: LISTEN
+                address_hex = local.split(":")[0]
+                assert len(address_hex) == width
+                addresses.add(_decode(address_hex))
+    return addresses
+
+
+def _decode(address_hex: str) -> str:
+    import ipaddress
+
+    raw = bytes.fromhex(address_hex)
+    if len(raw) == 4:
+        return str(ipaddress.IPv4Address(raw[::-1]))
+    words = b"".join(raw[i : i + 4][::-1] for i in range(0, 16, 4))
+    return str(ipaddress.IPv6Address(words))
+
+
+@pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="needs Linux's /proc")
+def test_a_lab_comes_up_writes_its_files_and_goes_down(isolated_home, started_pids):
+    data = lab_up(started_pids, "--learners", "ann,ben")
+    paths = LabPaths(state_dir(isolated_home))
+    assert data["endpoint_url"].startswith("http://127.0.0.1:")
+    assert data["world"]["learners"] == ["ann", "ben"]
+
+    # Nothing listens beyond the loopback interface.
+    addresses = listening_addresses(data["pid"])
+    assert addresses and addresses <= {"127.0.0.1"}
+
+    # One IAM-console-style CSV per learner and trainer, readable by the owner only.
+    secrets = []
+    for user in ("ann", "ben", "trainer"):
+        csv_path = paths.credentials_csv(user)
+        assert stat.S_IMODE(csv_path.stat().st_mode) == 0o600
+        assert csv_path.read_text().splitlines()[0] == "Access key ID,Secret access key"
+        secrets.append(read_credentials_csv(csv_path)[1].reveal())
+    state_text = paths.state_file.read_text()
+    assert not any(secret in state_text for secret in secrets)
+    assert not any(secret in (paths.log_file.read_text()) for secret in secrets)
+
+    # The team file matches the world and is one that onboard.team reads.
+    team = load_team(paths.team_file)
+    assert team.endpoint_url == data["endpoint_url"]
+    assert team.profile == "ssm"
+    assert [i.alias for i in team.instances] == ["jupyter", "airflow", "redash"]
+    assert team.transfer.bucket == "data-team-transfer"
+    assert team.session_logs.bucket == "data-team-session-logs"
+    assert team.lessons.target_user == "analyst"
+
+    # The sandboxed ~/.aws exists and is empty: the wizard fills it.
+    assert paths.aws_dir.is_dir() and list(paths.aws_dir.iterdir()) == []
+
+    status = run_onboard("lab", "status", "--json")
+    assert status.exit_code == 0
+    assert status.json()["data"]["pid"] == data["pid"]
+    text = run_onboard("lab", "status")
+    assert data["endpoint_url"] in text.stdout and "ann, ben" in text.stdout
+
+    again = run_onboard("lab", "up", "--detach", "--port", "0")
+    assert again.exit_code == 4
+    assert "already running" in again.stderr
+
+    # `lab env` points a shell at the lab's own ~/.aws and bin, never the real ones.
+    script = 'eval "$(onboard lab env --shell bash)"; echo "$PATH"; echo "$AWS_CONFIG_FILE"; '
+    script += 'echo "$AWS_ENDPOINT_URL"'
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin"}
+    shown = subprocess.run(["bash", "-c", script], capture_output=True, text=True, env=env, timeout=60)
+    assert shown.returncode == 0, shown.stderr
+    path, config, endpoint = shown.stdout.splitlines()
+    assert path.split(":")[0] == str(paths.bin_dir)
+    assert config == str(paths.aws_dir / "config")
+    assert endpoint == data["endpoint_url"]
+    assert not (isolated_home / ".aws").exists()
+
+    # Faults: unknown names and targets are explained, the list names them all.
+    unknown = run_onboard("lab", "fault", "disk-full")
+    assert unknown.exit_code == 1 and "agent-offline" in unknown.stderr
+    wrong_target = run_onboard("lab", "fault", "agent-offline", "webserver")
+    assert "jupyter" in wrong_target.stderr
+    listed = run_onboard("lab", "fault", "list", "--json")
+    assert {f["name"] for f in listed.json()["data"]["faults"]} == {
+        "agent-offline",
+        "role-without-ssm-policy",
+        "key-deactivated",
+        "no-start-session",
+        "bucket-missing",
+    }
+
+    down = run_onboard("lab", "down")
+    assert down.exit_code == 0, down.output
+    assert "Stopped" in down.stdout
+    after = run_onboard("lab", "status")
+    assert after.exit_code == 4
+    assert "No practice lab is running" in after.stdout
+
+
+def test_reset_reseeds_the_world_and_keeps_the_keys(isolated_home, started_pids):
+    data = lab_up(started_pids, "--learners", "ann")
+    paths = LabPaths(state_dir(isolated_home))
+    key_before = read_credentials_csv(paths.credentials_csv("ann"))
+    ssm = _client(data, paths, "ann", "ssm")
+    session_id = ssm.start_session(Target=data["world"]["instances"]["jupyter"])["SessionId"]
+    s3 = _client(data, paths, "ann", "s3")
+    s3.put_object(Bucket="data-team-transfer", Key="users/ann/before-reset.txt", Body=b"x")
+    faulted = run_onboard("lab", "fault", "agent-offline", "jupyter")
+    assert faulted.exit_code == 0 and "TargetNotConnected" in faulted.stdout
+
+    reset = run_onboard("lab", "reset", "--json")
+    assert reset.exit_code == 0, reset.output
+    assert reset.json()["data"]["endpoint_url"] == data["endpoint_url"]
+    assert reset.json()["data"]["faults"] == []
+    assert read_credentials_csv(paths.credentials_csv("ann")) == key_before
+    # Same key still works; the old session and object are gone with the old world.
+    for state in ("Active", "History"):
+        assert (
+            ssm.describe_sessions(State=state, Filters=[{"key": "SessionId", "value": session_id}])[
+                "Sessions"
+            ]
+            == []
+        )
+    assert s3.list_objects_v2(Bucket="data-team-transfer", Prefix="users/ann/").get("KeyCount") == 0
+    assert ssm.get_connection_status(Target=data["world"]["instances"]["jupyter"])["Status"] == "connected"
+    assert run_onboard("lab", "down").exit_code == 0
+
+
+def test_a_killed_lab_is_detected_and_a_new_one_starts(isolated_home, started_pids):
+    data = lab_up(started_pids)
+    os.kill(data["pid"], signal.SIGKILL)
+    _wait_unlocked(LabPaths(state_dir(isolated_home)))
+    status = run_onboard("lab", "status", "--json")
+    assert status.exit_code == 4
+    assert status.json()["data"] == {
+        "running": False,
+        "state_dir": str(state_dir(isolated_home)),
+        "cleaned_stale_state": True,
+    }
+    second = lab_up(started_pids)
+    assert second["pid"] != data["pid"]
+    assert run_onboard("lab", "down").exit_code == 0
+
+
+def test_two_users_labs_never_share_state(tmp_path, started_pids):
+    homes = [tmp_path / "u1", tmp_path / "u2"]
+    envs = []
+    for home in homes:
+        home.mkdir()
+        envs.append(
+            {
+                "HOME": str(home),
+                "XDG_STATE_HOME": str(home / ".local" / "state"),
+                "XDG_DATA_HOME": str(home / "data"),
+            }
+        )
+    labs = [lab_up(started_pids, "--learners", "ann", env=env) for env in envs]
+    assert labs[0]["endpoint_url"] != labs[1]["endpoint_url"]
+    assert labs[0]["state_dir"] != labs[1]["state_dir"]
+    assert all(Path(lab["state_dir"]).is_relative_to(home) for lab, home in zip(labs, homes, strict=True))
+    paths = [LabPaths(Path(lab["state_dir"])) for lab in labs]
+    keys = [read_credentials_csv(p.credentials_csv("ann")) for p in paths]
+    assert keys[0][0] != keys[1][0]
+    # Lab 1's key means nothing to lab 2.
+    from botocore.exceptions import ClientError
+
+    stranger = _client(labs[1], paths[0], "ann", "sts")
+    with pytest.raises(ClientError) as refused:
+        stranger.get_caller_identity()
+    assert refused.value.response["Error"]["Code"] == "InvalidClientTokenId"
+    for env in envs:
+        assert run_onboard("lab", "down", env=env).exit_code == 0
+
+
+def test_exports_are_quoted_for_every_shell():
+    from onboard.lab.control import render_exports
+
+    variables = {"AWS_CONFIG_FILE": "/tmp/it's here/config", "PATH": "ignored"}
+    assert render_exports(variables, "bash", "/b in") == (
+        "export AWS_CONFIG_FILE='/tmp/it'\"'\"'s here/config'\nexport PATH='/b in':\"$PATH\"\n"
+    )
+    assert (
+        render_exports(variables, "fish", "/b")
+        == "set -gx AWS_CONFIG_FILE '/tmp/it\\'s here/config'\nset -gx PATH '/b' $PATH\n"
+    )
+    assert render_exports(variables, "powershell", "C:\\b") == (
+        "$env:AWS_CONFIG_FILE = '/tmp/it''s here/config'\n"
+        "$env:PATH = 'C:\\b' + [IO.Path]::PathSeparator + $env:PATH\n"
+    )
+
+
+def test_a_trainers_world_file_shapes_the_lab(isolated_home, started_pids, tmp_path):
+    world = tmp_path / "lab.toml"
+    written = run_onboard("lab", "init-world", str(world))
+    assert written.exit_code == 0
+    assert run_onboard("lab", "init-world", str(world)).exit_code == 2  # never overwritten
+    text = (
+        world.read_text()
+        .replace('team = "data-team"', 'team = "bi-team"')
+        .replace('learners = ["alice"]', 'learners = ["kim", "lee"]')
+    )
+    world.write_text(text)
+    data = lab_up(started_pids, "--world", str(world))
+    assert data["world"]["team"] == "bi-team"
+    assert data["world"]["learners"] == ["kim", "lee"]
+    assert load_team(LabPaths(state_dir(isolated_home)).team_file).team == "bi-team"
+    assert run_onboard("lab", "down").exit_code == 0
+
+
+def test_a_broken_world_file_is_explained_before_anything_starts(tmp_path):
+    good = tmp_path / "good.toml"
+    assert run_onboard("lab", "init-world", str(good)).exit_code == 0
+    world = tmp_path / "lab.toml"
+    world.write_text(good.read_text().replace("\nregion =", "\nregoin ="))
+    ran = run_onboard("lab", "up", "--detach", "--world", str(world))
+    assert ran.exit_code == 2
+    assert "`region` is missing" in ran.stderr
+    too_many = run_onboard("lab", "up", "--detach", "--learners", ",".join(f"l{i}" for i in range(31)))
+    assert too_many.exit_code == 2
+    assert "at most 30" in too_many.stderr
+
+
+def test_commands_that_need_a_lab_say_how_to_start_one():
+    for args in (("status",), ("down",), ("reset",), ("env",), ("fault", "agent-offline")):
+        ran = run_onboard("lab", *args)
+        assert ran.exit_code == 4, args
+        assert "onboard lab up" in ran.output
+
+
+def _client(data: dict, paths: LabPaths, user: str, service: str):
+    import boto3
+    from botocore.config import Config
+
+    key_id, secret = read_credentials_csv(paths.credentials_csv(user))
+    session = boto3.Session(
+        aws_access_key_id=key_id, aws_secret_access_key=secret.reveal(), region_name=data["world"]["region"]
+    )
+    return session.client(
+        service, endpoint_url=data["endpoint_url"], config=Config(retries={"max_attempts": 1})
+    )
+
+
+def _wait_unlocked(paths: LabPaths, timeout: float = 5) -> None:
+    from onboard.lab.server import lock_is_held
+
+    deadline = time.monotonic() + timeout
+    while lock_is_held(paths) and time.monotonic() < deadline:
+        time.sleep(0.05)
