@@ -1,5 +1,6 @@
 """AWS on 127.0.0.1 for the tests: moto's real HTTP server, and small servers that answer as AWS does
-when something is wrong that moto cannot reproduce (a skewed clock, an expired token, a stall).
+when something is wrong that moto cannot reproduce (a skewed clock, an expired token, a stall); plus
+the IAM console's credentials CSV and reading back the AWS files, for the identity and setup tests.
 
 Import the fixtures explicitly: ``from fixtures_moto import moto_server``.
 """
@@ -120,6 +121,35 @@ def write_profile(
         credentials += f"aws_session_token = {session_token}\n"
     (aws / "config").write_text(config, encoding="utf-8")
     (aws / "credentials").write_text(credentials, encoding="utf-8")
+
+
+def access_key_csv(folder: Path, key: UserKey, *, secret: str | None = None) -> Path:
+    """The access-key CSV as the IAM console downloads it (a UTF-8 BOM, CRLF)."""
+    path = folder / f"{key.user_name}_accessKeys.csv"
+    body = f"Access key ID,Secret access key\r\n{key.access_key_id},{secret or key.secret_access_key}\r\n"
+    path.write_bytes(b"\xef\xbb\xbf" + body.encode())
+    return path
+
+
+def aws_files(home: Path) -> dict[str, bytes | None]:
+    """The bytes of ~/.aws/config and ~/.aws/credentials (None: missing)."""
+    result: dict[str, bytes | None] = {}
+    for name in ("config", "credentials"):
+        path = home / ".aws" / name
+        result[name] = path.read_bytes() if path.exists() else None
+    return result
+
+
+def read_profile(profile: str) -> dict[str, str]:
+    """The profile as botocore reads it (config and credentials merged)."""
+    import botocore.session
+
+    return dict(botocore.session.Session().full_config["profiles"][profile])
+
+
+def setup_args(moto_url: str, *extra: str) -> list[str]:
+    """The flags every unattended test run shares: no plugin download, the local STS, no prompts."""
+    return ["setup", "--no-plugin", "--no-aws-cli", "--endpoint-url", moto_url, *extra]
 
 
 # --------------------------------------------------------------- what AWS says that moto cannot reproduce

@@ -1,0 +1,442 @@
+"""`onboard setup`: from nothing to a working ssm profile, in screens that can also run unattended.
+
+The screens, in order: the platform and the plan; the Session Manager plugin; the AWS CLI; the profile
+name, region and output format; the access keys; the diff of ~/.aws/config and ~/.aws/credentials
+(secrets masked) and a confirmation; writing them; the identity check (STS GetCallerIdentity), showing
+the IAM user's ARN; and what to run next. Every answer can come from a flag, the team file, what is
+already configured, or a prompt (see :mod:`onboard.setup.questions`).
+
+Files are written only after the confirmation, each one atomically (onboard.awsconfig), so Ctrl-C at
+any screen leaves every file as it was or fully written. When the identity check fails after writing,
+the files stay written (a backup of each earlier version is kept) and the run exits non-zero, saying
+what to fix: running setup again with the right keys replaces them.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from onboard.errors import ExitCode, OnboardError, UsageError
+from onboard.secrets import Secret
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from onboard.awsconfig import AccessKey, ProfilePlan
+    from onboard.platform import Platform
+    from onboard.setup.questions import Asker
+    from onboard.team import TeamFile
+
+SECRET_ENV = "ONBOARD_SECRET_ACCESS_KEY"  # noqa: S105 - the name of a variable, not a secret
+DEFAULT_PROFILE = "ssm"
+DEFAULT_OUTPUT = "json"
+
+
+@dataclass
+class SetupOptions:
+    """Answers given on the command line; None means "not given" (ask, or take the default)."""
+
+    team: Path | None = None
+    profile: str | None = None
+    region: str | None = None
+    output: str | None = None
+    credentials_csv: Path | None = None
+    access_key_id: str | None = None
+    #: Read the secret access key from standard input (one line).
+    secret_from_stdin: bool = False
+    plugin: bool | None = None
+    aws_cli: bool | None = None
+    download_url: str | None = None
+    bundle_file: Path | None = None
+    bin_dir: Path | None = None
+    endpoint_url: str | None = None
+    dry_run: bool = False
+    #: Accept defaults and ask nothing (also implied by --json and by a non-terminal stdin).
+    yes: bool = False
+
+
+@dataclass
+class SetupReport:
+    """What setup found and did; ``data`` becomes the JSON envelope's data."""
+
+    data: dict[str, Any] = field(default_factory=dict)
+    exit_code: ExitCode = ExitCode.OK
+    warnings: list[str] = field(default_factory=list)
+
+
+class Wizard:
+    def __init__(self, options: SetupOptions, asker: Asker, out: Console | None):
+        self.options = options
+        self.ask = asker
+        #: Where screens are printed; None in --json runs.
+        self.out = out
+        self.report = SetupReport()
+        self.team: TeamFile | None = None
+
+    # ------------------------------------------------------------------------------------- printing
+
+    def say(self, text: str = "", *, style: str | None = None) -> None:
+        if self.out is not None:
+            from onboard.output import escape
+
+            self.out.print(escape(text), style=style)
+
+    def screen(self, title: str) -> None:
+        self.say()
+        self.say(title, style="bold")
+
+    # ---------------------------------------------------------------------------------------- steps
+
+    def run(self) -> SetupReport:
+        from onboard.team import find_team
+
+        self.team = find_team(self.options.team)
+        platform = self.platform_screen()
+        self.plugin_screen(platform)
+        self.aws_cli_screen(platform)
+        profile, region, output = self.profile_screen()
+        key = self.keys_screen(profile)
+        plan = self.plan(profile, region, output, key)
+        if not self.review_screen(plan):
+            return self.report
+        self.apply(plan)
+        self.identity_screen(profile, region)
+        self.next_steps(profile)
+        return self.report
+
+    def platform_screen(self) -> Platform:
+        from onboard.platform import detect
+
+        platform = detect()
+        self.report.data["platform"] = platform.to_dict()
+        self.screen("This computer")
+        self.say(f"  {platform.describe()}")
+        if self.team is not None:
+            self.report.data["team"] = {"name": self.team.team, "path": str(self.team.path)}
+            self.say(f"  Team file: {self.team.path} (team {self.team.team})")
+        from onboard.awsconfig import aws_files, find_problems
+
+        files = aws_files()
+        self.say("  Plan: 1. the Session Manager plugin  2. the AWS CLI  3. your profile and access keys, in")
+        self.say(f"        {files.config} and {files.credentials}  4. a check of the keys with AWS")
+        # A file botocore cannot read is refused now, before any question, with its line and the fix.
+        for problem in find_problems(files):
+            if problem.severity == "error":
+                where = f"{problem.path}, line {problem.line}" if problem.line else str(problem.path)
+                raise UsageError(f"{where}: {problem.message}", problem.hint)
+        return platform
+
+    def plugin_screen(self, platform: Platform) -> None:
+        self.screen("Session Manager plugin")
+        if self.options.plugin is False:
+            self.report.data["plugin"] = {"action": "skipped"}
+            self.say("  Skipped (--no-plugin).")
+            return
+        from onboard.plugin.catalog import version_at_least
+        from onboard.plugin.install import install_plugin, plugin_status
+
+        status = plugin_status(bin_dir=self.options.bin_dir)
+        ours_installed = status.link_ok and version_at_least(status.installed_version or "0")
+        if self.options.bundle_file is None and (status.ok or ours_installed):
+            self.report.data["plugin"] = {"action": "kept", **status.to_dict()}
+            where = status.installed_path if ours_installed else status.active_path
+            version = status.installed_version if ours_installed else status.active_version
+            self.say(f"  Version {version} is installed ({where}): nothing to do.")
+            self._path_hint(status.path_hint, status.problems)
+            return
+        for problem in status.problems:
+            self.say(f"  {problem}")
+        if not self.ask.answer("install_plugin", given=self.options.plugin, default=True):
+            self.report.data["plugin"] = {"action": "declined", **status.to_dict()}
+            self.report.warnings.append(
+                "The Session Manager plugin is missing: `onboard plugin install` adds it."
+            )
+            return
+        source = self.team.plugin if self.team is not None else None
+        result = install_plugin(
+            platform=platform,
+            download_url=self.options.download_url or (source.download_url if source else None),
+            bundle_file=self.options.bundle_file,
+            bin_dir=self.options.bin_dir,
+            extra_trusted_keys=source.trusted_keys() if source else (),
+            progress=self.out is not None,
+        )
+        self.report.data["plugin"] = {"action": "installed" if result.changed else "kept", **result.to_dict()}
+        verified = (
+            "unverified"
+            if result.verified_by == "unverified"
+            else f"signature checked ({result.verified_by})"
+        )
+        self.say(f"  Version {result.version} installed at {result.link}, {verified}.", style="green")
+        self._path_hint(result.path_hint, ())
+
+    def _path_hint(self, hint: Any, problems: tuple[str, ...]) -> None:
+        for problem in problems:
+            self.say(f"  {problem}", style="yellow")
+        if hint is not None:
+            line = f"To put the plugin first on PATH, {hint}"
+            self.say(f"  {line}", style="yellow")
+            self.report.warnings.append(line)
+
+    def aws_cli_screen(self, platform: Platform) -> None:
+        from onboard.plugin.awscli import detect_awscli, explain_install, install_awscli
+
+        self.screen("AWS CLI")
+        found = detect_awscli()
+        if found.usable:
+            self.report.data["aws_cli"] = {"action": "kept", **found.to_dict()}
+            self.say(f"  {found.reason} at {found.path}: nothing to do.")
+            return
+        self.say(f"  {found.reason}.", style="yellow")
+        # A 60 MB download that changes PATH: only when asked for (--aws-cli, or yes at the prompt).
+        installable = platform.is_linux or platform.os == "macos"
+        if not (
+            installable and self.ask.answer("install_aws_cli", given=self.options.aws_cli, default=False)
+        ):
+            self.report.data["aws_cli"] = {"action": "explained", **found.to_dict()}
+            self.report.warnings.append(f"{found.reason}: `aws ssm start-session` needs the AWS CLI.")
+            for line in explain_install(platform).splitlines():
+                self.say(f"  {line}")
+            return
+        installed = install_awscli(
+            platform=platform, bin_dir=self.options.bin_dir, progress=self.out is not None
+        )
+        self.report.data["aws_cli"] = {"action": "installed", **installed.to_dict()}
+        self.say(f"  AWS CLI {installed.version} installed at {installed.link}.", style="green")
+
+    def profile_screen(self) -> tuple[str, str, str]:
+        self.screen("Profile")
+        team_profile = self.team.profile if self.team is not None else None
+        profile = self.ask.answer(
+            "profile", given=self.options.profile, default=team_profile or DEFAULT_PROFILE
+        )
+        existing = existing_profile(profile)
+        team_region = self.team.region if self.team is not None else None
+        region = self.ask.answer(
+            "region", given=self.options.region, default=team_region or existing.get("region")
+        )
+        output = self.ask.answer(
+            "output", given=self.options.output, default=existing.get("output") or DEFAULT_OUTPUT
+        )
+        self.report.data.update(profile=profile, region=region, output=output)
+        self.say(f"  Profile {profile}: region {region}, output {output}.")
+        return profile, region, output
+
+    def keys_screen(self, profile: str) -> AccessKey | None:
+        """The key to write, or None to keep the profile's keys as they are."""
+        from onboard.awsconfig import clean_access_key, read_credentials_csv
+
+        self.screen("Access keys")
+        has_keys = "aws_access_key_id" in existing_profile(profile)
+        secret = self._secret_from_flags()
+        options = self.options
+        if options.credentials_csv is not None:
+            key = read_credentials_csv(self.ask.answer("credentials_csv", given=options.credentials_csv))
+        elif options.access_key_id is not None or secret is not None:
+            if options.access_key_id is None or secret is None:
+                raise UsageError(
+                    "an access key id and its secret go together: only one was given",
+                    "Give --access-key-id with the secret on standard input (--secret-access-key-stdin) or "
+                    f"in ${SECRET_ENV}, or use --credentials-csv.",
+                )
+            key = clean_access_key(options.access_key_id, secret)
+        else:
+            source = self._key_source(has_keys)
+            if source == "keep":
+                self.report.data["keys"] = {"action": "kept"}
+                self.say(f"  Keeping the keys already in the profile {profile}.")
+                return None
+            key = self._typed_or_csv_key(source)
+        if key.is_temporary:
+            raise UsageError(
+                "this is a temporary access key (ASIA...): it expires within hours and needs a session token",
+                "Create a long-term access key for your IAM user (Security credentials > Create access key) "
+                "and give its CSV with --credentials-csv.",
+            )
+        for notice in key.notices:
+            self.say(f"  {notice}", style="yellow")
+            self.report.warnings.append(notice)
+        self.report.data["keys"] = {"action": "written", "access_key_id": key.access_key_id}
+        self.say(f"  Access key {key.access_key_id}, secret {key.secret_access_key.masked(keep=4)}.")
+        return key
+
+    def _secret_from_flags(self) -> Secret | None:
+        if self.options.secret_from_stdin:
+            line = sys.stdin.readline()
+            if not line.strip():
+                raise UsageError(
+                    "--secret-access-key-stdin was given but standard input is empty",
+                    "Pipe the secret in, e.g. from a password manager: `pass show aws | onboard setup ...`.",
+                )
+            return Secret(line.strip())
+        from_env = os.environ.get(SECRET_ENV)
+        return Secret(from_env) if from_env else None
+
+    def _key_source(self, has_keys: bool) -> str:
+        from onboard.setup.questions import KEY_SOURCES
+
+        choices = tuple(c for c in KEY_SOURCES if c.value != "keep" or has_keys)
+        if not self.ask.interactive and not has_keys:
+            raise UsageError(
+                "no access keys were given, and the profile has none yet",
+                "Give --credentials-csv FILE (the IAM console's CSV), or --access-key-id with the secret "
+                f"on standard input (--secret-access-key-stdin) or in ${SECRET_ENV}.",
+            )
+        return self.ask.answer("key_source", default="keep" if has_keys else "csv", choices=choices)
+
+    def _typed_or_csv_key(self, source: str) -> AccessKey:
+        from onboard.awsconfig import clean_access_key, read_credentials_csv
+
+        while True:
+            try:
+                if source == "csv":
+                    return read_credentials_csv(self.ask.answer("credentials_csv"))
+                key_id = self.ask.answer("access_key_id")
+                return clean_access_key(key_id, Secret(self.ask.answer("secret_access_key")))
+            except UsageError as wrong:  # a prompt can be answered again; a flag cannot
+                self.say(f"  {wrong.message}", style="red")
+                if wrong.hint:
+                    self.say(f"  {wrong.hint}")
+
+    def plan(self, profile: str, region: str, output: str, key: AccessKey | None) -> ProfilePlan:
+        from onboard.awsconfig import ProfileSettings, plan_profile
+
+        endpoint = self.options.endpoint_url or (self.team.endpoint_url if self.team is not None else None)
+        settings = ProfileSettings(
+            name=profile,
+            region=region,
+            output=output,
+            access_key_id=key.access_key_id if key else None,
+            secret_access_key=key.secret_access_key if key else None,
+            extra_config={"endpoint_url": endpoint} if endpoint else {},
+        )
+        return plan_profile(settings)
+
+    def review_screen(self, plan: ProfilePlan) -> bool:
+        """Show the diff and ask; False when nothing is to be written (dry run, no-op, declined)."""
+        self.screen("Changes to your AWS files")
+        files = {
+            "config": {"path": str(plan.files.config), "source": plan.files.config_source},
+            "credentials": {"path": str(plan.files.credentials), "source": plan.files.credentials_source},
+        }
+        self.report.data.update(files=files, changed=False, dry_run=self.options.dry_run)
+        if plan.is_noop:
+            self.report.data["changed"] = False
+            self.say("  Nothing to change: both files already hold these settings.")
+            return not self.options.dry_run
+        diffs = [change.diff() for change in plan.changes if change.before != change.after]
+        self.report.data["diff"] = "".join(diffs)
+        for text in diffs:
+            self.say(text.rstrip("\n"))
+        if plan.replaced:
+            self.report.data["replaced"] = list(plan.replaced)
+            self.say("  These existing settings will change:", style="yellow")
+            for line in plan.replaced:
+                self.say(f"    {line}", style="yellow")
+        if self.options.dry_run:
+            self.say("  Dry run: nothing was written.")
+            return False
+        if plan.replaced and not self.ask.answer("replace_profile", default=self.options.yes or None):
+            raise OnboardError(
+                "the profile was left as it was",
+                "Choose another profile name with --profile, or confirm the replacement (a backup is kept).",
+            )
+        if not self.ask.answer("write", default=True):
+            raise OnboardError("nothing was written", "Run `onboard setup` again when you are ready.")
+        return True
+
+    def apply(self, plan: ProfilePlan) -> None:
+        from onboard.awsconfig import apply_plan
+
+        if plan.is_noop:
+            return
+        applied = apply_plan(plan)
+        self.report.data["changed"] = True
+        self.report.data["written"] = [
+            {"path": str(done.path), "backup": str(done.backup) if done.backup else None} for done in applied
+        ]
+        for done in applied:
+            backup = f" (previous version kept as {done.backup})" if done.backup else ""
+            self.say(f"  Wrote {done.path}{backup}.", style="green")
+
+    def identity_screen(self, profile: str, region: str) -> None:
+        from onboard.identity import SKEW_WARNING_SECONDS, check_identity, describe_skew
+
+        self.screen("Checking the keys with AWS")
+        endpoint = self.options.endpoint_url or (self.team.endpoint_url if self.team is not None else None)
+        try:
+            identity = check_identity(profile, region=region, endpoint_url=endpoint)
+        except OnboardError as failed:
+            written = " Your files were written as shown; run setup again with the right keys to fix them."
+            self.report.data["identity"] = {"ok": False, "error": failed.to_dict()}
+            self.report.exit_code = failed.exit_code
+            self.say(f"  {failed.message}", style="red")
+            self.say(f"  {failed.hint or ''}{written if self.report.data.get('changed') else ''}")
+            return
+        self.report.data["identity"] = {
+            "ok": True,
+            "arn": identity.arn,
+            "account": identity.account,
+            "user_name": identity.user_name,
+        }
+        self.say(f"  You are {identity.arn}", style="green")
+        if identity.clock_skew and abs(identity.clock_skew) >= SKEW_WARNING_SECONDS:
+            from onboard.identity import clock_fix_hint
+
+            warning = f"This computer's clock is {describe_skew(identity.clock_skew)}. {clock_fix_hint()}"
+            self.report.warnings.append(warning)
+
+    def next_steps(self, profile: str) -> None:
+        steps = [f"onboard doctor --profile {profile}"]
+        first_lesson = self.team.lessons.select[0] if self.team and self.team.lessons.select else "ready"
+        steps.append(f"onboard lesson start {first_lesson}")
+        if self.team is not None and self.team.instances:
+            steps.append(f"aws ssm start-session --target {self.team.instances[0].id} --profile {profile}")
+        self.report.data["next_steps"] = steps
+        if self.report.exit_code != ExitCode.OK:
+            return
+        self.screen("Next")
+        for step in steps:
+            self.say(f"  {step}")
+
+
+def existing_profile(name: str) -> dict[str, str]:
+    """What the AWS files already hold for ``name`` (config and credentials merged, as botocore reads)."""
+    import botocore.exceptions
+    import botocore.session
+
+    try:
+        return dict(botocore.session.Session().full_config.get("profiles", {}).get(name, {}))
+    except botocore.exceptions.BotoCoreError:
+        # A broken file: the writer names the file and line when it plans; there is nothing to reuse.
+        return {}
+
+
+def run_setup(options: SetupOptions, *, as_json: bool) -> SetupReport:
+    """Run the wizard: prompts on a terminal, unattended with --yes, --json or no terminal."""
+    from onboard.output import console
+    from onboard.setup.questions import Asker
+
+    interactive = not (options.yes or as_json) and sys.stdin.isatty() and sys.stdout.isatty()
+    wizard = Wizard(options, Asker(interactive=interactive), None if as_json else console())
+    return wizard.run()
+
+
+def render_setup(out: Console, data: dict[str, Any]) -> None:
+    """The closing line, after the screens printed the details."""
+    out.print()
+    identity = data.get("identity")
+    if identity is None:
+        out.print("Dry run: nothing was written." if data.get("dry_run") else "Setup stopped.")
+    elif not identity["ok"]:
+        out.print(f"Setup is not finished: the keys in profile {data['profile']} did not work (see above).")
+    elif data.get("changed"):
+        out.print(f"Done: profile {data['profile']} is set up and works.", style="bold green")
+    else:
+        out.print(
+            f"Nothing changed: profile {data['profile']} was already set up, and works.", style="bold green"
+        )

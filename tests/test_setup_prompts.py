@@ -1,0 +1,138 @@
+"""`onboard setup` on a real terminal: pexpect answers each questionary screen, as a person would."""
+
+# ruff: noqa: F811 - pytest fixtures are imported by name and then requested as parameters
+
+from __future__ import annotations
+
+import os
+import sys
+
+import pexpect
+import pytest
+from fixtures_moto import access_key_csv, authenticated_user, aws_files, moto_server, read_profile  # noqa: F401
+
+from onboard.errors import ExitCode
+
+DOWN = "\x1b[B"
+ENTER = "\r"
+
+
+def spawn_setup(*args: str) -> pexpect.spawn:
+    env = dict(os.environ, TERM="xterm-256color")
+    child = pexpect.spawn(
+        sys.executable,
+        ["-m", "onboard", "setup", "--no-plugin", "--no-aws-cli", *args],
+        env=env,
+        encoding="utf-8",
+        timeout=30,
+        dimensions=(50, 160),
+    )
+    return child
+
+
+def finish(child: pexpect.spawn) -> tuple[str, int]:
+    child.expect(pexpect.EOF)
+    child.close()
+    return child.before, child.exitstatus
+
+
+@pytest.fixture
+def transcript():
+    children: list[pexpect.spawn] = []
+    yield children
+    for child in children:  # a failed expect must not leave the wizard running
+        if child.isalive():
+            child.terminate(force=True)
+
+
+def test_a_new_user_answers_every_screen(
+    isolated_home, tmp_path, moto_server, authenticated_user, transcript
+):
+    csv = access_key_csv(tmp_path, authenticated_user)
+    child = spawn_setup("--endpoint-url", moto_server.url)
+    transcript.append(child)
+    child.expect("This computer")
+    child.expect("Profile name")
+    child.send(ENTER)  # the default: ssm
+    child.expect("AWS region")
+    child.send("eu-west-1" + ENTER)
+    child.expect("Output format")
+    child.send(DOWN + ENTER)  # json -> text
+    child.expect("Where are your access keys")
+    child.send(ENTER)  # from the CSV
+    child.expect("Path of the credentials CSV")
+    child.send(str(csv))
+    child.send(ENTER)
+    child.expect(r"\+\[profile ssm\]")
+    child.expect("Write these changes")
+    child.send("y")
+    child.expect("You are " + authenticated_user.arn)
+    output, status = finish(child)
+    assert status == 0, output
+    assert "Done: profile ssm is set up and works." in output
+    profile = read_profile("ssm")
+    assert (profile["region"], profile["output"]) == ("eu-west-1", "text")
+    assert profile["aws_secret_access_key"] == authenticated_user.secret_access_key
+
+
+def test_typed_keys_are_checked_and_asked_again(isolated_home, moto_server, authenticated_user, transcript):
+    child = spawn_setup("--endpoint-url", moto_server.url, "--region", "eu-west-1", "--output", "json")
+    transcript.append(child)
+    child.expect("Profile name")
+    child.send(ENTER)
+    child.expect("Where are your access keys")
+    child.send(DOWN + ENTER)  # type them
+    child.expect("Access key ID")
+    child.send(authenticated_user.access_key_id + ENTER)
+    child.expect("Secret access key")
+    child.send("too-short" + ENTER)
+    child.expect("9 characters long")  # said, and asked again
+    child.expect("Access key ID")
+    child.send(authenticated_user.access_key_id + ENTER)
+    child.expect("Secret access key")
+    child.send(authenticated_user.secret_access_key + ENTER)
+    child.expect("Write these changes")
+    child.send("y")
+    child.expect("You are " + authenticated_user.arn)
+    output, status = finish(child)
+    assert status == 0
+    # The password prompt masks what is typed: the secret never reaches the screen.
+    assert authenticated_user.secret_access_key not in output
+
+
+def test_ctrl_c_mid_wizard_leaves_the_files_untouched(isolated_home, tmp_path, moto_server, transcript):
+    aws = isolated_home / ".aws"
+    aws.mkdir()
+    (aws / "config").write_text("[default]\nregion = us-east-1\n", encoding="utf-8")
+    before = aws_files(isolated_home)
+    child = spawn_setup("--endpoint-url", moto_server.url)
+    transcript.append(child)
+    child.expect("Profile name")
+    child.send(ENTER)
+    child.expect("AWS region")
+    child.sendintr()
+    output, status = finish(child)
+    assert status == ExitCode.INTERRUPTED
+    assert "Interrupted." in output
+    assert "Traceback" not in output
+    assert aws_files(isolated_home) == before
+    assert sorted(p.name for p in aws.iterdir()) == ["config"]
+
+
+def test_ctrl_c_at_the_final_confirmation_writes_nothing(
+    isolated_home, tmp_path, moto_server, authenticated_user, transcript
+):
+    csv = access_key_csv(tmp_path, authenticated_user)
+    child = spawn_setup(
+        "--endpoint-url", moto_server.url, "--region", "eu-west-1", "--credentials-csv", str(csv)
+    )
+    transcript.append(child)
+    child.expect("Profile name")
+    child.send(ENTER)
+    child.expect("Output format")
+    child.send(ENTER)
+    child.expect("Write these changes")
+    child.sendintr()
+    output, status = finish(child)
+    assert status == ExitCode.INTERRUPTED, output
+    assert aws_files(isolated_home) == {"config": None, "credentials": None}
