@@ -291,12 +291,12 @@ def copies_on_path(path_env: str | None = None, windows: bool | None = None) -> 
     return found
 
 
-def path_hint(folder: Path, *, shell: str | None = None, windows: bool | None = None) -> PathHint:
+def path_hint(folder: Path, *, login_shell: str | None = None, windows: bool | None = None) -> PathHint:
     """The exact line that puts ``folder`` first on PATH for the user's shell."""
     windows = os.name == "nt" if windows is None else windows
     if windows:
         return PathHint("powershell", "$PROFILE", f'$env:Path = "{folder};" + $env:Path')
-    shell_name = Path(shell if shell is not None else os.environ.get("SHELL", "")).name
+    shell_name = Path(login_shell if login_shell is not None else os.environ.get("SHELL", "")).name
     home = Path.home()
     shown = f"$HOME/{folder.relative_to(home)}" if folder.is_relative_to(home) else str(folder)
     if shell_name == "fish":
