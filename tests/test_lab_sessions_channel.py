@@ -66,6 +66,11 @@ def test_sudo_switches_users_and_exit_comes_back(channel_lab):
     child.expect(r"\[root@ip-10-0-1-23 ~\]# ")
     child.sendline("exit")
     child.expect_exact(SSM_PROMPT)
+    child.sendline("sudo -s")
+    child.expect(r"\[root@ip-10-0-1-23 ssm-user\]# ")
+    assert _run(child, "whoami", prompt="ssm-user]# ").split("\n")[0] == "root"
+    child.sendline("exit")
+    child.expect_exact(SSM_PROMPT)
     child.sendline("sudo su")
     child.expect(r"\[root@ip-10-0-1-23 ssm-user\]# ")  # no dash: stays in the folder
     child.sendline("exit")
@@ -86,6 +91,21 @@ def test_ctrl_c_interrupts_the_remote_command_not_the_session(channel_lab):
     assert "^C" in child.before
     assert _run(child, "echo still here").strip() == "still here"
     assert channel_lab.registry.get(answer["SessionId"]).is_active
+
+
+def test_ctrl_z_and_ctrl_backslash_reach_the_remote_job(channel_lab):
+    _, child = _connected(channel_lab)
+    child.sendline("sleep 100")
+    time.sleep(0.5)
+    child.sendcontrol("z")  # SIGTSTP, forwarded as 0x1a: the remote job stops, the plugin does not
+    child.expect("Stopped")
+    child.expect_exact(SSM_PROMPT)
+    child.sendline("fg")
+    time.sleep(0.5)
+    child.sendcontrol("\\")  # SIGQUIT, forwarded as 0x1c
+    child.expect("Quit")
+    child.expect_exact(SSM_PROMPT)
+    assert _run(child, "jobs; echo done").strip() == "done"
 
 
 def test_resizing_the_local_terminal_resizes_the_remote_one(channel_lab):
