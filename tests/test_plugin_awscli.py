@@ -85,14 +85,18 @@ def test_explanation_names_the_right_download(platform, expected):
     assert expected in explain_install(platform)
 
 
-def test_installs_v2_rootless_from_a_signed_zip(awscli_site, trusted_keys, test_signing_key):
-    result = install_awscli(
+def _install_from(site: BundleServer, keys):
+    return install_awscli(
         platform=LINUX,
-        download_url=awscli_site.url + "awscli/",
-        extra_trusted_keys=trusted_keys,
+        download_url=site.url + "awscli/",
+        extra_trusted_keys=keys,
         progress=False,
         network=QUICK,
     )
+
+
+def test_installs_v2_rootless_from_a_signed_zip(awscli_site, trusted_keys, test_signing_key):
+    result = _install_from(awscli_site, trusted_keys)
     assert (result.version, result.verified_by) == ("2.15.0", "gpg")
     assert result.signature_key == test_signing_key.fingerprint
     assert result.link == AppDirs().bin / "aws"
@@ -101,21 +105,13 @@ def test_installs_v2_rootless_from_a_signed_zip(awscli_site, trusted_keys, test_
     assert ran.stdout.startswith("aws-cli/2.15.0")
     assert detect_awscli(str(AppDirs().bin)).major == 2
     # A second run updates in place (AWS's script needs --update for that).
-    again = install_awscli(
-        platform=LINUX,
-        download_url=awscli_site.url + "awscli/",
-        extra_trusted_keys=trusted_keys,
-        progress=False,
-        network=QUICK,
-    )
+    again = _install_from(awscli_site, trusted_keys)
     assert again.version == "2.15.0"
 
 
 def test_a_zip_not_signed_by_the_aws_cli_key_is_refused(awscli_site):
     with pytest.raises(VerificationError, match="not a trusted key"):
-        install_awscli(
-            platform=LINUX, download_url=awscli_site.url + "awscli/", progress=False, network=QUICK
-        )
+        _install_from(awscli_site, ())
     assert not (AppDirs().bin / "aws").exists()
     assert not (AppDirs().data / "aws-cli").exists()
 

@@ -127,23 +127,16 @@ def detect_awscli(path_env: str | None = None) -> AwsCli:
 def judge_awscli(executable: Path) -> AwsCli:
     """Run ``<executable> --version`` and judge the answer."""
     from onboard.plugin.catalog import version_at_least
+    from onboard.plugin.install import last_words, run_version
 
     try:
-        done = subprocess.run(
-            [str(executable), "--version"],
-            capture_output=True,
-            text=True,
-            timeout=_RUN_TIMEOUT,
-            check=False,
-            stdin=subprocess.DEVNULL,
-        )
+        done = run_version(executable, _RUN_TIMEOUT)
     except (OSError, subprocess.TimeoutExpired) as error:
         return AwsCli(executable, None, False, f"{executable} does not run: {error}")
     # AWS CLI v1 before 1.18 printed its version on stderr.
     match = _VERSION.search(done.stdout) or _VERSION.search(done.stderr)
     if match is None:
-        said = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
-        return AwsCli(executable, None, False, f"{executable} --version failed: {said[0][:200]}")
+        return AwsCli(executable, None, False, f"{executable} --version failed: {last_words(done)}")
     version = match.group(1)
     if version.startswith("2."):
         return AwsCli(executable, version, True, f"AWS CLI v2 ({version})")

@@ -231,17 +231,28 @@ def _is_ours(link: Path) -> bool:
 # --- running the executable ------------------------------------------------------------------------
 
 
+def run_version(executable: Path, timeout: float = _RUN_TIMEOUT) -> subprocess.CompletedProcess[str]:
+    """``<executable> --version`` with its output captured and no standard input."""
+    return subprocess.run(
+        [str(executable), "--version"],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def last_words(done: subprocess.CompletedProcess[str]) -> str:
+    """The last line a failed command printed (stderr first), for an error message."""
+    lines = (done.stderr or done.stdout).strip().splitlines()
+    return lines[-1][:200] if lines else "no output"
+
+
 def plugin_version(executable: Path) -> str:
     """What ``<executable> --version`` prints (e.g. "1.2.764.0"); VerificationError if it cannot say."""
     try:
-        done = subprocess.run(
-            [str(executable), "--version"],
-            capture_output=True,
-            text=True,
-            timeout=_RUN_TIMEOUT,
-            check=False,
-            stdin=subprocess.DEVNULL,
-        )
+        done = run_version(executable)
     except subprocess.TimeoutExpired:
         raise VerificationError(
             f"{executable} --version did not answer within {_RUN_TIMEOUT} s",
@@ -254,9 +265,8 @@ def plugin_version(executable: Path) -> str:
         ) from None
     match = _VERSION_LINE.search(done.stdout)
     if done.returncode != 0 or match is None:
-        said = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
         raise VerificationError(
-            f"{executable} --version failed (exit {done.returncode}: {said[0][:200]})",
+            f"{executable} --version failed (exit {done.returncode}: {last_words(done)})",
             "The executable is damaged or is not the Session Manager plugin.",
         )
     return match.group(0)
