@@ -11,6 +11,7 @@ import os
 import secrets
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -132,3 +133,24 @@ def channel_lab(tmp_path: Path) -> Iterator[ChannelLab]:
     lab = start_channel_lab(tmp_path / "instances")
     yield lab
     stop_channel_lab(lab)
+
+
+def run_command(child: pexpect.spawn, command: str, prompt: str = SSM_PROMPT) -> str:
+    """Type ``command`` in a session, wait for ``prompt``; what it printed, without the echo or CRs.
+
+    Both pseudo-terminals (the instance's and the test's) add a CR to each line end: they are dropped.
+    """
+    child.sendline(command)
+    child.expect_exact(prompt)
+    return child.before.replace("\r", "").split("\n", 1)[-1]
+
+
+def resize_and_read_back(child: pexpect.spawn, rows: int, cols: int, timeout: float = 3) -> str:
+    """Resize the local terminal, then ``stty size`` on the instance until it agrees (or time runs out)."""
+    child.setwinsize(rows, cols)
+    deadline = time.monotonic() + timeout
+    while (
+        size := run_command(child, "stty size").strip()
+    ) != f"{rows} {cols}" and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return size

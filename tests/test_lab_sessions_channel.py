@@ -8,7 +8,16 @@ import re
 import time
 
 import pytest
-from fixtures_sessions import AIRFLOW, JUPYTER, SSM_PROMPT, channel_lab, start_channel_lab, stop_channel_lab
+from fixtures_sessions import (
+    AIRFLOW,
+    JUPYTER,
+    SSM_PROMPT,
+    channel_lab,
+    resize_and_read_back,
+    run_command,
+    start_channel_lab,
+    stop_channel_lab,
+)
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
@@ -18,18 +27,6 @@ from onboard.session.protocol import ClientMessage, PayloadType
 __all__ = ["channel_lab"]  # the fixture, imported for pytest
 
 pytestmark = pytest.mark.slow
-
-
-def _run(child, command: str, prompt: str = SSM_PROMPT) -> str:
-    """Type ``command``, wait for ``prompt``, return what the command printed (without the echo)."""
-    child.sendline(command)
-    child.expect_exact(prompt)
-    return _lines(child.before).split("\n", 1)[-1]
-
-
-def _lines(output: str) -> str:
-    """Terminal output with line ends made plain (both ptys, remote and local, add a CR)."""
-    return output.replace("\r", "")
 
 
 def _connected(lab, **options):
@@ -43,8 +40,11 @@ def _connected(lab, **options):
 def test_a_session_is_a_shell_as_ssm_user_in_the_instance_home(channel_lab):
     answer, child = _connected(channel_lab)
     home = channel_lab.instances[JUPYTER].home_of("ssm-user")
-    assert _run(child, "whoami; pwd; echo $HOME").split() == ["ssm-user", str(home), str(home)]
-    assert _run(child, "echo $AWS_DEFAULT_REGION $AWS_EC2_METADATA_DISABLED").split() == ["eu-west-1", "true"]
+    assert run_command(child, "whoami; pwd; echo $HOME").split() == ["ssm-user", str(home), str(home)]
+    assert run_command(child, "echo $AWS_DEFAULT_REGION $AWS_EC2_METADATA_DISABLED").split() == [
+        "eu-west-1",
+        "true",
+    ]
     assert channel_lab.registry.get(answer["SessionId"]).status == "Connected"
 
 
@@ -56,28 +56,28 @@ def test_sudo_switches_users_and_exit_comes_back(channel_lab):
         child.expect(analyst)
         child.sendline("whoami; pwd; echo $USER")
         child.expect(analyst)
-        lines = _lines(child.before).split("\n")[1:4]
+        lines = child.before.replace("\r", "").split("\n")[1:4]
         assert lines == ["analyst", str(channel_lab.instances[JUPYTER].home_of("analyst")), "analyst"]
         child.sendline("exit")
         child.expect_exact(SSM_PROMPT)
-        assert _run(child, "whoami").strip() == "ssm-user"
-    assert _run(child, "sudo -u analyst whoami").strip() == "analyst"
+        assert run_command(child, "whoami").strip() == "ssm-user"
+    assert run_command(child, "sudo -u analyst whoami").strip() == "analyst"
     child.sendline("sudo -i")
     child.expect(r"\[root@ip-10-0-1-23 ~\]# ")
     child.sendline("exit")
     child.expect_exact(SSM_PROMPT)
     child.sendline("sudo -s")
     child.expect(r"\[root@ip-10-0-1-23 ssm-user\]# ")
-    assert _run(child, "whoami", prompt="ssm-user]# ").split("\n")[0] == "root"
+    assert run_command(child, "whoami", prompt="ssm-user]# ").split("\n")[0] == "root"
     child.sendline("exit")
     child.expect_exact(SSM_PROMPT)
     child.sendline("sudo su")
     child.expect(r"\[root@ip-10-0-1-23 ssm-user\]# ")  # no dash: stays in the folder
     child.sendline("exit")
     child.expect_exact(SSM_PROMPT)
-    assert "sudo: unknown user nosuchuser" in _run(child, "sudo -iu nosuchuser")
-    assert "su: user nosuchuser does not exist" in _run(child, "sudo su - nosuchuser")
-    assert _run(child, "whoami").strip() == "ssm-user"
+    assert "sudo: unknown user nosuchuser" in run_command(child, "sudo -iu nosuchuser")
+    assert "su: user nosuchuser does not exist" in run_command(child, "sudo su - nosuchuser")
+    assert run_command(child, "whoami").strip() == "ssm-user"
 
 
 def test_ctrl_c_interrupts_the_remote_command_not_the_session(channel_lab):
@@ -89,7 +89,7 @@ def test_ctrl_c_interrupts_the_remote_command_not_the_session(channel_lab):
     child.expect_exact(SSM_PROMPT, timeout=5)
     assert time.monotonic() - started < 3
     assert "^C" in child.before
-    assert _run(child, "echo still here").strip() == "still here"
+    assert run_command(child, "echo still here").strip() == "still here"
     assert channel_lab.registry.get(answer["SessionId"]).is_active
 
 
@@ -105,23 +105,19 @@ def test_ctrl_z_and_ctrl_backslash_reach_the_remote_job(channel_lab):
     child.sendcontrol("\\")  # SIGQUIT, forwarded as 0x1c
     child.expect("Quit")
     child.expect_exact(SSM_PROMPT)
-    assert _run(child, "jobs; echo done").strip() == "done"
+    assert run_command(child, "jobs; echo done").strip() == "done"
 
 
 def test_resizing_the_local_terminal_resizes_the_remote_one(channel_lab):
     _, child = _connected(channel_lab)
-    assert _run(child, "stty size").strip() == "24 80"
-    child.setwinsize(40, 132)
-    deadline = time.monotonic() + 3
-    while (size := _run(child, "stty size").strip()) != "40 132" and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert size == "40 132"
+    assert run_command(child, "stty size").strip() == "24 80"
+    assert resize_and_read_back(child, 40, 132) == "40 132"
 
 
 def test_exit_ends_the_session_and_hands_over_a_clean_transcript(channel_lab):
     answer, child = _connected(channel_lab)
     instance = channel_lab.instances[JUPYTER]
-    _run(child, "printf '\\033[1;31mred words\\033[0m\\n'; env | grep AWS_SECRET")
+    run_command(child, "printf '\\033[1;31mred words\\033[0m\\n'; env | grep AWS_SECRET")
     child.sendline("exit")
     child.expect_exact(f"Exiting session with sessionId: {answer['SessionId']}.")
     child.expect(pexpect_eof())
@@ -168,9 +164,9 @@ def test_two_learners_at_once_see_only_their_own_sessions(channel_lab):
     bob.expect_exact("bob-48")
     alice.expect_exact(SSM_PROMPT)
     bob.expect_exact(SSM_PROMPT)
-    assert _run(alice, "hostname -s >/dev/null; echo $ONBOARD_LAB_HOSTNAME").strip() == "ip-10-0-1-23"
-    assert "alice" not in _run(bob, "true") and "bob" not in _run(alice, "true")
-    assert str(channel_lab.instances[AIRFLOW].root) in _run(bob, "pwd")
+    assert run_command(alice, "hostname -s >/dev/null; echo $ONBOARD_LAB_HOSTNAME").strip() == "ip-10-0-1-23"
+    assert "alice" not in run_command(bob, "true") and "bob" not in run_command(alice, "true")
+    assert str(channel_lab.instances[AIRFLOW].root) in run_command(bob, "pwd")
 
 
 @contextlib.contextmanager
@@ -235,7 +231,7 @@ def test_bad_frames_close_only_their_own_connection(channel_lab, kind):
             while True:
                 connection.recv(timeout=5)
         assert closed.value.rcvd.code in (1002, 1009)
-    assert _run(bystander, "echo unharmed").strip() == "unharmed"
+    assert run_command(bystander, "echo unharmed").strip() == "unharmed"
 
 
 def test_the_interactive_command_document_runs_its_command(channel_lab):
@@ -344,7 +340,7 @@ def test_a_dropped_connection_resumes_with_a_new_token_and_continuing_sequence_n
 
 def test_terminating_a_disconnected_session_still_stores_its_transcript(channel_lab):
     answer, child = _connected(channel_lab)
-    _run(child, "echo written-before-the-drop")
+    run_command(child, "echo written-before-the-drop")
     child.close(force=True)  # the client is gone; the shell stays for a resume
     session_id = answer["SessionId"]
     deadline = time.monotonic() + 5

@@ -18,6 +18,8 @@ import pexpect
 import pytest
 from botocore.exceptions import ClientError
 from fixtures_lab import AWS_CLI, lab, lab_server
+from fixtures_sessions import SSM_PROMPT as PROMPT
+from fixtures_sessions import resize_and_read_back, run_command
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
@@ -29,7 +31,6 @@ __all__ = ["lab", "lab_server"]
 
 pytestmark = pytest.mark.slow
 
-PROMPT = "sh-4.2$ "
 SESSION_ID = re.compile(r"Starting session with SessionId: (\S+)")
 ADMIN = "lab-admin"
 
@@ -75,12 +76,6 @@ def _start(lab, tmp_path: Path, started, user: str = "alice", alias: str = "jupy
     return child, session_id
 
 
-def _run(child, command: str, prompt: str = PROMPT) -> str:
-    child.sendline(command)
-    child.expect_exact(prompt)
-    return child.before.replace("\r", "").split("\n", 1)[-1]
-
-
 def _exit(child, session_id: str) -> None:
     child.sendline("exit")
     child.expect_exact(f"Exiting session with sessionId: {session_id}.")
@@ -105,8 +100,10 @@ def test_a_learner_works_on_an_instance_and_the_session_lands_in_history_with_it
     child, session_id = _start(lab, tmp_path, started)
     assert session_id.startswith("alice-")
     assert lab.describe_session(session_id)["Status"] == "Connected"
-    assert _run(child, "whoami").strip() == "ssm-user"
-    assert _run(child, "env | grep -c '^AWS_SECRET_ACCESS_KEY=.'").strip() == "1"  # the role's key is there
+    assert run_command(child, "whoami").strip() == "ssm-user"
+    assert (
+        run_command(child, "env | grep -c '^AWS_SECRET_ACCESS_KEY=.'").strip() == "1"
+    )  # the role's key is there
     analyst = r"\[analyst@ip-[0-9-]+ ~\]\$ "
     child.sendline("sudo su - analyst")
     child.expect(analyst)
@@ -142,14 +139,10 @@ def test_ctrl_c_interrupts_a_remote_command_and_resizing_reaches_the_instance(la
     time.sleep(0.5)
     child.sendintr()
     child.expect_exact(PROMPT, timeout=5)
-    assert _run(child, "echo alive").strip() == "alive"
+    assert run_command(child, "echo alive").strip() == "alive"
     assert lab.describe_session(session_id)["Status"] == "Connected"
-    assert _run(child, "stty size").strip() == "24 80"
-    child.setwinsize(50, 160)
-    deadline = time.monotonic() + 3
-    while (size := _run(child, "stty size").strip()) != "50 160" and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert size == "50 160"
+    assert run_command(child, "stty size").strip() == "24 80"
+    assert resize_and_read_back(child, 50, 160) == "50 160"
     _exit(child, session_id)
 
 
@@ -166,7 +159,7 @@ def test_a_learner_cannot_terminate_another_learners_session(lab, tmp_path, star
     child, session_id = _start(lab, tmp_path, started, user="alice")
     done = lab.aws("ssm", "terminate-session", "--session-id", session_id, home=tmp_path / "bob", user="bob")
     assert done.returncode != 0 and "AccessDenied" in done.stderr
-    assert _run(child, "echo still-mine").strip() == "still-mine"
+    assert run_command(child, "echo still-mine").strip() == "still-mine"
     _exit(child, session_id)
 
 
@@ -197,13 +190,13 @@ def _client_ports(port: int) -> set[str]:
 
 def test_a_killed_websocket_resumes_and_the_session_goes_on(lab, tmp_path, started):
     child, session_id = _start(lab, tmp_path, started)
-    _run(child, "export MARK=kept-across-the-drop")
+    run_command(child, "export MARK=kept-across-the-drop")
     port = lab.state["data_channel_port"]
     before = _client_ports(port)
     if not _kill_connections(port):
         pytest.skip("cannot abort TCP connections here (ss -K needs root and kernel support)")
     # the shell is the same one: its variables survived, and keystrokes flow again
-    assert _run(child, "echo $MARK").strip() == "kept-across-the-drop"
+    assert run_command(child, "echo $MARK").strip() == "kept-across-the-drop"
     after = _client_ports(port)
     assert after and not after & before  # it is a new connection: the plugin resumed and redialled
     assert lab.describe_session(session_id)["Status"] == "Connected"
@@ -276,4 +269,4 @@ def test_bad_frames_are_rejected_without_harming_other_sessions(lab, tmp_path, s
                 while True:
                     websocket.recv(timeout=5)
             assert closed.value.rcvd.code in (1002, 1009)
-        assert _run(child, "echo unharmed").strip() == "unharmed"
+        assert run_command(child, "echo unharmed").strip() == "unharmed"
