@@ -28,7 +28,7 @@ def test_version_is_at_least_the_minimum_aws_supports_and_starts_fast():
         [
             sys.executable,
             "-c",
-            "import sys; from onboard.labplugin.client import main; main(['--version']);"
+            "import sys; from onboard.labplugin import main; main(['--version']);"
             "print(sorted(m for m in ('boto3', 'botocore', 'websockets') if m in sys.modules))",
         ],
         capture_output=True,

@@ -1,5 +1,5 @@
 import sys
 
-from onboard.labplugin.client import main
+from onboard.labplugin import main
 
 sys.exit(main())

@@ -339,11 +339,8 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[written:]
 
 
-def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["--version"]:
-        print(VERSION)
-        return 0
+def run(argv: list[str]) -> int:
+    """Run one session as the AWS CLI asked (``argv`` without the program name); the exit code."""
     try:
         invocation = parse_arguments(argv, os.environ)
     except PluginError as err:

@@ -20,7 +20,7 @@ def launcher_text(python: str = sys.executable) -> str:
             f"#!{python}\n"
             f"# The practice lab's session-manager-plugin ({MARKER}), not AWS's.\n"
             "import sys\n\n"
-            "from onboard.labplugin.client import main\n\n"
+            "from onboard.labplugin import main\n\n"
             "sys.exit(main())\n"
         )
     return (
