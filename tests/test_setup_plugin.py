@@ -16,12 +16,15 @@ from helpers import run_onboard
 from onboard.errors import ExitCode
 
 
-def write_team(folder: Path, *, site_url: str, endpoint: str, key_file: Path, fingerprint: str) -> Path:
+def write_team(folder: Path, *, site_url: str, endpoint: str, pinned_key) -> Path:
+    """A team file naming the mirror, the lab endpoint, and ``pinned_key`` as the trusted signer."""
+    key_file = folder / "lab-signing-key.asc"
+    key_file.write_bytes(pinned_key.public_key_armored())
     team = folder / "team.toml"
     team.write_text(
         'version = 1\nteam = "data-team"\nregion = "eu-west-1"\n\n'
         f'[plugin]\ndownload_url = "{site_url}"\nsigning_key = "{key_file.name}"\n'
-        f'signing_key_fingerprint = "{fingerprint}"\n\n'
+        f'signing_key_fingerprint = "{pinned_key.fingerprint}"\n\n'
         f'[endpoint]\nurl = "{endpoint}"\n',
         encoding="utf-8",
     )
@@ -31,14 +34,8 @@ def write_team(folder: Path, *, site_url: str, endpoint: str, key_file: Path, fi
 def test_setup_installs_the_plugin_from_the_team_mirror_then_changes_nothing(
     isolated_home, tmp_path, moto_server, authenticated_user, plugin_site, test_signing_key
 ):
-    key_file = tmp_path / "lab-signing-key.asc"
-    key_file.write_bytes(test_signing_key.public_key_armored())
     team = write_team(
-        tmp_path,
-        site_url=plugin_site.base,
-        endpoint=moto_server.url,
-        key_file=key_file,
-        fingerprint=test_signing_key.fingerprint,
+        tmp_path, site_url=plugin_site.base, endpoint=moto_server.url, pinned_key=test_signing_key
     )
     csv = access_key_csv(tmp_path, authenticated_user)
     args = ("setup", "--team", str(team), "--credentials-csv", str(csv), "--no-aws-cli", "--yes")
@@ -69,14 +66,8 @@ def test_a_bundle_signed_by_another_key_is_refused_and_nothing_is_written(
     isolated_home, tmp_path, moto_server, authenticated_user, plugin_site, test_signing_key, other_signing_key
 ):
     # The team pins another key than the one that signed the mirror's bundles.
-    key_file = tmp_path / "lab-signing-key.asc"
-    key_file.write_bytes(other_signing_key.public_key_armored())
     team = write_team(
-        tmp_path,
-        site_url=plugin_site.base,
-        endpoint=moto_server.url,
-        key_file=key_file,
-        fingerprint=other_signing_key.fingerprint,
+        tmp_path, site_url=plugin_site.base, endpoint=moto_server.url, pinned_key=other_signing_key
     )
     csv = access_key_csv(tmp_path, authenticated_user)
     ran = run_onboard("setup", "--team", str(team), "--credentials-csv", str(csv), "--no-aws-cli", "--yes")

@@ -101,11 +101,14 @@ class Wizard:
         profile, region, output = self.profile_screen()
         key = self.keys_screen(profile)
         plan = self.plan(profile, region, output, key)
-        if not self.review_screen(plan):
-            return self.report
-        self.apply(plan)
-        self.identity_screen(profile, region)
-        self.next_steps(profile)
+        if self.review_screen(plan):
+            self.apply(plan)
+            self.identity_screen(profile, region)
+            self.next_steps(profile)
+        installed = [
+            self.report.data.get(step, {}).get("action") == "installed" for step in ("plugin", "aws_cli")
+        ]
+        self.report.data["changed"] = bool(self.report.data.get("written")) or any(installed)
         return self.report
 
     def platform_screen(self) -> Platform:
@@ -323,9 +326,8 @@ class Wizard:
             "config": {"path": str(plan.files.config), "source": plan.files.config_source},
             "credentials": {"path": str(plan.files.credentials), "source": plan.files.credentials_source},
         }
-        self.report.data.update(files=files, changed=False, dry_run=self.options.dry_run)
+        self.report.data.update(files=files, dry_run=self.options.dry_run)
         if plan.is_noop:
-            self.report.data["changed"] = False
             self.say("  Nothing to change: both files already hold these settings.")
             return not self.options.dry_run
         diffs = [change.diff() for change in plan.changes if change.before != change.after]
@@ -355,7 +357,6 @@ class Wizard:
         if plan.is_noop:
             return
         applied = apply_plan(plan)
-        self.report.data["changed"] = True
         self.report.data["written"] = [
             {"path": str(done.path), "backup": str(done.backup) if done.backup else None} for done in applied
         ]
@@ -375,7 +376,7 @@ class Wizard:
             self.report.data["identity"] = {"ok": False, "error": failed.to_dict()}
             self.report.exit_code = failed.exit_code
             self.say(f"  {failed.message}", style="red")
-            self.say(f"  {failed.hint or ''}{written if self.report.data.get('changed') else ''}")
+            self.say(f"  {failed.hint or ''}{written if self.report.data.get('written') else ''}")
             return
         self.report.data["identity"] = {
             "ok": True,
@@ -434,7 +435,7 @@ def render_setup(out: Console, data: dict[str, Any]) -> None:
         out.print("Dry run: nothing was written." if data.get("dry_run") else "Setup stopped.")
     elif not identity["ok"]:
         out.print(f"Setup is not finished: the keys in profile {data['profile']} did not work (see above).")
-    elif data.get("changed"):
+    elif data["changed"]:
         out.print(f"Done: profile {data['profile']} is set up and works.", style="bold green")
     else:
         out.print(
