@@ -324,3 +324,47 @@ def test_the_caller_identity_and_instances_are_the_worlds(lab):
         if tag["Key"] == "Name"
     }
     assert names == lab.instances
+
+
+def test_the_lab_serves_its_plugin_signed_by_the_key_its_team_file_pins(lab):
+    import urllib.request
+
+    from onboard.pgp import verify_detached
+    from onboard.team import load_team
+
+    team = load_team(lab.team_file)
+    assert team.plugin.download_url == f"{lab.endpoint_url}/_onboard/downloads/plugin/"
+    [key] = team.plugin.trusted_keys()
+
+    def fetch(path: str) -> bytes:
+        with urllib.request.urlopen(team.plugin.download_url + path) as response:
+            return response.read()
+
+    for path in (
+        "latest/ubuntu_64bit/session-manager-plugin.deb",
+        "1.2.764.0/linux_64bit/session-manager-plugin.rpm",
+    ):
+        bundle = fetch(path)
+        assert verify_detached(bundle, fetch(path + ".sig"), [key]).fingerprint == key.fingerprint
+    assert fetch("latest/mac/sessionmanager-bundle.zip")[:2] == b"PK"
+
+
+def test_the_download_site_serves_nothing_outside_its_folder(lab):
+    import urllib.error
+    import urllib.request
+
+    for path in ("../../admin-secret", "..%2f..%2fadmin-secret", "latest/nothing-here.zip"):
+        with pytest.raises(urllib.error.HTTPError) as missing:
+            urllib.request.urlopen(f"{lab.endpoint_url}/_onboard/downloads/plugin/{path}")
+        assert missing.value.code == 404
+
+
+def test_the_admin_endpoint_wants_the_labs_secret(lab):
+    from onboard.errors import OnboardError
+    from onboard.lab.client import AdminClient
+
+    for secret in ("", "not-the-secret"):
+        with pytest.raises(OnboardError) as refused:
+            AdminClient(lab.endpoint_url, secret).call("status")
+        assert "admin secret is missing or wrong" in refused.value.message
+    assert lab.admin.call("status")["endpoint_url"] == lab.endpoint_url

@@ -122,6 +122,7 @@ class LabServer:
         self.active_faults: dict[tuple[str, str], Any] = {}
         self.started_at = time.time()
         self.stopped = threading.Event()
+        self.published: Any = None
 
     @property
     def iam(self) -> Any:
@@ -136,6 +137,8 @@ class LabServer:
     # --- start and stop ----------------------------------------------------------------------------------
 
     def start(self) -> None:
+        # The plugin bundles are built (or found up to date) while moto imports and the world is seeded.
+        publishing = _Background(self._publish_plugin)
         _prepare_moto_settings()
         from moto.moto_server.werkzeug_app import (
             DomainDispatcherApplication,
@@ -167,7 +170,14 @@ class LabServer:
         )
         self._serving.start()
         self._warm_up()
+        publishing.join()
+        self.state.downloads_dir = self.published.root
         self._write_files()
+
+    def _publish_plugin(self) -> None:
+        from onboard.lab.downloads import publish_lab_plugin
+
+        self.published = publish_lab_plugin(self.paths)
 
     def _seed(self) -> None:
         from onboard.lab.seed import seed
@@ -271,7 +281,15 @@ class LabServer:
             )
         self.paths.aws_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.paths.bin_dir.mkdir(parents=True, exist_ok=True)
-        write_team_file(self.paths, self.world, self.endpoint_url, self.state.downloads_dir)
+        published = self.published
+        write_team_file(
+            self.paths,
+            self.world,
+            self.endpoint_url,
+            published.root,
+            signing_key=published.public_key,
+            fingerprint=published.fingerprint,
+        )
         write_state(self.paths, self.describe())
 
     def describe(self) -> dict[str, Any]:
@@ -289,6 +307,12 @@ class LabServer:
             "credentials": {user: str(self.paths.credentials_csv(user)) for user in self.seeded.keys},
             "world": self.world.summary(),
             "faults": [{"name": name, "target": target} for name, target in self.active_faults],
+            "plugin": {
+                "download_url": f"{self.endpoint_url}/_onboard/downloads/plugin/",
+                "version": self.published.version,
+                "signing_key": str(self.published.public_key),
+                "fingerprint": self.published.fingerprint,
+            },
             "sessions": {
                 "active": sum(1 for s in self.state.registry.all() if s.is_active),
                 "total": len(self.state.registry.all()),
@@ -383,6 +407,26 @@ class LabServer:
         from onboard.lab.state import write_state
 
         write_state(self.paths, self.describe())
+
+
+class _Background:
+    """Run ``work`` in a thread; :meth:`join` waits and re-raises what it raised."""
+
+    def __init__(self, work: Any):
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, args=(work,), daemon=True)
+        self._thread.start()
+
+    def _run(self, work: Any) -> None:
+        try:
+            work()
+        except BaseException as error:  # handed to the joining thread
+            self._error = error
+
+    def join(self) -> None:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
 
 
 def _fault_list() -> list[dict[str, Any]]:
