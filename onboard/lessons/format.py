@@ -1,0 +1,526 @@
+"""The lesson file format: Markdown with TOML front matter, one step per ``##`` section.
+
+A lesson is a Markdown file (parsed with markdown-it-py)::
+
+    +++
+    id = "connect"
+    title = "Connect to a server"
+    order = 2
+    minutes = 10
+    prerequisites = ["ready"]
+    points = 30
+    +++
+
+    Prose before the first step introduces the lesson.
+
+    ## Start a session
+
+    Instructions in Markdown. Team-file values are written {{instance.alias}}, {{profile}} ...
+
+    ```sh
+    aws ssm start-session --target {{instance.id}} --profile {{profile}}
+    ```
+
+    ```session
+    whoami
+    ```
+
+    ```hint
+    The instance id is in the team file; `onboard lesson status` shows it too.
+    ```
+
+    ```check
+    [[verify]]
+    kind = "session_started"
+    target = "{{instance.id}}"
+    ```
+
+Fenced blocks by their info word: ``sh`` (also bash, shell, console) is typed on your computer,
+``session`` inside the session on the instance; ``hint`` is one hint (shown in order, each costs
+points); ``check`` declares the step's verifiers as TOML data (``points`` and ``time_limit`` optional,
+``[[verify]]`` tables with a ``kind``; ``kind = "all"`` or ``"any"`` with ``of = [{...}, ...]``
+combines); ``setup`` (lab only) applies a lab fault when the step begins. Everything else is the step's
+instructions. :func:`lint_lesson` reports every problem with file:line.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from onboard.errors import UsageError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+FRONT_MATTER_FENCE = "+++"
+#: ``{{name}}`` or ``{{instance.id}}``: the only placeholder syntax (shell braces stay untouched).
+VARIABLE = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_.]*)\s*\}\}")
+#: Every variable a lesson may use; filled from the team file, the learner's identity and the step.
+VARIABLES = {
+    "profile": "the AWS profile (the team file's, usually ssm)",
+    "region": "the team's region",
+    "user": "your IAM user name",
+    "bucket": "the transfer bucket",
+    "prefix": "your own key prefix in the transfer bucket (users/<you>/)",
+    "log_bucket": "the session-log bucket",
+    "target_user": "the OS user lessons switch to with sudo",
+    "nonce": "a fresh random word for this step (nobody passes with someone else's output)",
+    "workdir": "the practice folder on your computer",
+    "instance.alias": "the lesson's instance: its alias",
+    "instance.id": "the lesson's instance: its id",
+    "instance.name": "the lesson's instance: its Name tag",
+    "other_instance.alias": "another instance of the team: its alias",
+    "other_instance.id": "another instance of the team: its id",
+    "other_instance.name": "another instance of the team: its Name tag",
+}
+LOCAL_FENCES = ("sh", "bash", "shell", "console", "zsh")
+SESSION_FENCE = "session"
+DATA_FENCES = ("check", "hint", "setup")
+FRONT_MATTER_KEYS = {
+    "id": str,
+    "title": str,
+    "order": int,
+    "minutes": int,
+    "prerequisites": list,
+    "points": int,
+    "requires": str,
+    "instance": str,
+}
+REQUIRED_FRONT_MATTER = ("id", "title", "order", "minutes", "points")
+CHECK_KEYS = ("points", "time_limit", "verify")
+SETUP_KEYS = ("lab_fault", "target")
+DEFAULT_TIME_LIMIT = 20.0
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong in a lesson file, at a line (1-based)."""
+
+    path: Path
+    line: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}: {self.message}"
+
+
+@dataclass(frozen=True)
+class Commands:
+    """A block of lines to type: on your computer (``where == "local"``) or in the session."""
+
+    where: str
+    lines: tuple[str, ...]
+    line: int
+
+
+@dataclass(frozen=True)
+class Step:
+    id: str
+    title: str
+    line: int
+    #: The instructions as Markdown (command blocks included, check/hint/setup blocks left out).
+    instructions: str
+    commands: tuple[Commands, ...]
+    hints: tuple[str, ...]
+    #: The ``[[verify]]`` tables as written (placeholders not filled yet).
+    verify: tuple[dict[str, Any], ...]
+    points: int
+    time_limit: float
+    setup: dict[str, Any] | None = None
+    check_line: int = 0
+
+    @property
+    def graded(self) -> bool:
+        return bool(self.verify)
+
+
+@dataclass(frozen=True)
+class Lesson:
+    id: str
+    title: str
+    order: int
+    minutes: int
+    points: int
+    path: Path
+    intro: str = ""
+    prerequisites: tuple[str, ...] = ()
+    requires: str | None = None
+    instance: str | None = None
+    steps: tuple[Step, ...] = field(default_factory=tuple)
+
+    def step(self, index: int) -> Step:
+        return self.steps[index]
+
+
+@dataclass(frozen=True)
+class Header:
+    """Only the front matter: enough for `lesson list`, without parsing the Markdown."""
+
+    id: str
+    title: str
+    order: int
+    minutes: int
+    points: int
+    path: Path
+    prerequisites: tuple[str, ...] = ()
+    requires: str | None = None
+
+
+class LessonFileError(UsageError):
+    """A lesson file cannot be used: the first problems, with file:line."""
+
+    def __init__(self, problems: list[Problem]):
+        shown = "; ".join(str(problem) for problem in problems[:3])
+        more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
+        super().__init__(
+            f"the lesson file has problems: {shown}{more}",
+            f"Run `onboard lesson lint {problems[0].path}` to see them all.",
+        )
+        self.problems = problems
+
+
+# ------------------------------------------------------------------------------------------- reading
+
+
+def _split_front_matter(path: Path, text: str, problems: list[Problem]) -> tuple[dict[str, Any], str, int]:
+    """(front matter, Markdown body, the body's first line number - 1)."""
+    lines = text.splitlines(keepends=True)
+    if not lines or lines[0].strip() != FRONT_MATTER_FENCE:
+        problems.append(
+            Problem(path, 1, f"the file must start with front matter between {FRONT_MATTER_FENCE} lines")
+        )
+        return {}, text, 0
+    for index in range(1, len(lines)):
+        if lines[index].strip() == FRONT_MATTER_FENCE:
+            raw = "".join(lines[1:index])
+            body = "".join(lines[index + 1 :])
+            try:
+                data = tomllib.loads(raw)
+            except tomllib.TOMLDecodeError as bad:
+                problems.append(Problem(path, 2 + _toml_error_line(bad), f"front matter is not TOML: {bad}"))
+                data = {}
+            return data, body, index + 1
+    problems.append(Problem(path, 1, f"the front matter has no closing {FRONT_MATTER_FENCE} line"))
+    return {}, "", len(lines)
+
+
+def _toml_error_line(error: Exception) -> int:
+    found = re.search(r"line (\d+)", str(error))
+    return int(found.group(1)) - 1 if found else 0
+
+
+def read_header(path: Path) -> Header:
+    """The front matter of the lesson at ``path`` (no Markdown parsing: `lesson list` stays fast)."""
+    text = _read_text(path)
+    problems: list[Problem] = []
+    data, _, _ = _split_front_matter(path, text, problems)
+    problems += _front_matter_problems(path, data)
+    if problems:
+        raise LessonFileError(problems)
+    return Header(
+        id=data["id"],
+        title=data["title"],
+        order=data["order"],
+        minutes=data["minutes"],
+        points=data["points"],
+        path=path,
+        prerequisites=tuple(data.get("prerequisites", ())),
+        requires=data.get("requires"),
+    )
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_bytes().decode("utf-8-sig")
+    except OSError as unreadable:
+        raise UsageError(
+            f"the lesson file {path} cannot be read: {unreadable.strerror}", "Check the path."
+        ) from None
+    except UnicodeDecodeError:
+        raise UsageError(f"the lesson file {path} is not UTF-8 text", "Save it as UTF-8.") from None
+
+
+def _front_matter_problems(path: Path, data: dict[str, Any]) -> list[Problem]:
+    problems = []
+    for key, value in data.items():
+        expected = FRONT_MATTER_KEYS.get(key)
+        if expected is None:
+            problems.append(
+                Problem(path, 1, f"unknown front matter key {key!r}{_did_you_mean(key, FRONT_MATTER_KEYS)}")
+            )
+        elif not isinstance(value, expected) or isinstance(value, bool):
+            problems.append(
+                Problem(path, 1, f"front matter {key} should be a {expected.__name__}, not {value!r}")
+            )
+    for key in REQUIRED_FRONT_MATTER:
+        if key not in data:
+            problems.append(Problem(path, 1, f"front matter lacks {key!r}"))
+    if isinstance(data.get("id"), str) and not re.fullmatch(r"[a-z0-9][a-z0-9-]*", data["id"]):
+        problems.append(Problem(path, 1, f"the id {data['id']!r} must be lower-case letters, digits and '-'"))
+    prerequisites = data.get("prerequisites", [])
+    if isinstance(prerequisites, list) and not all(isinstance(item, str) for item in prerequisites):
+        problems.append(Problem(path, 1, "prerequisites must be a list of lesson ids"))
+    if data.get("requires") not in (None, "lab"):
+        problems.append(Problem(path, 1, f'requires may only be "lab", not {data["requires"]!r}'))
+    return problems
+
+
+def _did_you_mean(word: str, known) -> str:
+    close = difflib.get_close_matches(word, list(known), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _slug(title: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-") or "step"
+
+
+def parse_lesson(path: Path, text: str | None = None) -> tuple[Lesson | None, list[Problem]]:
+    """The lesson in ``path`` and every problem found in it (None when it cannot be used at all)."""
+    from markdown_it import MarkdownIt
+
+    from onboard.lessons.verifiers import verifier_problems
+
+    text = _read_text(path) if text is None else text
+    problems: list[Problem] = []
+    front, body, offset = _split_front_matter(path, text, problems)
+    problems += _front_matter_problems(path, front)
+    body_lines = body.splitlines(keepends=True)
+    tokens = MarkdownIt("commonmark").parse(body)
+
+    sections: list[dict[str, Any]] = []  # the intro, then one per ## heading
+    current: dict[str, Any] = {"title": None, "line": offset + 1, "skip": [], "fences": [], "start": 0}
+    for index, token in enumerate(tokens):
+        if token.type == "heading_open" and token.tag == "h2" and token.map:
+            current["end"] = token.map[0]
+            sections.append(current)
+            title = tokens[index + 1].content.strip()
+            current = {"title": title, "line": offset + token.map[0] + 1, "skip": [], "fences": []}
+            current["start"] = token.map[1]
+        elif token.type == "fence" and token.map:
+            info = token.info.strip().split(maxsplit=1)[0].lower() if token.info.strip() else ""
+            current["fences"].append((info, token.content, offset + token.map[0] + 1))
+            if info in DATA_FENCES:
+                current["skip"].append((token.map[0], token.map[1]))
+    current["end"] = len(body_lines)
+    sections.append(current)
+
+    def prose(section: dict[str, Any]) -> str:
+        kept = []
+        for number in range(section["start"], section["end"]):
+            if not any(start <= number < end for start, end in section["skip"]):
+                kept.append(body_lines[number])
+        return "".join(kept).strip("\n") + "\n"
+
+    for info, _content, line in sections[0]["fences"]:
+        if info in DATA_FENCES:
+            problems.append(
+                Problem(path, line, f"a {info} block before the first ## step belongs to no step")
+            )
+
+    drafts = []
+    for section in sections[1:]:
+        drafts.append(_read_step(path, section, prose(section), problems, verifier_problems))
+    if len(sections) == 1:
+        problems.append(Problem(path, offset + 1, "the lesson has no steps (## headings)"))
+
+    seen: set[str] = set()
+    for draft in drafts:
+        if draft["id"] in seen:
+            problems.append(Problem(path, draft["line"], f"two steps are called {draft['title']!r}"))
+        seen.add(draft["id"])
+
+    problems += _variable_problems(path, text)
+    if any(key not in front for key in REQUIRED_FRONT_MATTER) or not drafts:
+        return None, problems
+    if any(p.line == 1 and "front matter" in p.message for p in problems):
+        return None, problems
+    steps = _with_points(drafts, front["points"], path, problems)
+    lesson = Lesson(
+        id=front["id"],
+        title=front["title"],
+        order=front["order"],
+        minutes=front["minutes"],
+        points=front["points"],
+        path=path,
+        intro=prose(sections[0]).strip() + "\n" if prose(sections[0]).strip() else "",
+        prerequisites=tuple(front.get("prerequisites", ())),
+        requires=front.get("requires"),
+        instance=front.get("instance"),
+        steps=tuple(steps),
+    )
+    return lesson, problems
+
+
+def _read_step(
+    path: Path, section: dict[str, Any], instructions: str, problems: list[Problem], verifier_problems
+) -> dict[str, Any]:
+    commands: list[Commands] = []
+    hints: list[str] = []
+    check: dict[str, Any] | None = None
+    check_line = 0
+    setup: dict[str, Any] | None = None
+    for info, content, line in section["fences"]:
+        if info in LOCAL_FENCES or info == SESSION_FENCE:
+            lines = tuple(item for item in content.splitlines() if item.strip())
+            commands.append(Commands("session" if info == SESSION_FENCE else "local", lines, line))
+        elif info == "hint":
+            hints.append(content.strip())
+        elif info in ("check", "setup"):
+            try:
+                data = tomllib.loads(content)
+            except tomllib.TOMLDecodeError as bad:
+                problems.append(
+                    Problem(path, line + 1 + _toml_error_line(bad), f"the {info} block is not TOML: {bad}")
+                )
+                continue
+            if info == "check":
+                if check is not None:
+                    problems.append(Problem(path, line, "a step has one check block"))
+                check, check_line = data, line
+            else:
+                setup = data
+                for key in data:
+                    if key not in SETUP_KEYS:
+                        problems.append(
+                            Problem(path, line, f"unknown setup key {key!r}{_did_you_mean(key, SETUP_KEYS)}")
+                        )
+                if "lab_fault" not in data:
+                    problems.append(Problem(path, line, "a setup block names a lab_fault"))
+    verify: list[dict[str, Any]] = []
+    points = None
+    time_limit = DEFAULT_TIME_LIMIT
+    if check is not None:
+        for key in check:
+            if key not in CHECK_KEYS:
+                problems.append(
+                    Problem(path, check_line, f"unknown check key {key!r}{_did_you_mean(key, CHECK_KEYS)}")
+                )
+        raw_verify = check.get("verify", [])
+        if not isinstance(raw_verify, list) or not raw_verify:
+            problems.append(Problem(path, check_line, "a check block needs at least one [[verify]] table"))
+            raw_verify = []
+        for item in raw_verify:
+            for message in verifier_problems(item):
+                problems.append(Problem(path, check_line, message))
+            verify.append(item)
+        points = check.get("points")
+        if points is not None and (not isinstance(points, int) or isinstance(points, bool) or points < 0):
+            problems.append(Problem(path, check_line, f"points must be a whole number >= 0, not {points!r}"))
+            points = None
+        limit = check.get("time_limit", DEFAULT_TIME_LIMIT)
+        if not isinstance(limit, (int, float)) or isinstance(limit, bool) or not 0 < limit <= 300:
+            problems.append(
+                Problem(path, check_line, f"time_limit is seconds between 1 and 300, not {limit!r}")
+            )
+        else:
+            time_limit = float(limit)
+    return {
+        "id": _slug(section["title"]),
+        "title": section["title"],
+        "line": section["line"],
+        "instructions": instructions,
+        "commands": tuple(commands),
+        "hints": tuple(hints),
+        "verify": tuple(verify),
+        "points": points,
+        "time_limit": time_limit,
+        "setup": setup,
+        "check_line": check_line,
+    }
+
+
+def _with_points(drafts: list[dict[str, Any]], total: int, path: Path, problems: list[Problem]) -> list[Step]:
+    """Steps with their points: as declared, the rest of the lesson's points shared by the other checks."""
+    graded = [draft for draft in drafts if draft["verify"]]
+    declared = sum(draft["points"] for draft in graded if draft["points"] is not None)
+    undeclared = [draft for draft in graded if draft["points"] is None]
+    remaining = total - declared
+    if remaining < 0 or (not undeclared and remaining != 0 and graded):
+        problems.append(
+            Problem(path, 1, f"the steps' points add up to {declared}, but the lesson's points are {total}")
+        )
+        remaining = max(remaining, 0)
+    share, extra = divmod(remaining, len(undeclared)) if undeclared else (0, 0)
+    steps = []
+    for draft in drafts:
+        points = draft["points"]
+        if draft["verify"] and points is None:
+            points = share + (1 if extra > 0 else 0)
+            extra -= 1
+        steps.append(Step(**{**draft, "points": points or 0}))
+    return steps
+
+
+def _variable_problems(path: Path, text: str) -> list[Problem]:
+    problems = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        for match in VARIABLE.finditer(line):
+            name = match.group(1)
+            if name not in VARIABLES:
+                problems.append(
+                    Problem(
+                        path, number, f"undefined variable {{{{{name}}}}}{_did_you_mean(name, VARIABLES)}"
+                    )
+                )
+    return problems
+
+
+def load_lesson(path: Path) -> Lesson:
+    """The lesson at ``path``; a LessonFileError (file:line) when anything in it is wrong."""
+    lesson, problems = parse_lesson(path)
+    if problems or lesson is None:
+        raise LessonFileError(problems or [Problem(path, 1, "not a lesson")])
+    return lesson
+
+
+def lint_paths(paths: list[Path]) -> tuple[list[Path], list[Problem]]:
+    """Every lesson file under ``paths`` (files or folders of *.md) and every problem in them."""
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            files += sorted(p for p in path.glob("*.md") if p.name.lower() != "readme.md")
+        elif path.exists():
+            files.append(path)
+        else:
+            raise UsageError(f"{path} does not exist", "Name a lesson file or a folder of lessons.")
+    problems: list[Problem] = []
+    ids: dict[str, Path] = {}
+    lessons: list[Lesson] = []
+    for file in files:
+        lesson, found = parse_lesson(file)
+        problems += found
+        if lesson is not None:
+            if lesson.id in ids:
+                problems.append(Problem(file, 1, f"the id {lesson.id!r} is used by {ids[lesson.id]} too"))
+            ids[lesson.id] = file
+            lessons.append(lesson)
+    for lesson in lessons:
+        for prerequisite in lesson.prerequisites:
+            if prerequisite not in ids:
+                problems.append(
+                    Problem(lesson.path, 1, f"prerequisite {prerequisite!r} is not a lesson here")
+                )
+    return files, problems
+
+
+def fill(text: str, values: dict[str, str]) -> str:
+    """``text`` with every ``{{name}}`` replaced by its value (unknown names stay as written)."""
+    return VARIABLE.sub(lambda match: values.get(match.group(1), match.group(0)), text)
+
+
+def fill_data(data: Any, values: dict[str, str]) -> Any:
+    """A check's TOML data with placeholders in every string filled."""
+    if isinstance(data, str):
+        return fill(data, values)
+    if isinstance(data, list):
+        return [fill_data(item, values) for item in data]
+    if isinstance(data, dict):
+        return {key: fill_data(value, values) for key, value in data.items()}
+    return data

@@ -1,0 +1,142 @@
+"""How lesson results read for people (the same data is what ``--json`` prints)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from onboard.output import escape
+
+
+def _minutes(seconds: int | None) -> str:
+    if seconds is None:
+        return "-"
+    return f"{seconds // 60} min {seconds % 60} s" if seconds >= 60 else f"{seconds} s"
+
+
+def render_list(out, data: dict[str, Any]) -> None:
+    out.print(f"Lessons for team {escape(data['team'])}, profile {escape(data['profile'])}:")
+    for row in data["lessons"]:
+        mark = {"completed": "[green]done[/green]", "in_progress": "[yellow]in progress[/yellow]"}.get(
+            row["status"], "not started"
+        )
+        lab = " (practice lab)" if row["requires"] == "lab" else ""
+        current = "  <- current" if row["current"] else ""
+        out.print(
+            f"  {row['order']}. {row['id']:<16} {escape(row['title'])}{lab}: {row['minutes']} min, "
+            f"{row['earned']}/{row['points']} points, {mark}{current}"
+        )
+    course = data["course"]
+    out.print(f"Course: {course['points']} points, {course['lessons_completed']} lesson(s) completed.")
+    out.print("Start one: onboard lesson start NAME")
+
+
+def render_step(out, data: dict[str, Any]) -> None:
+    from rich.markdown import Markdown
+
+    for warning in data.get("warnings", []):
+        out.print(f"[yellow]note:[/yellow] {escape(warning)}")
+    if data.get("skipped"):
+        out.print(f"Skipped {escape(data['skipped'])} (no points).")
+    if data.get("completed"):
+        render_summary(out, data)
+        return
+    resumed = " (resumed)" if data.get("resumed") else ""
+    out.print(f"[bold]{escape(data['lesson_title'])}[/bold]{resumed}")
+    if data.get("intro"):
+        out.print(Markdown(data["intro"]))
+    points = f", {data['points']} points" if data["graded"] else ""
+    out.print(f"\n[bold]Step {data['step']}/{data['steps']}: {escape(data['title'])}[/bold]{points}")
+    out.print(Markdown(data["instructions"]))
+    out.print(f"\nPractice folder: {escape(data['workdir'])} (profile {escape(data['profile'])})")
+    if data["graded"]:
+        out.print(
+            "When you are done: onboard lesson check   (stuck? onboard lesson hint; or onboard lesson skip)"
+        )
+    else:
+        out.print("Then: onboard lesson next")
+
+
+def render_check(out, data: dict[str, Any]) -> None:
+    if data.get("note"):
+        out.print(f"Step {data['step']} ({escape(data['title'])}): {escape(data['note'])}.")
+    for verdict in data["verdicts"]:
+        _render_verdict(out, verdict, "")
+    if not data["verdicts"]:
+        return
+    if data["passed"]:
+        out.print(f"[green]Step {data['step']} passed[/green]: {data['points']}/{data['max_points']} points.")
+        following = "finish the lesson" if data.get("last_step") else "go on"
+        out.print(f"Next: onboard lesson next (to {following})")
+    else:
+        out.print(
+            f"[red]Not yet[/red] (failed checks so far: {data['failed_checks']}). Fix it and check again."
+        )
+
+
+def _render_verdict(out, verdict: dict[str, Any], indent: str) -> None:
+    mark = "[green]PASS[/green]" if verdict["passed"] else "[red]FAIL[/red]"
+    out.print(f"{indent}{mark} {escape(verdict['check'])}")
+    out.print(f"{indent}     seen: {escape(verdict['evidence'])}")
+    if verdict.get("hint"):
+        out.print(f"{indent}     fix:  {escape(verdict['hint'])}")
+    for child in verdict.get("children", []):
+        _render_verdict(out, child, indent + "    ")
+
+
+def render_hint(out, data: dict[str, Any]) -> None:
+    if data["hint"] is None:
+        out.print("No more hints for this step.")
+        return
+    out.print(f"Hint {data['hints_taken']} for step {data['step']} ({escape(data['title'])}):")
+    out.print(f"  {escape(data['hint'])}")
+    out.print(f"({data['hints_left']} more; each hint costs a quarter of the step's points.)")
+
+
+def render_summary(out, data: dict[str, Any]) -> None:
+    summary = data["summary"]
+    out.print(f"[bold green]Lesson complete: {escape(data['lesson_title'])}[/bold green]")
+    out.print(
+        f"  {summary['points']}/{summary['max_points']} points; {summary['passed']} step(s) passed, "
+        f"{summary['skipped']} skipped, {summary['hints']} hint(s), "
+        f"{summary['failed_checks']} failed check(s); "
+        f"time {_minutes(summary['seconds'])}"
+    )
+    _render_course(out, data["course"])
+    if data.get("published"):
+        out.print(f"Published to {escape(data['published']['url'])}.")
+
+
+def _render_course(out, course: dict[str, Any]) -> None:
+    out.print(
+        f"Course so far: {course['points']}/{course['max_points']} points, "
+        f"{course['lessons_completed']} lesson(s) completed, time {_minutes(course['seconds'])}."
+    )
+
+
+def render_status(out, data: dict[str, Any]) -> None:
+    who = f" as {escape(data['user'])}" if data.get("user") else ""
+    out.print(f"Team {escape(data['team'])}, profile {escape(data['profile'])}{who}")
+    for name, summary in data["lessons"].items():
+        out.print(
+            f"  {name}: {summary['status']}, {summary['points']}/{summary['max_points']} points, "
+            f"{summary['hints']} hint(s), {summary['skipped']} skipped"
+        )
+    current = data.get("current")
+    if current:
+        out.print(
+            f"Current: {current['lesson']} step {current['step']}/{current['steps']}: "
+            f"{escape(current['title'])}"
+        )
+    else:
+        out.print("No lesson running; see onboard lesson list.")
+    _render_course(out, data["course"])
+
+
+def render_lint(out, data: dict[str, Any]) -> None:
+    for problem in data["problems"]:
+        out.print(f"{escape(problem['file'])}:{problem['line']}: {escape(problem['message'])}")
+    count = len(data["problems"])
+    files = len(data["files"])
+    out.print(
+        f"{files} lesson file(s), {count} problem(s)." if count else f"{files} lesson file(s): all good."
+    )
