@@ -191,3 +191,30 @@ def test_the_system_plugin_check_without_a_plugin_or_with_the_labs_own(tmp_path,
     assert (ok, version) == (False, None) and "No session-manager-plugin is on PATH" in explanation
     ok, version, explanation = check_system_plugin(str(write_launcher(tmp_path / "lab-bin")))
     assert (ok, version) == (False, None) and "the practice lab's own plugin" in explanation
+
+
+def test_a_data_channel_that_cannot_be_opened_is_reported_without_a_traceback(channel_lab):
+    answer = channel_lab.start_session()
+    answer["StreamUrl"] = channel_lab.server.stream_url("alice-00000000000000000")  # no such session: 404
+    done = subprocess.run(
+        [sys.executable, "-m", "onboard.labplugin", *plugin_arguments(JUPYTER)],
+        env=dict(os.environ, AWS_SSM_START_SESSION_RESPONSE=json.dumps(answer)),
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.returncode == 1
+    assert "could not open the data channel" in done.stderr and "404" in done.stderr
+    assert "Traceback" not in done.stderr and answer["TokenValue"] not in done.stderr
+
+
+def test_when_a_dropped_session_cannot_be_resumed_the_plugin_says_so_and_exits(channel_lab):
+    answer = channel_lab.start_session()
+    child = channel_lab.spawn_plugin(answer)  # its endpoint, 127.0.0.1:9, answers nothing
+    child.expect_exact(SSM_PROMPT)
+    assert channel_lab.server.drop_connection(answer["SessionId"])
+    child.expect_exact("ResumeSession failed", timeout=20)
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 1
+    assert "Traceback" not in child.before

@@ -50,6 +50,10 @@ class PluginError(Exception):
     """A problem the plugin reports on stderr before exiting non-zero."""
 
 
+class ChannelUnavailable(PluginError):
+    """The websocket could not be opened (refused, timed out, or the server said no)."""
+
+
 @dataclass
 class Invocation:
     session_id: str
@@ -115,6 +119,7 @@ class ShellSession:
         self._closed = threading.Event()
         self._size: tuple[int, int] | None = None
         self.error: str | None = None
+        self.gave_up = False
 
     # --- entry ------------------------------------------------------------------------------
     def run(self) -> None:
@@ -133,6 +138,9 @@ class ShellSession:
         with self._lock:
             if self._connection is not None:
                 self._connection.close()
+        if self.gave_up:  # as AWS's plugin does after its resends run out
+            with contextlib.suppress(Exception):
+                terminate_session(self.invocation)
         if self.error:
             raise PluginError(self.error)
 
@@ -166,17 +174,23 @@ class ShellSession:
 
     # --- the socket ---------------------------------------------------------------------------
     def _connect(self) -> None:
+        from websockets.exceptions import WebSocketException
         from websockets.sync.client import connect
 
-        connection = connect(
-            self._stream_url,
-            proxy=None,
-            compression=None,
-            max_size=protocol.MAX_PAYLOAD + protocol.PAYLOAD_OFFSET,
-            open_timeout=10,
-            ping_interval=20,
-            user_agent_header=f"onboard-labplugin/{VERSION}",
-        )
+        try:
+            connection = connect(
+                self._stream_url,
+                proxy=None,
+                compression=None,
+                max_size=protocol.MAX_PAYLOAD + protocol.PAYLOAD_OFFSET,
+                open_timeout=10,
+                ping_interval=20,
+                user_agent_header=f"onboard-labplugin/{VERSION}",
+            )
+        except (OSError, TimeoutError, WebSocketException) as err:
+            raise ChannelUnavailable(
+                f"could not open the data channel at {_without_query(self._stream_url)}: {err}"
+            ) from None
         # Entering the connection marks it as owned (websockets 17 warns otherwise); run() closes it.
         connection = connection.__enter__()
         # Keystrokes and acknowledgements are tiny: without this, Nagle's algorithm holds each one back
@@ -273,7 +287,8 @@ class ShellSession:
                     self._send_frame(frame)
                 gave_up = self._outgoing.gave_up
             if gave_up:
-                self.error = "the lab stopped acknowledging input; the session is lost"
+                self.error = "the lab stopped acknowledging input; the session was terminated"
+                self.gave_up = True
                 self._closed.set()
             if not self._handshake_done.is_set() and time.monotonic() > handshake_deadline:
                 self.error = "the data channel did not complete its handshake"
@@ -308,24 +323,35 @@ class ShellSession:
             try:
                 check_stream_url(self._stream_url)
                 self._connect()
+            except ChannelUnavailable as err:  # another attempt
+                self.error = str(err)
+                continue
             except PluginError as err:
                 self.error = str(err)
                 return False
-            except Exception as err:  # the socket did not open: another attempt
-                self.error = f"could not reconnect: {type(err).__name__}"
-                continue
             self.error = None
             return True
         return False
 
 
-def resume_session(invocation: Invocation) -> dict:
-    """Call ResumeSession where the AWS CLI called StartSession (boto3 is imported only now)."""
+def _ssm_client(invocation: Invocation):
+    """An SSM client for the profile, region and endpoint the AWS CLI used (boto3 is imported only now)."""
     import boto3
 
     session = boto3.Session(profile_name=invocation.profile or None, region_name=invocation.region or None)
-    client = session.client("ssm", endpoint_url=invocation.endpoint or None)
-    return client.resume_session(SessionId=invocation.session_id)
+    return session.client("ssm", endpoint_url=invocation.endpoint or None)
+
+
+def resume_session(invocation: Invocation) -> dict:
+    return _ssm_client(invocation).resume_session(SessionId=invocation.session_id)
+
+
+def terminate_session(invocation: Invocation) -> None:
+    _ssm_client(invocation).terminate_session(SessionId=invocation.session_id)
+
+
+def _without_query(url: str) -> str:
+    return url.split("?", 1)[0]
 
 
 def _write_all(fd: int, data: bytes) -> None:
@@ -353,9 +379,6 @@ def run(argv: list[str]) -> int:
         session.run()
     except PluginError as err:
         sys.stderr.write(f"\nSessionId: {invocation.session_id} : {err}\n")
-        return 1
-    except OSError as err:  # the socket could not be opened at all
-        sys.stderr.write(f"\nSessionId: {invocation.session_id} : could not open the data channel: {err}\n")
         return 1
     sys.stdout.write(f"\n\nExiting session with sessionId: {invocation.session_id}.\n\n")
     sys.stdout.flush()
