@@ -133,6 +133,16 @@ def test_a_refusing_proxy_is_named(bundle_server, tmp_path, monkeypatch):
     assert "NO_PROXY" in caught.value.hint
 
 
+def test_a_proxy_password_never_appears_in_the_error(bundle_server, tmp_path, monkeypatch):
+    url = _serve(bundle_server)
+    monkeypatch.setenv("HTTP_PROXY", f"http://ana:Pr0xy-S3cret@127.0.0.1:{_closed_port()}")
+    with pytest.raises(EnvironmentProblem) as caught:
+        download(url, tmp_path / "b.bin", settings=NetworkSettings(retries=0))
+    shown = caught.value.message + (caught.value.hint or "")
+    assert "Pr0xy-S3cret" not in shown
+    assert "http://ana:****@127.0.0.1:" in caught.value.message
+
+
 def test_tls_failure_mentions_aws_ca_bundle_and_the_bundle_fixes_it(tmp_path, monkeypatch):
     tls, cert = self_signed_tls(tmp_path / "tls")
     server = BundleServer(tmp_path / "site", tls=tls)

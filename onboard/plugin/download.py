@@ -123,12 +123,25 @@ def _opener(settings: NetworkSettings) -> urllib.request.OpenerDirector:
 
 
 def _proxy_for(url: str) -> str | None:
+    """The proxy urllib uses for ``url``, its password masked (it ends up in error messages)."""
     scheme = urlsplit(url).scheme
     proxies = urllib.request.getproxies()
     host = urlsplit(url).hostname or ""
     if scheme not in proxies or urllib.request.proxy_bypass(host):
         return None
-    return proxies[scheme]
+    return without_password(proxies[scheme])
+
+
+def without_password(url: str) -> str:
+    """``url`` with the password of its user part (http://user:secret@proxy:3128) masked."""
+    from onboard.secrets import MASK
+
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    user_part = f"{parts.username}:{MASK}@" if parts.username else f":{MASK}@"
+    host_part = parts.netloc.rsplit("@", 1)[1]
+    return parts._replace(netloc=user_part + host_part).geturl()
 
 
 class _Progress:
