@@ -7,13 +7,14 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from bundles import GOOD_VERSION, BundleServer
+from bundles import GOOD_VERSION, BundleServer, stand_in_plugin
 from bundles import bundle_server as bundle_server
 from bundles import plugin_site as plugin_site
 from bundles import test_signing_key as test_signing_key
 
 from helpers import run_onboard
 from onboard.errors import ExitCode
+from onboard.plugin import packaging
 
 
 @pytest.fixture
@@ -114,3 +115,15 @@ def test_system_install_needs_confirmation_when_unattended(team_file):
     ran = run_onboard("plugin", "install", "--team", str(team_file), "--system", "--json")
     assert ran.exit_code == ExitCode.USAGE
     assert "--yes" in ran.json()["error"]["message"]
+
+
+def test_install_from_a_bundle_file_on_disk(tmp_path):
+    rpm = packaging.write_rpm(tmp_path / "session-manager-plugin.rpm", stand_in_plugin(), GOOD_VERSION)
+    ran = run_onboard(
+        "plugin", "install", "--bundle-file", str(rpm), "--bin-dir", str(tmp_path / "bin"), "--json"
+    )
+    assert ran.exit_code == 0, ran.output
+    data = ran.json()["data"]
+    assert (data["bundle_kind"], data["verified_by"]) == ("rpm", "unverified")
+    assert data["link"] == str(tmp_path / "bin" / "session-manager-plugin")
+    assert ran.json()["warnings"][0].startswith("no signature file next to")

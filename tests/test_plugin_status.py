@@ -170,3 +170,42 @@ def test_system_install_failure_is_caught_although_the_script_exits_0(plugin_sit
             platform=MAC, download_url=plugin_site.base, system=True, progress=False, system_layout=layout
         )
     assert "Installation failed" in caught.value.hint
+
+
+# --- the macOS pkg: pkgutil's verdict (pkgutil exists only on macOS: a fixture prints its real output) ---
+
+PKGUTIL_SIGNED = """Package "session-manager-plugin.pkg":
+   Status: signed by a developer certificate issued by Apple for distribution
+   Notarization: trusted by the Apple notary service
+   Signed with a trusted timestamp on: 2025-02-03 18:21:44 +0000
+   Certificate Chain:
+    1. Developer ID Installer: AMZN Mobile LLC (94KV3E626L)
+       Expires: 2027-03-02 22:30:20 +0000
+    2. Developer ID Certification Authority
+    3. Apple Root CA
+"""
+PKGUTIL_UNSIGNED = 'Package "session-manager-plugin.pkg":\n   Status: no signature\n'
+
+
+def _pkgutil(folder: Path, output: str, code: int) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "pkgutil").write_text(f"#!/bin/sh\ncat <<'OUT'\n{output}OUT\nexit {code}\n")
+    (folder / "pkgutil").chmod(0o755)
+
+
+def test_pkgutil_verdicts(tmp_path, monkeypatch):
+    from onboard.errors import VerificationError
+    from onboard.plugin.install import verify_pkg
+
+    pkg = tmp_path / "session-manager-plugin.pkg"
+    pkg.write_bytes(b"xar!fixture")
+    _pkgutil(tmp_path / "signed", PKGUTIL_SIGNED, 0)
+    monkeypatch.setenv("PATH", f"{tmp_path / 'signed'}{os.pathsep}/usr/bin{os.pathsep}/bin")
+    assert verify_pkg(pkg) == "Developer ID Installer: AMZN Mobile LLC (94KV3E626L)"
+    _pkgutil(tmp_path / "unsigned", PKGUTIL_UNSIGNED, 1)
+    monkeypatch.setenv("PATH", f"{tmp_path / 'unsigned'}{os.pathsep}/usr/bin{os.pathsep}/bin")
+    with pytest.raises(VerificationError, match="not signed by a trusted developer"):
+        verify_pkg(pkg)
+    monkeypatch.setenv("PATH", str(tmp_path / "nothing"))
+    with pytest.raises(EnvironmentProblem, match="pkgutil is not available"):
+        verify_pkg(pkg)
