@@ -9,6 +9,7 @@ import sys
 
 import pexpect
 import pytest
+from bundles import bundle_server, plugin_site, test_signing_key  # noqa: F401
 from fixtures_moto import access_key_csv, authenticated_user, aws_files, moto_server, read_profile  # noqa: F401
 
 from onboard.errors import ExitCode
@@ -17,12 +18,13 @@ DOWN = "\x1b[B"
 ENTER = "\r"
 
 
-def spawn_setup(*args: str) -> pexpect.spawn:
-    env = dict(os.environ, TERM="xterm-256color")
+def spawn_setup(
+    *args: str, flags: tuple[str, ...] = ("--no-plugin", "--no-aws-cli"), **env: str
+) -> pexpect.spawn:
     child = pexpect.spawn(
         sys.executable,
-        ["-m", "onboard", "setup", "--no-plugin", "--no-aws-cli", *args],
-        env=env,
+        ["-m", "onboard", "setup", *flags, *args],
+        env=dict(os.environ, TERM="xterm-256color", **env),
         encoding="utf-8",
         timeout=30,
         dimensions=(50, 160),
@@ -73,6 +75,52 @@ def test_a_new_user_answers_every_screen(
     profile = read_profile("ssm")
     assert (profile["region"], profile["output"]) == ("eu-west-1", "text")
     assert profile["aws_secret_access_key"] == authenticated_user.secret_access_key
+
+
+def test_the_plugin_and_aws_cli_screens_with_a_team_file(
+    isolated_home, tmp_path, moto_server, authenticated_user, plugin_site, test_signing_key, transcript
+):
+    (tmp_path / "lab.asc").write_bytes(test_signing_key.public_key_armored())
+    team = tmp_path / "team.toml"
+    team.write_text(
+        'version = 1\nteam = "t"\nregion = "ap-northeast-1"\nprofile = "team-ssm"\n\n'
+        f'[plugin]\ndownload_url = "{plugin_site.base}"\nsigning_key = "lab.asc"\n'
+        f'signing_key_fingerprint = "{test_signing_key.fingerprint}"\n\n'
+        f'[endpoint]\nurl = "{moto_server.url}"\n',
+        encoding="utf-8",
+    )
+    csv = access_key_csv(tmp_path, authenticated_user)
+    # A PATH without any aws command, as on a fresh laptop.
+    path = os.pathsep.join(
+        folder
+        for folder in os.environ["PATH"].split(os.pathsep)
+        if not os.path.exists(os.path.join(folder, "aws"))
+    )
+    child = spawn_setup("--team", str(team), flags=(), PATH=path)
+    transcript.append(child)
+    child.expect("Install the Session Manager plugin now")
+    child.send("y")
+    child.expect("signature checked")
+    child.expect("Install AWS CLI v2 for you")
+    child.send("n")
+    child.expect("Install AWS CLI v2 for Linux")  # the manual steps instead
+    child.expect("Profile name")
+    child.send(ENTER)  # the team's: team-ssm
+    child.expect("AWS region")
+    child.send(ENTER)  # the team's: ap-northeast-1
+    child.expect("Output format")
+    child.send(ENTER)
+    child.expect("Where are your access keys")
+    child.send(ENTER)
+    child.expect("Path of the credentials CSV")
+    child.send(str(csv) + ENTER)
+    child.expect("Write these changes")
+    child.send("y")
+    child.expect("You are " + authenticated_user.arn)
+    output, status = finish(child)
+    assert status == 0, output
+    assert read_profile("team-ssm")["region"] == "ap-northeast-1"
+    assert (isolated_home / ".local" / "bin" / "session-manager-plugin").exists()
 
 
 def test_typed_keys_are_checked_and_asked_again(isolated_home, moto_server, authenticated_user, transcript):
