@@ -289,3 +289,24 @@ def test_a_copy_already_at_the_link_is_kept_aside(plugin_site, trusted_keys):
     assert result.backed_up == _link().with_name("session-manager-plugin.before-onboard")
     assert b"hand-installed" in result.backed_up.read_bytes()
     assert _runs(_link()) == GOOD_VERSION
+
+
+def test_a_second_install_at_the_same_time_is_refused(plugin_site, trusted_keys):
+    import fcntl
+
+    plugin_root().mkdir(parents=True)
+    with (plugin_root() / ".lock").open("a+") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        with pytest.raises(EnvironmentProblem, match="installing the plugin right now"):
+            _install(plugin_site, trusted_keys)
+    assert _install(plugin_site, trusted_keys).version == GOOD_VERSION
+
+
+def test_unwritable_data_folder(plugin_site, trusted_keys, tmp_path, monkeypatch):
+    blocker = tmp_path / "data-is-a-file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("XDG_DATA_HOME", str(blocker))
+    with pytest.raises(EnvironmentProblem, match="cannot write to") as caught:
+        _install(plugin_site, trusted_keys)
+    assert "plugin versions" in caught.value.hint
+    assert not _link().exists()

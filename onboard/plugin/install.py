@@ -21,7 +21,8 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -199,7 +200,7 @@ def _read_manifest() -> dict[str, Any] | None:
     path = plugin_root() / MANIFEST_NAME
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):  # never installed (or no data folder at all)
         return None
     except (OSError, ValueError) as error:
         raise EnvironmentProblem(
@@ -460,7 +461,7 @@ def install_plugin(
         already = _already_installed(manifest, version, link)
         if already is not None:
             return already
-    with WorkFolder() as work:
+    with _install_lock(), WorkFolder() as work:
         fetched, binary = _fetch_and_unpack(platform, source, work)
         installed_version = plugin_version(binary)
         _require_minimum(installed_version, binary)
@@ -499,6 +500,31 @@ def _already_installed(manifest: dict[str, Any] | None, version: str, link: Path
         bundle_kind=manifest.get("bundle_kind", ""),
         source=manifest.get("source", ""),
     )
+
+
+@contextmanager
+def _install_lock() -> Iterator[None]:
+    """One install at a time per user: two would race for the same link and record."""
+    root = plugin_root()
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        handle = (root / ".lock").open("a+")
+    except OSError as error:
+        raise _cannot_write(root, error) from None
+    with handle:
+        try:
+            import fcntl
+        except ImportError:  # Windows: no advisory locks; the renames stay atomic on their own
+            yield
+            return
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise EnvironmentProblem(
+                "another `onboard plugin install` (or setup) is installing the plugin right now",
+                "Wait for it to finish, then run this again.",
+            ) from None
+        yield
 
 
 class WorkFolder:
@@ -651,9 +677,12 @@ def _digest(path: Path) -> str:
 
 
 def _cannot_write(where: Path, error: OSError) -> EnvironmentProblem:
+    if where == plugin_root() or plugin_root() in where.parents:
+        hint = f"onboard keeps plugin versions in {plugin_root()}: make it writable, or free some space."
+    else:
+        hint = "Choose a folder you own with --bin-dir (and put it on PATH), or fix the folder's permissions."
     return EnvironmentProblem(
-        f"cannot write to {where}: {error.strerror or error}; the previous install is unchanged",
-        "Choose a folder you own with --bin-dir (and put it on PATH), or fix the folder's permissions.",
+        f"cannot write to {where}: {error.strerror or error}; the previous install is unchanged", hint
     )
 
 
