@@ -6,6 +6,7 @@ import contextlib
 import json
 import re
 import time
+from pathlib import Path
 
 import pytest
 from fixtures_sessions import (
@@ -350,3 +351,42 @@ def test_terminating_a_disconnected_session_still_stores_its_transcript(channel_
     transcript = channel_lab.wait_ended(session_id).decode()
     assert "written-before-the-drop" in transcript
     assert channel_lab.registry.get(session_id).status == "Terminated"
+
+
+def _processes_running(marker: str) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                if marker in (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace"):
+                    found.append(int(entry.name))
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads the process table from /proc")
+def test_exit_ends_the_session_even_with_jobs_left_and_no_process_outlives_it(channel_lab):
+    answer, child = _connected(channel_lab)
+    run_command(child, "sleep 987654 & sleep 876543 & kill -STOP %2")
+    assert len(_processes_running("sleep 987654")) == 1
+    child.sendline("exit")
+    child.expect_exact("There are stopped jobs.")  # bash's own warning; a second exit leaves
+    child.expect_exact(SSM_PROMPT)
+    child.sendline("exit")
+    child.expect_exact(f"Exiting session with sessionId: {answer['SessionId']}.")
+    channel_lab.wait_ended(answer["SessionId"])
+    deadline = time.monotonic() + 3
+    while (
+        _processes_running("sleep 987654") + _processes_running("sleep 876543")
+        and time.monotonic() < deadline
+    ):
+        time.sleep(0.1)
+    assert _processes_running("sleep 987654") + _processes_running("sleep 876543") == []
+
+
+def test_terminating_a_session_kills_what_it_ran(channel_lab):
+    answer, child = _connected(channel_lab)
+    run_command(child, "sleep 765432 &")
+    channel_lab.registry.request_termination(answer["SessionId"])
+    child.expect_exact(f"Exiting session with sessionId: {answer['SessionId']}.")
+    channel_lab.wait_ended(answer["SessionId"])
+    assert _processes_running("sleep 765432") == []

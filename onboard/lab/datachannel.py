@@ -323,15 +323,18 @@ class DataChannelServer:
     def _shell_readable(self, channel: _Channel) -> None:
         output, ended = _read_available(channel.shell.master_fd)
         if output:
-            channel.transcript.record(output)
-            _, frame = channel.outgoing.next_message(output, PayloadType.OUTPUT)
-            if channel.connection is not None:
-                self._spawn(_send(channel.connection, frame))
+            self._send_output(channel, output)
         if ended:
             self._pause_reading(channel)
             self._spawn(self._end(channel, "Terminated"))
         elif channel.outgoing.unacknowledged >= PAUSE_OUTPUT_AT:
             self._pause_reading(channel)
+
+    def _send_output(self, channel: _Channel, output: bytes) -> None:
+        channel.transcript.record(output)
+        _, frame = channel.outgoing.next_message(output, PayloadType.OUTPUT)
+        if channel.connection is not None:
+            self._spawn(_send(channel.connection, frame))
 
     async def _send_stream(self, channel: _Channel, payload: bytes, payload_type: int) -> None:
         _, frame = channel.outgoing.next_message(payload, payload_type)
@@ -399,6 +402,13 @@ class DataChannelServer:
                 if now - channel.opened > self.max_session_seconds:
                     notice = "\r\nYour session has reached its maximum duration and has been terminated.\r\n"
                     self._spawn(self._end(channel, "Terminated", drain=False, notice=notice))
+                    continue
+                if channel.shell is not None and channel.shell.exited:
+                    # the shell is gone but a background job may keep the terminal open: end anyway
+                    output, _ = _read_available(channel.shell.master_fd)
+                    if output:
+                        self._send_output(channel, output)
+                    self._spawn(self._end(channel, "Terminated"))
                     continue
                 if channel.connection is not None:
                     for frame in channel.outgoing.due_for_resend():

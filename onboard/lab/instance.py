@@ -160,18 +160,54 @@ class ShellProcess:
             view = view[written:]
         return True
 
+    @property
+    def exited(self) -> bool:
+        """The shell (or the document's command) has ended; jobs it left may still hold the terminal."""
+        return self.process.poll() is not None
+
     def terminate(self) -> None:
-        """Hang up the session's processes (like closing a terminal) and reap the shell."""
-        if self.process.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.process.pid, signal.SIGHUP)
-            try:
-                self.process.wait(timeout=1)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
+        """Hang up every process of the session (like closing a terminal), then kill what remains."""
+        self._signal_session(signal.SIGHUP)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.process.wait(timeout=1)
+        if self._session_processes():
+            time.sleep(0.2)
+            self._signal_session(signal.SIGKILL)
+        self.process.wait()
         self.close()
+
+    def _session_processes(self) -> list[int]:
+        """Processes in the shell's session: the shell and every job it started, stopped or in the
+        background (they have their own process groups, so killpg alone would miss them)."""
+        session = self.process.pid
+        found = []
+        proc = Path("/proc")
+        if not proc.is_dir():  # not Linux: the shell's own process group is the best we know
+            return [session] if self.process.poll() is None else []
+        for entry in proc.iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            # fields after "(comm)": state ppid pgrp session ...
+            fields = stat[stat.rfind(")") + 2 :].split()
+            if len(fields) > 3 and int(fields[3]) == session and fields[0] != "Z":
+                found.append(int(entry.name))
+        return found
+
+    def _signal_session(self, signum: int) -> None:
+        if not Path("/proc").is_dir():
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signum)
+            return
+        for pid in self._session_processes():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signum)
+            if signum == signal.SIGHUP:  # a stopped job ignores SIGHUP until it continues
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGCONT)
 
     def close(self) -> None:
         if self.master_fd >= 0:
