@@ -299,3 +299,24 @@ def _wait_unlocked(paths: LabPaths, timeout: float = 5) -> None:
     deadline = time.monotonic() + timeout
     while lock_is_held(paths) and time.monotonic() < deadline:
         time.sleep(0.05)
+
+
+def test_the_system_plugin_mode_checks_the_installed_plugin_first(isolated_home, started_pids, tmp_path):
+    bare_path = os.pathsep.join([str(Path(sys.executable).parent), "/usr/bin", "/bin"])
+    missing = run_onboard(
+        "lab", "up", "--detach", "--port", "0", "--plugin", "system", env={"PATH": bare_path}
+    )
+    assert missing.exit_code == 4
+    assert "No session-manager-plugin is on PATH" in missing.stderr
+
+    # An installed official plugin of a version that accepts the lab's ws:// stream URL (its --version only).
+    bin_dir = tmp_path / "system-bin"
+    bin_dir.mkdir()
+    fake = bin_dir / "session-manager-plugin"
+    fake.write_text("#!/bin/sh\necho 1.2.677.0\n")
+    fake.chmod(0o755)
+    data = lab_up(started_pids, "--plugin", "system", env={"PATH": f"{bin_dir}{os.pathsep}{bare_path}"})
+    assert data["system_plugin"]["version"] == "1.2.677.0"
+    assert data["plugin"] == {"mode": "system"}
+    assert load_team(LabPaths(state_dir(isolated_home)).team_file).plugin is None
+    assert run_onboard("lab", "down").exit_code == 0

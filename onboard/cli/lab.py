@@ -55,6 +55,8 @@ def _render_state(out, data) -> None:
     out.print(f"  sessions: {sessions.get('active', 0)} active, {sessions.get('total', 0)} in all")
     for fault in data.get("faults", []):
         out.print(f"  [yellow]fault in force:[/yellow] {fault['name']} {fault['target'] or ''}")
+    if data.get("system_plugin"):
+        out.print(f"  plugin: AWS's installed one. {escape(data['system_plugin']['explanation'])}")
     out.print('Point a shell at it: eval "$(onboard lab env)"   or   onboard lab shell')
 
 
@@ -72,23 +74,36 @@ def up_command(
     world: Annotated[
         OptionalPath, typer.Option("--world", help="A lab.toml describing the world (see init-world).")
     ] = None,
+    plugin: Annotated[
+        str,
+        typer.Option("--plugin", help="lab: serve the lab's own plugin; system: use AWS's installed one."),
+    ] = "lab",
     as_json: JsonOption = False,
 ) -> None:
     """Start the practice lab and wait until it answers.
 
     Writes the lab's team file and one access-key CSV per learner and trainer into the state folder.
+    With --plugin system the lab checks that the installed official plugin can reach a ws://127.0.0.1
+    stream URL (1.2.677.0 does; releases from 1.2.889.0 may refuse non-AWS endpoints) and says why not.
 
     Example: onboard lab up --detach --learners alice,bob
     """
     begin("lab.up", as_json=as_json)
+    from onboard.errors import UsageError
     from onboard.lab import control
     from onboard.output import Outcome
 
     paths = _paths()
     names = _learner_list(learners)
+    if plugin not in ("lab", "system"):
+        raise UsageError(
+            f"--plugin {plugin} is neither lab nor system", "Use --plugin lab or --plugin system."
+        )
+    system_plugin = control.check_system_plugin() if plugin == "system" else None
     if detach:
-        state = control.start_detached(paths, port=port, learners=names, world_file=world)
-        finish(Outcome("lab.up", {"running": True, **state}, _render_state), as_json=as_json)
+        state = control.start_detached(paths, port=port, learners=names, world_file=world, plugin=plugin)
+        data = {"running": True, **state, "system_plugin": system_plugin}
+        finish(Outcome("lab.up", data, _render_state), as_json=as_json)
 
     from onboard.lab.server import run
     from onboard.lab.world import load_world
@@ -100,11 +115,12 @@ def up_command(
         world_spec = world_spec.with_learners(names)
 
     def ready(server) -> None:
-        emit(Outcome("lab.up", {"running": True, **server.describe()}, _render_state), as_json=as_json)
+        data = {"running": True, **server.describe(), "system_plugin": system_plugin}
+        emit(Outcome("lab.up", data, _render_state), as_json=as_json)
         if not as_json:
             typer.echo("Press Ctrl-C to stop the lab.")
 
-    raise typer.Exit(run(paths, world_spec, port=port, on_ready=ready))
+    raise typer.Exit(run(paths, world_spec, port=port, plugin=plugin, on_ready=ready))
 
 
 @app.command("status")

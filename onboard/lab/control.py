@@ -51,9 +51,9 @@ def require_running(paths: LabPaths) -> tuple[dict[str, Any], AdminClient]:
 
 
 def _server_args(
-    paths: LabPaths, port: int | None, learners: list[str] | None, world_file: Path | None
+    paths: LabPaths, port: int | None, learners: list[str] | None, world_file: Path | None, plugin: str
 ) -> list[str]:
-    args = ["--state", str(paths.root)]
+    args = ["--state", str(paths.root), "--plugin", plugin]
     if port is not None:
         args += ["--port", str(port)]
     if learners:
@@ -61,6 +61,18 @@ def _server_args(
     if world_file is not None:
         args += ["--world", str(Path(world_file).resolve())]
     return args
+
+
+def check_system_plugin() -> dict[str, Any]:
+    """For `lab up --plugin system`: whether AWS's installed plugin can reach the lab, or why not."""
+    from onboard.labplugin.system import check_system_plugin as check
+
+    ok, version, explanation = check()
+    if not ok:
+        raise EnvironmentProblem(
+            explanation, "Start the lab without --plugin system to use the lab's own plugin."
+        )
+    return {"mode": "system", "version": version, "explanation": explanation}
 
 
 def check_can_start(paths: LabPaths, world_file: Path | None, learners: list[str] | None) -> None:
@@ -86,6 +98,7 @@ def start_detached(
     world_file: Path | None = None,
     timeout: float = START_TIMEOUT,
     env: dict[str, str] | None = None,
+    plugin: str = "lab",
 ) -> dict[str, Any]:
     """Start the lab as a background process and wait until it answers; return its state.
 
@@ -96,7 +109,12 @@ def start_detached(
     paths.state_file.unlink(missing_ok=True)
     with open(paths.log_file, "ab") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "onboard.lab.server", *_server_args(paths, port, learners, world_file)],
+            [
+                sys.executable,
+                "-m",
+                "onboard.lab.server",
+                *_server_args(paths, port, learners, world_file, plugin),
+            ],
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,

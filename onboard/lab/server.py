@@ -109,8 +109,18 @@ def _unlock(handle: Any) -> None:
 class LabServer:
     """A running lab: moto's backends seeded with ``world``, the HTTP layer, the data channel."""
 
-    def __init__(self, paths: LabPaths, world: World, *, port: int | None = None, data_channel: bool = True):
+    def __init__(
+        self,
+        paths: LabPaths,
+        world: World,
+        *,
+        port: int | None = None,
+        data_channel: bool = True,
+        plugin: str = "lab",
+    ):
         self.paths = paths
+        #: "lab": serve the lab's own plugin for download; "system": learners use AWS's installed plugin.
+        self.plugin_mode = plugin
         self.world = world
         self.requested_port = port
         self.use_data_channel = data_channel
@@ -171,12 +181,15 @@ class LabServer:
         self._serving.start()
         self._warm_up()
         publishing.join()
-        self.state.downloads_dir = self.published.root
+        if self.published is not None:
+            self.state.downloads_dir = self.published.root
         self._write_files()
 
     def _publish_plugin(self) -> None:
         from onboard.lab.downloads import publish_lab_plugin
 
+        if self.plugin_mode == "system":
+            return
         self.published = publish_lab_plugin(self.paths)
 
     def _seed(self) -> None:
@@ -286,9 +299,9 @@ class LabServer:
             self.paths,
             self.world,
             self.endpoint_url,
-            published.root,
-            signing_key=published.public_key,
-            fingerprint=published.fingerprint,
+            published.root if published else None,
+            signing_key=published.public_key if published else None,
+            fingerprint=published.fingerprint if published else None,
         )
         write_state(self.paths, self.describe())
 
@@ -307,16 +320,22 @@ class LabServer:
             "credentials": {user: str(self.paths.credentials_csv(user)) for user in self.seeded.keys},
             "world": self.world.summary(),
             "faults": [{"name": name, "target": target} for name, target in self.active_faults],
-            "plugin": {
-                "download_url": f"{self.endpoint_url}/_onboard/downloads/plugin/",
-                "version": self.published.version,
-                "signing_key": str(self.published.public_key),
-                "fingerprint": self.published.fingerprint,
-            },
+            "plugin": self._plugin_summary(),
             "sessions": {
                 "active": sum(1 for s in self.state.registry.all() if s.is_active),
                 "total": len(self.state.registry.all()),
             },
+        }
+
+    def _plugin_summary(self) -> dict[str, Any]:
+        if self.published is None:
+            return {"mode": self.plugin_mode}
+        return {
+            "mode": self.plugin_mode,
+            "download_url": f"{self.endpoint_url}/_onboard/downloads/plugin/",
+            "version": self.published.version,
+            "signing_key": str(self.published.public_key),
+            "fingerprint": self.published.fingerprint,
         }
 
     def wait(self) -> None:
@@ -453,11 +472,13 @@ def _bind(application: Any, port: int | None, handler: Any, make_server: Any) ->
     )
 
 
-def run(paths: LabPaths, world: World, *, port: int | None = None, on_ready: Any = None) -> int:
+def run(
+    paths: LabPaths, world: World, *, port: int | None = None, plugin: str = "lab", on_ready: Any = None
+) -> int:
     """Run a lab in this process until it is told to stop; return the exit code."""
     lock = LabLock(paths)
     lock.acquire()
-    server = LabServer(paths, world, port=port)
+    server = LabServer(paths, world, port=port, plugin=plugin)
     previous = {}
     try:
         for signum in (signal.SIGTERM, signal.SIGINT):
@@ -482,6 +503,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=None)
     parser.add_argument("--world", type=Path, default=None)
     parser.add_argument("--learners", default=None, help="comma-separated learner names")
+    parser.add_argument("--plugin", choices=("lab", "system"), default="lab")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from onboard.lab.world import load_world
@@ -494,6 +516,7 @@ def main(argv: list[str] | None = None) -> int:
             LabPaths(args.state),
             world,
             port=args.port,
+            plugin=args.plugin,
             on_ready=lambda s: log.info("lab ready at %s", s.endpoint_url),
         )
     except OnboardError as error:
