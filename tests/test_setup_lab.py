@@ -6,6 +6,8 @@ the learner's credentials CSV, the lab's plugin mirror; then the real AWS CLI wo
 from __future__ import annotations
 
 import json
+import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -15,6 +17,7 @@ from fixtures_lab import lab, lab_server  # noqa: F401
 from fixtures_moto import aws_files, read_profile
 
 from helpers import run_onboard
+from onboard.errors import ExitCode
 from onboard.team import load_team
 
 pytestmark = pytest.mark.slow
@@ -46,6 +49,14 @@ def test_a_learner_sets_up_against_the_lab_and_a_second_run_changes_nothing(isol
     )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["Arn"] == data["identity"]["arn"]
+
+    # The user follows the PATH hint setup gave, then runs the first next step as printed: all is well.
+    assert "$HOME/.local/bin" in data["plugin"]["path_hint"]["line"]
+    path = f"{isolated_home / '.local' / 'bin'}{os.pathsep}{os.environ['PATH']}"
+    doctor = shlex.split(data["next_steps"][0])
+    assert doctor[:2] == ["onboard", "doctor"]
+    checked = run_onboard(*doctor[1:], "--json", env={"PATH": path})
+    assert checked.exit_code in (ExitCode.OK, ExitCode.WARNINGS), checked.output
 
     files = aws_files(isolated_home)
     second = run_onboard(*args)

@@ -244,7 +244,8 @@ def test_the_team_file_fills_in_profile_region_and_endpoint(
     assert ran.exit_code == 0, ran.output
     profile = read_profile("data-ssm")
     assert (profile["region"], profile["endpoint_url"]) == ("ap-northeast-1", moto_server.url)
-    assert "onboard lesson start connect" in ran.stdout
+    assert "onboard lesson start connect --profile data-ssm" in ran.stdout
+    assert "onboard doctor --profile data-ssm" in ran.stdout
     assert "aws ssm start-session --target i-0123456789abcdef0 --profile data-ssm" in ran.stdout
 
 

@@ -15,6 +15,7 @@ what to fix: running setup again with the right keys replaces them.
 from __future__ import annotations
 
 import os
+import shlex
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +35,8 @@ if TYPE_CHECKING:
 SECRET_ENV = "ONBOARD_SECRET_ACCESS_KEY"  # noqa: S105 - the name of a variable, not a secret
 DEFAULT_PROFILE = "ssm"
 DEFAULT_OUTPUT = "json"
+#: The first of the lessons shipped with onboard (lessons/01-ready.md).
+FIRST_LESSON = "ready"
 
 
 @dataclass
@@ -392,9 +395,13 @@ class Wizard:
             self.report.warnings.append(warning)
 
     def next_steps(self, profile: str) -> None:
-        steps = [f"onboard doctor --profile {profile}"]
-        first_lesson = self.team.lessons.select[0] if self.team and self.team.lessons.select else "ready"
-        steps.append(f"onboard lesson start {first_lesson}")
+        # A team file named on the command line must be named again; $ONBOARD_TEAM carries over by itself.
+        team = f" --team {shlex.quote(str(self.options.team))}" if self.options.team else ""
+        first_lesson = self.team.lessons.select[0] if self.team and self.team.lessons.select else FIRST_LESSON
+        steps = [
+            f"onboard doctor --profile {profile}{team}",
+            f"onboard lesson start {first_lesson} --profile {profile}{team}",
+        ]
         if self.team is not None and self.team.instances:
             steps.append(f"aws ssm start-session --target {self.team.instances[0].id} --profile {profile}")
         self.report.data["next_steps"] = steps
