@@ -59,6 +59,14 @@ def test_404_names_the_url_and_is_not_retried(bundle_server, tmp_path):
     assert not (tmp_path / "x.deb").exists() and not (tmp_path / ".x.deb.partial").exists()
 
 
+def test_403_from_s3_means_not_found_too(bundle_server, tmp_path):
+    url = _serve(bundle_server)
+    bundle_server.fault("bundle.bin", "error", status=403)
+    with pytest.raises(NotFound, match="HTTP 403"):
+        download(url, tmp_path / "b.bin", settings=QUICK)
+    assert len(bundle_server.site.requests) == 1
+
+
 def test_server_errors_are_retried_then_succeed(bundle_server, tmp_path):
     url = _serve(bundle_server)
     bundle_server.fault("bundle.bin", "error", status=503, times=2)

@@ -296,9 +296,10 @@ def _attempt(
 
 
 def _http_error(url: str, status: int, reason: object) -> Exception:
-    if status == 404:
+    # S3 answers 403, not 404, for a missing file in a bucket that does not allow listing (AWS's does not).
+    if status in (403, 404):
         return NotFound(
-            f"not found (HTTP 404): {url}",
+            f"not found (HTTP {status}): {url}",
             "Is the version right (see the plugin's release notes), and is the mirror laid out like AWS's "
             "download site (<base>/<version>/<folder>/<file>)?",
         )
