@@ -46,6 +46,10 @@ def test_a_session_is_a_shell_as_ssm_user_in_the_instance_home(channel_lab):
         "eu-west-1",
         "true",
     ]
+    assert run_command(child, "command -v aws").strip().endswith("/opt/onboard-lab/bin/aws")
+    assert (
+        run_command(child, "command -v onboard || echo not-on-the-instance").strip() == "not-on-the-instance"
+    )
     assert channel_lab.registry.get(answer["SessionId"]).status == "Connected"
 
 
@@ -165,7 +169,7 @@ def test_two_learners_at_once_see_only_their_own_sessions(channel_lab):
     bob.expect_exact("bob-48")
     alice.expect_exact(SSM_PROMPT)
     bob.expect_exact(SSM_PROMPT)
-    assert run_command(alice, "hostname -s >/dev/null; echo $ONBOARD_LAB_HOSTNAME").strip() == "ip-10-0-1-23"
+    assert run_command(alice, "hostname").strip() == "ip-10-0-1-23"
     assert "alice" not in run_command(bob, "true") and "bob" not in run_command(alice, "true")
     assert str(channel_lab.instances[AIRFLOW].root) in run_command(bob, "pwd")
 

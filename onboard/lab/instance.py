@@ -48,8 +48,15 @@ def hostname_of(instance: LabInstance) -> str:
     return f"ip-10-0-{digest[0] % 16}-{digest[1] % 250 + 4}"
 
 
+def _aws_cli() -> str | None:
+    """The AWS CLI the lab's own Python has (awscli is a test/lab dependency), else the one on PATH."""
+    beside_python = Path(sys.executable).with_name("aws")
+    return str(beside_python) if beside_python.exists() else shutil.which("aws")
+
+
 def _lab_bin(instance: LabInstance) -> Path:
-    """The simulated sudo/whoami, copied executable into the instance tree (wheels drop mode bits)."""
+    """The instance's own bin folder: the simulated sudo/whoami/hostname (copied executable: wheels drop
+    mode bits) and a link to the AWS CLI, as an Amazon Linux instance has it on PATH."""
     target = instance.root / "opt" / "onboard-lab" / "bin"
     target.mkdir(parents=True, exist_ok=True)
     for script in BIN_DIR.iterdir():
@@ -57,14 +64,18 @@ def _lab_bin(instance: LabInstance) -> Path:
         if not copy.exists() or copy.read_bytes() != script.read_bytes():
             shutil.copyfile(script, copy)
             copy.chmod(0o755)
+    aws = _aws_cli()
+    link = target / "aws"
+    if aws and not (link.is_symlink() and os.readlink(link) == aws):
+        link.unlink(missing_ok=True)
+        link.symlink_to(aws)
     return target
 
 
 def shell_environment(instance: LabInstance, user: str = SSM_USER) -> dict[str, str]:
     """The environment of a shell on ``instance``: only what an EC2 shell would have, plus the lab's."""
     home = instance.home_of(user)
-    aws_dir = Path(sys.executable).parent  # the venv's bin, where the AWS CLI lives
-    path = [str(_lab_bin(instance)), str(aws_dir), "/usr/local/bin", "/usr/bin", "/bin", "/usr/sbin", "/sbin"]
+    path = [str(_lab_bin(instance)), "/usr/local/bin", "/usr/bin", "/bin", "/usr/sbin", "/sbin"]
     environment = {
         "HOME": str(home),
         "USER": user,

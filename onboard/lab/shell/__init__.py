@@ -1,4 +1,4 @@
-"""What a lab instance's shell is made of: a start-up file and a simulated ``sudo`` and ``whoami``.
+"""What a lab instance's shell is made of: a start-up file and a simulated ``sudo``, ``whoami``, ``hostname``.
 
 This is a SIMULATION of switching users, not a real one. Every lab shell runs as the one OS user that
 runs the lab; no password, no setuid, no root. ``sudo`` (the script in ``bin/``) understands the forms
@@ -6,7 +6,8 @@ people type on an EC2 instance (``sudo su - USER``, ``sudo su``, ``sudo -iu USER
 ``sudo -i``, ``sudo -s``): it starts a nested shell, or runs the command, with USER, LOGNAME, HOME and
 the prompt of the target user, and ``whoami`` reports that user; ``exit`` returns to the previous one.
 An unknown user gets sudo's or su's own error text. Files written "as" another user are owned by the
-lab's OS user on disk, in that user's folder of the instance tree.
+lab's OS user on disk, in that user's folder of the instance tree. ``hostname`` prints the instance's
+EC2-style name (``ip-10-0-1-23``) rather than the lab machine's.
 
 The scripts read their world from the environment the lab instance sets:
 ``ONBOARD_LAB_ROOT`` (the instance's folder tree), ``ONBOARD_LAB_USERS`` (the OS users besides
@@ -19,7 +20,7 @@ from __future__ import annotations
 from pathlib import Path
 
 SHELL_DIR = Path(__file__).resolve().parent
-#: Put first on the shell's PATH: the simulated ``sudo`` and ``whoami``.
+#: Put first on the shell's PATH: the simulated ``sudo``, ``whoami`` and ``hostname``.
 BIN_DIR = SHELL_DIR / "bin"
 #: The interactive shells' start-up file (``bash --rcfile``).
 RC_FILE = SHELL_DIR / "labrc.sh"
