@@ -92,7 +92,11 @@ def learner(
 ):
     env = lab.aws_env(isolated_home, LEARNER)
     plugin_dir = write_launcher(tmp_path / "lab-bin").parent
-    env["PATH"] = os.pathsep.join([str(plugin_dir), str(Path(sys.executable).parent), env["PATH"]])
+    # ~/.local/bin first: where `onboard plugin install` (lesson 1) puts the plugin it fetches from the lab.
+    user_bin = isolated_home / ".local" / "bin"
+    env["PATH"] = os.pathsep.join(
+        [str(user_bin), str(plugin_dir), str(Path(sys.executable).parent), env["PATH"]]
+    )
     env["ONBOARD_TEAM"] = str(lab.team_file)
     # The lab's state folder, so that `onboard lab fault clear` and the drill's set-up find the lab.
     env["XDG_STATE_HOME"] = lab.env["XDG_STATE_HOME"]
@@ -105,5 +109,16 @@ def learner(
     ):
         monkeypatch.setenv(name, env[name])
     monkeypatch.setenv("XDG_STATE_HOME", env["XDG_STATE_HOME"])
+    _empty_learner_folder(lab)
     yield LessonLearner(lab, env, isolated_home)
     lab.clear_faults()
+    _empty_learner_folder(lab)
+
+
+def _empty_learner_folder(running: RunningLab) -> None:
+    """Earlier tests' files would be the learner's "recent uploads": each test starts with none."""
+    s3 = running.client("s3", "lab-admin")
+    bucket = running.state["world"]["transfer_bucket"]
+    listed = s3.list_objects_v2(Bucket=bucket, Prefix=f"users/{LEARNER}/").get("Contents", [])
+    for item in listed:
+        s3.delete_object(Bucket=bucket, Key=item["Key"])

@@ -85,14 +85,16 @@ class ScriptedLearner:
         child.expect_exact(LOCAL_PROMPT)
         return child
 
-    def type(self, where: str, line: str) -> None:
-        """Type ``line`` on the computer (``local``) or in the open session (``session``) and wait."""
+    def type(self, where: str, line: str) -> str:
+        """Type ``line`` on the computer (``local``) or in the open session (``session``), wait, return it."""
+        line = line.replace(SESSION_ID_PLACEHOLDER, self.session_id or SESSION_ID_PLACEHOLDER)
         if where == "session":
             self._in_session(line)
         elif self.in_session:
             self._second_terminal(line)
         else:
             self._on_computer(line)
+        return line
 
     def _on_computer(self, line: str) -> None:
         import pexpect
@@ -117,7 +119,7 @@ class ScriptedLearner:
 
         if self.second is None:
             self.second = self._terminal()
-        self.second.sendline(line.replace(SESSION_ID_PLACEHOLDER, self.session_id or ""))
+        self.second.sendline(line)
         self.second.expect_exact(LOCAL_PROMPT)
         # The first terminal sees its session end (or keeps it, when the id was wrong).
         if (
@@ -135,8 +137,7 @@ class ScriptedLearner:
                 chosen = edit(block["where"], line) if edit else line
                 if chosen is None:
                     continue
-                self.type(block["where"], chosen)
-                typed.append(chosen)
+                typed.append(self.type(block["where"], chosen))
         return typed
 
     def leave_session(self) -> None:

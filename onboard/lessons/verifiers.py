@@ -359,8 +359,9 @@ class S3Object(Verifier):
             return Verdict(
                 check,
                 False,
-                f"s3://{bucket}/{key} was written at {_clock(modified)}, before the step began",
-                "Write the file again during this step (the check wants this step's work).",
+                f"s3://{bucket}/{key} was written at {_clock(modified)}, before the step began"
+                f"{self._near(context, bucket, key)}",
+                f"Copy this step's file to exactly s3://{bucket}/{key} (the check wants this step's work).",
             )
         if contains not in body:
             return Verdict(
