@@ -1,0 +1,381 @@
+"""Config files: which files, why; do they parse as botocore parses them; their traps; the profile in them;
+and the environment variables that override them, shown the way ``aws configure list`` shows them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from onboard.doctor.context import DoctorContext
+from onboard.doctor.fixes import move_region, repair_structure, tighten_permissions
+from onboard.doctor.model import Check, Finding, fail, ok, warn
+from onboard.secrets import MASK
+
+GROUP = "Config files"
+DOC_FILES = "https://docs.aws.amazon.com/cli/latest/userguide/cli-configure-files.html"
+DOC_ENV = "https://docs.aws.amazon.com/cli/latest/userguide/cli-configure-envvars.html"
+DOC_PRECEDENCE = (
+    "https://docs.aws.amazon.com/cli/latest/userguide/cli-chap-configure.html#configure-precedence"
+)
+#: Problems that make botocore refuse a whole file, and those a fix can settle without a human's choice.
+_FIXABLE = {"bom", "duplicate-section"}
+
+
+def _setup_command(ctx: DoctorContext) -> str:
+    team = f" --team {ctx.team.path}" if ctx.team is not None else ""
+    return f"onboard setup{team}"
+
+
+def files_in_use(ctx: DoctorContext) -> Finding:
+    files = ctx.files()
+    evidence = []
+    missing_named = []
+    for label, path, source in (
+        ("config", files.config, files.config_source),
+        ("credentials", files.credentials, files.credentials_source),
+    ):
+        state = "exists" if path.is_file() else "missing"
+        evidence.append(f"{label}: {path} ({state}; from {source})")
+        if state == "missing" and not source.startswith("default"):
+            missing_named.append(f"{source} names {path}, which does not exist")
+    data = {
+        "config": str(files.config),
+        "config_source": files.config_source,
+        "credentials": str(files.credentials),
+        "credentials_source": files.credentials_source,
+    }
+    if not files.config.is_file() and not files.credentials.is_file():
+        return fail(
+            "neither AWS file exists: no profile is set up yet",
+            *evidence,
+            next=_setup_command(ctx),
+            doc=DOC_FILES,
+            data=data,
+        )
+    if missing_named:
+        return warn(
+            "; ".join(missing_named), *evidence, next="check the variable's path", doc=DOC_ENV, data=data
+        )
+    return ok("the AWS files in use", *evidence, doc=DOC_FILES, data=data)
+
+
+def parses(ctx: DoctorContext) -> Finding:
+    """Each file read by botocore's own parser; the line-level reasons found by onboard's."""
+    from botocore.configloader import raw_config_parse
+    from botocore.exceptions import ConfigParseError
+
+    from onboard.awsconfig import find_problems
+
+    files = ctx.files()
+    botocore_says = []
+    for path in (files.config, files.credentials):
+        if not path.is_file():
+            continue
+        try:
+            raw_config_parse(str(path))
+        except ConfigParseError as refused:
+            botocore_says.append(f"botocore: {refused}")
+        except UnicodeDecodeError:
+            botocore_says.append(f"botocore: {path} is not UTF-8 text")
+    problems = [p for p in find_problems(files) if p.severity == "error"]
+    evidence = [f"{p.path}:{p.line}: {p.message}" for p in problems] + botocore_says
+    if not problems and not botocore_says:
+        return ok("both files parse as the AWS CLI reads them", doc=DOC_FILES)
+    fix = None
+    fixable = [p for p in problems if p.code in _FIXABLE]
+    if fixable and len({p.path for p in fixable}) == 1:
+        path = fixable[0].path
+        duplicates = [
+            p.message.split("[", 1)[1].rsplit("]", 1)[0] for p in fixable if p.code == "duplicate-section"
+        ]
+        fix = repair_structure(path, any(p.code == "bom" for p in fixable), duplicates)
+    first = problems[0] if problems else None
+    summary = f"{first.path}:{first.line}: {first.message}" if first else "botocore cannot read the AWS files"
+    return fail(
+        summary,
+        *evidence,
+        next=f"{first.hint} ({first.path}, line {first.line})" if first else "onboard doctor -v",
+        doc=DOC_FILES,
+        fix=fix,
+        data={"problems": [p.code for p in problems]},
+    )
+
+
+def traps(ctx: DoctorContext) -> Finding:
+    """What parses but does not mean what it seems: inline comments, region in credentials, wrong forms."""
+    from onboard.awsconfig import find_problems, find_sections
+
+    files = ctx.files()
+    problems = [p for p in find_problems(files) if p.severity == "warning" and p.code != "loose-permissions"]
+    if not problems:
+        return ok("no inline comments, no region in the credentials file, every section in its file's form")
+    evidence = [f"{p.path}:{p.line}: {p.message}" for p in problems]
+    fix = None
+    regions = {}
+    for section in find_sections(files.credentials, "credentials"):
+        if "region" in section.keys:
+            value = _value_of(files.credentials, section.header_line, "region")
+            if value is not None:
+                regions[section.name] = value
+    if regions and all(p.code == "region-in-credentials" for p in problems):
+        fix = move_region(regions)
+    return warn(
+        problems[0].message
+        if len(problems) == 1
+        else f"{len(problems)} settings that do not mean what they seem",
+        *evidence,
+        next=problems[0].hint,
+        doc=DOC_FILES,
+        fix=fix,
+        data={"problems": [p.code for p in problems]},
+    )
+
+
+def permissions(ctx: DoctorContext) -> Finding:
+    from onboard.awsconfig import find_problems
+
+    loose = [p for p in find_problems(ctx.files()) if p.code == "loose-permissions"]
+    if not loose:
+        return ok("the credentials file is private (or absent)")
+    problem = loose[0]
+    return warn(
+        problem.message,
+        f"{problem.path}",
+        next=problem.hint.removeprefix("Make it private: "),
+        doc=DOC_FILES,
+        fix=tighten_permissions(problem.path),
+    )
+
+
+def profile(ctx: DoctorContext) -> Finding:
+    """The profile in both files, in the right form, with keys and a region the AWS CLI will use."""
+    from onboard.awsconfig import find_sections
+
+    files = ctx.files()
+    name = ctx.profile
+    in_config = [s for s in find_sections(files.config, "config") if s.kind == "profile" and s.name == name]
+    in_credentials = [s for s in find_sections(files.credentials, "credentials") if s.name == name]
+    evidence = [f"profile {name!r} (chosen by {ctx.profile_source})"]
+    for path, sections in ((files.config, in_config), (files.credentials, in_credentials)):
+        for section in sections:
+            keys = ", ".join(section.keys) or "no keys"
+            evidence.append(f"{path}:{section.header_line}: [{section.header}] with {keys}")
+    if not in_config and not in_credentials:
+        return fail(
+            f"the profile {name!r} is in neither AWS file",
+            *evidence,
+            next=_setup_command(ctx),
+            doc=DOC_FILES,
+        )
+    session = ctx.session()
+    credentials = session.get_credentials()
+    region = session.region_name
+    data = {
+        "profile": name,
+        "region": region,
+        "credentials_from": credentials.method if credentials else None,
+    }
+    if credentials is None:
+        return fail(
+            f"the profile {name!r} has no access keys (no aws_access_key_id in [{name}] of the "
+            f"credentials file)",
+            *evidence,
+            next=_setup_command(ctx) + " --credentials-csv FILE",
+            doc=DOC_FILES,
+            data=data,
+        )
+    evidence.append(f"keys from: {credentials.method}")
+    if not region:
+        example = ctx.team.region if ctx.team else "eu-west-1"
+        return fail(
+            f'the profile {name!r} has no region: `aws ssm start-session` fails with "You must '
+            f'specify a region"',
+            *evidence,
+            next=f"aws configure set region {example} --profile {name}",
+            doc=DOC_FILES,
+            data=data,
+        )
+    evidence.append(f"region: {region}")
+    keys_in = [
+        label
+        for label, sections in (("config", in_config), ("credentials", in_credentials))
+        if any("aws_access_key_id" in s.keys for s in sections)
+    ]
+    if len(keys_in) == 2:
+        return warn(
+            f"the profile {name!r} has access keys in both files; the credentials file's win",
+            *evidence,
+            next=f"delete aws_access_key_id and aws_secret_access_key from [profile {name}] in "
+            f"{files.config}",
+            doc=DOC_PRECEDENCE,
+            data=data,
+        )
+    if ctx.team is not None and ctx.team.region != region:
+        return warn(
+            f"the profile's region is {region}, but the team works in {ctx.team.region}",
+            *evidence,
+            next=f"aws configure set region {ctx.team.region} --profile {name}",
+            doc=DOC_FILES,
+            data=data,
+        )
+    return ok(f"profile {name!r}: keys from {credentials.method}, region {region}", *evidence, data=data)
+
+
+def environment(ctx: DoctorContext) -> Finding:
+    """Environment variables that override the files, and a table of where each value comes from."""
+    env = ctx.environ
+    table = _configure_list(ctx)
+    evidence = _table([("Name", "Value", "Type", "Location"), *table])
+    problems: list[tuple[str, str, str]] = []  # (status, message, next)
+    named = env.get("AWS_PROFILE") or env.get("AWS_DEFAULT_PROFILE")
+    if named and not _profile_exists(ctx, named):
+        variable = "AWS_PROFILE" if env.get("AWS_PROFILE") else "AWS_DEFAULT_PROFILE"
+        problems.append(
+            (
+                "fail",
+                f"{variable}={named} names a profile that does not exist: every aws command without "
+                f"--profile "
+                f'fails with "The config profile ({named}) could not be found"',
+                f"unset {variable}   (and remove it from your shell's startup file)",
+            )
+        )
+    key_variables = [
+        v for v in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN") if env.get(v)
+    ]
+    if key_variables:
+        problems.append(
+            (
+                "warn",
+                f"{', '.join(key_variables)} set in the environment: every aws command without "
+                f"--profile uses "
+                f"those keys instead of any profile's (with --profile {ctx.profile} the profile's "
+                f"keys are used)",
+                f"unset {' '.join(key_variables)}",
+            )
+        )
+    region = _profile_region(ctx)
+    for variable in ("AWS_REGION", "AWS_DEFAULT_REGION"):
+        value = env.get(variable)
+        if value and region and value != region:
+            who = "AWS CLI v2 and the SDKs" if variable == "AWS_REGION" else "every aws command"
+            problems.append(
+                (
+                    "warn",
+                    f"{variable}={value} overrides the profile's region {region} for {who}, --profile or not",
+                    f"unset {variable}",
+                )
+            )
+    data = {
+        "configure_list": [
+            dict(zip(("name", "value", "type", "location"), row, strict=True)) for row in table
+        ]
+    }
+    if not problems:
+        return ok("no environment variable overrides the profile", *evidence, doc=DOC_PRECEDENCE, data=data)
+    status = "fail" if any(p[0] == "fail" for p in problems) else "warn"
+    messages = [p[1] for p in problems]
+    finding = fail if status == "fail" else warn
+    return finding(
+        messages[0] if len(messages) == 1 else f"{len(messages)} environment variables override the profile",
+        *messages,
+        *evidence,
+        next="; ".join(p[2] for p in problems),
+        doc=DOC_ENV,
+        data=data,
+    )
+
+
+def _table(rows: list[tuple[str, str, str, str]]) -> list[str]:
+    widths = [max(len(row[column]) for row in rows) for column in range(3)]
+    return [
+        f"{name:>{widths[0]}}  {value:<{widths[1]}}  {kind:<{widths[2]}}  {where}"
+        for name, value, kind, where in rows
+    ]
+
+
+def _configure_list(ctx: DoctorContext) -> list[tuple[str, str, str, str]]:
+    """What ``aws configure list --profile NAME`` shows: each value, its type and where it comes from."""
+    env = ctx.environ
+    rows = []
+    if ctx.profile_source == "--profile":
+        rows.append(("profile", ctx.profile, "manual", "--profile"))
+    else:
+        rows.append(("profile", ctx.profile, "doctor", ctx.profile_source))
+    key_id, key_kind, key_where = "<not set>", "None", "None"
+    try:
+        credentials = ctx.session().get_credentials()
+    except Exception:
+        credentials = None
+    if credentials is not None:
+        key_id = MASK + credentials.access_key[-4:]
+        key_kind = credentials.method
+        key_where = _where(ctx, credentials.method)
+    rows.append(("access_key", key_id, key_kind, key_where))
+    rows.append(("secret_key", MASK if credentials is not None else "<not set>", key_kind, key_where))
+    if env.get("AWS_DEFAULT_REGION"):
+        rows.append(("region", env["AWS_DEFAULT_REGION"], "env", "AWS_DEFAULT_REGION"))
+    else:
+        region = _profile_region(ctx)
+        rows.append(
+            (
+                "region",
+                region or "<not set>",
+                "config-file" if region else "None",
+                str(ctx.files().config) if region else "None",
+            )
+        )
+    if env.get("AWS_ENDPOINT_URL"):
+        rows.append(("endpoint", env["AWS_ENDPOINT_URL"], "env", "AWS_ENDPOINT_URL"))
+    return rows
+
+
+def _where(ctx: DoctorContext, method: str) -> str:
+    files = ctx.files()
+    return {
+        "shared-credentials-file": str(files.credentials),
+        "config-file": str(files.config),
+        "env": "AWS_ACCESS_KEY_ID",
+    }.get(method, method)
+
+
+def _profile_exists(ctx: DoctorContext, name: str) -> bool:
+    from onboard.awsconfig import find_sections
+
+    files = ctx.files()
+    sections = find_sections(files.config, "config") + find_sections(files.credentials, "credentials")
+    return any(s.kind == "profile" and s.name == name for s in sections)
+
+
+def _profile_region(ctx: DoctorContext) -> str | None:
+    """The region the profile itself sets (credentials file first, as botocore merges them)."""
+    files = ctx.files()
+    from onboard.awsconfig import find_sections
+
+    for path, kind in ((files.credentials, "credentials"), (files.config, "config")):
+        for section in find_sections(path, kind):
+            if section.kind == "profile" and section.name == ctx.profile and "region" in section.keys:
+                return _value_of(path, section.header_line, "region")
+    return None
+
+
+def _value_of(path: Path, header_line: int, key: str) -> str | None:
+    """The value of ``key`` in the section whose header is on ``header_line``, as botocore reads it."""
+    from onboard.awsconfig.files import read_bytes
+    from onboard.awsconfig.ini import parse
+
+    data = read_bytes(path) or b""
+    document = parse(data.decode("utf-8", errors="replace").removeprefix("\ufeff"))
+    for section in document.sections:
+        if section.first + 1 == header_line:
+            entry = section.entry(key)
+            return entry.value if entry is not None else None
+    return None
+
+
+CHECKS = (
+    Check("config.files", GROUP, "Files in use", files_in_use),
+    Check("config.parse", GROUP, "Files parse", parses, ("config.files",)),
+    Check("config.traps", GROUP, "Settings that mislead", traps, ("config.files",)),
+    Check("config.permissions", GROUP, "Credentials file permissions", permissions, ("config.files",)),
+    Check("config.profile", GROUP, "The profile", profile, ("config.parse",)),
+    Check("config.environment", GROUP, "Environment overrides", environment, ("config.parse",)),
+)

@@ -1,0 +1,162 @@
+"""What every check reads: the options, the environment, the team file, and AWS clients made once.
+
+Checks run in threads at the same time, so everything shared is computed once under a lock
+(:meth:`DoctorContext.memo`); boto3 sessions are not safe to share while making clients, so clients are
+made under that lock too and then shared (botocore clients are thread-safe).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from onboard.doctor.model import DEFAULT_TIMEOUT, Finding
+
+if TYPE_CHECKING:
+    from onboard.awsconfig.files import AwsFiles
+    from onboard.team import TeamFile
+
+T = TypeVar("T")
+DEFAULT_PROFILE = "ssm"
+
+
+@dataclass(frozen=True)
+class DoctorOptions:
+    #: The profile to check (default: the team file's, else "ssm", the one the lessons use).
+    profile: str | None = None
+    #: The team file (default: $ONBOARD_TEAM).
+    team: str | None = None
+    #: Instance aliases or ids to check (default: every instance in the team file).
+    targets: tuple[str, ...] = ()
+    #: Seconds each check may take.
+    timeout: float = DEFAULT_TIMEOUT
+
+
+@dataclass(frozen=True)
+class Target:
+    alias: str
+    id: str
+
+    def label(self) -> str:
+        return self.id if self.alias == self.id else f"{self.alias} ({self.id})"
+
+
+@dataclass
+class DoctorContext:
+    options: DoctorOptions
+    environ: Mapping[str, str]
+    team: TeamFile | None
+    profile: str
+    #: Why this profile: "--profile", "the team file", or "the default".
+    profile_source: str
+    targets: tuple[Target, ...]
+    #: Findings so far, by check id (the runner fills it; a check reads those it depends on).
+    findings: dict[str, Finding] = field(default_factory=dict)
+    _memo: dict[str, Any] = field(default_factory=dict)
+    _lock: threading.RLock = field(default_factory=threading.RLock)
+    _key_locks: dict[str, threading.Lock] = field(default_factory=dict)
+
+    @classmethod
+    def create(cls, options: DoctorOptions, environ: Mapping[str, str] | None = None) -> DoctorContext:
+        """The context for ``options``; a UsageError for a bad team file or an unknown --target."""
+        from onboard.team import find_team
+
+        environ = dict(os.environ if environ is None else environ)
+        team = find_team(options.team)
+        if options.profile:
+            profile, source = options.profile, "--profile"
+        elif team is not None:
+            profile, source = team.profile, f"the team file {team.path}"
+        else:
+            profile, source = DEFAULT_PROFILE, "the default (the lessons' profile)"
+        return cls(options, environ, team, profile, source, _targets(options.targets, team))
+
+    def finding(self, check_id: str) -> Finding:
+        """The finding of a check this one depends on (so it has finished)."""
+        return self.findings[check_id]
+
+    @property
+    def timeout(self) -> float:
+        return self.options.timeout
+
+    def memo(self, key: str, compute: Callable[[], T]) -> T:
+        """``compute()`` once for the whole run, whichever check asks first; the others wait for it.
+
+        An exception is remembered too, and raised again to every check that asks.
+        """
+        with self._lock:
+            key_lock = self._key_locks.setdefault(key, threading.Lock())
+        with key_lock:
+            if key not in self._memo:
+                try:
+                    self._memo[key] = (True, compute())
+                except Exception as error:
+                    self._memo[key] = (False, error)
+        succeeded, value = self._memo[key]
+        if not succeeded:
+            raise value
+        return value
+
+    def files(self) -> AwsFiles:
+        from onboard.awsconfig.files import aws_files
+
+        return self.memo("files", lambda: aws_files(self.environ))
+
+    def session(self) -> Any:
+        """A boto3 session for the profile, named explicitly, as ``aws ... --profile NAME`` does."""
+        from onboard.awsclient import ClientSettings, session
+
+        return self.memo("session", lambda: session(ClientSettings(profile=self.profile)))
+
+    def region(self) -> str | None:
+        """The region the AWS CLI uses with this profile, else the team file's (to keep checking)."""
+        return self.session().region_name or (self.team.region if self.team else None)
+
+    def client(self, service: str, *, timeout: float | None = None) -> Any:
+        """A client that tries once, with this run's time limit (so a check fails rather than hangs)."""
+        limit = timeout or self.timeout
+
+        def make() -> Any:
+            from botocore.config import Config
+
+            config = Config(
+                connect_timeout=min(limit, 5.0),
+                read_timeout=limit,
+                retries={"mode": "standard", "total_max_attempts": 1},
+            )
+            with self._lock:  # a boto3 session must not make two clients at once
+                return self.session().client(service, region_name=self.region(), config=config)
+
+        return self.memo(f"client:{service}:{limit}", make)
+
+
+def _targets(named: tuple[str, ...], team: TeamFile | None) -> tuple[Target, ...]:
+    if not named:
+        return tuple(Target(i.alias, i.id) for i in team.instances) if team else ()
+    targets = []
+    for name in named:
+        if team is not None and not name.startswith("i-"):
+            instance = team.instance(name)  # UsageError naming the known aliases
+            targets.append(Target(instance.alias, instance.id))
+        elif team is not None and any(i.id == name for i in team.instances):
+            instance = team.instance(name)
+            targets.append(Target(instance.alias, instance.id))
+        else:
+            _require_instance_id(name)
+            targets.append(Target(name, name))
+    return tuple(targets)
+
+
+def _require_instance_id(name: str) -> None:
+    import re
+
+    from onboard.errors import UsageError
+
+    if not re.fullmatch(r"(i|mi)-[0-9a-f]{8,17}", name):
+        raise UsageError(
+            f"--target {name!r} is not an instance id",
+            "Give an instance id such as i-0123456789abcdef0, or an alias from the team file (--team).",
+        )

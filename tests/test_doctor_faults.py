@@ -1,0 +1,637 @@
+"""The fault table: each fault induced for real, named by `onboard doctor` with the right next step, and each
+fix that exists shown to work (the check passes afterwards, and a backup of what was changed exists).
+
+Faults in the test's home: broken ~/.aws files, environment variables, stand-in plugin and aws executables
+(one built for another processor, one too old, shadowed and stale copies), unreachable endpoints and
+proxies, and an STS stand-in answering what moto cannot (a bad signature, an expired token, a skewed clock).
+Faults in the practice lab: the lab's own `lab fault` set.
+"""
+
+# ruff: noqa: F811 - pytest fixtures are imported by name and then requested as parameters
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from bundles import (  # noqa: F401
+    GOOD_VERSION,
+    OLD_VERSION,
+    bundle_server,
+    plugin_site,
+    stand_in_awscli,
+    stand_in_plugin,
+    test_signing_key,
+)
+from fixtures_doctor import (
+    backups_of,
+    foreign_elf,
+    lab_profile,
+    mode_of,
+    mute_port,  # noqa: F401
+    plain_profile,
+    put_executable,
+    run_checks_for,
+    text_of,
+    tool_path,  # noqa: F401
+    write_aws,
+    write_team,
+)
+from fixtures_lab import lab, lab_server  # noqa: F401
+from fixtures_moto import aws_like_server, closed_port  # noqa: F401
+
+from onboard.doctor import Status
+
+PROFILE = "[profile ssm]\nregion = ap-northeast-1\n"
+SECRET = "doctorSecretExample000000000000"
+KEYS = f"[ssm]\naws_access_key_id = AKIAEXAMPLEDOCTOR001\naws_secret_access_key = {SECRET}\n"
+
+
+@dataclass
+class Fault:
+    name: str
+    check: str
+    status: Status
+    says: tuple[str, ...]
+    induce: Callable[[Fixtures], None]
+    #: The next step must mention each of these.
+    next_says: tuple[str, ...] = ()
+    #: After --fix: the check's status, and what else must be true (given the fixtures).
+    fixed_status: Status | None = None
+    after_fix: Callable[[Fixtures], None] | None = None
+    options: dict[str, object] = field(default_factory=dict)
+
+
+@dataclass
+class Fixtures:
+    home: Path
+    tmp: Path
+    env: pytest.MonkeyPatch
+    request: pytest.FixtureRequest
+    options: dict[str, object] = field(default_factory=dict)
+
+    def get(self, name: str):
+        return self.request.getfixturevalue(name)
+
+    @property
+    def config(self) -> Path:
+        return self.home / ".aws" / "config"
+
+    @property
+    def credentials(self) -> Path:
+        return self.home / ".aws" / "credentials"
+
+    def plugin_team(self) -> Path:
+        """A team file naming the local signed download site, so the reinstall fix can run offline."""
+        site = self.get("plugin_site")
+        key = self.get("test_signing_key")
+        key_file = self.tmp / "team-key.asc"
+        key_file.write_bytes(key.public_key_armored())
+        team = write_team(
+            self.tmp,
+            plugin=f'download_url = "{site.base}"\nsigning_key = "{key_file.name}"\n'
+            f'signing_key_fingerprint = "{key.fingerprint}"',
+        )
+        self.options["team"] = str(team)
+        return team
+
+    def install_plugin(self) -> Path:
+        """Install the plugin for real, from the local signed site, as `onboard plugin install` does."""
+        from onboard.platform import detect
+        from onboard.plugin.install import install_plugin
+        from onboard.team import load_team
+
+        team = load_team(self.plugin_team())
+        result = install_plugin(
+            platform=detect(),
+            download_url=team.plugin.download_url,
+            extra_trusted_keys=team.plugin.trusted_keys(),
+            progress=False,
+        )
+        return result.link
+
+
+def botocore_reads(path: Path) -> dict:
+    from botocore.configloader import raw_config_parse
+
+    return raw_config_parse(str(path))
+
+
+# --- inducing each fault ----------------------------------------------------------------------------------
+
+
+def bom(f: Fixtures) -> None:
+    write_aws(f.home, b"\xef\xbb\xbf" + PROFILE.encode(), KEYS)
+
+
+def bom_fixed(f: Fixtures) -> None:
+    assert not f.config.read_bytes().startswith(b"\xef\xbb\xbf")
+    assert botocore_reads(f.config)["profile ssm"]["region"] == "ap-northeast-1"
+    assert backups_of(f.config)[0].read_bytes().startswith(b"\xef\xbb\xbf")
+
+
+def duplicate_section(f: Fixtures) -> None:
+    write_aws(
+        f.home,
+        PROFILE,
+        "[ssm]\naws_access_key_id = AKIAEXAMPLEDOCTOR001\n\n# kept\n[other]\nx = 1\n\n"
+        f"[ssm]\naws_secret_access_key = {SECRET}\n",
+    )
+
+
+def duplicate_merged(f: Fixtures) -> None:
+    sections = botocore_reads(f.credentials)
+    assert sections["ssm"] == {"aws_access_key_id": "AKIAEXAMPLEDOCTOR001", "aws_secret_access_key": SECRET}
+    assert sections["other"] == {"x": "1"}
+    assert "# kept" in f.credentials.read_text()
+    assert backups_of(f.credentials)
+
+
+def region_in_credentials(f: Fixtures) -> None:
+    write_aws(f.home, "[profile ssm]\noutput = json\n", KEYS + "region = ap-northeast-1\n")
+
+
+def region_moved(f: Fixtures) -> None:
+    assert botocore_reads(f.config)["profile ssm"]["region"] == "ap-northeast-1"
+    assert "region" not in botocore_reads(f.credentials)["ssm"]
+    assert backups_of(f.credentials)
+
+
+def loose_permissions(f: Fixtures) -> None:
+    write_aws(f.home, PROFILE, KEYS)
+    f.credentials.chmod(0o644)
+
+
+def tightened(f: Fixtures) -> None:
+    assert mode_of(f.credentials) == 0o600
+    assert backups_of(f.credentials)
+
+
+def files_with(config: str | bytes | None, credentials: str | bytes | None):
+    return lambda f: write_aws(f.home, config, credentials)
+
+
+def env_with(config: str, credentials: str, **variables: str):
+    def induce(f: Fixtures) -> None:
+        write_aws(f.home, config, credentials)
+        for name, value in variables.items():
+            f.env.setenv(name, value)
+
+    return induce
+
+
+def missing_config_file(f: Fixtures) -> None:
+    write_aws(f.home, None, KEYS)
+    f.env.setenv("AWS_CONFIG_FILE", str(f.tmp / "nowhere" / "config"))
+
+
+def plugin_copy(content: bytes, folder: str = ".local/bin"):
+    def induce(f: Fixtures) -> None:
+        f.get("tool_path")
+        write_aws(f.home, PROFILE, KEYS)
+        put_executable(f.home / folder, "session-manager-plugin", content)
+        f.plugin_team()
+
+    return induce
+
+
+def reinstalled(f: Fixtures) -> None:
+    link = f.home / ".local" / "bin" / "session-manager-plugin"
+    version = subprocess.run([str(link), "--version"], capture_output=True, text=True, check=True).stdout
+    assert version.strip() == GOOD_VERSION
+    # The copy that was in the way is kept, as `onboard plugin uninstall` puts it back.
+    assert (link.parent / "session-manager-plugin.before-onboard").is_file()
+
+
+def no_plugin(f: Fixtures) -> None:
+    f.get("tool_path")
+    write_aws(f.home, PROFILE, KEYS)
+
+
+def shadowed_plugin(f: Fixtures) -> None:
+    f.get("tool_path")
+    write_aws(f.home, PROFILE, KEYS)
+    (f.home / ".bashrc").write_text("alias ll='ls -l'\n")
+    f.install_plugin()
+    early = f.tmp / "early-bin"
+    put_executable(early, "session-manager-plugin", stand_in_plugin(GOOD_VERSION, marker="someone else's"))
+    f.env.setenv("PATH", f"{early}{os.pathsep}{os.environ['PATH']}")
+
+
+def path_line_added(f: Fixtures) -> None:
+    bashrc = f.home / ".bashrc"
+    assert "alias ll='ls -l'" in bashrc.read_text()
+    assert backups_of(bashrc)
+    # A new terminal: bash reads ~/.bashrc and finds onboard's link first.
+    found = subprocess.run(
+        ["bash", "-c", "source ~/.bashrc; command -v session-manager-plugin"],
+        capture_output=True,
+        text=True,
+        env={**os.environ},
+        check=True,
+    ).stdout.strip()
+    assert found == str(f.home / ".local" / "bin" / "session-manager-plugin")
+
+
+def stale_copy(f: Fixtures) -> None:
+    f.get("tool_path")
+    write_aws(f.home, PROFILE, KEYS)
+    put_executable(f.home / ".local" / "bin", "session-manager-plugin", stand_in_plugin(GOOD_VERSION))
+    late = f.tmp / "late-bin"
+    put_executable(late, "session-manager-plugin", stand_in_plugin(OLD_VERSION))
+    f.env.setenv("PATH", f"{os.environ['PATH']}{os.pathsep}{late}")
+
+
+def broken_link(f: Fixtures) -> None:
+    f.get("tool_path")
+    write_aws(f.home, PROFILE, KEYS)
+    f.install_plugin().unlink()
+
+
+def relinked(f: Fixtures) -> None:
+    link = f.home / ".local" / "bin" / "session-manager-plugin"
+    assert link.is_symlink() and link.resolve().is_file()
+
+
+def aws_on_path(content: bytes | None):
+    def induce(f: Fixtures) -> None:
+        write_aws(f.home, PROFILE, KEYS)
+        bin_dir = f.tmp / "only-bin"
+        bin_dir.mkdir()
+        if content is not None:
+            put_executable(bin_dir, "aws", content)
+        f.env.setenv("PATH", os.pathsep.join([str(bin_dir), "/usr/bin", "/bin"]))
+
+    return induce
+
+
+def endpoint(kind: str):
+    def induce(f: Fixtures) -> None:
+        port = f.get("mute_port") if kind == "mute" else closed_port()
+        plain_profile(f.home, f"http://127.0.0.1:{port}")
+
+    return induce
+
+
+def sts_answers(status: int, code: str, offset: timedelta = timedelta(0)):
+    def induce(f: Fixtures) -> None:
+        server = f.get("aws_like_server")
+        server.answer.status = status
+        server.answer.code = code
+        server.answer.message = "as AWS says it"
+        server.answer.clock_offset = offset
+        plain_profile(f.home, server.url)
+
+    return induce
+
+
+FAULTS = [
+    Fault(
+        "bom",
+        "config.parse",
+        Status.FAIL,
+        ("byte-order mark", "ConfigParseError"),
+        bom,
+        fixed_status=Status.OK,
+        after_fix=bom_fixed,
+    ),
+    Fault(
+        "duplicate-section",
+        "config.parse",
+        Status.FAIL,
+        ("a second [ssm] section",),
+        duplicate_section,
+        next_says=("Merge",),
+        fixed_status=Status.OK,
+        after_fix=duplicate_merged,
+    ),
+    Fault(
+        "inline-comment",
+        "config.traps",
+        Status.WARN,
+        ("comment on the same line",),
+        files_with("[profile ssm]\nregion = ap-northeast-1 # Tokyo\n", KEYS),
+        next_says=("line of its own",),
+    ),
+    Fault(
+        "region-in-credentials",
+        "config.traps",
+        Status.WARN,
+        ("region in [ssm] of the credentials file",),
+        region_in_credentials,
+        next_says=("Move it",),
+        fixed_status=Status.OK,
+        after_fix=region_moved,
+    ),
+    Fault(
+        "loose-permissions",
+        "config.permissions",
+        Status.WARN,
+        ("can be read by other users",),
+        loose_permissions,
+        next_says=("chmod 600",),
+        fixed_status=Status.OK,
+        after_fix=tightened,
+    ),
+    Fault(
+        "profile-missing",
+        "config.profile",
+        Status.FAIL,
+        ("'ssm' is in neither AWS file",),
+        files_with("[profile other]\nregion = eu-west-1\n", None),
+        next_says=("onboard setup",),
+    ),
+    Fault(
+        "profile-wrong-form",
+        "config.traps",
+        Status.WARN,
+        ("[ssm] in the config file is not a profile",),
+        files_with("[ssm]\nregion = ap-northeast-1\n", KEYS),
+        next_says=("[profile ssm]",),
+    ),
+    Fault(
+        "no-region",
+        "config.profile",
+        Status.FAIL,
+        ("no region", "You must specify a region"),
+        files_with("[profile ssm]\noutput = json\n", KEYS),
+        next_says=("aws configure set region",),
+    ),
+    Fault(
+        "keys-in-both-files",
+        "config.profile",
+        Status.WARN,
+        ("access keys in both files",),
+        files_with(PROFILE + "aws_access_key_id = AKIAOTHERKEY00000001\naws_secret_access_key = x\n", KEYS),
+        next_says=("delete aws_access_key_id",),
+    ),
+    Fault(
+        "aws-profile-missing",
+        "config.environment",
+        Status.FAIL,
+        ("AWS_PROFILE=nosuch", "could not be found"),
+        env_with(PROFILE, KEYS, AWS_PROFILE="nosuch"),
+        next_says=("unset AWS_PROFILE",),
+    ),
+    Fault(
+        "env-keys",
+        "config.environment",
+        Status.WARN,
+        ("AWS_ACCESS_KEY_ID", "without --profile"),
+        env_with(
+            PROFILE, KEYS, AWS_ACCESS_KEY_ID="AKIAENVKEY0000000001", AWS_SECRET_ACCESS_KEY=SECRET + "env"
+        ),
+        next_says=("unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY",),
+    ),
+    Fault(
+        "env-region",
+        "config.environment",
+        Status.WARN,
+        ("AWS_DEFAULT_REGION=us-east-1 overrides",),
+        env_with(PROFILE, KEYS, AWS_DEFAULT_REGION="us-east-1"),
+        next_says=("unset AWS_DEFAULT_REGION",),
+    ),
+    Fault(
+        "no-aws-files",
+        "config.files",
+        Status.FAIL,
+        ("neither AWS file exists",),
+        files_with(None, None),
+        next_says=("onboard setup",),
+    ),
+    Fault(
+        "config-variable-names-nothing",
+        "config.files",
+        Status.WARN,
+        ("AWS_CONFIG_FILE names",),
+        missing_config_file,
+    ),
+    Fault(
+        "plugin-missing",
+        "tools.plugin",
+        Status.FAIL,
+        ("SessionManagerPlugin is not found",),
+        no_plugin,
+        next_says=("onboard plugin install",),
+    ),
+    Fault(
+        "plugin-wrong-architecture",
+        "tools.plugin",
+        Status.FAIL,
+        ("exec format error", "ELF 64-bit"),
+        plugin_copy(foreign_elf()),
+        next_says=("onboard plugin install",),
+        fixed_status=Status.OK,
+        after_fix=reinstalled,
+    ),
+    Fault(
+        "plugin-too-old",
+        "tools.plugin",
+        Status.FAIL,
+        (f"{OLD_VERSION}, older than 1.2.764.0",),
+        plugin_copy(stand_in_plugin(OLD_VERSION)),
+        fixed_status=Status.OK,
+        after_fix=reinstalled,
+    ),
+    Fault(
+        "plugin-shadowed",
+        "tools.plugin-path",
+        Status.WARN,
+        ("early-bin/session-manager-plugin",),
+        shadowed_plugin,
+        next_says=("~/.bashrc",),
+        fixed_status=Status.WARN,
+        after_fix=path_line_added,
+    ),
+    Fault(
+        "plugin-stale-copy",
+        "tools.plugin-path",
+        Status.WARN,
+        ("stale copies", OLD_VERSION),
+        stale_copy,
+        next_says=("rm ",),
+    ),
+    Fault(
+        "plugin-link-broken",
+        "tools.plugin",
+        Status.FAIL,
+        ("link", "missing"),
+        broken_link,
+        fixed_status=Status.OK,
+        after_fix=relinked,
+    ),
+    Fault(
+        "aws-missing",
+        "tools.aws-cli",
+        Status.FAIL,
+        ("not on PATH",),
+        aws_on_path(None),
+        next_says=("onboard setup --aws-cli",),
+    ),
+    Fault(
+        "aws-too-old",
+        "tools.aws-cli",
+        Status.FAIL,
+        ("1.15.0 is too old",),
+        aws_on_path(stand_in_awscli("1.15.0")),
+        next_says=("onboard setup --aws-cli",),
+    ),
+    Fault(
+        "endpoint-refused",
+        "network.endpoints",
+        Status.FAIL,
+        ("connect",),
+        endpoint("refused"),
+        next_says=("onboard lab up",),
+    ),
+    Fault(
+        "endpoint-never-answers", "network.endpoints", Status.FAIL, ("no answer within",), endpoint("mute")
+    ),
+    Fault(
+        "proxy-unreachable",
+        "network.proxy",
+        Status.FAIL,
+        ("does not accept",),
+        lambda f: (
+            write_aws(f.home, PROFILE, KEYS),
+            f.env.setenv("HTTPS_PROXY", f"http://127.0.0.1:{closed_port()}"),
+        ),
+        next_says=("unset HTTPS_PROXY",),
+    ),
+    Fault(
+        "ca-bundle-missing",
+        "network.ca-bundle",
+        Status.FAIL,
+        ("does not exist",),
+        lambda f: (
+            write_aws(f.home, PROFILE, KEYS),
+            f.env.setenv("AWS_CA_BUNDLE", str(f.tmp / "company.pem")),
+        ),
+        next_says=("AWS_CA_BUNDLE",),
+    ),
+    Fault(
+        "signature-does-not-match",
+        "credentials.identity",
+        Status.FAIL,
+        ("(SignatureDoesNotMatch)",),
+        sts_answers(403, "SignatureDoesNotMatch"),
+        next_says=("--credentials-csv",),
+    ),
+    Fault(
+        "expired-token",
+        "credentials.identity",
+        Status.FAIL,
+        ("has expired (ExpiredToken)",),
+        sts_answers(403, "ExpiredToken"),
+    ),
+    Fault(
+        "clock-skew",
+        "credentials.clock",
+        Status.FAIL,
+        ("10 minutes behind",),
+        sts_answers(200, "", timedelta(minutes=10)),
+        next_says=("timedatectl",),
+    ),
+]
+
+
+@pytest.mark.parametrize("fault", FAULTS, ids=[fault.name for fault in FAULTS])
+def test_doctor_names_the_fault_and_its_fix(fault, isolated_home, tmp_path, monkeypatch, request):
+    fixtures = Fixtures(isolated_home, tmp_path, monkeypatch, request)
+    fault.induce(fixtures)
+    options = {**fixtures.options, **fault.options}
+    report = run_checks_for(fault.check, **options)
+    found = next(f for f in report.findings if f.check_id == fault.check)
+    shown = text_of(found)
+    assert found.status is fault.status, shown
+    for words in fault.says:
+        assert words in shown, shown
+    for words in fault.next_says:
+        assert words in (found.next or ""), found.next
+    assert SECRET not in shown
+    if fault.fixed_status is None:
+        return
+    assert found.fix is not None, f"{fault.name} should offer a fix"
+    fixed = run_checks_for(fault.check, fix=True, **options)
+    assert [fix.outcome for fix in fixed.fixes][:1] == ["applied"], fixed.fixes
+    after = next(f for f in fixed.findings if f.check_id == fault.check)
+    assert after.status is fault.fixed_status, text_of(after)
+    assert all(Path(backup).exists() for fix in fixed.fixes for backup in fix.backups)
+    assert fault.after_fix is not None
+    fault.after_fix(fixtures)
+
+
+# --- the practice lab's faults -----------------------------------------------------------------------------
+
+
+LAB_FAULTS = [
+    (
+        "agent-offline",
+        "jupyter",
+        "alice",
+        "targets.jupyter",
+        ("TargetNotConnected", "ConnectionLost", "agent is stopped"),
+        ("restart",),
+    ),
+    (
+        "role-without-ssm-policy",
+        "jupyter",
+        "trainer",
+        "targets.jupyter",
+        ("TargetNotConnected", "jupyter-ssm-role lacks the SSM policy"),
+        ("aws iam attach-role-policy --role-name jupyter-ssm-role", "AmazonSSMManagedInstanceCore"),
+    ),
+    (
+        "key-deactivated",
+        "alice",
+        "alice",
+        "credentials.identity",
+        ("deactivated", "(InvalidClientTokenId)"),
+        ("create a new key",),
+    ),
+    (
+        "no-start-session",
+        "alice",
+        "alice",
+        "permissions.start-session",
+        ("may not start sessions", "ssm:StartSession"),
+        ("allow ssm:StartSession",),
+    ),
+    (
+        "bucket-missing",
+        None,
+        "alice",
+        "permissions.transfer-bucket",
+        ("does not exist", "NoSuchBucket"),
+        ("tell your trainer",),
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("fault", "target", "user", "check", "says", "next_says"), LAB_FAULTS, ids=[row[0] for row in LAB_FAULTS]
+)
+def test_doctor_names_the_labs_faults(
+    fault, target, user, check, says, next_says, lab, isolated_home, monkeypatch
+):
+    user = lab.trainer if user == "trainer" else user
+    lab_profile(isolated_home, lab, user)
+    monkeypatch.setenv("ONBOARD_TEAM", str(lab.team_file))
+    healthy = run_checks_for(check)
+    assert next(f for f in healthy.findings if f.check_id == check).status is Status.OK
+
+    lab.fault(fault, target)
+    report = run_checks_for(check)
+    found = next(f for f in report.findings if f.check_id == check)
+    shown = text_of(found)
+    assert found.status is Status.FAIL, shown
+    for words in says:
+        assert words in shown, shown
+    for words in next_says:
+        assert words in (found.next or ""), found.next
+    assert lab.keys(user)[1].reveal() not in shown
