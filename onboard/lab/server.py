@@ -149,6 +149,7 @@ class LabServer:
     def start(self) -> None:
         # The plugin bundles are built (or found up to date) while moto imports and the world is seeded.
         publishing = _Background(self._publish_plugin)
+        phase = _Phases()
         _prepare_moto_settings()
         from moto.moto_server.werkzeug_app import (
             DomainDispatcherApplication,
@@ -162,6 +163,7 @@ class LabServer:
         from onboard.lab.sessions import SessionRegistry
         from onboard.lab.state import admin_secret
 
+        phase.done("moto imported")
         install_into_moto()
         moto_app = DomainDispatcherApplication(create_backend_app)
         registry = SessionRegistry()
@@ -170,9 +172,10 @@ class LabServer:
         self.state.admin_secret = admin_secret(self.paths, create=True) or ""
         self.state.admin_handlers.update(self._admin_handlers())
         application = LabApplication(self.state, moto_app)
-        self.http = _bind(application, self.requested_port, MotoRequestHandler, make_server)
+        self.http = _bind(application, self.requested_port, _request_handler(MotoRequestHandler), make_server)
         self.state.endpoint_url = self.endpoint_url
         self._seed()
+        phase.done(f"world seeded ({len(self.world.learners)} learners)")
         if self.use_data_channel:
             self._start_data_channel(registry)
         self._serving = threading.Thread(
@@ -180,7 +183,9 @@ class LabServer:
         )
         self._serving.start()
         self._warm_up()
+        phase.done("warmed up")
         publishing.join()
+        phase.done("plugin downloads ready")
         if self.published is not None:
             self.state.downloads_dir = self.published.root
         self._write_files()
@@ -428,6 +433,41 @@ class LabServer:
         write_state(self.paths, self.describe())
 
 
+def _request_handler(base: Any) -> Any:
+    class LabRequestHandler(base):
+        """Logs method, path and status only: query strings can carry presigned signatures and tokens."""
+
+        def log_request(self, code: Any = "-", size: Any = "-") -> None:
+            path = getattr(self, "path", "?").split("?", 1)[0]
+            log.info("%s %s %s", getattr(self, "command", "?"), path, code)
+
+    return LabRequestHandler
+
+
+def _log_to(path: Path) -> logging.Handler:
+    """Send the lab's log (requests, sessions, start-up timings) to server.log, in either mode."""
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    # werkzeug prints to stderr unless its logger has a handler of its own.
+    logging.getLogger("werkzeug").addHandler(logging.NullHandler())
+    return handler
+
+
+class _Phases:
+    """Start-up timings for the log: where the seconds of `lab up` go."""
+
+    def __init__(self) -> None:
+        self._last = time.monotonic()
+
+    def done(self, what: str) -> None:
+        now = time.monotonic()
+        log.info("%s in %.2f s", what, now - self._last)
+        self._last = now
+
+
 class _Background:
     """Run ``work`` in a thread; :meth:`join` waits and re-raises what it raised."""
 
@@ -478,6 +518,7 @@ def run(
     """Run a lab in this process until it is told to stop; return the exit code."""
     lock = LabLock(paths)
     lock.acquire()
+    handler = _log_to(paths.log_file)
     server = LabServer(paths, world, port=port, plugin=plugin)
     previous = {}
     try:
@@ -492,8 +533,10 @@ def run(
         with contextlib.suppress(Exception):
             if server.http is not None:
                 server.close()
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
+        for signum, previous_handler in previous.items():
+            signal.signal(signum, previous_handler)
+        logging.getLogger().removeHandler(handler)
+        handler.close()
         lock.release()
 
 
@@ -505,7 +548,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--learners", default=None, help="comma-separated learner names")
     parser.add_argument("--plugin", choices=("lab", "system"), default="lab")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from onboard.lab.world import load_world
 
     try:
