@@ -374,3 +374,11 @@ def test_the_real_aws_cli_reads_the_profile(tmp_path, monkeypatch):
     assert listed.returncode == 0, listed.stderr
     assert "shared-credentials-file" in listed.stdout and "eu-west-1" in listed.stdout
     assert_no_secret(listed.stdout)
+
+
+def test_a_refused_file_holding_a_secret_is_not_quoted():
+    files = aws_files()
+    write(files.credentials, f"[dev]\naws_secret_access_key {SECRET_ACCESS_KEY}\n{SESSION_TOKEN}\n")
+    error = _refused(files)
+    assert f"{files.credentials}:2" in error.message
+    assert_no_secret(f"{error.message} {error.hint} {error!r}")

@@ -186,3 +186,15 @@ def test_a_change_the_user_did_not_review_is_refused():
         apply_plan(plan)
     assert "role_arn in [profile ssm]" in raised.value.message
     assert "ap-south-1" in files.config.read_text()
+
+
+def test_a_folder_that_cannot_be_written_is_explained_and_nothing_changes():
+    files = aws_files()
+    write(files.config, "[default]\nregion = us-east-1\n")
+    plan = plan_profile(SSM, files)
+    # Something in the way of the lock file, as a root-owned folder would be for a user.
+    (files.config.parent / ".config.onboard-lock").mkdir()
+    with pytest.raises(OnboardError) as raised:
+        apply_plan(plan)
+    assert ".config.onboard-lock" in raised.value.message and "chown" in raised.value.hint
+    assert files.config.read_text() == "[default]\nregion = us-east-1\n" and not files.credentials.exists()

@@ -202,8 +202,19 @@ def apply_plan(plan: ProfilePlan, *, backup: bool = True) -> list[AppliedChange]
     # The other file is locked too (it was read for the plan) unless its folder does not even exist.
     read = {real_path(path) for path in plan.seen if real_path(path).parent.is_dir()}
     targets = sorted(written | read)
-    with contextlib.ExitStack() as locks:
-        for target in targets:  # always in the same order, so two writers cannot deadlock
-            locks.enter_context(file_lock(target))
-        current = _replan_if_changed(plan)
-        return [_write_one(change.path, change.before, change.after, backup) for change in current.changes]
+    try:
+        with contextlib.ExitStack() as locks:
+            for target in targets:  # always in the same order, so two writers cannot deadlock
+                locks.enter_context(file_lock(target))
+            current = _replan_if_changed(plan)
+            return [
+                _write_one(change.path, change.before, change.after, backup) for change in current.changes
+            ]
+    except OSError as error:
+        where = Path(error.filename).parent if error.filename else targets[0].parent
+        raise OnboardError(
+            f"Could not write {error.filename or where}: {error.strerror or error}. "
+            "The file being written was left as it was.",
+            hint=f"Check that you own {where} and can write to it (a folder made with sudo is owned by root: "
+            f'sudo chown -R "$(id -un)" {where}).',
+        ) from None
