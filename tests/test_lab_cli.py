@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import stat
@@ -92,6 +93,7 @@ def test_a_lab_comes_up_writes_its_files_and_goes_down(isolated_home, started_pi
         secrets.append(read_credentials_csv(csv_path)[1].reveal())
     state_text = paths.state_file.read_text()
     assert not any(secret in state_text for secret in secrets)
+    assert not any(secret in json.dumps(data) for secret in secrets)
     assert not any(secret in (paths.log_file.read_text()) for secret in secrets)
 
     # The team file matches the world and is one that onboard.team reads.
@@ -320,3 +322,52 @@ def test_the_system_plugin_mode_checks_the_installed_plugin_first(isolated_home,
     assert data["plugin"] == {"mode": "system"}
     assert load_team(LabPaths(state_dir(isolated_home)).team_file).plugin is None
     assert run_onboard("lab", "down").exit_code == 0
+
+
+def test_a_foreground_lab_serves_a_lab_shell_and_stops_on_ctrl_c(isolated_home, started_pids):
+    import pexpect
+
+    foreground = subprocess.Popen(
+        [sys.executable, "-m", "onboard", "lab", "up", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        lines = []
+        for line in foreground.stdout:
+            lines.append(line)
+            if "Press Ctrl-C to stop the lab." in line:
+                break
+        banner = "".join(lines)
+        assert "Practice lab at http://127.0.0.1:" in banner, banner
+        paths = LabPaths(state_dir(isolated_home))
+        state = json.loads(paths.state_file.read_text())
+        started_pids.append(state["pid"])
+        assert state["pid"] == foreground.pid
+
+        shell = pexpect.spawn(
+            sys.executable,
+            ["-m", "onboard", "lab", "shell"],
+            env={**os.environ, "SHELL": "/bin/sh", "PS1": "lab$ "},
+            encoding="utf-8",
+            timeout=30,
+        )
+        shell.expect_exact("lab$ ")
+        shell.sendline('echo "endpoint=$AWS_ENDPOINT_URL bin=${PATH%%:*}"')
+        shell.expect(r"endpoint=(http\S+) bin=(/\S+)")
+        assert shell.match.group(1) == state["endpoint_url"]
+        assert shell.match.group(2) == str(paths.bin_dir)
+        shell.sendline("exit 3")
+        shell.expect(pexpect.EOF)
+        shell.close()
+        assert shell.exitstatus == 3
+
+        foreground.send_signal(signal.SIGINT)
+        assert foreground.wait(timeout=30) == 0
+        assert not paths.state_file.exists()
+        assert run_onboard("lab", "status").exit_code == 4
+    finally:
+        if foreground.poll() is None:
+            foreground.kill()
+        foreground.stdout.close()
