@@ -382,3 +382,10 @@ def test_a_refused_file_holding_a_secret_is_not_quoted():
     error = _refused(files)
     assert f"{files.credentials}:2" in error.message
     assert_no_secret(f"{error.message} {error.hint} {error!r}")
+
+
+def test_a_file_that_is_not_utf8_is_refused_with_its_line():
+    files = aws_files()
+    write(files.config, "[default]\nregion = us-east-1\n# caf\xe9\n".encode("latin-1"))
+    error = _refused(files)
+    assert f"{files.config}:3: not UTF-8" in error.message

@@ -69,16 +69,24 @@ def read_bytes(path: Path) -> bytes | None:
         ) from None
 
 
+def first_undecodable_line(data: bytes) -> int | None:
+    """The 1-based line of the first byte that is not UTF-8, or None when all of ``data`` is."""
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        return data[: error.start].count(b"\n") + 1
+    return None
+
+
 def decode(path: Path, data: bytes) -> str:
     """``data`` as text, or an error naming the line that is not UTF-8."""
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as error:
-        line = data[: error.start].count(b"\n") + 1
+    line = first_undecodable_line(data)
+    if line is not None:
         raise OnboardError(
             f"{path}:{line}: not UTF-8 text, so the AWS CLI cannot read this file.",
             hint="Save the file as UTF-8 (an editor's 'Save with encoding' does it), then run again.",
-        ) from None
+        )
+    return data.decode("utf-8")
 
 
 def parse_file(path: Path, data: bytes) -> tuple[IniDocument, bool]:

@@ -89,6 +89,14 @@ class RawSection:
         return last + 1
 
 
+_ISSUE_HINTS = {
+    "duplicate-section": "Merge the two sections into one (or delete one).",
+    "duplicate-key": "Delete one of the two lines.",
+    "missing-section-header": "Put the line under a [section] header, or delete it.",
+    "invalid-line": "Write it as key = value, or delete it.",
+}
+
+
 @dataclass(frozen=True)
 class Issue:
     """Something that makes configparser (and so every ``aws`` command) refuse the file."""
@@ -96,6 +104,10 @@ class Issue:
     line: int  # 1-based
     code: str
     message: str
+
+    @property
+    def hint(self) -> str:
+        return _ISSUE_HINTS[self.code]
 
 
 @dataclass

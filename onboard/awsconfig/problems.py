@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from onboard.awsconfig.files import BOM, AwsFiles, aws_files, read_bytes
+from onboard.awsconfig.files import BOM, AwsFiles, aws_files, first_undecodable_line, read_bytes
 from onboard.awsconfig.ini import (
     IniDocument,
     Role,
@@ -94,22 +94,12 @@ def find_sections(path: Path, kind: FileKind | None = None) -> list[Section]:
     return _sections(_parse_leniently(data)[0], kind or _kind_of(path, None))
 
 
-_ISSUE_HINTS = {
-    "duplicate-section": "Merge the two sections into one, or delete one.",
-    "duplicate-key": "Delete one of the two lines.",
-    "missing-section-header": "Put the line under a [section] header, or delete it.",
-    "invalid-line": "Write it as key = value, or delete it.",
-}
-
-
 def _file_problems(
     path: Path, kind: FileKind, document: IniDocument, has_bom: bool, data: bytes
 ) -> list[Problem]:
     problems = []
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError as error:
-        line = data[: error.start].count(b"\n") + 1
+    line = first_undecodable_line(data)
+    if line is not None:
         problems.append(
             Problem(
                 path,
@@ -133,7 +123,7 @@ def _file_problems(
         )
     for issue in document.issues:
         message = f"{issue.message}; aws fails with ConfigParseError"
-        problems.append(Problem(path, issue.line, issue.code, message, _ISSUE_HINTS[issue.code], "error"))
+        problems.append(Problem(path, issue.line, issue.code, message, issue.hint, "error"))
     problems += _ambiguous_profiles(path, kind, document)
     problems += _value_problems(path, kind, document)
     problems += _wrong_form(path, kind, document)

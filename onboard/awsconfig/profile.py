@@ -297,14 +297,6 @@ def _ensure_line_endings(document: IniDocument) -> None:
             line.ending = document.newline
 
 
-_ISSUE_HINTS = {
-    "duplicate-section": "Merge the two sections into one (or delete one), then run again.",
-    "duplicate-key": "Delete one of the two lines, then run again.",
-    "missing-section-header": "Put the line under a [section] header, or delete it, then run again.",
-    "invalid-line": "Write it as key = value, or delete it, then run again.",
-}
-
-
 def _refuse_unreadable(path: Path, document: IniDocument) -> None:
     if not document.issues:
         return
@@ -313,7 +305,7 @@ def _refuse_unreadable(path: Path, document: IniDocument) -> None:
     raise OnboardError(
         f"{path}:{first.line}: {first.message}{more}; every aws command fails on this file with "
         "ConfigParseError, so onboard will not edit it.",
-        hint=_ISSUE_HINTS[first.code] + " `onboard doctor` lists every problem.",
+        hint=f"{first.hint} Then run again; `onboard doctor` lists every problem.",
     )
 
 
