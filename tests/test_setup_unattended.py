@@ -280,27 +280,45 @@ def test_an_sso_profile_is_replaced_only_when_confirmed(
     assert any(p.read_text(encoding="utf-8") == sso for p in backups if p.is_file())
 
 
-@pytest.mark.parametrize(
-    ("broken", "said"),
-    [
-        # botocore would silently use the second section: the writer refuses to guess.
-        (b"[profile ssm]\nregion = eu-west-1\n\n[profile  ssm]\noutput = text\n", "line 4"),
-        # every aws command fails on this one: refused before any question.
-        (b"\xef\xbb\xbf[profile ssm]\nregion = eu-west-1\n", "byte-order mark"),
-    ],
-)
-def test_a_broken_config_file_is_named_and_left_alone(
-    isolated_home, tmp_path, moto_server, authenticated_user, broken, said
+def test_an_ambiguous_config_file_is_named_and_left_alone(
+    isolated_home, tmp_path, moto_server, authenticated_user
 ):
     aws = isolated_home / ".aws"
     aws.mkdir()
+    # botocore would silently use the second section: the writer refuses to guess.
+    broken = b"[profile ssm]\nregion = eu-west-1\n\n[profile  ssm]\noutput = text\n"
     (aws / "config").write_bytes(broken)
     csv = access_key_csv(tmp_path, authenticated_user)
     ran = run_onboard(
         *setup_args(moto_server.url, "--region", "eu-west-1", "--credentials-csv", str(csv), "--yes")
     )
-    assert ran.exit_code in (ExitCode.FAILURE, ExitCode.USAGE)
+    assert ran.exit_code == ExitCode.FAILURE
     assert str(aws / "config") in ran.stderr
-    assert said in ran.stderr
+    assert "line 4" in ran.stderr
     assert (aws / "config").read_bytes() == broken
     assert not (aws / "credentials").exists()
+
+
+def test_a_byte_order_mark_is_removed_only_with_consent(
+    isolated_home, tmp_path, moto_server, authenticated_user
+):
+    aws = isolated_home / ".aws"
+    aws.mkdir()
+    # Every aws command fails on a BOM (ConfigParseError); a Windows editor adds one silently.
+    with_bom = b"\xef\xbb\xbf[default]\nregion = us-east-1\n"
+    (aws / "config").write_bytes(with_bom)
+    csv = access_key_csv(tmp_path, authenticated_user)
+    args = setup_args(moto_server.url, "--region", "eu-west-1", "--credentials-csv", str(csv))
+
+    refused = run_onboard(*args, "--json")
+    assert refused.exit_code == ExitCode.USAGE
+    error = refused.json()["error"]
+    assert f"{aws / 'config'}, line 1" in error["message"]
+    assert "byte-order mark" in error["message"]
+    assert "--yes" in error["hint"]
+    assert (aws / "config").read_bytes() == with_bom
+
+    agreed = run_onboard(*args, "--yes")
+    assert agreed.exit_code == 0, agreed.output
+    assert (aws / "config").read_bytes().startswith(b"[default]\nregion = us-east-1\n")
+    assert read_profile("ssm")["region"] == "eu-west-1"

@@ -127,6 +127,12 @@ QUESTIONS: dict[str, Question] = {
             "--secret-access-key-stdin (or ONBOARD_SECRET_ACCESS_KEY)",
         ),
         Question(
+            "remove_bom",
+            "Remove the byte-order mark (nothing else in the file changes)?",
+            "confirm",
+            "--yes",
+        ),
+        Question(
             "replace_profile",
             "The profile holds other settings (listed above). Replace them?",
             "confirm",

@@ -79,6 +79,8 @@ class Wizard:
         self.out = out
         self.report = SetupReport()
         self.team: TeamFile | None = None
+        #: The user agreed to remove a byte-order mark from the AWS files.
+        self.strip_bom = False
 
     # ------------------------------------------------------------------------------------- printing
 
@@ -129,11 +131,21 @@ class Wizard:
         files = aws_files()
         self.say("  Plan: 1. the Session Manager plugin  2. the AWS CLI  3. your profile and access keys, in")
         self.say(f"        {files.config} and {files.credentials}  4. a check of the keys with AWS")
-        # A file botocore cannot read is refused now, before any question, with its line and the fix.
+        # A file botocore cannot read is refused now, before any question, with its line and the fix;
+        # a byte-order mark alone is removed when the user agrees (it is the only change made to it).
         for problem in find_problems(files):
-            if problem.severity == "error":
-                where = f"{problem.path}, line {problem.line}" if problem.line else str(problem.path)
-                raise UsageError(f"{where}: {problem.message}", problem.hint)
+            if problem.severity != "error":
+                continue
+            where = f"{problem.path}, line {problem.line}" if problem.line else str(problem.path)
+            hint = problem.hint
+            if problem.code == "bom":
+                if self.ask.interactive or self.options.yes:
+                    self.say(f"  {where}: {problem.message}.", style="yellow")
+                    if self.ask.answer("remove_bom", default=True):
+                        self.strip_bom = True
+                        continue
+                hint += " Or let onboard remove it: run setup again with --yes."
+            raise UsageError(f"{where}: {problem.message}", hint)
         return platform
 
     def plugin_screen(self, platform: Platform) -> None:
@@ -320,7 +332,7 @@ class Wizard:
             secret_access_key=key.secret_access_key if key else None,
             extra_config={"endpoint_url": endpoint} if endpoint else {},
         )
-        return plan_profile(settings)
+        return plan_profile(settings, strip_bom=self.strip_bom)
 
     def review_screen(self, plan: ProfilePlan) -> bool:
         """Show the diff and ask; False when nothing is to be written (dry run, no-op, declined)."""
