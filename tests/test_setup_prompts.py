@@ -59,7 +59,7 @@ def test_a_new_user_answers_every_screen(
     child.expect("AWS region")
     child.send("eu-west-1" + ENTER)
     child.expect("Output format")
-    child.send(DOWN + ENTER)  # json -> text
+    child.send(DOWN + ENTER)  # json -> yaml
     child.expect("Where are your access keys")
     child.send(ENTER)  # from the CSV
     child.expect("Path of the credentials CSV")
@@ -73,7 +73,7 @@ def test_a_new_user_answers_every_screen(
     assert status == 0, output
     assert "Done: profile ssm is set up and works." in output
     profile = read_profile("ssm")
-    assert (profile["region"], profile["output"]) == ("eu-west-1", "text")
+    assert (profile["region"], profile["output"]) == ("eu-west-1", "yaml")
     assert profile["aws_secret_access_key"] == authenticated_user.secret_access_key
 
 

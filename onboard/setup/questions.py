@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from onboard.awsconfig.profile import OUTPUT_FORMATS
 from onboard.errors import OnboardError, UsageError
 
 Kind = Literal["confirm", "select", "text", "password", "path"]
@@ -102,7 +103,7 @@ QUESTIONS: dict[str, Question] = {
             "select",
             "--output",
             validate=_output,
-            choices=tuple(Choice(name, name) for name in ("json", "text", "table", "yaml", "yaml-stream")),
+            choices=tuple(Choice(name, name) for name in OUTPUT_FORMATS),
         ),
         Question(
             "key_source",
