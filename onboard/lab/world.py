@@ -104,7 +104,6 @@ _INSTANCE_ID = re.compile(r"^i-[0-9a-f]{17}$")
 _OS_USER = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _ACCOUNT = re.compile(r"^[0-9]{12}$")
-_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-[0-9]$")
 
 
 @dataclass(frozen=True)
@@ -185,13 +184,17 @@ def parse_world(text: str, source: str) -> World:
     except tomllib.TOMLDecodeError as error:
         raise UsageError(f"{source} is not valid TOML: {error}", "Fix the line named above.") from None
     reader = _Reader(raw, source)
+    # Unknown keys first: a misspelt key would otherwise show up as a missing one.
+    reader.finish(("version", "team", "region", "account", "transfer", "session_logs", "people", "instances"))
     version = reader.get("version", int)
     if version != 1:
         raise UsageError(f"{source}: version = {version} is not supported", "Set version = 1.")
-    region = reader.get("region", str, pattern=_REGION, what="a region name like ap-northeast-1")
-    transfer = reader.table("transfer")
-    logs = reader.table("session_logs")
-    people = reader.table("people")
+    from onboard.awsclient import check_region
+
+    region = check_region(reader.get("region", str), where=f"{source}: `region`")
+    transfer = reader.table("transfer", ("bucket", "prefix", "shared_prefix"))
+    logs = reader.table("session_logs", ("bucket", "prefix"))
+    people = reader.table("people", ("group", "learners", "trainer"))
     trainer = people.get("trainer", str, pattern=_IAM_NAME, what="an IAM user name")
     learners = _check_learners(people.get("learners", list), trainer, f"{source} [people] learners")
     instances = tuple(
@@ -209,13 +212,6 @@ def parse_world(text: str, source: str) -> World:
             raise UsageError(
                 f"{source}: instance {what} {duplicates[0]} appears twice", "Give every instance its own."
             )
-    reader.finish(("version", "team", "region", "account", "transfer", "session_logs", "people", "instances"))
-    for table, keys in (
-        (transfer, ("bucket", "prefix", "shared_prefix")),
-        (logs, ("bucket", "prefix")),
-        (people, ("group", "learners", "trainer")),
-    ):
-        table.finish(keys)
     return World(
         team=reader.get("team", str, pattern=_IAM_NAME, what="a short name"),
         region=region,
@@ -235,6 +231,7 @@ def parse_world(text: str, source: str) -> World:
 
 def _instance(table: dict[str, Any], where: str) -> WorldInstance:
     reader = _Reader(table, where)
+    reader.finish(("alias", "id", "users", "platform", "platform_version", "agent_version", "private_ip"))
     users = reader.get("users", list, default=[])
     for user in users:
         if not isinstance(user, str) or not _OS_USER.match(user) or user == "ssm-user":
@@ -258,7 +255,6 @@ def _instance(table: dict[str, Any], where: str) -> WorldInstance:
             default="10.0.1.23",
         ),
     )
-    reader.finish(("alias", "id", "users", "platform", "platform_version", "agent_version", "private_ip"))
     return instance
 
 
@@ -320,8 +316,10 @@ class _Reader:
             raise UsageError(f"{self.where}: `{key}` = {value!r} is not {what}", "Fix the value.")
         return value
 
-    def table(self, key: str) -> _Reader:
-        return _Reader(self.get(key, dict), f"{self.where} [{key}]")
+    def table(self, key: str, known: tuple[str, ...]) -> _Reader:
+        table = _Reader(self.get(key, dict), f"{self.where} [{key}]")
+        table.finish(known)
+        return table
 
     def tables(self, key: str) -> list[dict[str, Any]]:
         return self.get(key, list, default=[])
