@@ -46,11 +46,13 @@ FORMAT_VERSION = 1
 DEFAULT_PROFILE = "ssm"
 TEAM_ENV = "ONBOARD_TEAM"
 
+#: Shapes other modules (the lab's world) check with the same rules as the team file.
+INSTANCE_ID = re.compile(r"i-(?:[0-9a-f]{8}|[0-9a-f]{17})")
+OS_USER = re.compile(r"[a-z_][a-z0-9_-]{0,31}")
+
+#: Team names and instance aliases.
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 _PROFILE = re.compile(r"[A-Za-z0-9._-]+")
-_INSTANCE_ID = re.compile(r"i-(?:[0-9a-f]{8}|[0-9a-f]{17})")
-_ALIAS = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
-_OS_USER = re.compile(r"[a-z_][a-z0-9_-]{0,31}")
 _BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 _IPV4 = re.compile(r"\d{1,3}(?:\.\d{1,3}){3}")
 _FINGERPRINT = re.compile(r"[0-9A-F]{40}")
@@ -354,7 +356,7 @@ class _Reader:
         where = f"[{name}] "
         self.keys(table, f"[{name}]", ("bucket", "prefix"), required=("bucket",))
         bucket = self.string(table, "bucket", where)
-        if not _valid_bucket(bucket):
+        if not valid_bucket_name(bucket):
             raise self.fail(
                 f"{where}bucket",
                 f"{bucket!r} is not a valid S3 bucket name",
@@ -396,7 +398,7 @@ class _Reader:
                 table,
                 "target_user",
                 where,
-                _OS_USER,
+                OS_USER,
                 "OS user names are lower-case letters, digits, _ and -.",
             ),
             publish=publish,
@@ -412,10 +414,10 @@ class _Reader:
             where = f"[[instances]] #{number} "
             self.keys(item, where.strip(), ("alias", "id", "name", "users"), required=("alias", "id"))
             alias = self.string(
-                item, "alias", where, _ALIAS, "Aliases use letters, digits, '.', '_' and '-' (at most 64)."
+                item, "alias", where, _NAME, "Aliases use letters, digits, '.', '_' and '-' (at most 64)."
             )
             instance_id = self.string(
-                item, "id", where, _INSTANCE_ID, "An instance id is i- and 8 or 17 lower-case hex digits."
+                item, "id", where, INSTANCE_ID, "An instance id is i- and 8 or 17 lower-case hex digits."
             )
             if alias in seen_aliases:
                 raise self.fail(
@@ -427,7 +429,7 @@ class _Reader:
             seen_ids.add(instance_id)
             users = item.get("users", [])
             if not isinstance(users, list) or not all(
-                isinstance(u, str) and _OS_USER.fullmatch(u) for u in users
+                isinstance(u, str) and OS_USER.fullmatch(u) for u in users
             ):
                 raise self.fail(
                     f"{where}users",
@@ -445,7 +447,8 @@ class _Reader:
         return tuple(result)
 
 
-def _valid_bucket(name: str) -> bool:
+def valid_bucket_name(name: str) -> bool:
+    """S3's naming rules for general purpose buckets (3-63 characters, no IP address shape, ...)."""
     return (
         bool(_BUCKET.fullmatch(name))
         and ".." not in name
