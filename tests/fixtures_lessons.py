@@ -122,3 +122,29 @@ def _empty_learner_folder(running: RunningLab) -> None:
     listed = s3.list_objects_v2(Bucket=bucket, Prefix=f"users/{LEARNER}/").get("Contents", [])
     for item in listed:
         s3.delete_object(Bucket=bucket, Key=item["Key"])
+
+
+def check_context(running: RunningLab, workdir: Path, *, began_at=None, nonce: str = "nonce-0123abcd"):
+    """A CheckContext as the runner builds it: the learner's profile ssm at the lab, their ARN."""
+    from datetime import datetime, timedelta, timezone
+
+    from onboard.awsclient import ClientSettings
+    from onboard.lessons.verifiers import CLOCK_SLACK, CheckContext
+
+    settings = ClientSettings(
+        profile="ssm",
+        region=running.region,
+        endpoint_url=running.endpoint_url,
+        read_timeout=8,
+        max_attempts=1,
+    )
+    return CheckContext(
+        settings=settings,
+        # Verifiers allow CLOCK_SLACK for a clock that differs from AWS's; the lab shares this clock, so
+        # the step "began" that much later: sessions of earlier tests (a second ago) do not count.
+        began_at=began_at or datetime.now(timezone.utc) + CLOCK_SLACK - timedelta(seconds=1),
+        nonce=nonce,
+        workdir=workdir,
+        arn=f"arn:aws:iam::{running.account}:user/{LEARNER}",
+        user=LEARNER,
+    )

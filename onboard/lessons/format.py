@@ -221,7 +221,7 @@ def read_header(path: Path) -> Header:
     text = _read_text(path)
     problems: list[Problem] = []
     data, _, _ = _split_front_matter(path, text, problems)
-    problems += _front_matter_problems(path, data)
+    problems += _front_matter_problems(path, data, text)
     if problems:
         raise LessonFileError(problems)
     return Header(
@@ -247,28 +247,50 @@ def _read_text(path: Path) -> str:
         raise UsageError(f"the lesson file {path} is not UTF-8 text", "Save it as UTF-8.") from None
 
 
-def _front_matter_problems(path: Path, data: dict[str, Any]) -> list[Problem]:
+def key_line(lines: list[str], key: str, first: int = 1, default: int = 1) -> int:
+    """The number of the first line in ``lines`` (numbered from ``first``) that sets ``key = ...``."""
+    pattern = re.compile(rf"\s*{re.escape(key)}\s*=")
+    for number, line in enumerate(lines, start=first):
+        if pattern.match(line):
+            return number
+    return default
+
+
+def _front_matter_problems(path: Path, data: dict[str, Any], text: str = "") -> list[Problem]:
     problems = []
+    head = text.split(f"\n{FRONT_MATTER_FENCE}", 1)[0].splitlines()
+
+    def line(key: str) -> int:
+        return key_line(head, key)
+
     for key, value in data.items():
         expected = FRONT_MATTER_KEYS.get(key)
         if expected is None:
             problems.append(
-                Problem(path, 1, f"unknown front matter key {key!r}{_did_you_mean(key, FRONT_MATTER_KEYS)}")
+                Problem(
+                    path,
+                    line(key),
+                    f"unknown front matter key {key!r}{_did_you_mean(key, FRONT_MATTER_KEYS)}",
+                )
             )
         elif not isinstance(value, expected) or isinstance(value, bool):
             problems.append(
-                Problem(path, 1, f"front matter {key} should be a {expected.__name__}, not {value!r}")
+                Problem(path, line(key), f"front matter {key} should be a {expected.__name__}, not {value!r}")
             )
     for key in REQUIRED_FRONT_MATTER:
         if key not in data:
             problems.append(Problem(path, 1, f"front matter lacks {key!r}"))
     if isinstance(data.get("id"), str) and not re.fullmatch(r"[a-z0-9][a-z0-9-]*", data["id"]):
-        problems.append(Problem(path, 1, f"the id {data['id']!r} must be lower-case letters, digits and '-'"))
+        problems.append(
+            Problem(path, line("id"), f"the id {data['id']!r} must be lower-case letters, digits and '-'")
+        )
     prerequisites = data.get("prerequisites", [])
     if isinstance(prerequisites, list) and not all(isinstance(item, str) for item in prerequisites):
-        problems.append(Problem(path, 1, "prerequisites must be a list of lesson ids"))
+        problems.append(Problem(path, line("prerequisites"), "prerequisites must be a list of lesson ids"))
     if data.get("requires") not in (None, "lab"):
-        problems.append(Problem(path, 1, f'requires may only be "lab", not {data["requires"]!r}'))
+        problems.append(
+            Problem(path, line("requires"), f'requires may only be "lab", not {data["requires"]!r}')
+        )
     return problems
 
 
@@ -290,7 +312,7 @@ def parse_lesson(path: Path, text: str | None = None) -> tuple[Lesson | None, li
     text = _read_text(path) if text is None else text
     problems: list[Problem] = []
     front, body, offset = _split_front_matter(path, text, problems)
-    problems += _front_matter_problems(path, front)
+    problems += _front_matter_problems(path, front, text)
     body_lines = body.splitlines(keepends=True)
     tokens = MarkdownIt("commonmark").parse(body)
 
@@ -341,7 +363,8 @@ def parse_lesson(path: Path, text: str | None = None) -> tuple[Lesson | None, li
         return None, problems
     if any(p.line == 1 and "front matter" in p.message for p in problems):
         return None, problems
-    steps = _with_points(drafts, front["points"], path, problems)
+    points_line = key_line(text.split(f"\n{FRONT_MATTER_FENCE}", 1)[0].splitlines(), "points")
+    steps = _with_points(drafts, front["points"], Problem(path, points_line, ""), problems)
     lesson = Lesson(
         id=front["id"],
         title=front["title"],
@@ -365,6 +388,7 @@ def _read_step(
     hints: list[str] = []
     check: dict[str, Any] | None = None
     check_line = 0
+    check_text = ""
     setup: dict[str, Any] | None = None
     for info, content, line in section["fences"]:
         if info in LOCAL_FENCES or info == SESSION_FENCE:
@@ -383,7 +407,7 @@ def _read_step(
             if info == "check":
                 if check is not None:
                     problems.append(Problem(path, line, "a step has one check block"))
-                check, check_line = data, line
+                check, check_line, check_text = data, line, content
             else:
                 setup = data
                 for key in data:
@@ -406,9 +430,11 @@ def _read_step(
         if not isinstance(raw_verify, list) or not raw_verify:
             problems.append(Problem(path, check_line, "a check block needs at least one [[verify]] table"))
             raw_verify = []
-        for item in raw_verify:
+        for item, line in zip(
+            raw_verify, _verify_lines(check_text, check_line, len(raw_verify)), strict=True
+        ):
             for message in verifier_problems(item):
-                problems.append(Problem(path, check_line, message))
+                problems.append(Problem(path, line, message))
             verify.append(item)
         points = check.get("points")
         if points is not None and (not isinstance(points, int) or isinstance(points, bool) or points < 0):
@@ -436,7 +462,21 @@ def _read_step(
     }
 
 
-def _with_points(drafts: list[dict[str, Any]], total: int, path: Path, problems: list[Problem]) -> list[Step]:
+def _verify_lines(content: str, fence_line: int, count: int) -> list[int]:
+    """For each [[verify]] table of a check block, the line of its ``kind`` (else of its header)."""
+    lines = content.splitlines()
+    headers = [index for index, line in enumerate(lines) if line.strip().startswith("[[verify]]")]
+    found = []
+    for number, start in enumerate(headers):
+        end = headers[number + 1] if number + 1 < len(headers) else len(lines)
+        header_line = fence_line + 1 + start
+        found.append(key_line(lines[start:end], "kind", header_line, header_line))
+    return (found + [fence_line] * count)[:count]
+
+
+def _with_points(
+    drafts: list[dict[str, Any]], total: int, where: Problem, problems: list[Problem]
+) -> list[Step]:
     """Steps with their points: as declared, the rest of the lesson's points shared by the other checks."""
     graded = [draft for draft in drafts if draft["verify"]]
     declared = sum(draft["points"] for draft in graded if draft["points"] is not None)
@@ -444,7 +484,11 @@ def _with_points(drafts: list[dict[str, Any]], total: int, path: Path, problems:
     remaining = total - declared
     if remaining < 0 or (not undeclared and remaining != 0 and graded):
         problems.append(
-            Problem(path, 1, f"the steps' points add up to {declared}, but the lesson's points are {total}")
+            Problem(
+                where.path,
+                where.line,
+                f"the steps' points add up to {declared}, but the lesson's points are {total}",
+            )
         )
         remaining = max(remaining, 0)
     share, extra = divmod(remaining, len(undeclared)) if undeclared else (0, 0)

@@ -1,0 +1,154 @@
+"""The lesson format: the shipped lessons parse and lint clean; broken files are reported with file:line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from helpers import REPO, build_file_tree, run_onboard
+from onboard.lessons.catalog import Course, shipped_lessons_dir
+from onboard.lessons.format import fill, fill_data, lint_paths, load_lesson, parse_lesson
+
+GOOD = """+++
+id = "tiny"
+title = "A tiny lesson"
+order = 9
+minutes = 3
+points = 10
++++
+
+Intro for {{user}}.
+
+## Say hello
+
+Type this on your computer:
+
+```sh
+echo hello {{nonce}} > hello.txt
+```
+
+```hint
+Use echo.
+```
+
+```check
+time_limit = 5
+
+[[verify]]
+kind = "local_file"
+path = "hello.txt"
+contains = "{{nonce}}"
+```
+
+## Read on
+
+Nothing to check here.
+"""
+
+
+def test_the_shipped_lessons_lint_clean_and_come_in_course_order():
+    files, problems = lint_paths([REPO / "lessons"])
+    assert problems == []
+    assert len(files) == 6
+    ids = [header.id for header in Course.from_settings().headers()]
+    assert ids == ["ready", "connect", "sudo", "transfer", "habits", "troubleshoot"]
+    assert shipped_lessons_dir().resolve() == (REPO / "lessons").resolve()
+
+
+def test_every_shipped_lesson_gives_its_points_to_its_checks():
+    for path in sorted((REPO / "lessons").glob("0*.md")):
+        lesson = load_lesson(path)
+        assert sum(step.points for step in lesson.steps) == lesson.points, path
+        assert all(step.verify for step in lesson.steps if step.points), path
+
+
+def test_a_lesson_is_read_into_steps_commands_hints_and_checks(tmp_path):
+    path = build_file_tree(tmp_path, {"tiny.md": GOOD}) / "tiny.md"
+    lesson = load_lesson(path)
+    assert (lesson.id, lesson.points, lesson.minutes) == ("tiny", 10, 3)
+    assert lesson.intro == "Intro for {{user}}.\n"
+    first, second = lesson.steps
+    assert (first.id, first.title, first.line) == ("say-hello", "Say hello", 11)
+    assert first.commands[0].where == "local" and first.commands[0].lines == (
+        "echo hello {{nonce}} > hello.txt",
+    )
+    assert first.hints == ("Use echo.",)
+    assert first.points == 10 and first.time_limit == 5
+    assert "```check" not in first.instructions and "```hint" not in first.instructions
+    assert "echo hello" in first.instructions  # command blocks stay in the instructions, to copy
+    assert not second.graded and second.points == 0
+    values = {"nonce": "nonce-1", "user": "carol"}
+    assert fill(first.commands[0].lines[0], values) == "echo hello nonce-1 > hello.txt"
+    assert fill_data(first.verify[0], values)["contains"] == "nonce-1"
+    assert fill("${HOME} {a,b} {{unknown}}", values) == "${HOME} {a,b} {{unknown}}"
+
+
+BROKEN = {
+    "front.md": "no front matter\n## Step\n",
+    "fields.md": GOOD.replace("minutes = 3\n", "minuts = 3\n"),
+    "kind.md": GOOD.replace('kind = "local_file"', 'kind = "local_fiel"'),
+    "missing.md": GOOD.replace('path = "hello.txt"\n', ""),
+    "variable.md": GOOD.replace("{{user}}", "{{usr}}"),
+    "toml.md": GOOD.replace("time_limit = 5", "time_limit = = 5"),
+    "points.md": GOOD.replace("time_limit = 5", "time_limit = 5\npoints = 12"),
+    "nosteps.md": GOOD.split("## Say hello")[0],
+    "prereq.md": GOOD.replace("points = 10\n+++", 'points = 10\nprerequisites = ["nowhere"]\n+++'),
+}
+EXPECTED = {
+    "front.md": (1, "must start with front matter"),
+    "fields.md": (5, "unknown front matter key 'minuts' (did you mean 'minutes'?)"),
+    "kind.md": (27, "unknown verifier kind 'local_fiel' (did you mean 'local_file'?)"),
+    "missing.md": (27, "local_file needs the field 'path'"),
+    "variable.md": (9, "undefined variable {{usr}} (did you mean 'user'?)"),
+    "toml.md": (24, "the check block is not TOML"),
+    "points.md": (6, "points add up to 12, but the lesson's points are 10"),
+    "nosteps.md": (8, "the lesson has no steps"),
+    "prereq.md": (1, "prerequisite 'nowhere' is not a lesson here"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BROKEN))
+def test_lint_reports_each_broken_file_with_its_line(tmp_path, name):
+    path = build_file_tree(tmp_path, {name: BROKEN[name]}) / name
+    _, problems = lint_paths([path])
+    line, message = EXPECTED[name]
+    assert any(p.line == line and message in p.message for p in problems), [str(p) for p in problems]
+    assert all(str(p).startswith(f"{path}:") for p in problems)
+
+
+def test_lint_command_exits_1_with_file_and_line_and_json(tmp_path):
+    folder = build_file_tree(tmp_path / "lessons", {"kind.md": BROKEN["kind.md"], "tiny.md": GOOD})
+    ran = run_onboard("lesson", "lint", str(folder))
+    assert ran.exit_code == 1
+    assert f"{folder / 'kind.md'}:27: unknown verifier kind 'local_fiel'" in ran.stdout
+    as_json = run_onboard("lesson", "lint", str(folder), "--json")
+    body = as_json.json()
+    assert body["command"] == "lesson.lint" and not body["ok"]
+    assert body["data"]["problems"][0] == {
+        "file": str(folder / "kind.md"),
+        "line": 27,
+        "message": body["data"]["problems"][0]["message"],
+    }
+    assert run_onboard("lesson", "lint", str(REPO / "lessons")).exit_code == 0
+
+
+def test_a_trainers_lessons_join_the_shipped_ones_and_replace_by_id(tmp_path):
+    folder = build_file_tree(
+        tmp_path / "mine",
+        {
+            "tiny.md": GOOD,
+            "connect.md": GOOD.replace('id = "tiny"', 'id = "connect"').replace("order = 9", "order = 2"),
+        },
+    )
+    course = Course.from_settings(folder)
+    headers = {header.id: header for header in course.headers()}
+    assert "tiny" in headers and headers["connect"].path == folder / "connect.md"
+    picked = Course.from_settings(folder, ("tiny", "ready"))
+    assert [header.id for header in picked.headers()] == ["tiny", "ready"]
+
+
+def test_parse_keeps_going_after_a_problem(tmp_path):
+    path = Path(build_file_tree(tmp_path, {"kind.md": BROKEN["kind.md"]})) / "kind.md"
+    lesson, problems = parse_lesson(path)
+    assert lesson is not None and len(problems) == 1

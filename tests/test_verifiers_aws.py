@@ -1,0 +1,220 @@
+"""Verifiers that ask AWS (here the lab, through boto3 with the learner's own profile): sessions, logs, S3."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from botocore.exceptions import ClientError
+from fixtures_lessons import LEARNER, check_context, lab, lab_server, learner, lesson_lab
+
+from onboard.lessons.verifiers import build, run_checks, run_verifier
+
+__all__ = ["lab", "lab_server", "learner", "lesson_lab"]
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def sessions(learner):
+    """Start sessions through the API as the learner (no shell needed); all are ended afterwards."""
+    ssm = learner.lab.client("ssm", LEARNER)
+    started: list[str] = []
+
+    def start(alias: str = "jupyter") -> str:
+        started.append(ssm.start_session(Target=learner.lab.instances[alias])["SessionId"])
+        return started[-1]
+
+    yield start
+    admin = learner.lab.client("ssm", "lab-admin")
+    for session_id in started:
+        with contextlib.suppress(ClientError):
+            admin.terminate_session(SessionId=session_id)
+
+
+def _verify(context, **data):
+    return run_verifier(build(data), context)
+
+
+def test_session_started_finds_the_learners_session_on_the_target(learner, sessions, tmp_path):
+    context = check_context(learner.lab, tmp_path)
+    jupyter = learner.lab.instances["jupyter"]
+    missing = _verify(context, kind="session_started", target=jupyter)
+    assert not missing.passed and "no session of yours" in missing.evidence
+    assert f"aws ssm start-session --target {jupyter} --profile ssm" in missing.hint
+    session_id = sessions("jupyter")
+    found = _verify(context, kind="session_started", target=jupyter)
+    assert found.passed and session_id in found.evidence and "Connecting" in found.evidence
+
+
+def test_session_started_ignores_sessions_from_before_the_step(learner, sessions, tmp_path):
+    sessions("jupyter")
+    time.sleep(0.1)
+    later = check_context(learner.lab, tmp_path, began_at=datetime.now(timezone.utc) + timedelta(seconds=30))
+    assert not _verify(later, kind="session_started", target=learner.lab.instances["jupyter"]).passed
+
+
+def test_session_started_on_another_instance_says_where_it_went(learner, sessions, tmp_path):
+    context = check_context(learner.lab, tmp_path)
+    sessions("airflow")
+    verdict = _verify(context, kind="session_started", target=learner.lab.instances["jupyter"])
+    assert not verdict.passed and f"went to {learner.lab.instances['airflow']}" in verdict.evidence
+
+
+def test_another_learners_session_does_not_count(learner, tmp_path):
+    context = check_context(learner.lab, tmp_path)
+    jupyter = learner.lab.instances["jupyter"]
+    alices = learner.lab.client("ssm", "alice").start_session(Target=jupyter)["SessionId"]
+    try:
+        assert not _verify(context, kind="session_started", target=jupyter).passed
+    finally:
+        learner.lab.client("ssm", "lab-admin").terminate_session(SessionId=alices)
+
+
+def test_session_ended_waits_for_history_and_names_an_open_session(learner, sessions, tmp_path):
+    context = check_context(learner.lab, tmp_path)
+    jupyter = learner.lab.instances["jupyter"]
+    session_id = sessions("jupyter")
+    context.deadline = time.monotonic() + 2  # an open session is reported, not waited for forever
+    still_open = _verify(context, kind="session_ended", target=jupyter)
+    assert not still_open.passed and "still open" in still_open.evidence
+    assert f"terminate-session --session-id {session_id}" in still_open.hint
+    learner.lab.client("ssm", LEARNER).terminate_session(SessionId=session_id)
+    context.deadline = time.monotonic() + 10
+    ended = _verify(context, kind="session_ended", target=jupyter)
+    assert ended.passed and session_id in ended.evidence
+
+
+FIXTURE_TRANSCRIPT = """SessionId: {session_id}
+Owner: arn:aws:iam::000000000000:user/carol
+Target: {target}
+
+sh-4.2$ whoami
+ssm-user
+sh-4.2$ sudo su - analyst
+[analyst@ip-10-0-1-23 ~]$ whoami
+analyst
+[analyst@ip-10-0-1-23 ~]$ exit
+logout
+sh-4.2$ exit
+"""
+
+
+def _ended_with_log(learner, sessions, text: str) -> str:
+    """A session of the learner's that ended, whose log in S3 is ``text`` (a fixture transcript)."""
+    session_id = sessions("jupyter")
+    learner.lab.client("ssm", LEARNER).terminate_session(SessionId=session_id)
+    ended = learner.lab.wait_for_session(session_id, "Terminated")
+    bucket, _, key = ended["OutputUrl"]["S3OutputUrl"].split("/", 3)[-1].partition("/")
+    body = text.format(session_id=session_id, target=learner.lab.instances["jupyter"]).encode()
+    learner.lab.client("s3", "lab-admin").put_object(Bucket=bucket, Key=key, Body=body)
+    return session_id
+
+
+def test_transcript_contains_the_lines_in_order(learner, sessions, tmp_path):
+    context = check_context(learner.lab, tmp_path)
+    jupyter = learner.lab.instances["jupyter"]
+    session_id = _ended_with_log(learner, sessions, FIXTURE_TRANSCRIPT)
+    passed = _verify(
+        context,
+        kind="transcript_contains",
+        target=jupyter,
+        patterns=["sudo su - analyst", "^analyst$", "^ssm-user$"],
+    )
+    assert not passed.passed  # ssm-user is never printed after analyst in this log
+    assert session_id in passed.evidence and "lacks '^ssm-user$' (after 2 found)" in passed.evidence
+    in_order = _verify(
+        context,
+        kind="transcript_contains",
+        target=jupyter,
+        patterns=["whoami", "^ssm-user$", "sudo su - analyst", "^analyst$"],
+        explain=["a", "b", "c", "d"],
+    )
+    assert in_order.passed, in_order
+    reversed_order = _verify(
+        context,
+        kind="transcript_contains",
+        target=jupyter,
+        patterns=["^analyst$", "sudo su - analyst"],
+        explain=["type sudo", "sudo must come first"],
+    )
+    assert not reversed_order.passed and reversed_order.hint == "sudo must come first"
+
+
+def test_transcript_of_a_session_still_open_says_to_end_it(learner, sessions, tmp_path):
+    context = check_context(learner.lab, tmp_path)
+    context.deadline = time.monotonic() + 2
+    sessions("jupyter")
+    verdict = _verify(
+        context, kind="transcript_contains", target=learner.lab.instances["jupyter"], patterns=["whoami"]
+    )
+    assert not verdict.passed and "still open" in verdict.evidence and "exit" in verdict.hint
+
+
+def test_transcript_that_the_learner_may_not_read_is_a_clear_failure(learner, sessions, tmp_path):
+    iam = learner.lab.client("iam", "lab-admin")
+    group = iam.list_groups_for_user(UserName=LEARNER)["Groups"][0]["GroupName"]
+    document = iam.get_group_policy(GroupName=group, PolicyName="lesson-extras")["PolicyDocument"]
+    iam.delete_group_policy(GroupName=group, PolicyName="lesson-extras")
+    try:
+        context = check_context(learner.lab, tmp_path)
+        _ended_with_log(learner, sessions, FIXTURE_TRANSCRIPT)
+        verdict = _verify(
+            context, kind="transcript_contains", target=learner.lab.instances["jupyter"], patterns=["whoami"]
+        )
+        assert (
+            not verdict.passed and "AccessDenied" in verdict.evidence and "ask your trainer" in verdict.hint
+        )
+    finally:
+        import json
+
+        iam.put_group_policy(GroupName=group, PolicyName="lesson-extras", PolicyDocument=json.dumps(document))
+
+
+def test_s3_object_wants_the_nonce_the_key_and_a_fresh_write(learner, tmp_path):
+    s3 = learner.lab.client("s3", LEARNER)
+    bucket = learner.lab.state["world"]["transfer_bucket"]
+    key = f"users/{LEARNER}/notes.txt"
+    s3.put_object(Bucket=bucket, Key=key, Body=b"old notes\n")
+    later = check_context(learner.lab, tmp_path, began_at=datetime.now(timezone.utc) + timedelta(seconds=60))
+    stale = _verify(later, kind="s3_object", bucket=bucket, key=key)
+    assert not stale.passed and "before the step began" in stale.evidence
+
+    began = datetime.now(timezone.utc) - timedelta(seconds=30)
+    context = check_context(learner.lab, tmp_path, began_at=began, nonce="nonce-feedbeef")
+    no_nonce = _verify(context, kind="s3_object", bucket=bucket, key=key)
+    assert not no_nonce.passed and "does not hold 'nonce-feedbeef'" in no_nonce.evidence
+    s3.put_object(Bucket=bucket, Key=f"users/{LEARNER}/reprot.txt", Body=b"nonce-feedbeef\n")
+    misplaced = _verify(context, kind="s3_object", bucket=bucket, key=f"users/{LEARNER}/report.txt")
+    assert not misplaced.passed
+    assert f"you wrote s3://{bucket}/users/{LEARNER}/reprot.txt instead" in misplaced.evidence
+    s3.put_object(Bucket=bucket, Key=key, Body=b"notes nonce-feedbeef\n")
+    assert _verify(context, kind="s3_object", bucket=bucket, key=key).passed
+    missing_bucket = _verify(context, kind="s3_object", bucket="no-such-bucket-here", key=key)
+    assert not missing_bucket.passed
+
+
+def test_checks_against_an_unreachable_endpoint_end_within_the_time_limit(learner, tmp_path):
+    import socket
+
+    from onboard.awsclient import ClientSettings
+
+    with socket.socket() as listener:  # a port that accepts connections and never answers
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(8)
+        context = check_context(learner.lab, tmp_path)
+        context.settings = ClientSettings(
+            profile="ssm",
+            region=learner.lab.region,
+            endpoint_url=f"http://127.0.0.1:{listener.getsockname()[1]}",
+            read_timeout=30,
+            max_attempts=1,
+        )
+        started = time.monotonic()
+        verdicts = run_checks(
+            [{"kind": "session_started", "target": learner.lab.instances["jupyter"]}], context, time_limit=2
+        )
+        assert time.monotonic() - started < 4
+    assert not verdicts[0].passed and "time limit of 2 s" in verdicts[0].evidence
