@@ -122,6 +122,8 @@ def check_region(region: str, *, where: str = "the region") -> str:
     if cleaned in known_regions():
         return cleaned
     close = difflib.get_close_matches(cleaned.lower(), sorted(known_regions()), n=3, cutoff=0.6)
+    # Equally close names in their natural order (eu-west-1 before eu-west-3).
+    close.sort(key=lambda name: (-difflib.SequenceMatcher(None, cleaned.lower(), name).ratio(), name))
     suggestion = f" Did you mean {', '.join(close)}?" if close else ""
     raise UsageError(
         f"{where} {region!r} is not an AWS region.{suggestion}",

@@ -117,7 +117,7 @@ def test_an_unknown_instance_names_the_known_ones(tmp_path):
         (
             ('region = "ap-northeast-1"', 'region = "ap-northeast-l"'),
             "region",
-            "ap-northeast-2, ap-northeast-1?",
+            "Did you mean ap-northeast-1, ap-northeast-2, ap-northeast-3?",
         ),
         (('region = "ap-northeast-1"', 'region = "mars-1"'), "region", "is not an AWS region"),
         (('profile = "ssm"', 'profile = "my profile"'), "profile", "is not valid"),
