@@ -192,8 +192,10 @@ def test_a_killed_lab_is_detected_and_a_new_one_starts(isolated_home, started_pi
         "state_dir": str(state_dir(isolated_home)),
         "cleaned_stale_state": True,
     }
-    second = lab_up(started_pids)
+    # The user's own AWS settings (a profile the lab does not know, real keys) do not reach the lab.
+    second = lab_up(started_pids, env={"AWS_PROFILE": "production", "AWS_ACCESS_KEY_ID": "AKIAREALKEY"})
     assert second["pid"] != data["pid"]
+    assert run_onboard("lab", "status").exit_code == 0
     assert run_onboard("lab", "down").exit_code == 0
 
 

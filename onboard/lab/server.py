@@ -32,7 +32,17 @@ PREFERRED_PORT = 4566
 
 
 def _prepare_moto_settings() -> None:
-    """Settings moto reads once, at import: these must be in place before the first moto import."""
+    """This process's environment for moto: set before the first moto import, which reads it once.
+
+    The user's own AWS settings are dropped (an AWS_PROFILE naming a profile of theirs would break the
+    botocore session moto makes, and the lab must never read the real ~/.aws): the lab, and the shells its
+    instances run, see no AWS configuration but their own.
+    """
+    for name in [name for name in os.environ if name.startswith("AWS_")]:
+        del os.environ[name]
+    os.environ["AWS_CONFIG_FILE"] = os.devnull
+    os.environ["AWS_SHARED_CREDENTIALS_FILE"] = os.devnull
+    os.environ["AWS_EC2_METADATA_DISABLED"] = "true"
     os.environ.setdefault("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
     # Every request is authenticated and authorised from the first one on (seeding bypasses HTTP).
     os.environ["INITIAL_NO_AUTH_ACTION_COUNT"] = "0"

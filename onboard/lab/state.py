@@ -95,7 +95,7 @@ class LabPaths:
 
 def write_private(path: Path, data: bytes) -> None:
     """Write ``data`` readable by the owner only (0600 from the first byte), atomically."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
     fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
