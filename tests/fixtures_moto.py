@@ -7,8 +7,10 @@ Import the fixtures explicitly: ``from fixtures_moto import moto_server``.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import socket
+import ssl
 import threading
 import urllib.request
 from collections.abc import Iterator
@@ -209,23 +211,33 @@ class AwsLikeServer:
     answer: AwsAnswer
 
 
-@pytest.fixture
-def aws_like_server() -> Iterator[AwsLikeServer]:
-    """An endpoint answering STS as AWS would; set ``.answer`` to choose what it says."""
+@contextlib.contextmanager
+def serve_aws_like(tls: ssl.SSLContext | None = None) -> Iterator[AwsLikeServer]:
+    """An endpoint answering STS as AWS would (over TLS with ``tls``); set ``.answer`` to choose what."""
     stop = threading.Event()
     answer = AwsAnswer()
     handler = type("Handler", (_AwsLikeHandler,), {"answer": answer, "stop": stop})
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     server.daemon_threads = True
+    if tls is not None:
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
+    scheme = "https" if tls is not None else "http"
     try:
-        yield AwsLikeServer(url=f"http://127.0.0.1:{server.server_address[1]}", answer=answer)
+        yield AwsLikeServer(url=f"{scheme}://127.0.0.1:{server.server_address[1]}", answer=answer)
     finally:
         stop.set()
         server.shutdown()
         server.server_close()
         thread.join()
+
+
+@pytest.fixture
+def aws_like_server() -> Iterator[AwsLikeServer]:
+    """An endpoint answering STS as AWS would; set ``.answer`` to choose what it says."""
+    with serve_aws_like() as server:
+        yield server
 
 
 def closed_port() -> int:

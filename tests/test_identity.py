@@ -178,3 +178,28 @@ def test_identity_kinds():
     role = Identity("arn:aws:sts::1:assumed-role/Admin/bob", "1", "AROA:bob", None)
     root = Identity("arn:aws:iam::1:root", "1", "1", None)
     assert (role.kind, root.kind) == ("assumed-role", "root")
+
+
+def test_aws_ca_bundle_is_honoured_for_a_tls_inspecting_proxy(isolated_home, tmp_path, monkeypatch):
+    from bundles import self_signed_tls
+    from fixtures_moto import serve_aws_like
+
+    tls, certificate = self_signed_tls(tmp_path / "tls")
+    write_profile(isolated_home, "ssm", access_key_id="AKIAIOSFODNN7EXAMPLE", secret="s" * 40)
+    with serve_aws_like(tls) as server:
+        server.answer.status = 200
+        # A certificate the system does not trust: refused, with the way out named.
+        with pytest.raises(OnboardError) as raised:
+            check_identity("ssm", endpoint_url=server.url)
+        assert "AWS_CA_BUNDLE" in raised.value.hint
+        # The company's CA bundle, as botocore reads it: trusted.
+        monkeypatch.setenv("AWS_CA_BUNDLE", str(certificate))
+        assert check_identity("ssm", endpoint_url=server.url).user_name == "skewed"
+
+
+def test_aws_endpoint_url_in_the_environment_is_honoured(
+    isolated_home, monkeypatch, moto_server, authenticated_user
+):
+    write_profile(isolated_home, "ssm", key=authenticated_user)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_server.url)
+    assert check_identity("ssm").arn == authenticated_user.arn
