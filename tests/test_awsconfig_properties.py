@@ -177,6 +177,8 @@ def test_writing_a_profile_changes_only_that_profile(case):
             return
         event(f"written, {len(plan.replaced)} replaced")
         assert not refuses, "accepted a file botocore cannot read, or an ambiguous profile"
+        shown = "".join(change.diff() for change in plan.changes) + repr(plan) + " ".join(plan.replaced)
+        assert SECRET_ACCESS_KEY not in shown and SESSION_TOKEN not in shown
         before_mine, before_others = _botocore_view(files, target)
         apply_plan(plan)
 

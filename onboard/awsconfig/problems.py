@@ -19,7 +19,7 @@ from onboard.awsconfig.ini import (
     option_prefix,
     parse,
 )
-from onboard.errors import OnboardError
+from onboard.errors import EnvironmentProblem, OnboardError
 
 FileKind = Literal["config", "credentials"]
 # Keys only a profile has: a config section holding one but not named [profile X] is a mistake.
@@ -61,9 +61,13 @@ class Problem:
     severity: Literal["error", "warning"] = "warning"
 
 
-def _kind_of(path: Path, files: AwsFiles | None) -> FileKind:
-    files = files or aws_files()
-    return "credentials" if Path(path) == files.credentials or Path(path).name == "credentials" else "config"
+def _kind_of(path: Path) -> FileKind:
+    """ "credentials" for the credentials file in use (or any file named so), else "config"."""
+    try:
+        in_use = aws_files().credentials
+    except EnvironmentProblem:
+        in_use = None
+    return "credentials" if Path(path) == in_use or Path(path).name == "credentials" else "config"
 
 
 def _identity(kind: FileKind):
@@ -91,7 +95,7 @@ def find_sections(path: Path, kind: FileKind | None = None) -> list[Section]:
     data = read_bytes(Path(path))
     if data is None:
         return []
-    return _sections(_parse_leniently(data)[0], kind or _kind_of(path, None))
+    return _sections(_parse_leniently(data)[0], kind or _kind_of(path))
 
 
 def _file_problems(
