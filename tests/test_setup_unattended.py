@@ -118,6 +118,18 @@ def test_the_secret_from_standard_input(isolated_home, moto_server, authenticate
     assert authenticated_user.secret_access_key not in everything_printed(ran)
 
 
+def test_a_region_in_the_environment_that_overrides_the_profile_is_pointed_out(
+    isolated_home, tmp_path, moto_server, authenticated_user
+):
+    csv = access_key_csv(tmp_path, authenticated_user)
+    ran = run_onboard(
+        *setup_args(moto_server.url, "--region", "eu-west-1", "--credentials-csv", str(csv), "--json"),
+        env={"AWS_DEFAULT_REGION": "us-east-1"},
+    )
+    assert ran.exit_code == 0, ran.output
+    assert any("AWS_DEFAULT_REGION=us-east-1" in warning for warning in ran.json()["warnings"])
+
+
 def test_the_secret_from_the_environment_with_stray_spaces(isolated_home, moto_server, authenticated_user):
     ran = run_onboard(
         *setup_args(moto_server.url, "--region", "eu-west-1", "--yes"),

@@ -242,6 +242,17 @@ class Wizard:
         )
         self.report.data.update(profile=profile, region=region, output=output)
         self.say(f"  Profile {profile}: region {region}, output {output}.")
+        # The environment beats the profile's region for every aws command, --profile or not.
+        for variable in ("AWS_REGION", "AWS_DEFAULT_REGION"):
+            overriding = os.environ.get(variable)
+            if overriding and overriding != region:
+                warning = (
+                    f"{variable}={overriding} in your environment overrides the profile's region {region}: "
+                    f"remove it from your shell startup file (or `unset {variable}`)."
+                )
+                self.say(f"  {warning}", style="yellow")
+                self.report.warnings.append(warning)
+                break
         return profile, region, output
 
     def keys_screen(self, profile: str) -> AccessKey | None:
