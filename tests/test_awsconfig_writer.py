@@ -198,3 +198,27 @@ def test_a_folder_that_cannot_be_written_is_explained_and_nothing_changes():
         apply_plan(plan)
     assert ".config.onboard-lock" in raised.value.message and "chown" in raised.value.hint
     assert files.config.read_text() == "[default]\nregion = us-east-1\n" and not files.credentials.exists()
+
+
+def test_a_lock_held_too_long_is_explained():
+    target = real_path(aws_files().config)
+    with file_lock(target):
+        started = time.monotonic()
+        with (
+            pytest.raises(OnboardError, match="Another program has been writing") as raised,
+            file_lock(target, 0.3),
+        ):
+            pass
+        assert time.monotonic() - started >= 0.3
+    assert "run again" in raised.value.hint
+
+
+def test_without_any_file_lock_the_write_still_happens(monkeypatch):
+    # As on a platform (or network file system) that offers no lock: degrade to an unlocked write.
+    from onboard.awsconfig import writer
+
+    monkeypatch.setattr(writer, "fcntl", None)
+    monkeypatch.setattr(writer, "msvcrt", None)
+    files = aws_files()
+    apply_plan(plan_profile(SSM, files))
+    assert botocore_reads(files, "ssm")[0]["region"] == "eu-west-1"
