@@ -334,3 +334,19 @@ def test_a_byte_order_mark_is_removed_only_with_consent(
     assert agreed.exit_code == 0, agreed.output
     assert (aws / "config").read_bytes().startswith(b"[default]\nregion = us-east-1\n")
     assert read_profile("ssm")["region"] == "eu-west-1"
+
+
+def test_debug_tracebacks_do_not_show_the_secret(isolated_home, moto_server, authenticated_user):
+    almost = authenticated_user.secret_access_key[:-1]  # 39 characters: refused before anything is written
+    ran = run_onboard(
+        "--debug",
+        *setup_args(moto_server.url, "--region", "eu-west-1", "--yes"),
+        "--access-key-id",
+        authenticated_user.access_key_id,
+        env={"ONBOARD_SECRET_ACCESS_KEY": almost},
+    )
+    assert ran.exit_code == ExitCode.USAGE
+    assert "Traceback" in ran.stderr
+    assert "39 characters" in ran.stderr
+    assert almost not in ran.output
+    assert aws_files(isolated_home) == {"config": None, "credentials": None}
