@@ -180,7 +180,11 @@ class ProgressStore:
     def load(self) -> Progress:
         try:
             data = json.loads(self.path.read_text(encoding="utf-8"))
-            if data.get("format") != FORMAT or not isinstance(data.get("version"), int):
+            if (
+                not isinstance(data, dict)
+                or data.get("format") != FORMAT
+                or not isinstance(data.get("version"), int)
+            ):
                 raise ValueError("not a progress file")
             if data["version"] > VERSION:
                 raise ValueError(f"written by a newer onboard (version {data['version']})")

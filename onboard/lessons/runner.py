@@ -471,17 +471,27 @@ class Runner:
         return {"url": f"s3://{bucket}/{key}", "bytes": len(body)}
 
     def shell_environment(self) -> dict[str, str]:
-        """The practice shell's environment: AWS_PROFILE, and the lab's variables in lab mode."""
+        """The practice shell's environment: AWS_PROFILE, and the lab's variables in lab mode.
+
+        The lab's variables (its sandboxed AWS files, endpoint, bin folder) fill in what the learner's
+        environment does not set already: after ``eval "$(onboard lab env)"`` they are the same, and a
+        learner who points AWS_CONFIG_FILE elsewhere on purpose keeps it.
+        """
         env = {**os.environ, "AWS_PROFILE": self.profile, "ONBOARD_LESSON_SHELL": "1"}
         paths = self._lab()
         if paths is not None:
             from onboard.lab.control import environment, find_running
 
-            env.update(environment(paths, find_running(paths) or {}))
+            lab_env = environment(paths, find_running(paths) or {})
+            lab_bin = str(paths.bin_dir)
+            if lab_bin not in env.get("PATH", "").split(os.pathsep):
+                env["PATH"] = lab_bin + os.pathsep + env.get("PATH", "")
+            for name, value in lab_env.items():
+                env.setdefault(name, value)
         elif self.settings is not None and self.settings.endpoint_url:
-            env["AWS_ENDPOINT_URL"] = self.settings.endpoint_url
+            env.setdefault("AWS_ENDPOINT_URL", self.settings.endpoint_url)
         if self.team is not None:
-            env["ONBOARD_TEAM"] = str(self.team.path)
+            env.setdefault("ONBOARD_TEAM", str(self.team.path))
         return env
 
     def practice_shell(self) -> int:

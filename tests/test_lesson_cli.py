@@ -1,0 +1,147 @@
+"""`onboard lesson ...` as a learner types it, against the lab: text, --json, exit codes, the shell."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+import pexpect
+import pytest
+from fixtures_lessons import LEARNER, lab, lab_server, learner, lesson_lab
+
+from helpers import run_onboard
+from onboard.lessons.progress import ProgressStore
+
+__all__ = ["lab", "lab_server", "learner", "lesson_lab"]
+
+pytestmark = pytest.mark.slow
+
+
+def _progress_files(home) -> list:
+    return list((home / ".local" / "share" / "onboard" / "lessons").glob("progress-*.json"))
+
+
+def test_a_step_is_shown_hinted_checked_and_skipped_with_points_kept(learner):
+    listed = run_onboard("lesson", "list")
+    assert listed.exit_code == 0, listed.output
+    assert "2. connect" in listed.stdout and "0/30 points, not started" in listed.stdout
+
+    started = run_onboard("lesson", "start", "connect", "--json").json()
+    assert started["command"] == "lesson.start" and started["ok"]
+    step = started["data"]
+    jupyter = learner.lab.instances["jupyter"]
+    assert step["step"] == 1 and step["steps"] == 3
+    assert step["commands"][0] == {
+        "where": "local",
+        "lines": [f"aws ssm start-session --target {jupyter} --profile ssm"],
+    }
+    assert "{{" not in step["instructions"]
+
+    failed = run_onboard("lesson", "check")
+    assert failed.exit_code == 1
+    assert "FAIL a session of yours to" in failed.stdout and f"--target {jupyter}" in failed.stdout
+
+    hint = run_onboard("lesson", "hint", "--json").json()["data"]
+    assert jupyter in hint["hint"] and hint["hints_left"] == 1
+    refused = run_onboard("lesson", "next")
+    assert refused.exit_code == 2 and "is not done yet" in refused.stderr
+
+    skipped = run_onboard("lesson", "skip")
+    assert skipped.exit_code == 0 and "Skipped start-a-session-and-look-around" in skipped.stdout
+    assert "Step 2/3: End a session from outside" in skipped.stdout
+
+    status = run_onboard("lesson", "status", "--json").json()["data"]
+    assert status["user"] == LEARNER and status["current"]["step"] == 2
+    steps = json.loads(_progress_files(learner.home)[0].read_text())["lessons"]["connect"]["steps"]
+    first = steps["start-a-session-and-look-around"]
+    assert (first["status"], first["hints"], first["failed_checks"], first["points"]) == ("skipped", 1, 1, 0)
+
+    reset = run_onboard("lesson", "reset", "connect")
+    assert reset.exit_code == 0 and "Reset: connect" in reset.stdout
+    assert "0/30 points, not started" in run_onboard("lesson", "list").stdout
+
+
+def test_the_practice_shell_has_the_profile_and_the_lab_and_a_check_passes_after_it(learner):
+    child = pexpect.spawn(
+        sys.executable,
+        ["-m", "onboard", "lesson", "start", "connect", "--shell"],
+        env={**os.environ, "SHELL": "/bin/bash", "PS1": "practice$ "},
+        encoding="utf-8",
+        timeout=30,
+        dimensions=(40, 200),
+    )
+    try:
+        child.expect_exact("Practice shell")
+        child.sendline("export PS1='practice$ '")
+        child.expect_exact("practice$ ")
+        child.sendline('echo "profile=$AWS_PROFILE dir=$PWD"')
+        child.expect(r"profile=ssm dir=(\S+)")
+        assert child.match.group(1).endswith("practice/data-team-ssm")
+        child.sendline(f"aws ssm start-session --target {learner.lab.instances['jupyter']}")
+        child.expect(r"Starting session with SessionId: (\S+)")
+        child.expect_exact("sh-4.2$ ")
+        child.sendline("whoami")
+        child.expect_exact("sh-4.2$ ")
+        child.sendline("exit")
+        child.expect_exact("practice$ ")
+        child.sendline("exit")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close(force=True)
+    checked = run_onboard("lesson", "check", "--json")
+    assert checked.exit_code == 0, checked.output
+    data = checked.json()["data"]
+    assert data["passed"] and data["points"] == 10 and len(data["verdicts"]) == 2
+
+
+def test_a_finished_lesson_shows_its_summary_and_publishes_the_record(learner):
+    played = learner.play("ready")
+    assert played.passed
+    published = run_onboard("lesson", "publish", "--json")
+    assert published.exit_code == 0, published.output
+    url = published.json()["data"]["url"]
+    bucket = learner.lab.state["world"]["transfer_bucket"]
+    assert url == f"s3://{bucket}/onboard/progress/{LEARNER}.json"
+    record = json.loads(
+        learner.lab.client("s3", "lab-admin")
+        .get_object(Bucket=bucket, Key=f"onboard/progress/{LEARNER}.json")["Body"]
+        .read()
+    )
+    assert record["user"] == LEARNER and record["lessons"]["ready"]["status"] == "completed"
+    assert (
+        record["course"]["points"] == 15
+        and record["lessons"]["ready"]["steps"]["confirm-who-you-are"]["points"] == 5
+    )
+    assert "nonce" not in json.dumps(record)
+    status = run_onboard("lesson", "status")
+    assert "ready: completed, 15/15 points" in status.stdout
+
+
+def test_no_secret_reaches_output_or_the_progress_file(learner):
+    key_id, secret = learner.lab.keys(LEARNER)
+    outputs = [run_onboard("lesson", "start", "ready", "--json"), run_onboard("lesson", "check", "--json")]
+    outputs.append(run_onboard("lesson", "status"))
+    for ran in outputs:
+        assert secret.reveal() not in ran.output
+    stored = _progress_files(learner.home)[0].read_text()
+    assert secret.reveal() not in stored and key_id not in stored
+
+
+def test_lessons_need_a_team_file_and_a_lab_for_the_drill(learner, monkeypatch):
+    monkeypatch.delenv("ONBOARD_TEAM")
+    missing = run_onboard("lesson", "start", "connect")
+    assert missing.exit_code == 2 and "team file" in missing.stderr and "--team" in missing.stderr
+    assert run_onboard("lesson", "list").exit_code == 0  # listing needs no team file
+    monkeypatch.setenv("XDG_STATE_HOME", str(learner.home / "no-lab"))
+    no_lab = run_onboard("lesson", "start", "troubleshoot", "--team", str(learner.lab.team_file))
+    assert no_lab.exit_code == 4 and "onboard lab up" in no_lab.stderr
+    unknown = run_onboard("lesson", "start", "conect", "--team", str(learner.lab.team_file))
+    assert unknown.exit_code == 2 and "Did you mean 'connect'" in unknown.stderr
+
+
+def test_progress_is_kept_per_team_and_profile(learner):
+    runner = learner.runner()
+    runner.start("ready")
+    assert ProgressStore("data-team", "ssm").load().current == "ready"
+    assert ProgressStore("data-team", "other").load().current is None

@@ -1,0 +1,101 @@
+"""Progress and grading: points after hints and retries, summaries, the versioned file and its safety."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from onboard.lessons.progress import (
+    FORMAT,
+    LessonRecord,
+    Progress,
+    ProgressStore,
+    StepRecord,
+    step_score,
+)
+
+
+@pytest.mark.parametrize(
+    ("points", "hints", "failed", "earned"),
+    [
+        (10, 0, 0, 10),
+        (10, 1, 0, 8),
+        (10, 0, 2, 8),
+        (10, 2, 1, 4),
+        (10, 4, 0, 0),
+        (15, 1, 1, 10),
+        (0, 1, 1, 0),
+    ],
+)
+def test_hints_and_failed_checks_cost_points(points, hints, failed, earned):
+    assert step_score(points, hints, failed) == earned
+
+
+def _record() -> Progress:
+    progress = Progress(team="data-team", profile="ssm", user="carol", arn="arn:aws:iam::1:user/carol")
+    progress.lessons["connect"] = LessonRecord(
+        status="completed",
+        started_at="2026-01-01T10:00:00Z",
+        completed_at="2026-01-01T10:12:30Z",
+        steps={
+            "start": StepRecord(
+                "passed", "2026-01-01T10:00:00Z", "2026-01-01T10:04:00Z", "nonce-1", 1, 0, 8, 10
+            ),
+            "end": StepRecord(
+                "skipped", "2026-01-01T10:04:00Z", "2026-01-01T10:05:00Z", "nonce-2", 0, 2, 0, 10
+            ),
+            "other": StepRecord(
+                "passed", "2026-01-01T10:05:00Z", "2026-01-01T10:12:30Z", "nonce-3", 0, 0, 10, 10
+            ),
+        },
+    )
+    return progress
+
+
+def test_summaries_add_up_points_time_hints_and_skips():
+    summary = _record().lessons["connect"].summary()
+    assert (summary["points"], summary["max_points"], summary["passed"], summary["skipped"]) == (18, 30, 2, 1)
+    assert (summary["hints"], summary["failed_checks"], summary["seconds"]) == (1, 2, 750)
+    course = _record().course_summary()
+    assert course["lessons_completed"] == 1 and course["points"] == 18 and course["seconds"] == 750
+
+
+def test_the_published_record_has_summaries_and_no_nonce():
+    record = _record().record()
+    assert record["format"] == "onboard-lesson-record" and record["user"] == "carol"
+    assert record["lessons"]["connect"]["steps"]["start"] == {
+        "status": "passed",
+        "points": 8,
+        "max_points": 10,
+        "hints": 1,
+        "failed_checks": 0,
+        "seconds": 240,
+    }
+    assert "nonce" not in json.dumps(record)
+
+
+def test_the_file_round_trips_and_is_replaced_atomically(tmp_path):
+    store = ProgressStore("data team/1", "ssm", tmp_path / "lessons")
+    assert store.path.name == "progress-data_team_1-ssm.json"
+    assert store.load().lessons == {}
+    store.save(_record())
+    data = json.loads(store.path.read_text())
+    assert data["format"] == FORMAT and data["version"] == 1
+    again = store.load()
+    assert again.lessons["connect"].steps["start"].hints == 1 and again.user == "carol"
+    assert [p.name for p in store.path.parent.iterdir()] == [store.path.name]  # no temporary file left
+
+
+@pytest.mark.parametrize(
+    "content",
+    ['{"format": "onboard-lesson-progress", "version": 99, "team": "t", "profile": "p"}', "{not json", "[]"],
+)
+def test_a_newer_or_damaged_file_is_kept_aside_not_overwritten(tmp_path, content):
+    store = ProgressStore("t", "p", tmp_path / "lessons")
+    store.path.parent.mkdir()
+    store.path.write_text(content)
+    fresh = store.load()
+    assert fresh.lessons == {}
+    kept = [p for p in store.path.parent.iterdir() if ".bad-" in p.name]
+    assert len(kept) == 1 and kept[0].read_text() == content
