@@ -77,9 +77,10 @@ def test_traps_botocore_reads_silently_are_warnings():
         "[profile ssm]\nregion = eu-west-1 # Ireland\noutput = json\n"
         "[profile  ssm]\nregion = eu-west-1\n"
         "[ssm]\nregion = us-east-1\n"
-        "[profile web]\nendpoint_url = http://example.test/#anchor\ns3 =\n  addressing_style = path ; old\n",
+        "[profile web]\nendpoint_url = http://example.test/#anchor\ns3 =\n  addressing_style = path ; old\n"
+        "[dev]\n[plugins]\n[preview]\ncloudsearch = true\n",
     )
-    write(files.credentials, "[ssm]\nregion = us-east-1\n[profile ssm]\naws_access_key_id = A\n")
+    write(files.credentials, "[ssm]\nregion = us-east-1\n[profile ssm]\naws_access_key_id = A\n[dev]\n")
     os.chmod(files.credentials, 0o644)
     problems = find_problems(files)
     assert codes(problems) == [
@@ -87,6 +88,7 @@ def test_traps_botocore_reads_silently_are_warnings():
         ("config", "inline-comment", 2, "warning"),
         ("config", "inline-comment", 11, "warning"),
         ("config", "wrong-file-form", 6, "warning"),
+        ("config", "wrong-file-form", 12, "warning"),
         ("credentials", "region-in-credentials", 2, "warning"),
         ("credentials", "wrong-file-form", 3, "warning"),
         ("credentials", "loose-permissions", None, "warning"),

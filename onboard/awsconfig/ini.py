@@ -61,10 +61,6 @@ class Entry:
         """The value exactly as configparser returns it."""
         return "\n".join(self.parts).rstrip()
 
-    @property
-    def is_nested(self) -> bool:
-        return self.last > self.first or self.value.startswith("\n")
-
 
 @dataclass
 class RawSection:

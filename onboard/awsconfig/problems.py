@@ -99,7 +99,12 @@ def find_sections(path: Path, kind: FileKind | None = None) -> list[Section]:
 
 
 def _file_problems(
-    path: Path, kind: FileKind, document: IniDocument, has_bom: bool, data: bytes
+    path: Path,
+    kind: FileKind,
+    document: IniDocument,
+    has_bom: bool,
+    data: bytes,
+    credential_profiles: set[str],
 ) -> list[Problem]:
     problems = []
     line = first_undecodable_line(data)
@@ -130,7 +135,7 @@ def _file_problems(
         problems.append(Problem(path, issue.line, issue.code, message, issue.hint, "error"))
     problems += _ambiguous_profiles(path, kind, document)
     problems += _value_problems(path, kind, document)
-    problems += _wrong_form(path, kind, document)
+    problems += _wrong_form(path, kind, document, credential_profiles)
     return problems
 
 
@@ -192,11 +197,15 @@ def _value_problems(path: Path, kind: FileKind, document: IniDocument) -> list[P
     return problems
 
 
-def _wrong_form(path: Path, kind: FileKind, document: IniDocument) -> list[Problem]:
+def _wrong_form(
+    path: Path, kind: FileKind, document: IniDocument, credential_profiles: set[str]
+) -> list[Problem]:
+    """[ssm] in config (a profile by its keys or its credentials), [profile ssm] in credentials."""
     problems = []
     for raw in document.sections:
         keys = {entry.key for entry in raw.entries}
-        if kind == "config" and config_section_identity(raw.header)[0] == "other" and keys & _PROFILE_KEYS:
+        meant_as_profile = bool(keys & _PROFILE_KEYS) or raw.header in credential_profiles
+        if kind == "config" and config_section_identity(raw.header)[0] == "other" and meant_as_profile:
             problems.append(
                 Problem(
                     path,
@@ -242,13 +251,17 @@ def _permission_problems(path: Path) -> list[Problem]:
 def find_problems(files: AwsFiles | None = None) -> list[Problem]:
     """Every trap found in the two files (missing files are not a problem here)."""
     files = files or aws_files()
-    problems = []
+    found = {}
     for path, kind in ((files.config, "config"), (files.credentials, "credentials")):
         data = read_bytes(path)
-        if data is None:
-            continue
-        document, has_bom = _parse_leniently(data)
-        problems += _file_problems(path, kind, document, has_bom, data)
+        if data is not None:
+            found[kind] = (path, data, *_parse_leniently(data))
+    credential_profiles = (
+        {s.header for s in found["credentials"][2].sections} if "credentials" in found else set()
+    )
+    problems = []
+    for kind, (path, data, document, has_bom) in found.items():
+        problems += _file_problems(path, kind, document, has_bom, data, credential_profiles)
         if kind == "credentials":
             problems += _permission_problems(path)
     return problems
