@@ -196,7 +196,12 @@ def test_a_killed_lab_is_detected_and_a_new_one_starts(isolated_home, started_pi
     second = lab_up(started_pids, env={"AWS_PROFILE": "production", "AWS_ACCESS_KEY_ID": "AKIAREALKEY"})
     assert second["pid"] != data["pid"]
     assert run_onboard("lab", "status").exit_code == 0
-    assert run_onboard("lab", "down").exit_code == 0
+    # A lab that no longer accepts its admin secret (the file was replaced) is still stopped, by SIGTERM.
+    LabPaths(state_dir(isolated_home)).admin_secret_file.write_text("not-the-one")
+    down = run_onboard("lab", "down", "--json")
+    assert down.exit_code == 0, down.output
+    assert down.json()["data"]["how"] == "terminated"
+    assert run_onboard("lab", "status").exit_code == 4
 
 
 def test_two_users_labs_never_share_state(tmp_path, started_pids):

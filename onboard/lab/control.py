@@ -150,21 +150,44 @@ def _log_tail(paths: LabPaths, lines: int = 12) -> str:
 
 
 def stop(paths: LabPaths, timeout: float = 15.0) -> dict[str, Any]:
-    """Stop the running lab (sessions end, transcripts are stored); return what was stopped."""
+    """Stop the running lab (sessions end, transcripts are stored); return what was stopped.
+
+    The lab is asked through its admin endpoint; one that no longer answers gets SIGTERM (it then
+    still ends its sessions), and if that does not stop it either, the error says which pid to kill.
+    """
     state, admin = require_running(paths)
-    admin.call("shutdown")
-    deadline = time.monotonic() + timeout
+    how = "asked"
+    try:
+        admin.call("shutdown")
+    except OnboardError:
+        how = "terminated"
+        _terminate(state["pid"])
+    if not _wait_stopped(paths, timeout):
+        raise EnvironmentProblem(
+            f"the lab (pid {state['pid']}) did not stop within {timeout:.0f} s",
+            f"Stop it by hand: kill -9 {state['pid']}",
+        )
+    paths.state_file.unlink(missing_ok=True)
+    return {"stopped": True, "how": how, "pid": state["pid"], "endpoint_url": state["endpoint_url"]}
+
+
+def _terminate(pid: int) -> None:
+    import contextlib
+    import signal
+
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.kill(pid, signal.SIGTERM)
+
+
+def _wait_stopped(paths: LabPaths, timeout: float) -> bool:
     from onboard.lab.server import lock_is_held
 
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if not lock_is_held(paths):
-            paths.state_file.unlink(missing_ok=True)
-            return {"stopped": True, "pid": state["pid"], "endpoint_url": state["endpoint_url"]}
+            return True
         time.sleep(0.05)
-    raise EnvironmentProblem(
-        f"the lab (pid {state['pid']}) did not stop within {timeout:.0f} s",
-        f"Stop it by hand: kill {state['pid']}",
-    )
+    return False
 
 
 def status(paths: LabPaths) -> dict[str, Any]:
