@@ -230,6 +230,12 @@ def test_line_breaks_in_values_are_refused_without_echoing_the_secret():
         ProfileSettings(extra_config={"endpoint_url": "http://127.0.0.1\r\n[profile evil]"})
 
 
+def test_values_that_would_read_as_comments_are_refused():
+    with pytest.raises(UsageError, match="looks like a comment"):
+        ProfileSettings(extra_config={"endpoint_url": "http://127.0.0.1:4566 # the lab"})
+    assert ProfileSettings(extra_config={"endpoint_url": "http://127.0.0.1:4566/#x"}).extra_config
+
+
 @pytest.mark.parametrize("name", ["", "my profile", "ssm]", "ssm\n", "profile ssm", "ssm#1"])
 def test_profile_names_are_letters_digits_dot_underscore_dash(name):
     with pytest.raises(UsageError, match="cannot be a profile name"):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 import stat
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +18,7 @@ from onboard.awsconfig.ini import (
     option_prefix,
     parse,
 )
+from onboard.awsconfig.profile import INLINE_COMMENT_RE
 from onboard.errors import EnvironmentProblem, OnboardError
 
 FileKind = Literal["config", "credentials"]
@@ -34,8 +34,6 @@ _PROFILE_KEYS = frozenset(
         "sso_start_url",
     }
 )
-# botocore has no inline comments: whitespace then # or ; inside a value is part of the value.
-_INLINE_COMMENT_RE = re.compile(r"\s[#;]")
 _LOOSE_PERMISSIONS = stat.S_IRWXG | stat.S_IRWXO
 
 
@@ -183,7 +181,7 @@ def _value_problems(path: Path, kind: FileKind, document: IniDocument) -> list[P
                 if line.role not in (Role.OPTION, Role.CONTINUATION):
                     continue
                 value = line.text[len(option_prefix(line)) :] if line.role is Role.OPTION else line.text
-                if _INLINE_COMMENT_RE.search(value.strip()):
+                if INLINE_COMMENT_RE.search(value.strip()):
                     problems.append(
                         Problem(
                             path,

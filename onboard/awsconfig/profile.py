@@ -47,6 +47,8 @@ CREDENTIAL_SOURCE_KEYS = (
 )
 OUTPUT_FORMATS = ("json", "yaml", "yaml-stream", "text", "table")
 
+#: What an inline comment looks like; botocore has none, so whitespace then # or ; is part of the value.
+INLINE_COMMENT_RE = re.compile(r"\s[#;]")
 _PROFILE_NAME_RE = re.compile(r"[A-Za-z0-9._-]+")
 _REGION_RE = re.compile(r"[a-z0-9]+(-[a-z0-9]+)*")
 _CONFIG_KEY_RE = re.compile(r"[a-z0-9_]+")
@@ -68,6 +70,11 @@ def _check_value(field_name: str, value: str | Secret, *, secret: bool) -> None:
         raise UsageError(
             f"The {field_name} starts or ends with spaces{shown}.",
             hint="Remove them: the AWS CLI would drop them when reading the file.",
+        )
+    if INLINE_COMMENT_RE.search(text):
+        raise UsageError(
+            f"The {field_name} holds what looks like a comment{shown}.",
+            hint="Leave it out: the AWS CLI has no comments after a value, ' #' and ' ;' become part of it.",
         )
 
 
