@@ -368,3 +368,17 @@ def test_the_admin_endpoint_wants_the_labs_secret(lab):
             AdminClient(lab.endpoint_url, secret).call("status")
         assert "admin secret is missing or wrong" in refused.value.message
     assert lab.admin.call("status")["endpoint_url"] == lab.endpoint_url
+
+
+def test_presigned_urls_are_refused_with_the_way_that_works(lab):
+    import urllib.error
+    import urllib.request
+
+    s3 = lab.client("s3", "alice")
+    url = s3.generate_presigned_url(
+        "get_object", Params={"Bucket": "data-team-transfer", "Key": "shared/welcome.txt"}
+    )
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(url)
+    assert refused.value.code == 403
+    assert b"does not accept presigned URLs" in refused.value.read()
