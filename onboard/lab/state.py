@@ -151,4 +151,4 @@ def read_state(paths: LabPaths) -> dict[str, Any] | None:
 
 
 def write_state(paths: LabPaths, state: dict[str, Any]) -> None:
-    write_text_atomic(paths.state_file, json.dumps(state, indent=2, sort_keys=True) + "\n")
+    write_text_atomic(paths.state_file, json.dumps(state, indent=2) + "\n")
