@@ -77,12 +77,14 @@ def check_system_plugin() -> dict[str, Any]:
 
 def check_can_start(paths: LabPaths, world_file: Path | None, learners: list[str] | None) -> None:
     """Fail early, in the caller's process, on a lab already running or a bad world/learner list."""
+    from onboard.lab.server import lock_is_held
     from onboard.lab.world import load_world
 
-    if find_running(paths) is not None:
+    if find_running(paths) is not None or lock_is_held(paths):
         state = read_state(paths) or {}
+        where = f"at {state['endpoint_url']}" if "endpoint_url" in state else "(still starting)"
         raise EnvironmentProblem(
-            f"a practice lab is already running for this user at {state.get('endpoint_url', '?')}",
+            f"a practice lab is already running for this user {where}",
             "Use it, or stop it first with `onboard lab down`.",
         )
     world = load_world(world_file)
