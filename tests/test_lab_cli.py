@@ -153,8 +153,13 @@ def test_a_lab_comes_up_writes_its_files_and_goes_down(isolated_home, started_pi
 
 
 def test_reset_reseeds_the_world_and_keeps_the_keys(isolated_home, started_pids):
-    data = lab_up(started_pids, "--learners", "ann")
+    # A full class: 30 learners, each with a working key of their own.
+    class_list = ["ann", *(f"learner{n:02d}" for n in range(2, 31))]
+    data = lab_up(started_pids, "--learners", ",".join(class_list))
     paths = LabPaths(state_dir(isolated_home))
+    assert data["world"]["learners"] == class_list
+    last = _client(data, paths, "learner30", "sts").get_caller_identity()
+    assert last["Arn"].endswith(":user/learner30")
     key_before = read_credentials_csv(paths.credentials_csv("ann"))
     ssm = _client(data, paths, "ann", "ssm")
     session_id = ssm.start_session(Target=data["world"]["instances"]["jupyter"])["SessionId"]
