@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -65,11 +66,20 @@ class CheckContext:
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def client(self, service: str) -> Any:
-        from onboard.awsclient import client
+        from onboard.awsclient import session
 
         with self._lock:
             if service not in self._clients:
-                self._clients[service] = client(service, self.settings)
+                boto_session = session(self.settings)
+                # Service models are static data: one loader for the whole process saves reading and
+                # decoding them (half a second for ssm and s3) on every check the tour or a script runs.
+                boto_session._session.register_component("data_loader", _model_loader())
+                self._clients[service] = boto_session.client(
+                    service,
+                    region_name=self.settings.region,
+                    endpoint_url=self.settings.resolved_endpoint(),
+                    config=self.settings.botocore_config(),
+                )
             return self._clients[service]
 
     def remaining(self) -> float:
@@ -85,6 +95,13 @@ class CheckContext:
             time.sleep(0.2)
             result = attempt()
         return result
+
+
+@lru_cache(maxsize=1)
+def _model_loader() -> Any:
+    from botocore.loaders import create_loader
+
+    return create_loader()
 
 
 class Verifier:
