@@ -19,6 +19,9 @@ from onboard.lab.client import AdminClient, health
 from onboard.lab.state import LabPaths, admin_secret, read_state
 
 SHELLS = ("bash", "zsh", "fish", "powershell")
+_DETACHED_FLAGS = (
+    subprocess.DETACHED_PROCESS | subprocess.CREATE_NEW_PROCESS_GROUP if sys.platform == "win32" else 0
+)
 START_TIMEOUT = 60.0
 
 
@@ -123,6 +126,8 @@ def start_detached(
             start_new_session=True,
             close_fds=True,
             env=env,
+            # On Windows the same detachment: no console, its own process group (Ctrl-C does not reach it).
+            creationflags=_DETACHED_FLAGS,
         )
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
