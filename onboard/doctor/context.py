@@ -1,12 +1,13 @@
 """What every check reads: the options, the environment, the team file, and AWS clients made once.
 
 Checks run in threads at the same time, so everything shared is computed once under a lock
-(:meth:`DoctorContext.memo`); boto3 sessions are not safe to share while making clients, so clients are
+(:meth:`DoctorContext.memo`); a botocore session is not safe to share while making clients, so clients are
 made under that lock too and then shared (botocore clients are thread-safe).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from collections.abc import Callable, Mapping
@@ -17,6 +18,7 @@ from onboard.doctor.model import DEFAULT_TIMEOUT, Finding
 
 if TYPE_CHECKING:
     from onboard.awsconfig.files import AwsFiles
+    from onboard.identity import Identity
     from onboard.team import TeamFile
 
 T = TypeVar("T")
@@ -106,17 +108,77 @@ class DoctorContext:
         return self.memo("files", lambda: aws_files(self.environ))
 
     def session(self) -> Any:
-        """A boto3 session for the profile, named explicitly, as ``aws ... --profile NAME`` does."""
-        from onboard.awsclient import ClientSettings, session
+        """A botocore session for the profile, named explicitly, as ``aws ... --profile NAME`` does.
 
-        return self.memo("session", lambda: session(ClientSettings(profile=self.profile)))
+        botocore itself, as the AWS CLI uses it: boto3 would add its resource layer and s3transfer, a
+        good share of a healthy run's time, for nothing doctor uses.
+        """
+
+        def make() -> Any:
+            import botocore.exceptions
+            import botocore.session
+
+            from onboard.errors import OnboardError
+            from onboard.secrets import scrub
+
+            made = botocore.session.Session(profile=self.profile)
+            try:
+                made.get_scoped_config()  # reads both files now, so a broken one is reported here
+            except botocore.exceptions.ProfileNotFound:
+                raise OnboardError(
+                    f"the AWS profile {self.profile!r} is not in your AWS config or credentials file",
+                    "Run `onboard setup` to write it, or name another profile with --profile.",
+                ) from None
+            except botocore.exceptions.BotoCoreError as broken:
+                raise OnboardError(
+                    f"the AWS configuration files cannot be read: {scrub(str(broken))}",
+                    "See 'Files parse' above for the line to fix.",
+                ) from None
+            return made
+
+        return self.memo("session", make)
+
+    def profile_region(self) -> str | None:
+        """The region the AWS CLI uses with this profile (AWS_DEFAULT_REGION first), if any."""
+        return self.session().get_config_variable("region")
 
     def region(self) -> str | None:
         """The region the AWS CLI uses with this profile, else the team file's (to keep checking)."""
-        return self.session().region_name or (self.team.region if self.team else None)
+        return self.profile_region() or (self.team.region if self.team else None)
+
+    def identity(self) -> Identity:
+        """Who the profile's keys belong to (STS GetCallerIdentity), asked once per run.
+
+        Asked with this run's session (a second session would load botocore's data again); when AWS
+        refuses, :func:`onboard.identity.check_identity` asks once more and explains the refusal in plain
+        words (wrong key, wrong secret, expired token, clock).
+        """
+        import botocore.exceptions
+
+        from onboard.identity import _identity as identity_from_answer
+        from onboard.identity import check_identity
+
+        def ask() -> Identity:
+            try:
+                answer = self.client("sts").get_caller_identity()
+            except (botocore.exceptions.ClientError, botocore.exceptions.NoCredentialsError):
+                return check_identity(self.profile, region=self.region(), timeout=self.timeout)
+            return identity_from_answer(answer)
+
+        return self.memo("identity", ask)
+
+    def warm_up(self) -> None:
+        """Start the slow shared work (the session, a client, the STS call) while the first checks run.
+
+        Most of a healthy run is spent loading botocore's data and waiting on subprocesses; doing both at once
+        shortens it. What fails here fails again, reported, in the check that needs it; a check that is
+        skipped never looks (daemon threads: a hung call holds nothing up).
+        """
+        for work in (lambda: self.client("ssm"), self.identity):
+            threading.Thread(target=_quietly, args=(work,), name="doctor-warm-up", daemon=True).start()
 
     def client(self, service: str, *, timeout: float | None = None) -> Any:
-        """A client that tries once, with this run's time limit (so a check fails rather than hangs)."""
+        """A botocore client that tries once, with this run's time limit (a check fails rather than hangs)."""
         limit = timeout or self.timeout
 
         def make() -> Any:
@@ -127,10 +189,16 @@ class DoctorContext:
                 read_timeout=limit,
                 retries={"mode": "standard", "total_max_attempts": 1},
             )
-            with self._lock:  # a boto3 session must not make two clients at once
-                return self.session().client(service, region_name=self.region(), config=config)
+            with self._lock:  # a session must not make two clients at once
+                return self.session().create_client(service, region_name=self.region(), config=config)
 
         return self.memo(f"client:{service}:{limit}", make)
+
+
+def _quietly(work: Callable[[], object]) -> None:
+    # A failure is remembered by memo(), and the check that needs the result reports it.
+    with contextlib.suppress(Exception):
+        work()
 
 
 def _targets(named: tuple[str, ...], team: TeamFile | None) -> tuple[Target, ...]:

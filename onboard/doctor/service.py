@@ -105,6 +105,8 @@ def diagnose(
 
     ctx = DoctorContext.create(options, environ)
     chosen = (checks or build_checks)(ctx)
+    if checks is None:
+        ctx.warm_up()
     return ctx, run_checks(chosen, ctx, timeout=options.timeout, on_finding=on_finding)
 
 

@@ -166,9 +166,8 @@ def profile(ctx: DoctorContext) -> Finding:
             next=_setup_command(ctx),
             doc=DOC_FILES,
         )
-    session = ctx.session()
-    credentials = session.get_credentials()
-    region = session.region_name
+    credentials = ctx.session().get_credentials()
+    region = ctx.profile_region()
     data = {
         "profile": name,
         "region": region,

@@ -19,10 +19,9 @@ _ERROR_CODE = re.compile(r"\((\w+)(?::[^)]*)?\)$")
 
 def identity(ctx: DoctorContext) -> Finding:
     from onboard.errors import OnboardError
-    from onboard.identity import check_identity
 
     try:
-        found = check_identity(ctx.profile, region=ctx.region(), timeout=ctx.timeout)
+        found = ctx.identity()
     except OnboardError as refused:
         code = _ERROR_CODE.search(refused.message)
         return fail(

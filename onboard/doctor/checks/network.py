@@ -17,7 +17,7 @@ DOC_ENDPOINTS = "https://docs.aws.amazon.com/general/latest/gr/ssm.html"
 DOC_PROXY = "https://docs.aws.amazon.com/cli/latest/userguide/cli-configure-proxy.html"
 #: The longest a probe waits for a connection or an answer: enough for any healthy network, short enough
 #: that an endpoint that never answers is reported within seconds.
-PROBE_SECONDS = 3.0
+PROBE_SECONDS = 2.0
 PROXY_VARIABLES = ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy")
 NO_PROXY_VARIABLES = ("NO_PROXY", "no_proxy")
 

@@ -97,7 +97,8 @@ def session_actions(ctx: DoctorContext) -> Finding:
     own_prefix = identity.get("user_name") or identity.get("arn", "").rsplit("/", 1)[-1]
     probes = {
         "ssm:DescribeSessions": lambda: ssm.describe_sessions(State="Active", MaxResults=1),
-        "ssm:DescribeInstanceInformation": lambda: ssm.describe_instance_information(MaxResults=5),
+        # The Targets checks ask the same question: one request answers both.
+        "ssm:DescribeInstanceInformation": lambda: _instance_information_or_denied(ctx),
         # AWS answers success for a session that does not exist: nothing is ended.
         "ssm:TerminateSession": lambda: ssm.terminate_session(SessionId=f"{own_prefix}-0doctorprobe0000"),
     }
@@ -124,6 +125,18 @@ def session_actions(ctx: DoctorContext) -> Finding:
     return ok(
         "DescribeSessions, DescribeInstanceInformation and TerminateSession (own sessions) allowed", *evidence
     )
+
+
+def _instance_information_or_denied(ctx: DoctorContext) -> None:
+    import botocore.exceptions
+
+    from onboard.doctor.checks.targets import instance_information
+
+    if not ctx.targets:
+        ctx.client("ssm").describe_instance_information(MaxResults=5)
+    elif instance_information(ctx) is None:  # AWS said AccessDeniedException: say it again here
+        denied = {"Error": {"Code": "AccessDeniedException", "Message": "ssm:DescribeInstanceInformation"}}
+        raise botocore.exceptions.ClientError(denied, "DescribeInstanceInformation")
 
 
 def transfer_bucket(ctx: DoctorContext) -> Finding:

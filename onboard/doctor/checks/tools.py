@@ -3,23 +3,30 @@
 from __future__ import annotations
 
 import os
+import re
+import shlex
+import shutil
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from onboard.doctor.context import DoctorContext
 from onboard.doctor.fixes import add_path_line, reinstall_plugin, relink_plugin
 from onboard.doctor.model import Check, Finding, fail, ok, skipped, warn
 
+if TYPE_CHECKING:
+    from onboard.plugin.awscli import AwsCli
+    from onboard.plugin.install import PluginStatus
+
 DOC_CLI = "https://docs.aws.amazon.com/cli/latest/userguide/getting-started-install.html"
 DOC_PLUGIN = "https://docs.aws.amazon.com/systems-manager/latest/userguide/session-manager-working-with-install-plugin.html"
 GROUP = "Tools"
+_DOTTED = re.compile(r"\d+(?:\.\d+)+")
 
 
 def aws_cli(ctx: DoctorContext) -> Finding:
-    from onboard.plugin.awscli import detect_awscli
-
-    cli = detect_awscli(ctx.environ.get("PATH"))
+    cli = _detect_awscli(ctx.environ.get("PATH"))
     data = cli.to_dict()
     if cli.path is None:
         return fail(
@@ -38,6 +45,47 @@ def aws_cli(ctx: DoctorContext) -> Finding:
         doc=DOC_CLI,
         data=data,
     )
+
+
+def _detect_awscli(path_env: str | None) -> AwsCli:
+    """The ``aws`` first on PATH, judged as onboard.plugin.awscli judges it.
+
+    AWS CLI v1 is a Python script, and its ``--version`` loads all of botocore (a second or more, most of
+    a healthy doctor run); its interpreter can say the same version from the awscli package alone.
+    """
+    from onboard.plugin.awscli import MINIMUM_V1, AwsCli, detect_awscli
+    from onboard.plugin.catalog import version_at_least
+
+    found = shutil.which("aws", path=path_env)
+    version = _python_awscli_version(Path(found)) if found else None
+    if found is None or version is None or not version.startswith("1."):
+        return detect_awscli(path_env)
+    if version_at_least(version, MINIMUM_V1):
+        return AwsCli(Path(found), version, True, f"AWS CLI v1 {version}, new enough for ssm start-session")
+    reason = (
+        f"AWS CLI {version} is too old for `aws ssm start-session` (needs v2, or v1 {MINIMUM_V1} or newer)"
+    )
+    return AwsCli(Path(found), version, False, reason)
+
+
+def _python_awscli_version(script: Path) -> str | None:
+    """``awscli.__version__`` as the script's own interpreter imports it; None for anything else."""
+    try:
+        with open(script, "rb") as handle:
+            first = handle.readline(512).decode("utf-8", errors="replace")
+    except OSError:
+        return None
+    if not first.startswith("#!") or "python" not in first:
+        return None
+    command = [*shlex.split(first[2:].strip()), "-c", "import awscli; print(awscli.__version__)"]
+    try:
+        done = subprocess.run(
+            command, capture_output=True, text=True, timeout=30, check=False, stdin=subprocess.DEVNULL
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    version = done.stdout.strip()
+    return version if done.returncode == 0 and _DOTTED.fullmatch(version) else None
 
 
 def plugin(ctx: DoctorContext) -> Finding:
@@ -91,8 +139,10 @@ def plugin(ctx: DoctorContext) -> Finding:
             fix=reinstall,
             data=data,
         )
+    status = installed_status(ctx)
     try:
-        version = plugin_version(first)
+        version = status.active_version if status.active_path == first and status.active_version else None
+        version = version or plugin_version(first)
     except OnboardError as error:
         return fail(
             f"{first} does not run: {error.message}",
@@ -120,9 +170,9 @@ def plugin_path(ctx: DoctorContext) -> Finding:
     """onboard's own link: present, first on PATH; other copies on PATH named (stale ones flagged)."""
     from onboard.errors import OnboardError
     from onboard.plugin import catalog
-    from onboard.plugin.install import copies_on_path, path_report, plugin_status, plugin_version
+    from onboard.plugin.install import copies_on_path, path_report, plugin_version
 
-    status = plugin_status()
+    status = installed_status(ctx)
     copies = copies_on_path(ctx.environ.get("PATH", ""))
     if not copies:
         return skipped("no copy of the plugin on PATH (see 'Session Manager plugin')")
@@ -177,11 +227,16 @@ def plugin_path(ctx: DoctorContext) -> Finding:
     )
 
 
-def _installed_off_path(ctx: DoctorContext) -> Finding | None:
-    """onboard installed the plugin, but its link is gone or its folder is not on PATH."""
+def installed_status(ctx: DoctorContext) -> PluginStatus:
+    """What onboard installed and which copy the AWS CLI runs (its version: one run for the whole report)."""
     from onboard.plugin.install import plugin_status
 
-    status = plugin_status()
+    return ctx.memo("plugin-status", plugin_status)
+
+
+def _installed_off_path(ctx: DoctorContext) -> Finding | None:
+    """onboard installed the plugin, but its link is gone or its folder is not on PATH."""
+    status = installed_status(ctx)
     if status.installed_path is not None and status.installed_path.is_file() and not status.link_ok:
         return fail(
             f"onboard installed plugin {status.installed_version}, but its link {status.link} is missing or "
