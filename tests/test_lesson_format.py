@@ -104,7 +104,7 @@ EXPECTED = {
     "toml.md": (24, "the check block is not TOML"),
     "points.md": (6, "points add up to 12, but the lesson's points are 10"),
     "nosteps.md": (8, "the lesson has no steps"),
-    "prereq.md": (1, "prerequisite 'nowhere' is not a lesson here"),
+    "prereq.md": (1, "prerequisite 'nowhere' is neither here nor shipped"),
 }
 
 
@@ -152,3 +152,13 @@ def test_parse_keeps_going_after_a_problem(tmp_path):
     path = Path(build_file_tree(tmp_path, {"kind.md": BROKEN["kind.md"]})) / "kind.md"
     lesson, problems = parse_lesson(path)
     assert lesson is not None and len(problems) == 1
+
+
+def test_the_format_documents_example_is_a_valid_lesson(tmp_path):
+    import re
+
+    readme = (REPO / "lessons" / "README.md").read_text(encoding="utf-8")
+    example = re.search(r"^````markdown\n(.*?)^````$", readme, flags=re.S | re.M).group(1)
+    path = build_file_tree(tmp_path, {"hello.md": example}) / "hello.md"
+    _, problems = lint_paths([path])
+    assert problems == [] and load_lesson(path).steps[0].verify[0]["kind"] == "s3_object"

@@ -142,24 +142,6 @@ class Step:
 
 
 @dataclass(frozen=True)
-class Lesson:
-    id: str
-    title: str
-    order: int
-    minutes: int
-    points: int
-    path: Path
-    intro: str = ""
-    prerequisites: tuple[str, ...] = ()
-    requires: str | None = None
-    instance: str | None = None
-    steps: tuple[Step, ...] = field(default_factory=tuple)
-
-    def step(self, index: int) -> Step:
-        return self.steps[index]
-
-
-@dataclass(frozen=True)
 class Header:
     """Only the front matter: enough for `lesson list`, without parsing the Markdown."""
 
@@ -171,6 +153,15 @@ class Header:
     path: Path
     prerequisites: tuple[str, ...] = ()
     requires: str | None = None
+    instance: str | None = None
+
+
+@dataclass(frozen=True)
+class Lesson(Header):
+    """A whole lesson: the front matter, the introduction and the steps."""
+
+    intro: str = ""
+    steps: tuple[Step, ...] = field(default_factory=tuple)
 
 
 class LessonFileError(UsageError):
@@ -233,6 +224,7 @@ def read_header(path: Path) -> Header:
         path=path,
         prerequisites=tuple(data.get("prerequisites", ())),
         requires=data.get("requires"),
+        instance=data.get("instance"),
     )
 
 
@@ -545,11 +537,17 @@ def lint_paths(paths: list[Path]) -> tuple[list[Path], list[Problem]]:
                 problems.append(Problem(file, 1, f"the id {lesson.id!r} is used by {ids[lesson.id]} too"))
             ids[lesson.id] = file
             lessons.append(lesson)
+    from onboard.lessons.catalog import shipped_lessons_dir
+
+    # A trainer's lessons may build on the shipped ones.
+    shipped = {
+        read_header(path).id for path in shipped_lessons_dir().glob("*.md") if path.name != "README.md"
+    }
     for lesson in lessons:
         for prerequisite in lesson.prerequisites:
-            if prerequisite not in ids:
+            if prerequisite not in ids and prerequisite not in shipped:
                 problems.append(
-                    Problem(lesson.path, 1, f"prerequisite {prerequisite!r} is not a lesson here")
+                    Problem(lesson.path, 1, f"prerequisite {prerequisite!r} is neither here nor shipped")
                 )
     return files, problems
 
