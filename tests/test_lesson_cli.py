@@ -145,3 +145,43 @@ def test_progress_is_kept_per_team_and_profile(learner):
     runner.start("ready")
     assert ProgressStore("data-team", "ssm").load().current == "ready"
     assert ProgressStore("data-team", "other").load().current is None
+
+
+def test_a_check_that_cannot_reach_aws_costs_no_points(learner):
+    import dataclasses
+    import socket
+
+    runner = learner.runner()
+    runner.start("connect")
+    with socket.socket() as silent:  # accepts connections, never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        runner.settings = dataclasses.replace(
+            runner.settings, endpoint_url=f"http://127.0.0.1:{silent.getsockname()[1]}", read_timeout=1
+        )
+        checked = runner.check()
+    assert not checked["passed"] and checked["unavailable"] and checked["failed_checks"] == 0
+    assert all(verdict.get("unavailable") for verdict in checked["verdicts"])
+
+
+def test_the_team_file_can_publish_every_finished_lesson(learner, tmp_path, monkeypatch):
+    import dataclasses
+
+    from onboard.lessons.scripted import play_course
+    from onboard.team import dump_team, load_team
+
+    team = load_team(learner.lab.team_file)
+    publishing = dataclasses.replace(
+        team, path=tmp_path / "team.toml", lessons=dataclasses.replace(team.lessons, publish=True)
+    )
+    (tmp_path / "team.toml").write_text(dump_team(publishing))
+    monkeypatch.setenv("ONBOARD_TEAM", str(tmp_path / "team.toml"))
+    admin_s3 = learner.lab.client("s3", "lab-admin")
+    admin_s3.delete_object(Bucket=team.transfer.bucket, Key=f"onboard/progress/{LEARNER}.json")
+    plays, course = play_course(learner.runner(), ["ready"], learner.env)
+    assert plays[0].passed and course["points"] == 15 and course["lessons_completed"] == 1
+    bucket = team.transfer.bucket
+    record = json.loads(
+        admin_s3.get_object(Bucket=bucket, Key=f"onboard/progress/{LEARNER}.json")["Body"].read()
+    )
+    assert record["lessons"]["ready"]["status"] == "completed"

@@ -67,6 +67,8 @@ def render_check(out, data: dict[str, Any]) -> None:
         out.print(f"[green]Step {data['step']} passed[/green]: {data['points']}/{data['max_points']} points.")
         following = "finish the lesson" if data.get("last_step") else "go on"
         out.print(f"Next: onboard lesson next (to {following})")
+    elif data.get("unavailable"):
+        out.print("[yellow]Could not check[/yellow]: AWS did not answer. This costs no points; check again.")
     else:
         out.print(
             f"[red]Not yet[/red] (failed checks so far: {data['failed_checks']}). Fix it and check again."

@@ -198,3 +198,23 @@ def play_lesson(
                 return LessonPlay(name, steps, completed=True, summary=view["summary"])
     finally:
         learner.close()
+
+
+def play_course(
+    runner,
+    names: list[str],
+    env: dict[str, str],
+    *,
+    on_step: Callable[[StepPlay], None] | None = None,
+    timeout: float = 30,
+) -> tuple[list[LessonPlay], dict[str, Any]]:
+    """Play lessons in order (the lab tour: ready, connect, sudo, transfer); stop at the first failure.
+
+    Returns each lesson's play and the course summary (points, time) from the learner's progress.
+    """
+    plays = []
+    for name in names:
+        plays.append(play_lesson(runner, name, env, on_step=on_step, timeout=timeout))
+        if not plays[-1].passed:
+            break
+    return plays, runner.progress.course_summary()

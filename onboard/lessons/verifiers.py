@@ -42,9 +42,13 @@ class Verdict:
     evidence: str
     hint: str = ""
     children: list[Verdict] = field(default_factory=list)
+    #: The check could not look (AWS out of reach, no answer in time): not the learner's fault.
+    unavailable: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {"check": self.check, "passed": self.passed, "evidence": self.evidence}
+        if self.unavailable:
+            data["unavailable"] = True
         data["hint"] = None if self.passed else self.hint or None
         if self.children:
             data["children"] = [child.to_dict() for child in self.children]
@@ -139,6 +143,7 @@ def _aws_failure(check: str, error: Exception) -> Verdict:
         False,
         scrub(f"AWS could not be reached: {error}"),
         "Check your network (and proxy), then run the check again; `onboard doctor` can help.",
+        unavailable=True,
     )
 
 
@@ -707,6 +712,7 @@ def run_checks(verify: list[dict[str, Any]], context: CheckContext, time_limit: 
                     False,
                     f"no answer within the time limit of {time_limit:.0f} s",
                     "AWS (or the lab) is out of reach: check your network and proxy, then check again.",
+                    unavailable=True,
                 )
             )
     return verdicts
