@@ -281,7 +281,8 @@ def test_a_broken_world_file_is_explained_before_anything_starts(tmp_path):
     world.write_text(good.read_text().replace("\nregion =", "\nregoin ="))
     ran = run_onboard("lab", "up", "--detach", "--world", str(world))
     assert ran.exit_code == 2
-    assert "`region` is missing" in ran.stderr
+    assert "unknown key `regoin`" in ran.stderr
+    assert "Did you mean `region`?" in ran.stderr
     too_many = run_onboard("lab", "up", "--detach", "--learners", ",".join(f"l{i}" for i in range(31)))
     assert too_many.exit_code == 2
     assert "at most 30" in too_many.stderr

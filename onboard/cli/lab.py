@@ -283,3 +283,30 @@ def init_world_command(
         ),
         as_json=as_json,
     )
+
+
+@app.command("tour")
+def tour_command(
+    learner: Annotated[
+        OptionalText, typer.Option("--learner", help="The learner to play (default: the lab's first).")
+    ] = None,
+    keep: Annotated[
+        bool, typer.Option("--keep", help="Leave the lab the tour started running at the end.")
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """The whole journey, offline: lab, setup into the lab's sandbox, lessons 1 to 4 played and graded.
+
+    Starts the practice lab (a running one is reused and left running), runs `onboard setup` unattended
+    into the lab's own ~/.aws and bin folder (never yours), then a scripted learner plays lessons 1 to 4
+    with the real AWS CLI and the lab's plugin, and each step's check is shown as it happens. Exits 0
+    only if every step passed. The lab the tour started is stopped at the end (and on Ctrl-C).
+
+    Example: onboard lab tour --keep
+    """
+    begin("lab.tour", as_json=as_json)
+    from onboard.lab.tour import Narrator, render_score, run_tour, tour_exit_code
+    from onboard.output import Outcome, console
+
+    report = run_tour(_paths(), learner=learner, keep=keep, say=Narrator(None if as_json else console()))
+    finish(Outcome("lab.tour", report, render_score, exit_code=tour_exit_code(report)), as_json=as_json)
