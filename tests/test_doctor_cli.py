@@ -144,3 +144,33 @@ def test_the_whole_command_against_an_endpoint_that_never_answers_ends_in_time(i
     assert statuses["network.endpoints"] == "fail"
     assert statuses["targets.i-0123456789abcdef0"] == "skipped"
     assert elapsed < 20  # the goal (6 s on an idle machine) is measured by bench/bench_doctor.py
+
+
+def test_fix_asks_before_each_change_at_a_terminal(isolated_home, tmp_path):
+    import sys
+
+    import pexpect
+    from fixtures_moto import closed_port
+
+    _, credentials = plain_profile(isolated_home, f"http://127.0.0.1:{closed_port()}")
+    credentials.chmod(0o644)
+    bin_dir = put_executable(tmp_path / "bin", "session-manager-plugin", stand_in_plugin(GOOD_VERSION)).parent
+    env = {
+        **os.environ,
+        "PATH": os.pathsep.join([str(bin_dir), str(VENV_BIN), "/usr/bin", "/bin"]),
+        # Nothing here may reach AWS's download site, whatever is answered.
+        "ONBOARD_PLUGIN_DOWNLOAD_URL": f"http://127.0.0.1:{closed_port()}/plugin/",
+    }
+    child = pexpect.spawn(
+        sys.executable, ["-m", "onboard", "doctor", "--fix"], env=env, encoding="utf-8", timeout=60
+    )
+    try:
+        child.expect(r"readable by you only \(chmod 600\)\? \[y/N\]: ")
+        assert mode_of(credentials) == 0o644  # nothing changes before the answer
+        child.sendline("y")
+        child.expect("applied: Make")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close()
+    assert mode_of(credentials) == 0o600
+    assert list(credentials.parent.glob("credentials.onboard-backup-*"))

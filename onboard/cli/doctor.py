@@ -16,11 +16,15 @@ def doctor_command(
     ] = None,
     target: Annotated[
         Optional[list[str]],  # noqa: UP045
-        typer.Option("--target", help="An instance id or team alias to check (repeatable; default: all)."),
+        typer.Option(
+            "--target",
+            metavar="<alias|id>",
+            help="An instance id or team alias to check (repeatable; default: all).",
+        ),
     ] = None,
     team: Annotated[
         Optional[str],  # noqa: UP045
-        typer.Option("--team", help="The team file (default: $ONBOARD_TEAM)."),
+        typer.Option("--team", metavar="<path>", help="The team file (default: $ONBOARD_TEAM)."),
     ] = None,
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="Show every check and its evidence.")
@@ -31,7 +35,12 @@ def doctor_command(
     ] = False,
     timeout: Annotated[
         float,
-        typer.Option("--timeout", min=0.5, help="Seconds each check may take before it counts as an error."),
+        typer.Option(
+            "--timeout",
+            min=0.5,
+            metavar="<seconds>",
+            help="Seconds each check may take before it is an error.",
+        ),
     ] = 10.0,
     as_json: JsonOption = False,
 ) -> None:

@@ -47,19 +47,53 @@ def probe_start_session(ssm: Any, target: Target) -> tuple[str, str]:
     return "allowed", "a session opened and was ended at once"
 
 
+def simulate_start_session(
+    ctx: DoctorContext, identity: dict[str, Any]
+) -> dict[Target, tuple[str, str]] | None:
+    """IAM's own answer for an IAM user, where IAM lets them ask; None when it does not (the usual case)."""
+    import botocore.exceptions
+
+    if identity.get("kind") != "user":
+        return None
+    arns = {
+        f"arn:aws:ec2:{ctx.region()}:{identity.get('account')}:instance/{target.id}": target
+        for target in ctx.targets
+    }
+    try:
+        answer = ctx.client("iam").simulate_principal_policy(
+            PolicySourceArn=identity["arn"], ActionNames=["ssm:StartSession"], ResourceArns=list(arns)
+        )
+    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError):
+        return None
+    results: dict[Target, tuple[str, str]] = {}
+    for evaluation in answer.get("EvaluationResults", []):
+        for specific in evaluation.get("ResourceSpecificResults", []):
+            target = arns.get(specific.get("EvalResourceName", ""))
+            decision = specific.get("EvalResourceDecision", "")
+            if target is not None:
+                results[target] = ("allowed" if decision == "allowed" else "denied", decision)
+    return results if len(results) == len(arns) else None
+
+
 def start_session(ctx: DoctorContext) -> Finding:
     if not ctx.targets:
         return skipped("no targets to check: give --target ID or a team file (--team)")
-    ssm = ctx.client("ssm")
-    results = {target: probe_start_session(ssm, target) for target in ctx.targets}
-    evidence = [f"{target.label()}: {verdict} ({said})" for target, (verdict, said) in results.items()]
+    identity = ctx.finding("credentials.identity").data
+    results = simulate_start_session(ctx, identity)
+    how = "iam:SimulatePrincipalPolicy"
+    if results is None:
+        ssm = ctx.client("ssm")
+        results = {target: probe_start_session(ssm, target) for target in ctx.targets}
+        how = f"a StartSession probe ({PROBE_DOCUMENT} without a command: refused before any session starts)"
+    evidence = [f"asked with {how}"]
+    evidence += [f"{target.label()}: {verdict} ({said})" for target, (verdict, said) in results.items()]
     denied = [target for target, (verdict, _) in results.items() if verdict == "denied"]
     missing = [target for target, (verdict, _) in results.items() if verdict == "no-such-target"]
     unknown = [target for target, (verdict, _) in results.items() if verdict == "unknown"]
     data = {"results": {t.id: {"verdict": v, "said": s} for t, (v, s) in results.items()}}
-    who = ctx.finding("credentials.identity").data.get("arn", "these keys")
+    who = identity.get("arn", "these keys")
     if denied:
-        account = ctx.finding("credentials.identity").data.get("account", "ACCOUNT")
+        account = identity.get("account", "ACCOUNT")
         arns = ", ".join(f"arn:aws:ec2:{ctx.region()}:{account}:instance/{t.id}" for t in denied)
         return fail(
             f"{who} may not start sessions on {', '.join(t.label() for t in denied)} "
