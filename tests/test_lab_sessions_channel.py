@@ -394,3 +394,15 @@ def test_terminating_a_session_kills_what_it_ran(channel_lab):
     child.expect_exact(f"Exiting session with sessionId: {answer['SessionId']}.")
     channel_lab.wait_ended(answer["SessionId"])
     assert _processes_running("sleep 765432") == []
+
+
+def test_a_document_that_cannot_start_fails_the_session_with_the_reason(channel_lab):
+    answer = channel_lab.start_session(document="AWS-StartInteractiveCommand")  # no `command` parameter
+    child = channel_lab.spawn_plugin(answer)
+    child.expect_exact(f"SessionId: {answer['SessionId']} : The session could not start:")
+    child.expect_exact("needs the parameter 'command'")
+    child.expect(pexpect_eof())
+    child.close()
+    assert child.exitstatus == 0  # like AWS's plugin: the channel closed normally, with a reason
+    channel_lab.wait_ended(answer["SessionId"])
+    assert channel_lab.registry.get(answer["SessionId"]).status == "Failed"

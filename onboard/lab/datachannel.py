@@ -298,13 +298,10 @@ class DataChannelServer:
             channel.shell = ShellProcess(channel.instance, channel.session)
         except (OSError, ValueError) as err:
             log.warning("session %s: the shell did not start: %s", channel.session.session_id, err)
-            self._spawn(self._fail(channel, f"The session could not start: {err}\r\n"))
+            reason = f"The session could not start: {err}"
+            self._spawn(self._end(channel, "Failed", drain=False, closing_output=reason))
             return
         self._resume_reading(channel)
-
-    async def _fail(self, channel: _Channel, text: str) -> None:
-        await self._send_stream(channel, text.encode(), PayloadType.OUTPUT)
-        await self._end(channel, "Failed")
 
     def _resume_reading(self, channel: _Channel) -> None:
         shell = channel.shell
@@ -359,7 +356,18 @@ class DataChannelServer:
             if session is not None and session.is_active:
                 self.registry.mark_ended(session_id, None)
 
-    async def _end(self, channel: _Channel, status: str, *, drain: bool = True, notice: str = "") -> None:
+    async def _end(
+        self,
+        channel: _Channel,
+        status: str,
+        *,
+        drain: bool = True,
+        notice: str = "",
+        closing_output: str = "",
+    ) -> None:
+        """End the session: stop its processes, tell the client (``notice`` as last output, or
+        ``closing_output`` in channel_closed, which the plugin prints instead of its exit line), close
+        the socket and hand the transcript to the registry."""
         if channel.ended:
             return
         channel.ended = True
@@ -377,7 +385,9 @@ class DataChannelServer:
             await asyncio.sleep(0.02)
         connection = channel.connection
         if connection is not None:
-            closed = protocol.channel_closed(session_id, channel.client_id)
+            closed = protocol.channel_closed(session_id, channel.client_id, closing_output)
+            if closing_output:
+                channel.transcript.record(f"\r\n{closing_output}\r\n".encode())
             await _send(connection, closed.encode())
             await connection.close(1000, "session ended")
         self._channels.pop(session_id, None)

@@ -120,6 +120,8 @@ class ShellSession:
         self._size: tuple[int, int] | None = None
         self.error: str | None = None
         self.gave_up = False
+        #: What the server said when it closed the channel (AWS's agent explains idle timeouts there).
+        self.closing_output = ""
 
     # --- entry ------------------------------------------------------------------------------
     def run(self) -> None:
@@ -240,6 +242,8 @@ class ShellSession:
                 self._outgoing.acknowledged(protocol.acknowledged_sequence(message))
             return
         if message.message_type == protocol.CHANNEL_CLOSED:
+            with contextlib.suppress(protocol.ProtocolError, AttributeError):
+                self.closing_output = str(message.json().get("Output") or "")
             self._closed.set()
             return
         if message.message_type != protocol.OUTPUT_STREAM:
@@ -380,6 +384,9 @@ def run(argv: list[str]) -> int:
     except PluginError as err:
         sys.stderr.write(f"\nSessionId: {invocation.session_id} : {err}\n")
         return 1
-    sys.stdout.write(f"\n\nExiting session with sessionId: {invocation.session_id}.\n\n")
+    if session.closing_output:  # as AWS's plugin: the reason replaces the exit line
+        sys.stdout.write(f"\n\nSessionId: {invocation.session_id} : {session.closing_output}\n\n")
+    else:
+        sys.stdout.write(f"\n\nExiting session with sessionId: {invocation.session_id}.\n\n")
     sys.stdout.flush()
     return 0
