@@ -198,8 +198,20 @@ def test_a_killed_lab_is_detected_and_a_new_one_starts(isolated_home, started_pi
         "cleaned_stale_state": True,
     }
     # The user's own AWS settings (a profile the lab does not know, real keys) do not reach the lab.
-    second = lab_up(started_pids, env={"AWS_PROFILE": "production", "AWS_ACCESS_KEY_ID": "AKIAREALKEY"})
+    second = lab_up(
+        started_pids,
+        "--learners",
+        "bea",
+        env={"AWS_PROFILE": "production", "AWS_ACCESS_KEY_ID": "AKIAREALKEY"},
+    )
     assert second["pid"] != data["pid"]
+    # alice is not in this class: her old key file is gone with her.
+    credentials = LabPaths(state_dir(isolated_home)).credentials_dir
+    assert sorted(p.name for p in credentials.iterdir()) == [
+        "bea_accessKeys.csv",
+        "lab-admin_accessKeys.csv",
+        "trainer_accessKeys.csv",
+    ]
     assert run_onboard("lab", "status").exit_code == 0
     # A lab that no longer accepts its admin secret (the file was replaced) is still stopped, by SIGTERM.
     LabPaths(state_dir(isolated_home)).admin_secret_file.write_text("not-the-one")

@@ -303,10 +303,15 @@ class LabServer:
         from onboard.lab.state import write_credentials_csv, write_state
         from onboard.lab.teamfile import write_team_file
 
+        current = {self.paths.credentials_csv(user) for user in self.seeded.keys}
         for user, pair in self.seeded.keys.items():
             write_credentials_csv(
                 self.paths.credentials_csv(user), pair.access_key_id, pair.secret_access_key
             )
+        # Keys of people no longer in the world would only be dead secrets lying around: remove them.
+        for stale in self.paths.credentials_dir.glob("*_accessKeys.csv"):
+            if stale not in current:
+                stale.unlink()
         self.paths.aws_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.paths.bin_dir.mkdir(parents=True, exist_ok=True)
         published = self.published
