@@ -635,3 +635,20 @@ def test_doctor_names_the_labs_faults(
     for words in next_says:
         assert words in (found.next or ""), found.next
     assert lab.keys(user)[1].reveal() not in shown
+
+
+def test_with_keys_that_may_read_iam_the_agent_is_told_apart_from_the_role(lab, isolated_home, monkeypatch):
+    lab_profile(isolated_home, lab, lab.trainer)
+    monkeypatch.setenv("ONBOARD_TEAM", str(lab.team_file))
+    lab.fault("agent-offline", "airflow")
+    report = run_checks_for("targets.airflow", "credentials.key-age")
+    found = next(f for f in report.findings if f.check_id == "targets.airflow")
+    assert found.status is Status.FAIL
+    assert found.data["cause"] == "agent-stopped"
+    assert "role airflow-ssm-role: policies policy-for-ec2-server" in text_of(found)
+    assert "allow every action the agent needs" in text_of(found)
+    assert "systemctl restart amazon-ssm-agent" in (found.next or "")
+    # The trainer may list access keys, so the key's age is read and shown.
+    age = next(f for f in report.findings if f.check_id == "credentials.key-age")
+    assert age.status is Status.OK, text_of(age)
+    assert "days old" in age.summary and ": Active, created" in text_of(age)

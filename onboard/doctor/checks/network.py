@@ -67,7 +67,7 @@ def probe(url: str, *, timeout: float, ca_bundle: str | None = None, proxy: str 
             ) from None
         except OSError as error:
             raise ProbeFailed("connect", f"{address[0]}:{hop_port}: {error.strerror or error}") from None
-        if proxy:
+        if proxy and secure:
             _tunnel(connection, host, port, timeout)
         if secure:
             context = ssl.create_default_context(cafile=ca_bundle)
@@ -81,16 +81,19 @@ def probe(url: str, *, timeout: float, ca_bundle: str | None = None, proxy: str 
             except (ssl.SSLError, OSError) as error:
                 raise ProbeFailed("tls", str(error)) from None
         else:
-            how = _http_answer(connection, host, timeout)
+            # Through a proxy, plain HTTP is asked for by its absolute URL (no tunnel), as botocore does.
+            how = _http_answer(
+                connection, f"{parts.scheme}://{parts.netloc}/" if proxy else "/", host, timeout
+            )
     finally:
         connection.close()
     return Probe(url, str(address[0]), (time.monotonic() - started) * 1000, how)
 
 
-def _http_answer(connection: socket.socket, host: str, timeout: float) -> str:
+def _http_answer(connection: socket.socket, target: str, host: str, timeout: float) -> str:
     """A plain-HTTP endpoint (the practice lab, a local stand-in) must answer, not just accept."""
     try:
-        connection.sendall(f"HEAD / HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())
+        connection.sendall(f"GET {target} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())
         first = connection.recv(64)
     except TimeoutError:
         raise ProbeFailed("answer", f"connected, but no answer within {timeout:g} s") from None
@@ -195,16 +198,16 @@ def endpoints(ctx: DoctorContext) -> Finding:
 
 def _network_hint(url: str, failed: ProbeFailed) -> str:
     host = urlsplit(url).hostname or ""
-    if host in ("127.0.0.1", "localhost", "::1"):
-        return "start the practice lab: onboard lab up --detach   (or fix endpoint_url in the profile)"
-    if failed.stage == "dns":
-        return f"check the region name and your DNS: nslookup {host}"
     if failed.stage == "tls":
         return (
             "a proxy that inspects TLS needs its CA certificate: export AWS_CA_BUNDLE=/path/to/company-ca.pem"
         )
     if failed.stage == "proxy":
         return "check HTTPS_PROXY / NO_PROXY with your network team"
+    if host in ("127.0.0.1", "localhost", "::1"):
+        return "start the practice lab: onboard lab up --detach   (or fix endpoint_url in the profile)"
+    if failed.stage == "dns":
+        return f"check the region name and your DNS: nslookup {host}"
     return "check your VPN and firewall (HTTPS to port 443 must be allowed), or set HTTPS_PROXY"
 
 
