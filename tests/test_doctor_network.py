@@ -102,3 +102,14 @@ def test_no_proxy_sends_the_endpoint_direct(isolated_home, forward_proxy, monkey
     assert found.status is Status.OK, text_of(found)
     assert "via proxy" not in found.evidence[0]
     assert forward_proxy.proxied == []
+
+
+def test_a_proxy_password_is_never_shown(isolated_home, monkeypatch):
+    from fixtures_moto import closed_port
+
+    plain_profile(isolated_home, f"http://127.0.0.1:{closed_port()}")
+    monkeypatch.setenv("HTTPS_PROXY", f"http://alice:pr0xyPassw0rd@127.0.0.1:{closed_port()}")
+    found = network(run_checks_for("network.proxy"), "network.proxy")
+    assert found.status is Status.FAIL
+    assert "alice:****@127.0.0.1" in text_of(found)
+    assert "pr0xyPassw0rd" not in text_of(found) + str(found.to_dict())
