@@ -12,19 +12,27 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchlib import VENV_BIN, Figure, isolated_env, median_ms
+from benchlib import VENV_BIN, Figure, isolated_env
 
-RUNS = 5
+RUNS = 7
 
 
-def _timed_ms(command: list[str], env: dict[str, str], runs: int = RUNS) -> float:
-    """Median wall-clock time of ``command`` whatever its exit code (a failing doctor is the point here)."""
-    samples = []
+def _once_ms(command: list[str], env: dict[str, str]) -> float:
+    """Wall-clock time of one run of ``command``, whatever its exit code (a failing doctor is the point)."""
+    start = time.perf_counter()
+    subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, check=False)
+    return (time.perf_counter() - start) * 1000
+
+
+def _interleaved_ms(commands: list[list[str]], env: dict[str, str], runs: int = RUNS) -> list[float]:
+    """The median time of each command, run in turn so that all of them meet the same machine load."""
+    for command in commands:  # warm-up: caches, bytecode
+        _once_ms(command, env)
+    samples: list[list[float]] = [[] for _ in commands]
     for _ in range(runs):
-        start = time.perf_counter()
-        subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, check=False)
-        samples.append((time.perf_counter() - start) * 1000)
-    return statistics.median(samples)
+        for index, command in enumerate(commands):
+            samples[index].append(_once_ms(command, env))
+    return [statistics.median(each) for each in samples]
 
 
 def _learner_home(env: dict[str, str], team: Path, endpoint: str, region: str, keys: tuple[str, str]) -> None:
@@ -57,27 +65,27 @@ def run() -> list[Figure]:
     lab_root = Path(tempfile.mkdtemp(prefix="onboard-bench-lab-"))
     paths = LabPaths(lab_root / "lab")
     lab_env = {**isolated_env(), "HOME": str(lab_root)}
-    state = start_detached(paths, env=lab_env)
+    state = start_detached(paths, port=0, env=lab_env)  # any free port: 4566 may be taken
     mute = socket.socket()
     try:
         world = state["world"]
         key_id, secret = read_credentials_csv(paths.credentials_csv(world["learners"][0]))
         _learner_home(env, paths.team_file, state["endpoint_url"], world["region"], (key_id, secret.reveal()))
         env["ONBOARD_TEAM"] = str(paths.team_file)
-        sts_ms = median_ms(
-            [str(VENV_BIN / "aws"), "sts", "get-caller-identity", "--profile", "ssm"],
-            env=env,
-            runs=RUNS,
-            warmup=1,
+        sts_ms, doctor_ms = _interleaved_ms(
+            [
+                [str(VENV_BIN / "aws"), "sts", "get-caller-identity", "--profile", "ssm"],
+                [str(VENV_BIN / "onboard"), "doctor"],
+            ],
+            env,
         )
-        doctor_ms = median_ms([str(VENV_BIN / "onboard"), "doctor"], env=env, runs=RUNS, warmup=1)
 
         mute.bind(("127.0.0.1", 0))
         mute.listen(64)  # accepts into the backlog, never reads: a port that never answers
         (home / ".aws" / "config").write_text(
             f"[profile ssm]\nregion = {world['region']}\nendpoint_url = http://127.0.0.1:{mute.getsockname()[1]}\n"
         )
-        unreachable_ms = _timed_ms([str(VENV_BIN / "onboard"), "doctor"], env, runs=3)
+        (unreachable_ms,) = _interleaved_ms([[str(VENV_BIN / "onboard"), "doctor"]], env, runs=3)
     finally:
         mute.close()
         stop(paths)

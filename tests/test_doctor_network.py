@@ -113,3 +113,12 @@ def test_a_proxy_password_is_never_shown(isolated_home, monkeypatch):
     assert found.status is Status.FAIL
     assert "alice:****@127.0.0.1" in text_of(found)
     assert "pr0xyPassw0rd" not in text_of(found) + str(found.to_dict())
+
+
+def test_the_profiles_own_ca_bundle_is_used_too(isolated_home, tls_endpoint):
+    url, cert_file = tls_endpoint
+    config, _ = plain_profile(isolated_home, url)
+    config.write_text(config.read_text() + f"ca_bundle = {cert_file}\n")
+    report = run_checks_for("network")
+    assert network(report).status is Status.OK, text_of(network(report))
+    assert "ca_bundle in profile ssm" in network(report, "network.ca-bundle").summary

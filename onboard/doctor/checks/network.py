@@ -158,12 +158,7 @@ def endpoint_urls(ctx: DoctorContext) -> dict[str, str]:
 def ca_bundle(ctx: DoctorContext) -> str | None:
     """AWS_CA_BUNDLE, else the profile's ca_bundle: what botocore trusts instead of the system's CAs."""
 
-    def read() -> str | None:
-        import botocore.session
-
-        return botocore.session.Session(profile=ctx.profile).get_config_variable("ca_bundle")
-
-    return ctx.environ.get("AWS_CA_BUNDLE") or ctx.memo("ca_bundle", read)
+    return ctx.environ.get("AWS_CA_BUNDLE") or ctx.session().get_config_variable("ca_bundle")
 
 
 def endpoints(ctx: DoctorContext) -> Finding:
