@@ -1,0 +1,195 @@
+"""`onboard lab tour`, the main job, run as a user runs it (`python -m onboard lab tour`) in the test's home.
+
+The tour starts the user's practice lab (or reuses a running one), runs `onboard setup` into the lab's
+sandbox, and has a scripted learner play lessons 1 to 4 through the real AWS CLI and the lab's plugin in
+pseudo-terminals. These tests check what the user sees and what is left behind: every step's verdict,
+the score, the exit code, the lab stopped (or left as found), no secret printed, and the user's own
+~/.aws, bin and data folders untouched.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+from helpers import run_onboard
+from onboard.errors import ExitCode
+from onboard.lab import control
+from onboard.lab.seed import ADMIN_USER
+from onboard.lab.state import LabPaths, read_credentials_csv, read_state
+from onboard.lab.tour import TourLab, environment_applied, sandbox_environment
+
+pytestmark = pytest.mark.slow
+
+TOUR_TIMEOUT = 280
+STEPS = {"ready": 3, "connect": 3, "sudo": 2, "transfer": 2}
+
+
+def _secrets(paths: LabPaths, learner: str) -> list[str]:
+    """The learner's secret access key and the lab admin's (the tour uses it to grant log access)."""
+    return [read_credentials_csv(paths.credentials_csv(user))[1].reveal() for user in (learner, ADMIN_USER)]
+
+
+def _answers(endpoint_url: str) -> bool:
+    address = urlsplit(endpoint_url)
+    try:
+        with socket.create_connection((address.hostname, address.port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def _untouched(home: Path) -> None:
+    """The user's own ~/.aws, bin folder and onboard data folder were never created."""
+    assert not (home / ".aws").exists()
+    assert not (home / ".local" / "bin").exists()
+    assert not (home / ".local" / "share" / "onboard").exists()
+
+
+def test_the_tour_sets_up_the_lab_sandbox_and_every_step_passes(isolated_home: Path):
+    ran = run_onboard("lab", "tour", timeout=TOUR_TIMEOUT)
+    assert ran.exit_code == ExitCode.OK, ran.output
+    out = ran.stdout
+
+    sections = ["1. The practice lab", "2. onboard setup", "3. Lessons 1 to 4", "4. Score"]
+    places = [out.index(title) for title in sections]
+    assert places == sorted(places)
+    assert "Started a practice lab at http://127.0.0.1:" in out
+    # setup fetched the plugin from the lab, checked the lab's signature, put it in the lab's bin folder
+    assert "downloaded from the lab and installed at <lab>/sandbox/bin/session-manager-plugin" in out
+    assert "signature checked (gpg, key " in out
+    assert "Profile ssm (region " in out and "written to <lab>/sandbox/home/.aws/config" in out
+    assert "AWS (the lab) knows the keys as arn:aws:iam::123456789012:user/alice" in out
+    # each step's verdict with its evidence, lesson by lesson, then the score
+    assert out.count("  PASS  step ") == sum(STEPS.values()) and "FAIL" not in out
+    assert "PASS  step 2/3: End a session from outside" in out
+    assert "typed: aws ssm start-session --target i-" in out
+    assert "shows every line, in order" in out  # the session log proved `whoami` printed ssm-user
+    assert "Total: 115/115 points; 10 of 10 checked steps passed" in out
+    assert "Every step passed." in out
+
+    paths = LabPaths.for_user()
+    assert "The lab the tour started is stopped" in out
+    assert control.find_running(paths) is None
+    key_id, _ = read_credentials_csv(paths.credentials_csv("alice"))
+    assert f"aws_access_key_id = {key_id}" in (paths.aws_dir / "credentials").read_text()
+    assert (paths.bin_dir / "session-manager-plugin").exists()
+    _untouched(isolated_home)
+    for secret in _secrets(paths, "alice"):
+        assert secret not in ran.output
+
+
+def test_a_running_lab_is_reused_and_a_fault_fails_the_step_it_breaks(isolated_home: Path):
+    paths = LabPaths.for_user()
+    state = control.start_detached(paths, learners=["dana", "erin"])
+    try:
+        wrong = run_onboard("lab", "tour", "--learner", "zed")
+        assert wrong.exit_code == ExitCode.USAGE
+        assert "has no learner 'zed' (its learners: dana, erin)" in wrong.stderr
+
+        control.fault(paths, "bucket-missing", None)
+        ran = run_onboard("lab", "tour", "--json", timeout=TOUR_TIMEOUT)
+        assert ran.exit_code == ExitCode.FAILURE, ran.output
+        body = ran.json()
+        assert body["command"] == "lab.tour" and body["ok"] is False
+        data = body["data"]
+        lab = data["lab"]
+        assert (lab["started"], lab["ending"], lab["learner"]) == (False, "reused", "dana")
+        assert [fault["name"] for fault in lab["faults"]] == ["bucket-missing"]
+
+        # Lessons 1 to 3 pass; the upload of lesson 4 fails, named with what the check saw.
+        assert [lesson["passed"] for lesson in data["lessons"]] == [True, True, True, False]
+        assert [failure["where"] for failure in data["failed"]] == [
+            "lesson transfer, step 1: From your computer to the bucket"
+        ]
+        assert "does not exist" in data["failed"][0]["evidence"]
+        transfer = data["lessons"][3]
+        assert transfer["not_reached"] == ["To the server, changed, and back"]
+        assert data["score"] == {
+            "points": 75,
+            "max_points": 115,
+            "steps_passed": 8,
+            "steps_checked": 9,
+            "steps_not_reached": 1,
+        }
+        for lesson in data["lessons"]:
+            for step in lesson["steps"]:
+                assert step["verdicts"] and all("evidence" in check for check in step["verdicts"])
+        assert data["setup"]["identity"] == "arn:aws:iam::123456789012:user/dana"
+
+        # The user's lab keeps running, as the tour found it.
+        assert control.find_running(paths) is not None and _answers(state["endpoint_url"])
+        _untouched(isolated_home)
+        for secret in _secrets(paths, "dana"):
+            assert secret not in ran.output
+    finally:
+        control.stop(paths)
+
+
+def test_ctrl_c_stops_the_lab_the_tour_started_and_exits_130(isolated_home: Path):
+    import pexpect
+
+    child = pexpect.spawn(
+        sys.executable,
+        ["-m", "onboard", "lab", "tour"],
+        env=dict(os.environ),
+        encoding="utf-8",
+        timeout=TOUR_TIMEOUT / 2,
+        dimensions=(40, 200),
+    )
+    try:
+        child.expect_exact("Lesson 1: Ready to go")
+        paths = LabPaths.for_user()
+        endpoint = read_state(paths)["endpoint_url"]
+        assert _answers(endpoint)
+        child.sendintr()  # Ctrl-C at the terminal: SIGINT to the tour and what runs in its foreground
+        child.expect(pexpect.EOF, timeout=60)
+    finally:
+        child.close(force=True)
+    assert child.exitstatus == ExitCode.INTERRUPTED, child.before
+    assert "Interrupted. The lab the tour started is stopped" in child.before
+    assert control.find_running(paths) is None
+    assert not _answers(endpoint)
+    _untouched(isolated_home)
+
+
+def test_the_sandbox_environment_leaves_the_users_aws_settings_and_folders_out(tmp_path: Path):
+    paths = LabPaths(tmp_path / "state" / "lab")
+    state = {"endpoint_url": "http://127.0.0.1:4599", "world": {"learners": ["alice"]}}
+    lab = TourLab(paths, state, started=True, learner="alice")
+    users = {
+        "PATH": "/usr/bin:/bin",
+        "AWS_PROFILE": "production",
+        "AWS_REGION": "us-west-2",
+        "AWS_ACCESS_KEY_ID": "AKIAREALUSERKEY00001",
+        "HTTPS_PROXY": "http://proxy.example:3128",
+        "LANG": "C.UTF-8",
+    }
+    env = sandbox_environment(lab, users)
+
+    assert not {"AWS_PROFILE", "AWS_REGION", "AWS_ACCESS_KEY_ID"} & set(env)
+    assert env["AWS_CONFIG_FILE"] == str(paths.aws_dir / "config")
+    assert env["AWS_SHARED_CREDENTIALS_FILE"] == str(paths.aws_dir / "credentials")
+    assert env["AWS_ENDPOINT_URL"] == "http://127.0.0.1:4599"
+    assert env["ONBOARD_TEAM"] == str(paths.team_file) and env["ONBOARD_BIN_DIR"] == str(paths.bin_dir)
+    # the lab's plugin first, then onboard's own interpreter folder (aws, onboard), then the user's PATH
+    assert env["PATH"].split(os.pathsep) == [
+        str(paths.bin_dir),
+        str(Path(sys.executable).parent),
+        "/usr/bin",
+        "/bin",
+    ]
+    assert Path(env["XDG_DATA_HOME"]).is_relative_to(paths.sandbox_home)
+    assert Path(env["XDG_CACHE_HOME"]).is_relative_to(paths.sandbox_home)
+    assert "127.0.0.1" in env["NO_PROXY"].split(",")
+    assert env["LANG"] == "C.UTF-8"
+
+    before = dict(os.environ)
+    with environment_applied(env):
+        assert os.environ["AWS_CONFIG_FILE"] == env["AWS_CONFIG_FILE"] and "AWS_PROFILE" not in os.environ
+    assert dict(os.environ) == before
