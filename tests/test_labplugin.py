@@ -45,21 +45,16 @@ def test_version_is_at_least_the_minimum_aws_supports_and_starts_fast():
 def test_the_session_comes_from_the_variable_named_in_argv_which_is_then_removed():
     answer = {
         "SessionId": "alice-0123",
-        "TokenValue": "tok",
+        "TokenValue": "stream-token-0123456789",
         "StreamUrl": "ws://127.0.0.1:1/v1/data-channel/x",
     }
     environ = {"AWS_SSM_START_SESSION_RESPONSE": json.dumps(answer)}
     invocation = parse_arguments(plugin_arguments("i-0abc", "http://127.0.0.1:4566"), environ)
     assert "AWS_SSM_START_SESSION_RESPONSE" not in environ
-    assert (
-        invocation.session_id,
-        invocation.token,
-        invocation.region,
-        invocation.endpoint,
-        invocation.target,
-    ) == (
+    assert invocation.token.reveal() == "stream-token-0123456789"
+    assert "stream-token" not in repr(invocation)
+    assert (invocation.session_id, invocation.region, invocation.endpoint, invocation.target) == (
         "alice-0123",
-        "tok",
         "eu-west-1",
         "http://127.0.0.1:4566",
         "i-0abc",

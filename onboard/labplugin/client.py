@@ -29,6 +29,7 @@ from dataclasses import dataclass
 
 from onboard.labplugin import VERSION
 from onboard.labplugin.terminal import CbreakTerminal, terminal_size
+from onboard.secrets import Secret
 from onboard.session import protocol
 from onboard.session.protocol import IncomingStream, OutgoingStream, PayloadType
 
@@ -57,7 +58,8 @@ class ChannelUnavailable(PluginError):
 @dataclass
 class Invocation:
     session_id: str
-    token: str
+    #: The stream token: sent once, in the OpenDataChannel frame; never printed.
+    token: Secret
     stream_url: str
     region: str
     profile: str
@@ -92,7 +94,7 @@ def parse_arguments(argv: list[str], environ: dict[str, str] | os._Environ) -> I
         raise PluginError("the StartSession response lacks SessionId, TokenValue or StreamUrl")
     check_stream_url(stream_url)
     return Invocation(
-        session_id, token, stream_url, region, profile, str(request.get("Target", "")), endpoint
+        session_id, Secret(token), stream_url, region, profile, str(request.get("Target", "")), endpoint
     )
 
 
@@ -198,7 +200,7 @@ class ShellSession:
         # Keystrokes and acknowledgements are tiny: without this, Nagle's algorithm holds each one back
         # until the previous is acknowledged (tens of milliseconds per echo).
         connection.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        connection.send(protocol.open_data_channel(self._token, VERSION))
+        connection.send(protocol.open_data_channel(self._token.reveal(), VERSION))
         with self._lock:
             self._connection = connection
             for frame in self._outgoing.all_pending():
@@ -322,7 +324,7 @@ class ShellSession:
             if not answer.get("TokenValue"):
                 self.error = "the session timed out and cannot be resumed"
                 return False
-            self._token = answer["TokenValue"]
+            self._token = Secret(answer["TokenValue"])
             self._stream_url = answer.get("StreamUrl") or self._stream_url
             try:
                 check_stream_url(self._stream_url)
