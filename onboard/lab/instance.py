@@ -145,10 +145,6 @@ class ShellProcess:
             os.close(slave_fd)
         os.set_blocking(self.master_fd, False)
 
-    @property
-    def pid(self) -> int:
-        return self.process.pid
-
     def resize(self, cols: int, rows: int) -> None:
         """Set the terminal size (the shell gets SIGWINCH from the kernel)."""
         cols = max(1, min(int(cols), 10000))

@@ -56,9 +56,6 @@ class Transcript:
         self._size = 0
         self.truncated = False
 
-    def add_secret(self, secret: str | Secret) -> None:
-        self._secrets.append(secret)
-
     def record(self, output: bytes) -> None:
         if self._size >= MAX_TRANSCRIPT_BYTES:
             self.truncated = True
