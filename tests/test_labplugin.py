@@ -123,6 +123,7 @@ def test_the_terminal_is_restored_after_the_session(channel_lab, tmp_path):
         encoding="utf-8",
         timeout=15,
         env=dict(os.environ, PS1="local$ ", AWS_SSM_START_SESSION_RESPONSE=json.dumps(answer)),
+        cwd=tmp_path,  # where the before/after terminal settings are written
     )
     try:
         shell.expect_exact("local$ ")
