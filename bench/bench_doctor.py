@@ -64,8 +64,13 @@ def run() -> list[Figure]:
     env["AWS_MAX_ATTEMPTS"] = "1"
     lab_root = Path(tempfile.mkdtemp(prefix="onboard-bench-lab-"))
     paths = LabPaths(lab_root / "lab")
-    lab_env = {**isolated_env(), "HOME": str(lab_root)}
-    state = start_detached(paths, port=0, env=lab_env)  # any free port: 4566 may be taken
+    lab_env = {**env, "HOME": str(lab_root)}
+    try:
+        state = start_detached(paths, port=0, env=lab_env)  # any free port: 4566 may be taken
+    except BaseException:
+        shutil.rmtree(lab_root, ignore_errors=True)
+        shutil.rmtree(home, ignore_errors=True)
+        raise
     mute = socket.socket()
     try:
         world = state["world"]
