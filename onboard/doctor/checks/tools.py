@@ -265,6 +265,8 @@ def _needs_path_line(
     from onboard.plugin.install import path_hint
 
     hint = path_hint(link.parent)
+    if hint.file.startswith("$"):  # PowerShell's $PROFILE: only PowerShell knows where it is
+        return verdict(summary, *evidence, next=str(hint), doc=DOC_PLUGIN, data=data)
     startup = Path(os.path.expanduser(hint.file))
     if _has_line(startup, hint.line):
         return warn(
