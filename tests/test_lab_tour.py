@@ -45,10 +45,10 @@ def _answers(endpoint_url: str) -> bool:
 
 
 def _untouched(home: Path) -> None:
-    """The user's own ~/.aws, bin folder and onboard data folder were never created."""
-    assert not (home / ".aws").exists()
-    assert not (home / ".local" / "bin").exists()
-    assert not (home / ".local" / "share" / "onboard").exists()
+    """Nothing in the user's home but the lab's state folder: no ~/.aws, bin, data or shell history."""
+    lab = LabPaths.for_user().root
+    left = sorted(str(path.relative_to(home)) for path in home.rglob("*") if not path.is_relative_to(lab))
+    assert left == [".local", ".local/state", ".local/state/onboard"]
 
 
 def test_the_tour_sets_up_the_lab_sandbox_and_every_step_passes(isolated_home: Path):
@@ -187,6 +187,7 @@ def test_the_sandbox_environment_leaves_the_users_aws_settings_and_folders_out(t
     assert Path(env["XDG_DATA_HOME"]).is_relative_to(paths.sandbox_home)
     assert Path(env["XDG_CACHE_HOME"]).is_relative_to(paths.sandbox_home)
     assert "127.0.0.1" in env["NO_PROXY"].split(",")
+    assert env["HISTFILE"] == str(paths.sandbox_home / ".bash_history")
     assert env["LANG"] == "C.UTF-8"
 
     before = dict(os.environ)

@@ -18,9 +18,10 @@ The tour does what a newcomer does on the first day, against the practice lab in
 
 Everything the tour runs gets the *sandbox environment* (:func:`sandbox_environment`). That is the lab's
 environment (``onboard lab env``) without the user's own AWS_* settings, with onboard's data and cache
-folders inside the lab's sandbox home: the plugin versions, the scripted learner's progress and its
-practice files all stay there. The lesson checks run in this process, and they read the environment, so
-the tour switches this process's environment to the sandbox while lessons play and restores it after.
+folders and the shell history inside the lab's sandbox home: the plugin versions, the scripted learner's
+progress, its practice files and the commands it typed all stay there. The lesson checks run in this
+process, and they read the environment, so the tour switches this process's environment to the sandbox
+while lessons play and restores it after.
 """
 
 from __future__ import annotations
@@ -233,6 +234,8 @@ def sandbox_environment(lab: TourLab, base: dict[str, str] | None = None) -> dic
     home = lab.paths.sandbox_home
     env["XDG_DATA_HOME"] = str(home / ".local" / "share")
     env["XDG_CACHE_HOME"] = str(home / ".cache")
+    # The scripted learner's shells keep their history there too, not in the user's ~/.bash_history.
+    env["HISTFILE"] = str(home / ".bash_history")
     # A proxy for the user's network must not sit between the AWS CLI and a server on this machine.
     no_proxy = [item for item in (base.get("NO_PROXY"), "127.0.0.1", "localhost") if item]
     env["NO_PROXY"] = env["no_proxy"] = ",".join(no_proxy)
