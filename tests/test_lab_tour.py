@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import socket
 import sys
+import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -156,6 +157,32 @@ def test_ctrl_c_stops_the_lab_the_tour_started_and_exits_130(isolated_home: Path
     assert control.find_running(paths) is None
     assert not _answers(endpoint)
     _untouched(isolated_home)
+
+
+def test_ctrl_c_while_the_lab_starts_stops_it_too(isolated_home: Path):
+    import pexpect
+
+    from onboard.lab.server import lock_is_held
+
+    paths = LabPaths.for_user()
+    child = pexpect.spawn(
+        sys.executable, ["-m", "onboard", "lab", "tour"], env=dict(os.environ), encoding="utf-8", timeout=60
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not lock_is_held(paths):  # the lab's server process runs, and is not ready yet
+            assert time.monotonic() < deadline, child.before
+            time.sleep(0.02)
+        assert (read_state(paths) or {}).get("status") != "ready"
+        pid = int(paths.lock_file.read_text(encoding="ascii"))
+        child.sendintr()
+        child.expect(pexpect.EOF)
+    finally:
+        child.close(force=True)
+    assert child.exitstatus == ExitCode.INTERRUPTED, child.before
+    assert "Interrupted while the lab was starting: it is stopped." in child.before
+    assert not lock_is_held(paths) and control.find_running(paths) is None
+    assert not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text()
 
 
 def test_the_sandbox_environment_leaves_the_users_aws_settings_and_folders_out(tmp_path: Path):

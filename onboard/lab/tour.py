@@ -177,27 +177,14 @@ def close_lab(lab: TourLab, *, keep: bool) -> str:
 SESSION_LOG_POLICY = "tour-read-own-session-logs"
 
 
-def allow_own_session_logs(lab: TourLab) -> str:
-    """Let the lab's learners read their own session logs; return the policy's name.
+def session_log_policy(team) -> dict[str, Any]:
+    """An IAM policy letting each user read their own session logs (``<prefix><user name>-*``).
 
-    Lessons 2 and 3 check what was typed in the session log in S3, so a team that uses the lessons grants
-    its members s3:GetObject on their own logs (``<prefix><user>-*``): the tour does it as the lab's
-    admin, as a trainer would. Putting the same policy again changes nothing.
+    Lessons 2 and 3 check what was typed by reading the session log in S3, so a team that uses the
+    lessons grants its members this (``team`` is an :class:`onboard.team.TeamFile`).
     """
-    import json
-
-    import boto3
-
-    from onboard.lab.seed import ADMIN_USER
-    from onboard.lab.state import read_credentials_csv
-    from onboard.team import load_team
-
-    logs = load_team(lab.paths.team_file).session_logs
-    key_id, secret = read_credentials_csv(lab.paths.credentials_csv(ADMIN_USER))
-    iam = boto3.Session(
-        aws_access_key_id=key_id, aws_secret_access_key=secret.reveal(), region_name="us-east-1"
-    ).client("iam", endpoint_url=lab.endpoint_url)
-    policy = {
+    logs = team.session_logs
+    return {
         "Version": "2012-10-17",
         "Statement": [
             {
@@ -208,9 +195,29 @@ def allow_own_session_logs(lab: TourLab) -> str:
             }
         ],
     }
+
+
+def allow_own_session_logs(lab: TourLab) -> str:
+    """As the lab's admin (a trainer's part), put :func:`session_log_policy` on the learner's groups.
+
+    Returns the policy's name; putting it again changes nothing.
+    """
+    import json
+
+    import boto3
+
+    from onboard.lab.seed import ADMIN_USER
+    from onboard.lab.state import read_credentials_csv
+    from onboard.team import load_team
+
+    document = json.dumps(session_log_policy(load_team(lab.paths.team_file)))
+    key_id, secret = read_credentials_csv(lab.paths.credentials_csv(ADMIN_USER))
+    iam = boto3.Session(
+        aws_access_key_id=key_id, aws_secret_access_key=secret.reveal(), region_name="us-east-1"
+    ).client("iam", endpoint_url=lab.endpoint_url)
     for group in iam.list_groups_for_user(UserName=lab.learner)["Groups"]:
         iam.put_group_policy(
-            GroupName=group["GroupName"], PolicyName=SESSION_LOG_POLICY, PolicyDocument=json.dumps(policy)
+            GroupName=group["GroupName"], PolicyName=SESSION_LOG_POLICY, PolicyDocument=document
         )
     return SESSION_LOG_POLICY
 
@@ -485,7 +492,11 @@ def run_tour(paths: LabPaths, *, learner: str | None = None, keep: bool = False,
     began = time.monotonic()
     say.section("1. The practice lab")
     tools = {"aws_cli": check_tools(_search_path(os.environ))}
-    lab = open_lab(paths, learner)
+    try:
+        lab = open_lab(paths, learner)
+    except KeyboardInterrupt:
+        say.say("Interrupted while the lab was starting: it is stopped.")
+        raise
     report: dict[str, Any] = {"lab": _lab_facts(lab), "tools": tools, "setup": None, "lessons": []}
     report["lab"]["seconds"] = round(time.monotonic() - began, 1)
     try:
