@@ -137,7 +137,7 @@ def test_ctrl_c_stops_the_lab_the_tour_started_and_exits_130(isolated_home: Path
 
     child = pexpect.spawn(
         sys.executable,
-        ["-m", "onboard", "lab", "tour"],
+        ["-m", "onboard", "lab", "tour", "--keep"],  # --keep is for a tour that ends, not one interrupted
         env=dict(os.environ),
         encoding="utf-8",
         timeout=TOUR_TIMEOUT / 2,

@@ -291,7 +291,7 @@ def tour_command(
         OptionalText, typer.Option("--learner", help="The learner to play (default: the lab's first).")
     ] = None,
     keep: Annotated[
-        bool, typer.Option("--keep", help="Leave the lab the tour started running at the end.")
+        bool, typer.Option("--keep", help="Leave the lab the tour started running when the tour ends.")
     ] = False,
     as_json: JsonOption = False,
 ) -> None:
@@ -300,7 +300,8 @@ def tour_command(
     Starts the practice lab (a running one is reused and left running), runs `onboard setup` unattended
     into the lab's own ~/.aws and bin folder (never yours), then a scripted learner plays lessons 1 to 4
     with the real AWS CLI and the lab's plugin, and each step's check is shown as it happens. Exits 0
-    only if every step passed. The lab the tour started is stopped at the end (and on Ctrl-C).
+    only if every step passed. The lab the tour started is stopped at the end (unless --keep) and on
+    Ctrl-C (exit 130).
 
     Example: onboard lab tour --keep
     """

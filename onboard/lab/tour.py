@@ -487,7 +487,7 @@ def step_result(play: StepPlay, max_points: int, *, seconds: float) -> dict[str,
 def run_tour(paths: LabPaths, *, learner: str | None = None, keep: bool = False, say: Narrator) -> dict:
     """Run the tour against the lab in ``paths``; its report (JSON-ready, see the README).
 
-    Whatever happens (a failure, an error, Ctrl-C), the lab the tour started is stopped unless ``keep``.
+    The lab the tour started is stopped at the end unless ``keep``, and on Ctrl-C in any case.
     """
     began = time.monotonic()
     say.section("1. The practice lab")
@@ -516,8 +516,8 @@ def run_tour(paths: LabPaths, *, learner: str | None = None, keep: bool = False,
             report["lessons"] = play_lessons(lab, env, say)
         else:
             say.say("  Not played: setup did not finish.", style="red")
-    except KeyboardInterrupt:
-        ending = close_lab(lab, keep=keep)
+    except KeyboardInterrupt:  # an interrupted tour leaves nothing of its own running, --keep or not
+        ending = close_lab(lab, keep=False)
         say.say()
         say.say(f"Interrupted. {_ENDINGS[ending].format(endpoint=lab.endpoint_url)}")
         raise
