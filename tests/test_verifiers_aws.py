@@ -219,3 +219,14 @@ def test_checks_against_an_unreachable_endpoint_end_within_the_time_limit(learne
         assert time.monotonic() - started < 4
     assert not verdicts[0].passed and verdicts[0].unavailable
     assert "time limit of 2 s" in verdicts[0].evidence
+
+
+def test_a_transcript_check_without_any_session_answers_at_once(learner, sessions, tmp_path):
+    context = check_context(learner.lab, tmp_path)
+    sessions("airflow")
+    started = time.monotonic()
+    verdict = _verify(
+        context, kind="transcript_contains", target=learner.lab.instances["jupyter"], patterns=["whoami"]
+    )
+    assert time.monotonic() - started < 2
+    assert not verdict.passed and f"went to {learner.lab.instances['airflow']}" in verdict.evidence

@@ -273,17 +273,18 @@ class TranscriptContains(Verifier):
         patterns = [re.compile(p, re.MULTILINE) for p in self.data["patterns"]]
         explain = list(self.get("explain", []))
         check = f"the log of your session to {target} shows " + " then ".join(
-            repr(p.pattern) for p in patterns
+            f"'{p.pattern}'" for p in patterns
         )
+        everywhere: list[dict[str, Any]] = []
 
-        def ended() -> list[dict[str, Any]]:
-            return [s for s in learner_sessions(context) if s.get("Target") == target]
+        def mine() -> list[dict[str, Any]]:
+            everywhere[:] = learner_sessions(context)
+            return [s for s in everywhere if s.get("Target") == target]
 
-        sessions = context.settle(
-            ended, lambda found: bool(found) and found[0].get("Status") in ENDED_STATUSES
-        )
+        # Wait only for a session that is ending (its log is written then), never for none at all.
+        sessions = context.settle(mine, lambda found: not found or found[0].get("Status") in ENDED_STATUSES)
         if not sessions:
-            return _no_session(check, context, target)
+            return _no_session(check, context, target, _wrong_targets(everywhere, target))
         best: tuple[int, str, str] | None = None  # (patterns matched, session id, what is missing)
         for session in sessions:
             if session.get("Status") not in ENDED_STATUSES:
@@ -310,7 +311,7 @@ class TranscriptContains(Verifier):
         matched, session_id, missing = best
         hint = explain[matched] if matched < len(explain) else "Type the commands of the step in the session."
         return Verdict(
-            check, False, f"the log of {session_id} lacks {missing!r} (after {matched} found)", hint
+            check, False, f"the log of {session_id} lacks '{missing}' (after {matched} found)", hint
         )
 
     def _transcript(self, context: CheckContext, session: dict[str, Any]) -> str:
