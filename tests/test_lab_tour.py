@@ -108,7 +108,7 @@ def test_a_running_lab_is_reused_and_a_fault_fails_the_step_it_breaks(isolated_h
         assert [failure["where"] for failure in data["failed"]] == [
             "lesson transfer, step 1: From your computer to the bucket"
         ]
-        assert "does not exist" in data["failed"][0]["evidence"]
+        assert "does not exist" in data["failed"][0]["checks"][0]["evidence"]
         transfer = data["lessons"][3]
         assert transfer["not_reached"] == ["To the server, changed, and back"]
         assert data["score"] == {
@@ -125,9 +125,35 @@ def test_a_running_lab_is_reused_and_a_fault_fails_the_step_it_breaks(isolated_h
 
         # The user's lab keeps running, as the tour found it.
         assert control.find_running(paths) is not None and _answers(state["endpoint_url"])
+
+        # Another fault, as a newcomer reads it: the agent of jupyter goes offline, so every step that
+        # opens a session fails (lessons 2 and 3, and the second half of 4), each named, with what the
+        # learner's terminal showed; the tour goes on past each failure.
+        control.clear_faults(paths)
+        jupyter = state["world"]["instances"]["jupyter"]
+        control.fault(paths, "agent-offline", "jupyter")
+        text = run_onboard("lab", "tour", timeout=TOUR_TIMEOUT)
+        assert text.exit_code == ExitCode.FAILURE, text.output
+        out = text.stdout
+        assert f"Fault in force: agent-offline on {jupyter}" in out
+        assert out.count("  PASS  step ") == 4 and out.count("  FAIL  step ") == 3
+        assert "FAIL  step 1/3: Start a session and look around" in out
+        assert (
+            f"| An error occurred (TargetNotConnected) when calling the StartSession operation: {jupyter}"
+            in out
+        )
+        failed = out[out.index("  Failed (3):") :]
+        named = [line.strip() for line in failed.splitlines() if line.startswith("    lesson ")]
+        assert [line.partition(":")[0] for line in named] == [
+            "lesson connect, step 1",
+            "lesson sudo, step 1",
+            "lesson transfer, step 2",
+        ]
+        assert named[0].endswith(": Start a session and look around")
+        assert "Your lab keeps running at" in out
         _untouched(isolated_home)
         for secret in _secrets(paths, "dana"):
-            assert secret not in ran.output
+            assert secret not in ran.output and secret not in text.output
     finally:
         control.stop(paths)
 

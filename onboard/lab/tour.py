@@ -27,7 +27,9 @@ while lessons play and restores it after.
 from __future__ import annotations
 
 import contextlib
+import io
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -102,6 +104,13 @@ class Narrator:
             self.say(f"               {check['evidence']}", style="dim")
             if check.get("hint"):
                 self.say(f"               hint: {check['hint']}", style="yellow")
+        self.terminal(step.get("terminal", []))
+
+    def terminal(self, lines: list[str]) -> None:
+        if lines:
+            self.say("        the learner's terminal showed, last:")
+            for line in lines:
+                self.say(f"          | {line}", style="dim")
 
 
 # ------------------------------------------------------------------------------------------ the lab
@@ -430,40 +439,60 @@ def _play_lesson(runner, name: str, env: dict[str, str], say: Narrator) -> dict[
     say.say()
     say.say(f"  Lesson {lesson.order}: {lesson.title}", style="bold")
     clock = time.monotonic()
+    # What the learner's terminals showed, step by step: a failed step is shown with its last lines.
+    terminal, shown = io.StringIO(), 0
+
+    def terminal_since_last_step() -> list[str]:
+        nonlocal shown
+        text = terminal.getvalue()
+        fresh, shown = text[shown:], len(text)
+        return last_lines(fresh)
 
     def tell(play: StepPlay) -> None:
         nonlocal clock
         now, began = time.monotonic(), clock
         clock = now
         step = step_result(play, lesson.steps[play.step - 1].points, seconds=now - began)
+        step["terminal"] = [] if play.passed else terminal_since_last_step()
         result["steps"].append(step)
         say.step(result, step)
 
     try:
-        played = play_lesson(runner, name, env, on_step=tell, timeout=PROMPT_TIMEOUT)
+        played = play_lesson(runner, name, env, on_step=tell, timeout=PROMPT_TIMEOUT, transcript=terminal)
         completed, passed = played.completed, played.passed
-    except pexpect.ExceptionPexpect as stuck:
+    except pexpect.ExceptionPexpect:
         # A terminal that never showed its prompt again (a session that hangs): this step fails, the
         # tour goes on with the next lesson.
         index = runner.progress.lessons[lesson.id].step
-        last_words = " ".join(str(getattr(stuck, "value", stuck)).split())[-200:]
         result["stuck"] = {
             "step": index + 1,
             "title": lesson.steps[index].title,
             "evidence": f"the learner's terminal showed no prompt within {PROMPT_TIMEOUT:.0f} s",
-            "hint": f"See what the terminal printed last: {last_words}" if last_words else None,
+            "terminal": terminal_since_last_step(),
         }
         say.say(
             f"  FAIL  step {index + 1}/{len(lesson.steps)}: {lesson.steps[index].title}: "
             f"{result['stuck']['evidence']}",
             style="bold red",
         )
+        say.terminal(result["stuck"]["terminal"])
         completed = passed = False
     result["completed"], result["passed"] = completed, passed
     result["points"] = sum(step["points"] for step in result["steps"])
     reached = len(result["steps"]) + (1 if result["stuck"] else 0)
     result["not_reached"] = [step.title for step in lesson.steps[reached:]]
     return result
+
+
+_TERMINAL_CODES = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07")
+
+
+def last_lines(text: str, count: int = 6) -> list[str]:
+    """The last ``count`` non-blank lines a terminal showed, without control sequences or secrets."""
+    from onboard.secrets import scrub
+
+    lines = [line.rstrip() for line in _TERMINAL_CODES.sub("", text).replace("\r", "").split("\n")]
+    return [scrub(line) for line in lines if line.strip()][-count:]
 
 
 def step_result(play: StepPlay, max_points: int, *, seconds: float) -> dict[str, Any]:
@@ -591,38 +620,42 @@ def _score(lessons: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def _failures(report: dict[str, Any]) -> list[dict[str, Any]]:
-    """Each thing that failed: where, what the check saw, and the hint."""
+    """Each step that failed (or setup): where, each failed check with its evidence and hint."""
     failed = []
     setup = report["setup"]
     if setup is not None and not setup["ok"]:
         error = setup.get("error") or {}
-        failed.append(
-            {"where": "onboard setup", "evidence": error.get("message", ""), "hint": error.get("hint")}
-        )
+        check = {"check": "onboard setup", "evidence": error.get("message", ""), "hint": error.get("hint")}
+        failed.append({"where": "onboard setup", "checks": [check], "terminal": []})
     for lesson in report["lessons"]:
         stuck = lesson["stuck"]
         if stuck:
+            check = {"check": "the learner's terminal answers", "evidence": stuck["evidence"], "hint": None}
             failed.append(
                 {
                     "where": f"lesson {lesson['id']}, step {stuck['step']}: {stuck['title']}",
-                    "check": "the learner's terminal answers",
-                    "evidence": stuck["evidence"],
-                    "hint": stuck["hint"],
+                    "checks": [check],
+                    "terminal": stuck["terminal"],
                 }
             )
         for step in lesson["steps"]:
             if step["passed"]:
                 continue
-            for check in step["verdicts"]:
-                if not check["passed"]:
-                    failed.append(
-                        {
-                            "where": f"lesson {lesson['id']}, step {step['step']}: {step['title']}",
-                            "check": check["check"],
-                            "evidence": check["evidence"],
-                            "hint": check.get("hint"),
-                        }
-                    )
+            checks: list[dict[str, Any]] = []
+            for verdict in step["verdicts"]:
+                check = {key: verdict.get(key) for key in ("check", "evidence", "hint")}
+                # two checks that failed for one reason (no session at all) are told once
+                if not verdict["passed"] and all(
+                    (check["evidence"], check["hint"]) != (seen["evidence"], seen["hint"]) for seen in checks
+                ):
+                    checks.append(check)
+            failed.append(
+                {
+                    "where": f"lesson {lesson['id']}, step {step['step']}: {step['title']}",
+                    "checks": checks,
+                    "terminal": step["terminal"],
+                }
+            )
     return failed
 
 
@@ -632,26 +665,26 @@ def tour_exit_code(report: dict[str, Any]) -> ExitCode:
 
 def render_score(out: Console, report: dict[str, Any]) -> None:
     """Section 4, printed at the end of the tour: the score, what failed, and what became of the lab."""
-    from onboard.output import escape
-
-    out.print()
-    out.print("4. Score", style="bold")
+    say = Narrator(out)
+    lab = report["lab"]
+    say.abbreviations[lab["state_dir"]] = "<lab>"
+    say.section("4. Score")
     for lesson in report["lessons"]:
         state = "passed" if lesson["passed"] else "FAILED"
-        out.print(f"  {escape(lesson['title']):<28} {lesson['points']:>3}/{lesson['max_points']:<3} {state}")
+        say.say(f"  {lesson['title']:<28} {lesson['points']:>3}/{lesson['max_points']:<3} {state}")
     score = report["score"]
-    out.print(
+    say.say(
         f"  Total: {score['points']}/{score['max_points']} points; {score['steps_passed']} of "
         f"{score['steps_checked']} checked steps passed, in {report['seconds']:.1f} s."
     )
     if report["passed"]:
-        out.print("  Every step passed.", style="bold green")
+        say.say("  Every step passed.", style="bold green")
     else:
-        out.print(f"  {len(report['failed'])} check(s) failed:", style="bold red")
+        say.say(f"  Failed ({len(report['failed'])}):", style="bold red")
         for failure in report["failed"]:
-            out.print(f"    {escape(failure['where'])}", style="red")
-            out.print(f"      {escape(failure['evidence'])}")
-            if failure.get("hint"):
-                out.print(f"      hint: {escape(failure['hint'])}", style="yellow")
-    lab = report["lab"]
-    out.print(escape(_ENDINGS[lab["ending"]].format(endpoint=lab["endpoint_url"])))
+            say.say(f"    {failure['where']}", style="red")
+            for check in failure["checks"]:
+                say.say(f"      {check['evidence']}")
+                if check.get("hint"):
+                    say.say(f"      hint: {check['hint']}", style="yellow")
+    say.say(_ENDINGS[lab["ending"]].format(endpoint=lab["endpoint_url"]))
