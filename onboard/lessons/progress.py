@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -40,7 +39,7 @@ def parse_stamp(text: str | None) -> datetime | None:
 
 def new_nonce() -> str:
     """A fresh word for a step: nobody passes by replaying someone else's output."""
-    return f"nonce-{secrets.token_hex(4)}"
+    return f"nonce-{os.urandom(4).hex()}"  # os, not secrets: `lesson list` stays light
 
 
 def step_score(points: int, hints: int, failed_checks: int) -> int:
@@ -199,6 +198,6 @@ class ProgressStore:
 
     def save(self, progress: Progress) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        partial = self.path.with_name(f".{self.path.name}.{secrets.token_hex(4)}.tmp")
+        partial = self.path.with_name(f".{self.path.name}.{os.urandom(4).hex()}.tmp")
         partial.write_text(json.dumps(progress.to_dict(), indent=2) + "\n", encoding="utf-8")
         os.replace(partial, self.path)
