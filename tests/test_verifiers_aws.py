@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import time
 from datetime import datetime, timedelta, timezone
 
@@ -153,24 +154,23 @@ def test_transcript_of_a_session_still_open_says_to_end_it(learner, sessions, tm
     assert not verdict.passed and "still open" in verdict.evidence and "exit" in verdict.hint
 
 
-def test_transcript_that_the_learner_may_not_read_is_a_clear_failure(learner, sessions, tmp_path):
-    iam = learner.lab.client("iam", "lab-admin")
-    group = iam.list_groups_for_user(UserName=LEARNER)["Groups"][0]["GroupName"]
-    document = iam.get_group_policy(GroupName=group, PolicyName="lesson-extras")["PolicyDocument"]
-    iam.delete_group_policy(GroupName=group, PolicyName="lesson-extras")
-    try:
-        context = check_context(learner.lab, tmp_path)
-        _ended_with_log(learner, sessions, FIXTURE_TRANSCRIPT)
-        verdict = _verify(
-            context, kind="transcript_contains", target=learner.lab.instances["jupyter"], patterns=["whoami"]
+def test_a_log_the_profile_may_not_read_is_a_clear_failure(learner, sessions, tmp_path):
+    """Carol's session log, looked for with alice's keys: the policy allows each learner only their own."""
+    key_id, secret = learner.lab.keys("alice")
+    with (learner.home / ".aws" / "credentials").open("a") as credentials:
+        credentials.write(
+            f"\n[alice]\naws_access_key_id = {key_id}\naws_secret_access_key = {secret.reveal()}\n"
         )
-        assert (
-            not verdict.passed and "AccessDenied" in verdict.evidence and "ask your trainer" in verdict.hint
-        )
-    finally:
-        import json
-
-        iam.put_group_policy(GroupName=group, PolicyName="lesson-extras", PolicyDocument=json.dumps(document))
+    with (learner.home / ".aws" / "config").open("a") as config:
+        config.write(f"\n[profile alice]\nregion = {learner.lab.region}\n")
+    context = check_context(learner.lab, tmp_path)
+    context.settings = dataclasses.replace(context.settings, profile="alice")
+    _ended_with_log(learner, sessions, FIXTURE_TRANSCRIPT)
+    verdict = _verify(
+        context, kind="transcript_contains", target=learner.lab.instances["jupyter"], patterns=["whoami"]
+    )
+    assert not verdict.passed and "AccessDenied" in verdict.evidence and "ask your trainer" in verdict.hint
+    assert secret.reveal() not in verdict.evidence
 
 
 def test_s3_object_wants_the_nonce_the_key_and_a_fresh_write(learner, tmp_path):
