@@ -10,6 +10,7 @@ the score, the exit code, the lab stopped (or left as found), no secret printed,
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import sys
 import time
@@ -209,6 +210,26 @@ def test_ctrl_c_while_the_lab_starts_stops_it_too(isolated_home: Path):
     assert "Interrupted while the lab was starting: it is stopped." in child.before
     assert not lock_is_held(paths) and control.find_running(paths) is None
     assert not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text()
+
+
+def test_a_lab_that_dies_during_the_tour_fails_it_and_is_reported(isolated_home: Path):
+    import pexpect
+
+    child = pexpect.spawn(
+        sys.executable, ["-m", "onboard", "lab", "tour"], env=dict(os.environ), encoding="utf-8", timeout=120
+    )
+    try:
+        child.expect_exact("Lesson 2: Connect to a server")
+        paths = LabPaths.for_user()
+        os.kill(read_state(paths)["pid"], signal.SIGKILL)  # the lab crashes mid-tour
+        child.expect(pexpect.EOF)
+    finally:
+        child.close(force=True)
+    assert child.exitstatus == ExitCode.FAILURE, child.before
+    out = child.before
+    assert "FAIL  step 1/3: Start a session and look around" in out
+    assert "The lab stopped during the tour; its log is <lab>/server.log." in out
+    assert "Traceback" not in out and control.find_running(paths) is None
 
 
 def test_the_sandbox_environment_leaves_the_users_aws_settings_and_folders_out(tmp_path: Path):

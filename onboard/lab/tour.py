@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from onboard.lessons.scripted import StepPlay
+    from onboard.team import TeamFile
 
 #: Lessons 1 to 4 of the shipped course: ready, connect, sudo, transfer.
 TOUR_LESSONS = ("ready", "connect", "sudo", "transfer")
@@ -176,6 +177,8 @@ def close_lab(lab: TourLab, *, keep: bool) -> str:
     """Stop the lab if the tour started it and ``keep`` is off; say what became of it."""
     if not lab.started:
         return "reused"
+    if control.find_running(lab.paths) is None:
+        return "gone"  # it stopped during the tour: crashed, or someone ran `onboard lab down`
     if keep:
         return "kept"
     control.stop(lab.paths)
@@ -186,11 +189,11 @@ def close_lab(lab: TourLab, *, keep: bool) -> str:
 SESSION_LOG_POLICY = "tour-read-own-session-logs"
 
 
-def session_log_policy(team) -> dict[str, Any]:
+def session_log_policy(team: TeamFile) -> dict[str, Any]:
     """An IAM policy letting each user read their own session logs (``<prefix><user name>-*``).
 
     Lessons 2 and 3 check what was typed by reading the session log in S3, so a team that uses the
-    lessons grants its members this (``team`` is an :class:`onboard.team.TeamFile`).
+    lessons grants its members this.
     """
     logs = team.session_logs
     return {
@@ -222,7 +225,9 @@ def allow_own_session_logs(lab: TourLab) -> str:
     document = json.dumps(session_log_policy(load_team(lab.paths.team_file)))
     key_id, secret = read_credentials_csv(lab.paths.credentials_csv(ADMIN_USER))
     iam = boto3.Session(
-        aws_access_key_id=key_id, aws_secret_access_key=secret.reveal(), region_name="us-east-1"
+        aws_access_key_id=key_id,
+        aws_secret_access_key=secret.reveal(),
+        region_name=lab.state["world"]["region"],
     ).client("iam", endpoint_url=lab.endpoint_url)
     for group in iam.list_groups_for_user(UserName=lab.learner)["Groups"]:
         iam.put_group_policy(
@@ -253,7 +258,8 @@ def sandbox_environment(lab: TourLab, base: dict[str, str] | None = None) -> dic
     # The scripted learner's shells keep their history there too, not in the user's ~/.bash_history.
     env["HISTFILE"] = str(home / ".bash_history")
     # A proxy for the user's network must not sit between the AWS CLI and a server on this machine.
-    no_proxy = [item for item in (base.get("NO_PROXY"), "127.0.0.1", "localhost") if item]
+    users = base.get("NO_PROXY") or base.get("no_proxy")
+    no_proxy = [item for item in (users, "127.0.0.1", "localhost") if item]
     env["NO_PROXY"] = env["no_proxy"] = ",".join(no_proxy)
     return env
 
@@ -548,7 +554,7 @@ def run_tour(paths: LabPaths, *, learner: str | None = None, keep: bool = False,
     except KeyboardInterrupt:  # an interrupted tour leaves nothing of its own running, --keep or not
         ending = close_lab(lab, keep=False)
         say.say()
-        say.say(f"Interrupted. {_ENDINGS[ending].format(endpoint=lab.endpoint_url)}")
+        say.say(f"Interrupted. {_ending(ending, lab.endpoint_url, lab.paths)}")
         raise
     report["lab"]["ending"] = close_lab(lab, keep=keep)
     report["score"] = _score(report["lessons"])
@@ -566,7 +572,12 @@ _ENDINGS = {
         "`onboard lab down` to stop it."
     ),
     "reused": "Your lab keeps running at {endpoint}, as the tour found it.",
+    "gone": "The lab stopped during the tour; its log is {log}.",
 }
+
+
+def _ending(ending: str, endpoint_url: str, paths: LabPaths) -> str:
+    return _ENDINGS[ending].format(endpoint=endpoint_url, log=paths.log_file)
 
 
 def _search_path(env: os._Environ[str] | dict[str, str]) -> str:
@@ -687,4 +698,4 @@ def render_score(out: Console, report: dict[str, Any]) -> None:
                 say.say(f"      {check['evidence']}")
                 if check.get("hint"):
                     say.say(f"      hint: {check['hint']}", style="yellow")
-    say.say(_ENDINGS[lab["ending"]].format(endpoint=lab["endpoint_url"]))
+    say.say(_ending(lab["ending"], lab["endpoint_url"], LabPaths(Path(lab["state_dir"]))))
