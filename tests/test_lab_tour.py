@@ -219,7 +219,7 @@ def test_a_lab_that_dies_during_the_tour_fails_it_and_is_reported(isolated_home:
         sys.executable, ["-m", "onboard", "lab", "tour"], env=dict(os.environ), encoding="utf-8", timeout=120
     )
     try:
-        child.expect_exact("Lesson 2: Connect to a server")
+        child.expect_exact("Lesson 4: Move files through S3")
         paths = LabPaths.for_user()
         os.kill(read_state(paths)["pid"], signal.SIGKILL)  # the lab crashes mid-tour
         child.expect(pexpect.EOF)
@@ -227,7 +227,7 @@ def test_a_lab_that_dies_during_the_tour_fails_it_and_is_reported(isolated_home:
         child.close(force=True)
     assert child.exitstatus == ExitCode.FAILURE, child.before
     out = child.before
-    assert "FAIL  step 1/3: Start a session and look around" in out
+    assert "FAIL  step 1/2: From your computer to the bucket" in out
     assert "The lab stopped during the tour; its log is <lab>/server.log." in out
     assert "Traceback" not in out and control.find_running(paths) is None
 
