@@ -551,10 +551,13 @@ def run_tour(paths: LabPaths, *, learner: str | None = None, keep: bool = False,
             report["lessons"] = play_lessons(lab, env, say)
         else:
             say.say("  Not played: setup did not finish.", style="red")
-    except KeyboardInterrupt:  # an interrupted tour leaves nothing of its own running, --keep or not
-        ending = close_lab(lab, keep=False)
+    except BaseException as stopped:
+        # An interrupted tour leaves nothing of its own running, --keep or not; one that failed with an
+        # error keeps the lab only when asked to, for a look at what went wrong.
+        interrupted = isinstance(stopped, KeyboardInterrupt)
+        ending = close_lab(lab, keep=keep and not interrupted)
         say.say()
-        say.say(f"Interrupted. {_ending(ending, lab.endpoint_url, lab.paths)}")
+        say.say(f"{'Interrupted. ' if interrupted else ''}{_ending(ending, lab.endpoint_url, lab.paths)}")
         raise
     report["lab"]["ending"] = close_lab(lab, keep=keep)
     report["score"] = _score(report["lessons"])
