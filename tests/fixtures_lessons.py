@@ -110,6 +110,7 @@ def learner(
         monkeypatch.setenv(name, env[name])
     monkeypatch.setenv("XDG_STATE_HOME", env["XDG_STATE_HOME"])
     _empty_learner_folder(lab)
+    _after_the_last_session(lab)
     yield LessonLearner(lab, env, isolated_home)
     lab.clear_faults()
     _empty_learner_folder(lab)
@@ -148,3 +149,27 @@ def check_context(running: RunningLab, workdir: Path, *, began_at=None, nonce: s
         arn=f"arn:aws:iam::{running.account}:user/{LEARNER}",
         user=LEARNER,
     )
+
+
+def _after_the_last_session(running: RunningLab) -> None:
+    """Wait until the learner's newest session (an earlier test's) is older than the verifiers' clock slack.
+
+    Checks accept sessions that started up to CLOCK_SLACK before a step began (clocks differ a little
+    from AWS's); a session an earlier test started a moment ago would otherwise count for this test.
+    """
+    import time
+    from datetime import datetime, timezone
+
+    from onboard.lessons.verifiers import CLOCK_SLACK
+
+    ssm = running.client("ssm", "lab-admin")
+    owner = f"arn:aws:iam::{running.account}:user/{LEARNER}"
+    newest = None
+    for state in ("Active", "History"):
+        for session in ssm.describe_sessions(State=state, Filters=[{"key": "Owner", "value": owner}])[
+            "Sessions"
+        ]:
+            newest = max(newest or session["StartDate"], session["StartDate"])
+    if newest is not None:
+        wait = (newest + CLOCK_SLACK - datetime.now(timezone.utc)).total_seconds()
+        time.sleep(max(0.0, wait + 0.5))
