@@ -215,17 +215,22 @@ def read_header(path: Path) -> Header:
     problems += _front_matter_problems(path, data, text)
     if problems:
         raise LessonFileError(problems)
-    return Header(
-        id=data["id"],
-        title=data["title"],
-        order=data["order"],
-        minutes=data["minutes"],
-        points=data["points"],
-        path=path,
-        prerequisites=tuple(data.get("prerequisites", ())),
-        requires=data.get("requires"),
-        instance=data.get("instance"),
-    )
+    return Header(**_header_fields(path, data))
+
+
+def _header_fields(path: Path, data: dict[str, Any]) -> dict[str, Any]:
+    """The Header's fields from validated front matter."""
+    return {
+        "id": data["id"],
+        "title": data["title"],
+        "order": data["order"],
+        "minutes": data["minutes"],
+        "points": data["points"],
+        "path": path,
+        "prerequisites": tuple(data.get("prerequisites", ())),
+        "requires": data.get("requires"),
+        "instance": data.get("instance"),
+    }
 
 
 def _read_text(path: Path) -> str:
@@ -357,19 +362,9 @@ def parse_lesson(path: Path, text: str | None = None) -> tuple[Lesson | None, li
         return None, problems
     points_line = key_line(text.split(f"\n{FRONT_MATTER_FENCE}", 1)[0].splitlines(), "points")
     steps = _with_points(drafts, front["points"], Problem(path, points_line, ""), problems)
-    lesson = Lesson(
-        id=front["id"],
-        title=front["title"],
-        order=front["order"],
-        minutes=front["minutes"],
-        points=front["points"],
-        path=path,
-        intro=prose(sections[0]).strip() + "\n" if prose(sections[0]).strip() else "",
-        prerequisites=tuple(front.get("prerequisites", ())),
-        requires=front.get("requires"),
-        instance=front.get("instance"),
-        steps=tuple(steps),
-    )
+    intro = prose(sections[0]).strip()
+    lesson = Lesson(**_header_fields(path, front), intro=intro + "\n" if intro else "", steps=tuple(steps))
+
     return lesson, problems
 
 
