@@ -396,3 +396,24 @@ def test_a_foreground_lab_serves_a_lab_shell_and_stops_on_ctrl_c(isolated_home, 
         if foreground.poll() is None:
             foreground.kill()
         foreground.stdout.close()
+
+
+def test_a_busy_preferred_port_makes_the_lab_take_a_free_one(started_pids):
+    import socket
+
+    from onboard.lab.server import PREFERRED_PORT
+
+    squatter = socket.socket()
+    try:
+        # Another lab of this test run may hold it already: busy either way.
+        with contextlib.suppress(OSError):
+            squatter.bind(("127.0.0.1", PREFERRED_PORT))
+            squatter.listen()
+        ran = run_onboard("lab", "up", "--detach", "--json")
+        assert ran.exit_code == 0, ran.output
+        data = ran.json()["data"]
+        started_pids.append(data["pid"])
+        assert not data["endpoint_url"].endswith(f":{PREFERRED_PORT}")
+        assert run_onboard("lab", "down").exit_code == 0
+    finally:
+        squatter.close()

@@ -541,17 +541,20 @@ def _fault_list() -> list[dict[str, Any]]:
 def _bind(application: Any, port: int | None, handler: Any, make_server: Any) -> Any:
     """A threaded HTTP server on 127.0.0.1: ``port``, or the preferred one, or any free one."""
     candidates = [port] if port is not None else [PREFERRED_PORT, 0]
-    last_error: OSError | None = None
+    reason = "unknown error"
     for candidate in candidates:
         try:
             server = make_server(HOST, candidate, application, threaded=True, request_handler=handler)
         except OSError as error:  # busy: try the next one
-            last_error = error
+            reason = error.strerror or str(error)
+            continue
+        except SystemExit:  # werkzeug reports a busy port by exiting, after printing why to the log
+            reason = "the port is in use"
             continue
         server.daemon_threads = True
         return server
     raise EnvironmentProblem(
-        f"cannot listen on {HOST}:{port}: {last_error.strerror if last_error else 'unknown error'}",
+        f"cannot listen on {HOST}:{port}: {reason}",
         "Pick another port with --port, or leave it out to take a free one.",
     )
 
