@@ -2,21 +2,17 @@
 
 Import explicitly::
 
-    from fixtures_lessons import lab, lab_server, lesson_lab, learner  # noqa: F401
+    from fixtures_lessons import lab, lab_server, learner  # noqa: F401
 
-``lesson_lab`` (session-scoped) gives the lab's learners the two permissions lessons need beyond the
-seed's policies, as a team's policy must: reading their own session logs (for transcript checks) and
-publishing their own progress record. ``learner`` sets up the learner ``carol`` in this test's home and
+``learner`` sets up the learner ``carol`` in this test's home and
 environment (in-process runner and the scripted learner's shells alike) and hands out a
 :class:`LessonLearner`.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import sys
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,48 +21,9 @@ from fixtures_lab import RunningLab, lab, lab_server
 
 from onboard.labplugin.launcher import write_launcher
 
-__all__ = ["lab", "lab_server", "learner", "lesson_lab"]
+__all__ = ["lab", "lab_server", "learner"]
 
 LEARNER = "carol"
-POLICY_NAME = "lesson-extras"
-
-
-def lesson_policy(running: RunningLab) -> dict:
-    """What a team's policy must add for lessons: own session logs readable, own record publishable."""
-    from onboard.team import load_team
-
-    team = load_team(running.team_file)
-    logs, transfer = team.session_logs, team.transfer
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Sid": "ReadOwnSessionLogs",
-                "Effect": "Allow",
-                "Action": "s3:GetObject",
-                "Resource": f"arn:aws:s3:::{logs.bucket}/{logs.prefix}${{aws:username}}-*",
-            },
-            {
-                "Sid": "PublishOwnProgress",
-                "Effect": "Allow",
-                "Action": "s3:PutObject",
-                "Resource": f"arn:aws:s3:::{transfer.bucket}/onboard/progress/${{aws:username}}.json",
-            },
-        ],
-    }
-
-
-@pytest.fixture(scope="session")
-def lesson_lab(lab_server: RunningLab) -> Iterator[RunningLab]:
-    iam = lab_server.client("iam", "lab-admin")
-    group = iam.list_groups_for_user(UserName=LEARNER)["Groups"][0]["GroupName"]
-    iam.put_group_policy(
-        GroupName=group, PolicyName=POLICY_NAME, PolicyDocument=json.dumps(lesson_policy(lab_server))
-    )
-    try:
-        yield lab_server
-    finally:
-        iam.delete_group_policy(GroupName=group, PolicyName=POLICY_NAME)
 
 
 @dataclass
@@ -87,9 +44,7 @@ class LessonLearner:
 
 
 @pytest.fixture
-def learner(
-    lab: RunningLab, lesson_lab, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, isolated_home: Path
-):
+def learner(lab: RunningLab, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, isolated_home: Path):
     env = lab.aws_env(isolated_home, LEARNER)
     plugin_dir = write_launcher(tmp_path / "lab-bin").parent
     # ~/.local/bin first: where `onboard plugin install` (lesson 1) puts the plugin it fetches from the lab.

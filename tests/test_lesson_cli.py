@@ -8,12 +8,12 @@ import sys
 
 import pexpect
 import pytest
-from fixtures_lessons import LEARNER, lab, lab_server, learner, lesson_lab
+from fixtures_lessons import LEARNER, lab, lab_server, learner
 
 from helpers import run_onboard
 from onboard.lessons.progress import ProgressStore
 
-__all__ = ["lab", "lab_server", "learner", "lesson_lab"]
+__all__ = ["lab", "lab_server", "learner"]
 
 pytestmark = pytest.mark.slow
 

@@ -7,9 +7,9 @@ uploaded to the wrong key, a typo in the bucket), each with the feedback the lea
 from __future__ import annotations
 
 import pytest
-from fixtures_lessons import LEARNER, lab, lab_server, learner, lesson_lab
+from fixtures_lessons import LEARNER, lab, lab_server, learner
 
-__all__ = ["lab", "lab_server", "learner", "lesson_lab"]
+__all__ = ["lab", "lab_server", "learner"]
 
 pytestmark = pytest.mark.slow
 

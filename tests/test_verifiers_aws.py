@@ -9,11 +9,11 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 from botocore.exceptions import ClientError
-from fixtures_lessons import LEARNER, check_context, lab, lab_server, learner, lesson_lab
+from fixtures_lessons import LEARNER, check_context, lab, lab_server, learner
 
 from onboard.lessons.verifiers import build, run_checks, run_verifier
 
-__all__ = ["lab", "lab_server", "learner", "lesson_lab"]
+__all__ = ["lab", "lab_server", "learner"]
 
 pytestmark = pytest.mark.slow
 

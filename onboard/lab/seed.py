@@ -74,7 +74,9 @@ def user_policy(world: World) -> dict:
 
 
 def extras_policy(world: World) -> dict:
-    """What the lessons and doctor need besides the seed policy: read-only looks and the transfer bucket."""
+    """What the lessons and doctor need besides the seed policy: read-only looks, the transfer bucket, each
+    learner's own session logs (the lessons check what was typed by reading them) and publishing their own
+    progress record (where the trainer's report reads it)."""
     bucket = f"arn:aws:s3:::{world.transfer_bucket}"
     return {
         "Version": "2012-10-17",
@@ -123,6 +125,18 @@ def extras_policy(world: World) -> dict:
                     f"{bucket}/{world.transfer_prefix}${{aws:username}}/*",
                     f"{bucket}/{world.shared_prefix}*",
                 ],
+            },
+            {
+                "Sid": "ReadOwnSessionLogs",
+                "Effect": "Allow",
+                "Action": "s3:GetObject",
+                "Resource": f"arn:aws:s3:::{world.log_bucket}/{world.log_prefix}${{aws:username}}-*",
+            },
+            {
+                "Sid": "PublishOwnProgress",
+                "Effect": "Allow",
+                "Action": "s3:PutObject",
+                "Resource": f"{bucket}/onboard/progress/${{aws:username}}.json",
             },
         ],
     }

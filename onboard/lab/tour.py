@@ -47,7 +47,6 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from onboard.lessons.scripted import StepPlay
-    from onboard.team import TeamFile
 
 #: Lessons 1 to 4 of the shipped course: ready, connect, sudo, transfer.
 TOUR_LESSONS = ("ready", "connect", "sudo", "transfer")
@@ -183,57 +182,6 @@ def close_lab(lab: TourLab, *, keep: bool) -> str:
         return "kept"
     control.stop(lab.paths)
     return "stopped"
-
-
-#: The trainer's part of the lessons, in a policy of its own on the learners' group (see below).
-SESSION_LOG_POLICY = "tour-read-own-session-logs"
-
-
-def session_log_policy(team: TeamFile) -> dict[str, Any]:
-    """An IAM policy letting each user read their own session logs (``<prefix><user name>-*``).
-
-    Lessons 2 and 3 check what was typed by reading the session log in S3, so a team that uses the
-    lessons grants its members this.
-    """
-    logs = team.session_logs
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Sid": "ReadOwnSessionLogs",
-                "Effect": "Allow",
-                "Action": "s3:GetObject",
-                "Resource": f"arn:aws:s3:::{logs.bucket}/{logs.prefix}${{aws:username}}-*",
-            }
-        ],
-    }
-
-
-def allow_own_session_logs(lab: TourLab) -> str:
-    """As the lab's admin (a trainer's part), put :func:`session_log_policy` on the learner's groups.
-
-    Returns the policy's name; putting it again changes nothing.
-    """
-    import json
-
-    import boto3
-
-    from onboard.lab.seed import ADMIN_USER
-    from onboard.lab.state import read_credentials_csv
-    from onboard.team import load_team
-
-    document = json.dumps(session_log_policy(load_team(lab.paths.team_file)))
-    key_id, secret = read_credentials_csv(lab.paths.credentials_csv(ADMIN_USER))
-    iam = boto3.Session(
-        aws_access_key_id=key_id,
-        aws_secret_access_key=secret.reveal(),
-        region_name=lab.state["world"]["region"],
-    ).client("iam", endpoint_url=lab.endpoint_url)
-    for group in iam.list_groups_for_user(UserName=lab.learner)["Groups"]:
-        iam.put_group_policy(
-            GroupName=group["GroupName"], PolicyName=SESSION_LOG_POLICY, PolicyDocument=document
-        )
-    return SESSION_LOG_POLICY
 
 
 # ---------------------------------------------------------------------------------- the sandbox
@@ -472,12 +420,12 @@ def _play_lesson(runner, name: str, env: dict[str, str], say: Narrator) -> dict[
         index = runner.progress.lessons[lesson.id].step
         result["stuck"] = {
             "step": index + 1,
-            "title": lesson.steps[index].title,
+            "title": runner.step_title(lesson, index),
             "evidence": f"the learner's terminal showed no prompt within {PROMPT_TIMEOUT:.0f} s",
             "terminal": terminal_since_last_step(),
         }
         say.say(
-            f"  FAIL  step {index + 1}/{len(lesson.steps)}: {lesson.steps[index].title}: "
+            f"  FAIL  step {index + 1}/{len(lesson.steps)}: {result['stuck']['title']}: "
             f"{result['stuck']['evidence']}",
             style="bold red",
         )
@@ -486,7 +434,7 @@ def _play_lesson(runner, name: str, env: dict[str, str], say: Narrator) -> dict[
     result["completed"], result["passed"] = completed, passed
     result["points"] = sum(step["points"] for step in result["steps"])
     reached = len(result["steps"]) + (1 if result["stuck"] else 0)
-    result["not_reached"] = [step.title for step in lesson.steps[reached:]]
+    result["not_reached"] = [runner.step_title(lesson, index) for index in range(reached, len(lesson.steps))]
     return result
 
 
@@ -545,8 +493,6 @@ def run_tour(paths: LabPaths, *, learner: str | None = None, keep: bool = False,
         _tell_setup(say, report["setup"])
         say.section(f"3. Lessons 1 to {len(TOUR_LESSONS)}, played by a scripted learner ({lab.learner})")
         if report["setup"]["ok"]:
-            report["lab"]["granted"] = allow_own_session_logs(lab)
-            say.say("  The trainer lets learners read their own session logs (lessons 2 and 3 check them).")
             say.say("  The learner types each step's commands into real terminals; then the step is checked.")
             report["lessons"] = play_lessons(lab, env, say)
         else:
