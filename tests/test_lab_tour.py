@@ -70,6 +70,7 @@ def test_the_tour_sets_up_the_lab_sandbox_and_every_step_passes(isolated_home: P
     # each step's verdict with its evidence, lesson by lesson, then the score
     assert out.count("  PASS  step ") == sum(STEPS.values()) and "FAIL" not in out
     assert "PASS  step 2/3: End a session from outside" in out
+    assert "Switch to analyst and come back" in out and "{{" not in out  # titles filled from the team file
     assert "typed: aws ssm start-session --target i-" in out
     assert "shows every line, in order" in out  # the session log proved `whoami` printed ssm-user
     assert "Total: 115/115 points; 10 of 10 checked steps passed" in out

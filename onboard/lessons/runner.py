@@ -221,6 +221,10 @@ class Runner:
         setup = fill_data(step.setup, self.variables(lesson))
         control.fault(paths, setup["lab_fault"], setup.get("target"))
 
+    def step_title(self, lesson: Lesson, index: int) -> str:
+        """A step's title with its placeholders filled ("Switch to analyst and come back")."""
+        return fill(lesson.steps[index].title, self.variables(lesson))
+
     def step_view(self, lesson: Lesson, record: LessonRecord) -> dict[str, Any]:
         """The current step with its placeholders filled: what the learner reads and types."""
         step = lesson.steps[record.step]
@@ -233,7 +237,7 @@ class Runner:
             "step": record.step + 1,
             "steps": len(lesson.steps),
             "step_id": step.id,
-            "title": step.title,
+            "title": fill(step.title, values),
             "points": step.points,
             "graded": step.graded,
             "time_limit": step.time_limit,
@@ -306,7 +310,12 @@ class Runner:
         lesson, record = self._current()
         step = lesson.steps[record.step]
         state = record.steps[step.id]
-        base = {"lesson": lesson.id, "step": record.step + 1, "step_id": step.id, "title": step.title}
+        base = {
+            "lesson": lesson.id,
+            "step": record.step + 1,
+            "step_id": step.id,
+            "title": self.step_title(lesson, record.step),
+        }
         if record.status == "completed":
             return {
                 **base,
@@ -367,7 +376,7 @@ class Runner:
         lesson, record = self._current()
         step = lesson.steps[record.step]
         state = record.steps[step.id]
-        base = {"lesson": lesson.id, "step": record.step + 1, "title": step.title}
+        base = {"lesson": lesson.id, "step": record.step + 1, "title": self.step_title(lesson, record.step)}
         if state.hints >= len(step.hints):
             return {**base, "hint": None, "hints_taken": state.hints, "hints_left": 0}
         text = fill(step.hints[state.hints], self.variables(lesson, state.nonce or ""))
