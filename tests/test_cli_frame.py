@@ -34,14 +34,16 @@ def test_unknown_command_is_a_usage_error():
     assert "No such command" in ran.stderr
 
 
-@pytest.mark.parametrize("flag", ["--help", "--version"])
-def test_cold_start_imports_no_heavy_library(flag):
+@pytest.mark.parametrize(
+    "args", [["--help"], ["--version"], ["lesson", "list", "--help"], ["doctor", "--help"]]
+)
+def test_cold_start_imports_no_heavy_library(args):
     # boto3, questionary and moto take hundreds of milliseconds to import: --help must not pay for them.
     code = (
         "import sys; from onboard.cli import main\n"
-        f"try:\n    main([{flag!r}])\nexcept SystemExit:\n    pass\n"
+        f"try:\n    main({args!r})\nexcept SystemExit:\n    pass\n"
         "heavy = sorted(m for m in sys.modules if m.split('.')[0] in "
-        "('boto3', 'botocore', 'questionary', 'moto', 'platformdirs'))\n"
+        "('boto3', 'botocore', 'questionary', 'moto', 'platformdirs', 'pydantic'))\n"
         "print('HEAVY:' + ','.join(heavy))"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
