@@ -83,10 +83,10 @@ def check_identity(
         ) from None
     except botocore.exceptions.BotoCoreError as failed:
         raise _explain_network(failed, endpoint, timeout) from None
-    return _identity(answer)
+    return identity_from_answer(answer)
 
 
-def _identity(answer: dict[str, Any]) -> Identity:
+def identity_from_answer(answer: dict[str, Any]) -> Identity:
     arn = answer["Arn"]
     resource = arn.split(":", 5)[-1]
     user_name = resource.rsplit("/", 1)[-1] if resource.startswith("user/") else None

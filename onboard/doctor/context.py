@@ -155,8 +155,7 @@ class DoctorContext:
         """
         import botocore.exceptions
 
-        from onboard.identity import _identity as identity_from_answer
-        from onboard.identity import check_identity
+        from onboard.identity import check_identity, identity_from_answer
 
         def ask() -> Identity:
             try:
