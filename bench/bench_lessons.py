@@ -8,7 +8,6 @@ botocore's service models (shown on its own); later ones share them, as the tour
 
 from __future__ import annotations
 
-import json
 import os
 import statistics
 import tempfile
@@ -16,20 +15,10 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from benchlib import VENV_BIN, Figure, isolated_env, median_ms
+from benchlib import VENV_BIN, Figure, isolated_env, learner_profile, median_ms, start_lab
 
 LEARNER = "alice"
 RUNS = 15
-
-
-def _start_lab(root: Path):
-    from onboard.lab.control import start_detached
-    from onboard.lab.state import LabPaths
-
-    env = isolated_env()
-    env.update(HOME=str(root / "home"), XDG_STATE_HOME=str(root / "state"), XDG_DATA_HOME=str(root / "data"))
-    paths = LabPaths(root / "state" / "onboard" / "lab")
-    return paths, start_detached(paths, learners=[LEARNER], env=env)
 
 
 def _client(state, paths, user: str, service: str):
@@ -44,41 +33,9 @@ def _client(state, paths, user: str, service: str):
     return session.client(service, endpoint_url=state["endpoint_url"])
 
 
-def _learner_profile(root: Path, paths, state) -> None:
-    """~/.aws for the learner's profile ssm, as `onboard setup` writes it, and the environment to find it."""
-    from onboard.lab.state import read_credentials_csv
-
-    key_id, secret = read_credentials_csv(paths.credentials_csv(LEARNER))
-    aws = root / "aws"
-    aws.mkdir()
-    (aws / "config").write_text(f"[profile ssm]\nregion = {state['world']['region']}\n")
-    (aws / "credentials").write_text(
-        f"[ssm]\naws_access_key_id = {key_id}\naws_secret_access_key = {secret.reveal()}\n"
-    )
-    os.environ.update(
-        AWS_CONFIG_FILE=str(aws / "config"),
-        AWS_SHARED_CREDENTIALS_FILE=str(aws / "credentials"),
-        AWS_EC2_METADATA_DISABLED="true",
-    )
-
-
 def _ended_session_with_log(paths, state, target: str) -> None:
-    """A learner's session that ended, with the lessons' extra policy and a log showing whoami."""
-    admin_iam = _client(state, paths, "lab-admin", "iam")
-    group = admin_iam.list_groups_for_user(UserName=LEARNER)["Groups"][0]["GroupName"]
-    logs = state["world"]["session_log_bucket"]
-    admin_iam.put_group_policy(
-        GroupName=group,
-        PolicyName="lesson-extras",
-        PolicyDocument=json.dumps(
-            {
-                "Version": "2012-10-17",
-                "Statement": [
-                    {"Effect": "Allow", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{logs}/*"}
-                ],
-            }
-        ),
-    )
+    """A learner's session that ended, with a log showing whoami (written by the admin: the check's work
+    is the same whether a real shell or this benchmark wrote it)."""
     ssm = _client(state, paths, LEARNER, "ssm")
     session_id = ssm.start_session(Target=target)["SessionId"]
     ssm.terminate_session(SessionId=session_id)
@@ -122,7 +79,7 @@ def run() -> list[Figure]:
     onboard = [str(VENV_BIN / "onboard")]
     version_ms = median_ms([*onboard, "--version"], env=env)
     list_ms = median_ms([*onboard, "lesson", "list"], env=env)
-    # The floor of any subcommand: typer (0.29) imports pydantic to coerce options, which --version skips.
+    # The floor of any subcommand with options, for comparison.
     floor_ms = median_ms([*onboard, "lab", "fault", "list"], env=env)
     figures = [
         Figure(
@@ -138,9 +95,9 @@ def run() -> list[Figure]:
     saved = dict(os.environ)
     with tempfile.TemporaryDirectory(prefix="onboard-bench-lessons-") as folder:
         root = Path(folder)
-        paths, state = _start_lab(root)
+        paths, state, _ = start_lab(root, [LEARNER])
         try:
-            _learner_profile(root, paths, state)
+            os.environ.update(learner_profile(root / "aws", paths, state, LEARNER))
             began_at = datetime.now(timezone.utc)
             time.sleep(1)
             _ended_session_with_log(paths, state, state["world"]["instances"]["jupyter"])

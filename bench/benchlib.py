@@ -76,3 +76,35 @@ def reference_tool(name: str, package: str) -> Path:
             stderr=subprocess.DEVNULL,
         )
     return tool
+
+
+def start_lab(root: Path, learners: Sequence[str]):
+    """A detached practice lab whose state and home are under ``root``: (paths, state, env)."""
+    from onboard.lab.control import start_detached
+    from onboard.lab.state import LabPaths
+
+    env = isolated_env()
+    env.update(HOME=str(root / "home"), XDG_STATE_HOME=str(root / "state"), XDG_DATA_HOME=str(root / "data"))
+    paths = LabPaths(root / "state" / "onboard" / "lab")
+    return paths, start_detached(paths, port=0, learners=list(learners), env=env), env
+
+
+def learner_profile(aws_dir: Path, paths, state, learner: str) -> dict[str, str]:
+    """``aws_dir``/config and credentials for the learner's profile ssm, as `onboard setup` writes them;
+    returns the variables that point the AWS CLI and boto3 at them."""
+    from onboard.lab.state import read_credentials_csv
+
+    key_id, secret = read_credentials_csv(paths.credentials_csv(learner))
+    aws_dir.mkdir(parents=True, exist_ok=True)
+    (aws_dir / "config").write_text(
+        f"[profile ssm]\nregion = {state['world']['region']}\nendpoint_url = {state['endpoint_url']}\n"
+    )
+    (aws_dir / "credentials").write_text(
+        f"[ssm]\naws_access_key_id = {key_id}\naws_secret_access_key = {secret.reveal()}\n"
+    )
+    os.chmod(aws_dir / "credentials", 0o600)
+    return {
+        "AWS_CONFIG_FILE": str(aws_dir / "config"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(aws_dir / "credentials"),
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }
