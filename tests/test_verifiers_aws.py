@@ -57,6 +57,15 @@ def test_session_started_ignores_sessions_from_before_the_step(learner, sessions
     assert not _verify(later, kind="session_started", target=learner.lab.instances["jupyter"]).passed
 
 
+def test_a_session_that_ended_before_the_step_began_is_not_this_steps(learner, sessions, tmp_path):
+    # Within the few seconds allowed for clock differences, but over before the step began: the last step's.
+    ssm = learner.lab.client("ssm", LEARNER)
+    ssm.terminate_session(SessionId=sessions("jupyter"))
+    time.sleep(0.2)
+    now = check_context(learner.lab, tmp_path, began_at=datetime.now(timezone.utc))
+    assert not _verify(now, kind="session_started", target=learner.lab.instances["jupyter"]).passed
+
+
 def test_session_started_on_another_instance_says_where_it_went(learner, sessions, tmp_path):
     context = check_context(learner.lab, tmp_path)
     sessions("airflow")

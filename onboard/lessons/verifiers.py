@@ -161,7 +161,11 @@ def _clock(moment: datetime) -> str:
 
 
 def learner_sessions(context: CheckContext) -> list[dict[str, Any]]:
-    """The learner's sessions (Active and History) that started after the step began, newest first."""
+    """The learner's sessions (Active and History) of this step, newest first.
+
+    A session counts when it started after the step began (less a few seconds of clock difference) and had
+    not already ended by then: one that started and ended in those few seconds belongs to the step before.
+    """
     ssm = context.client("ssm")
     since = context.began_at - CLOCK_SLACK
     owner = [{"key": "Owner", "value": context.arn}] if context.arn else []
@@ -174,8 +178,9 @@ def learner_sessions(context: CheckContext) -> list[dict[str, Any]]:
                 request["NextToken"] = token
             answer = ssm.describe_sessions(**request)
             for session in answer.get("Sessions", []):
-                start = session.get("StartDate")
-                if start is not None and start >= since:
+                start, end = session.get("StartDate"), session.get("EndDate")
+                ended_before = end is not None and end < context.began_at
+                if start is not None and start >= since and not ended_before:
                     found.setdefault(session["SessionId"], session)
             token = answer.get("NextToken")
             if not token:
