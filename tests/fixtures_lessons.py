@@ -82,10 +82,10 @@ def _empty_learner_folder(running: RunningLab) -> None:
 
 def check_context(running: RunningLab, workdir: Path, *, began_at=None, nonce: str = "nonce-0123abcd"):
     """A CheckContext as the runner builds it: the learner's profile ssm at the lab, their ARN."""
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timezone
 
     from onboard.awsclient import ClientSettings
-    from onboard.lessons.verifiers import CLOCK_SLACK, CheckContext
+    from onboard.lessons.verifiers import CheckContext
 
     settings = ClientSettings(
         profile="ssm",
@@ -96,9 +96,7 @@ def check_context(running: RunningLab, workdir: Path, *, began_at=None, nonce: s
     )
     return CheckContext(
         settings=settings,
-        # Verifiers allow CLOCK_SLACK for a clock that differs from AWS's; the lab shares this clock, so
-        # the step "began" that much later: sessions of earlier tests (a second ago) do not count.
-        began_at=began_at or datetime.now(timezone.utc) + CLOCK_SLACK - timedelta(seconds=1),
+        began_at=began_at or datetime.now(timezone.utc),
         nonce=nonce,
         workdir=workdir,
         arn=f"arn:aws:iam::{running.account}:user/{LEARNER}",

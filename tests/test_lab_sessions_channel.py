@@ -367,11 +367,19 @@ def _processes_running(marker: str) -> list[int]:
     return found
 
 
+def _processes_appearing(marker: str, within: float = 3.0) -> list[int]:
+    """The processes running ``marker`` once they show up: a job started with `&` execs a moment later."""
+    deadline = time.monotonic() + within
+    while not (found := _processes_running(marker)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return found
+
+
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads the process table from /proc")
 def test_exit_ends_the_session_even_with_jobs_left_and_no_process_outlives_it(channel_lab):
     answer, child = _connected(channel_lab)
     run_command(child, "sleep 987654 & sleep 876543 & kill -STOP %2")
-    assert len(_processes_running("sleep 987654")) == 1
+    assert len(_processes_appearing("sleep 987654")) == 1
     child.sendline("exit")
     exiting = f"Exiting session with sessionId: {answer['SessionId']}."
     # bash warns once about the stopped job (if it has noticed the stop yet); a second exit leaves
