@@ -143,6 +143,20 @@ def test_the_secret_from_the_environment_with_stray_spaces(isolated_home, moto_s
     assert authenticated_user.secret_access_key not in everything_printed(ran)
 
 
+def test_an_unreachable_endpoint_does_not_blame_the_keys(isolated_home, tmp_path, authenticated_user):
+    import socket
+
+    with socket.socket() as closed:  # a port nothing listens on
+        closed.bind(("127.0.0.1", 0))
+        endpoint = f"http://127.0.0.1:{closed.getsockname()[1]}"
+    csv = access_key_csv(tmp_path, authenticated_user)
+    ran = run_onboard(*setup_args(endpoint, "--region", "eu-west-1", "--credentials-csv", str(csv), "--yes"))
+    assert ran.exit_code == ExitCode.ENVIRONMENT
+    assert f"could not connect to {endpoint}" in ran.stdout
+    assert "run setup again once AWS can be reached" in ran.stdout
+    assert "right keys" not in ran.stdout
+
+
 def test_a_wrong_secret_is_explained_the_files_kept_and_the_exit_non_zero(
     isolated_home, tmp_path, moto_server, authenticated_user
 ):

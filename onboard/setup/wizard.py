@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from onboard.errors import ExitCode, OnboardError, UsageError
+from onboard.errors import EnvironmentProblem, ExitCode, OnboardError, UsageError
 from onboard.secrets import Secret
 
 if TYPE_CHECKING:
@@ -398,7 +398,10 @@ class Wizard:
         try:
             identity = check_identity(profile, region=region, endpoint_url=endpoint)
         except OnboardError as failed:
-            written = " Your files were written as shown; run setup again with the right keys to fix them."
+            # The keys may be fine when AWS could not be reached at all: say what a re-run needs.
+            unreachable = isinstance(failed, EnvironmentProblem)
+            needs = "once AWS can be reached" if unreachable else "with the right keys"
+            written = f" Your files were written as shown; run setup again {needs} to fix them."
             self.report.data["identity"] = {"ok": False, "error": failed.to_dict()}
             self.report.exit_code = failed.exit_code
             self.say(f"  {failed.message}", style="red")
