@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, NoReturn, Optional
 
 import typer
 
@@ -31,6 +32,12 @@ class Invocation:
 
 
 invocation = Invocation()
+
+# typer reads option annotations at runtime: Optional[...] keeps them valid on Python 3.10.
+OptionalText = Optional[str]  # noqa: UP045
+OptionalPath = Optional[Path]  # noqa: UP045
+OptionalPort = Optional[int]  # noqa: UP045
+OptionalFlag = Optional[bool]  # noqa: UP045
 
 JsonOption = Annotated[
     bool, typer.Option("--json", help="Print the result as a JSON envelope (see the README).")

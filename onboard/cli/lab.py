@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
-from onboard.cli._common import JsonOption, begin, finish
+from onboard.cli._common import JsonOption, OptionalPath, OptionalPort, OptionalText, begin, finish
 
 app = typer.Typer(
     help=(
@@ -17,11 +17,6 @@ app = typer.Typer(
     ),
     no_args_is_help=True,
 )
-
-# typer reads these annotations at runtime: Optional[...] keeps them valid on Python 3.10.
-OptionalText = Optional[str]  # noqa: UP045
-OptionalPath = Optional[Path]  # noqa: UP045
-OptionalPort = Optional[int]  # noqa: UP045
 
 
 def _paths():

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 
-from onboard.cli._common import JsonOption, begin, finish
+from onboard.cli._common import JsonOption, OptionalPath, OptionalText, begin, finish
 
 app = typer.Typer(
     help=(
@@ -19,9 +19,6 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
-# typer reads these annotations at runtime: Optional[...] keeps them valid on Python 3.10.
-OptionalText = Optional[str]  # noqa: UP045
-OptionalPath = Optional[Path]  # noqa: UP045
 
 BinDirOption = Annotated[
     OptionalPath,

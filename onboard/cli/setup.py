@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
-from onboard.cli._common import JsonOption, begin, finish
-
-# typer reads these annotations at runtime: Optional[...] keeps them valid on Python 3.10.
-OptionalText = Optional[str]  # noqa: UP045
-OptionalPath = Optional[Path]  # noqa: UP045
-OptionalFlag = Optional[bool]  # noqa: UP045
+from onboard.cli._common import JsonOption, OptionalFlag, OptionalPath, OptionalText, begin, finish
 
 
 def setup_command(
