@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from onboard.errors import UsageError
+from onboard.team import OS_USER
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -101,7 +102,6 @@ private_ip = "10.0.1.25"
 
 _IAM_NAME = re.compile(r"^[A-Za-z0-9+=,.@_-]{1,64}$")
 _INSTANCE_ID = re.compile(r"^i-[0-9a-f]{17}$")
-_OS_USER = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _ACCOUNT = re.compile(r"^[0-9]{12}$")
 
@@ -234,7 +234,7 @@ def _instance(table: dict[str, Any], where: str) -> WorldInstance:
     reader.finish(("alias", "id", "users", "platform", "platform_version", "agent_version", "private_ip"))
     users = reader.get("users", list, default=[])
     for user in users:
-        if not isinstance(user, str) or not _OS_USER.match(user) or user == "ssm-user":
+        if not isinstance(user, str) or not OS_USER.fullmatch(user) or user == "ssm-user":
             raise UsageError(
                 f"{where}: users has {user!r}, not an OS user name", "Use lower-case names like analyst."
             )
