@@ -8,6 +8,7 @@ cleared by the next command that looks.
 from __future__ import annotations
 
 import os
+import shlex
 import subprocess
 import sys
 import time
@@ -260,7 +261,7 @@ def _export(shell: str, name: str, value: str) -> str:
         return f"set -gx {name} {_fish_quote(value)}"
     if shell == "powershell":
         return f"$env:{name} = {_ps_quote(value)}"
-    return f"export {name}={_sh_quote(value)}"
+    return f"export {name}={shlex.quote(value)}"
 
 
 def _prepend_path(shell: str, bin_dir: str) -> str:
@@ -268,11 +269,7 @@ def _prepend_path(shell: str, bin_dir: str) -> str:
         return f"set -gx PATH {_fish_quote(bin_dir)} $PATH"
     if shell == "powershell":
         return f"$env:PATH = {_ps_quote(bin_dir)} + [IO.Path]::PathSeparator + $env:PATH"
-    return f'export PATH={_sh_quote(bin_dir)}:"$PATH"'
-
-
-def _sh_quote(value: str) -> str:
-    return "'" + value.replace("'", "'\"'\"'") + "'"
+    return f'export PATH={shlex.quote(bin_dir)}:"$PATH"'
 
 
 def _fish_quote(value: str) -> str:
