@@ -13,7 +13,7 @@ from typing import Annotated, Optional
 import typer
 
 from onboard import __version__
-from onboard.cli import doctor, lab, lesson, plugin, setup
+from onboard.cli import doctor, lab, lesson, plugin, setup, trainer
 from onboard.cli._common import click_exceptions, invocation
 from onboard.errors import ExitCode, OnboardError
 
@@ -58,6 +58,7 @@ app.command("setup")(setup.setup_command)
 app.add_typer(lab.app, name="lab")
 app.add_typer(lesson.app, name="lesson")
 app.command("doctor")(doctor.doctor_command)
+app.add_typer(trainer.app, name="trainer")
 
 
 def main(argv: list[str] | None = None, *, cli: typer.Typer | None = None) -> int:

@@ -29,7 +29,16 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from onboard.lab.iampolicy import Decision, Principal, denial_message, evaluate, role_policies, user_policies
+from onboard.iamnames import document_arn
+from onboard.lab.iampolicy import (
+    Context,
+    Decision,
+    Principal,
+    denial_message,
+    evaluate,
+    role_policies,
+    user_policies,
+)
 from onboard.lab.sessions import DEFAULT_DOCUMENT, HISTORY_STATUSES, LabSession, SessionRegistry
 from onboard.lab.world import World
 
@@ -123,6 +132,22 @@ class LabState:
         )
 
 
+def _tag_context(state: LabState, instance_id: str) -> Context:
+    """The instance's tags as the condition keys StartSession is evaluated with (AWS's Session Manager
+    docs: ``ssm:resourceTag/<key>``; ``aws:ResourceTag/<key>`` is the global form)."""
+    from moto.ec2.models import ec2_backends
+
+    try:
+        instance = ec2_backends[state.account][state.region].get_instance(instance_id)
+    except Exception:  # not an EC2 instance of the lab: no tags to match
+        return {}
+    context: dict[str, list[str]] = {}
+    for tag in instance.get_tags():
+        for prefix in ("ssm:resourcetag/", "aws:resourcetag/"):
+            context[prefix + tag["key"].lower()] = [tag["value"]]
+    return context
+
+
 def _iam(account: str):
     from moto.iam.models import iam_backends
 
@@ -208,7 +233,7 @@ class LabApplication:
                 path=environ.get("RAW_URI") or environ.get("PATH_INFO", "/"),
                 data={},
                 body=body,
-                headers=headers,
+                headers=headers,  # type: ignore[arg-type]  # a Mapping, as moto reads it
                 action=operation,
             )
             request.check_signature()
@@ -221,13 +246,15 @@ class LabApplication:
             ) from None
         return principal_of(request._access_key)
 
-    def _authorize(self, principal: Principal, action: str, resource: str) -> None:
+    def _authorize(
+        self, principal: Principal, action: str, resource: str, context: Context | None = None
+    ) -> None:
         iam = _iam(self.state.account)
         if principal.kind == "User":
             documents = user_policies(iam, principal.name)
         else:
             documents = role_policies(iam, principal.name)
-        decision = evaluate(documents, action, resource, principal)
+        decision = evaluate(documents, action, resource, principal, context)
         if decision is not Decision.ALLOWED:
             raise ApiError(
                 "AccessDeniedException", denial_message(principal, action, resource, decision), 400
@@ -256,10 +283,12 @@ class LabApplication:
     def _op_StartSession(self, principal: Principal, request: dict[str, Any]) -> dict[str, Any]:
         target = _required(request, "Target")
         document = request.get("DocumentName")
-        self._authorize(principal, "ssm:StartSession", self._instance_arn(target))
+        self._authorize(
+            principal, "ssm:StartSession", self._instance_arn(target), _tag_context(self.state, target)
+        )
         if document is not None:
             self._authorize(
-                principal, "ssm:StartSession", f"arn:aws:ssm:{self.state.region}::document/{document}"
+                principal, "ssm:StartSession", document_arn(self.state.region, self.state.account, document)
             )
             if document not in DOCUMENTS:
                 raise ApiError("InvalidDocument", f"Document with name {document} does not exist.")

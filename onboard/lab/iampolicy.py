@@ -11,9 +11,19 @@ answers, through :func:`install_into_moto`), the way AWS does for one account's 
 - ``${aws:username}``, ``${aws:userid}``, ``${aws:PrincipalType}`` and the escapes ``${*}``, ``${?}``,
   ``${$}`` are substituted in resources.
 
-Not modelled (documented lab limits): ``Condition`` blocks (a statement with a condition never applies, so a
-conditional Allow grants nothing and a conditional Deny denies nothing), resource-based policies,
-permission boundaries, SCPs and session policies.
+``Condition`` blocks are evaluated as AWS documents it (IAM User Guide, "Condition operators" and
+"Conditions with multiple context keys or values"): operators AND, keys within an operator AND, values of
+one key OR (NOR for the negated operators); a key absent from the request makes a positive operator false
+and a negated one true; ``...IfExists`` passes when the key is absent; ``Null`` tests presence; keys are
+case-insensitive, and policy variables are substituted in values. The operators evaluated are the
+``String*`` family, ``Bool`` and ``Null``; a statement using any other operator never applies in the lab
+(a conditional Allow grants nothing, a conditional Deny denies nothing). The request context holds the
+principal's ``aws:username``/``aws:userid``/``aws:PrincipalType``/``aws:PrincipalArn`` and whatever the
+caller passes (the session operations pass the target instance's tags as ``ssm:resourceTag/<key>`` and
+``aws:ResourceTag/<key>``).
+
+Not modelled (documented lab limits): resource-based policies, permission boundaries, SCPs and session
+policies.
 """
 
 from __future__ import annotations
@@ -21,7 +31,7 @@ from __future__ import annotations
 import enum
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -45,20 +55,40 @@ class Principal:
 
     @property
     def variables(self) -> dict[str, str]:
-        return {"aws:username": self.name, "aws:userid": self.user_id, "aws:principaltype": self.kind}
+        return {
+            "aws:username": self.name,
+            "aws:userid": self.user_id,
+            "aws:principaltype": self.kind,
+            "aws:principalarn": self.arn,
+        }
+
+
+#: A request's condition context: lower-case key -> its values.
+Context = Mapping[str, Sequence[str]]
 
 
 def evaluate(
-    documents: Iterable[Mapping[str, Any]], action: str, resource: str, principal: Principal
+    documents: Iterable[Mapping[str, Any]],
+    action: str,
+    resource: str,
+    principal: Principal,
+    context: Context | None = None,
 ) -> Decision:
-    """What ``documents`` (parsed policy JSON) say about ``principal`` doing ``action`` on ``resource``."""
+    """What ``documents`` (parsed policy JSON) say about ``principal`` doing ``action`` on ``resource``.
+
+    ``context`` adds request-specific condition keys (any case) to the principal's own."""
+    variables = principal.variables
+    request = {key: [value] for key, value in variables.items()}
+    request.update({key.lower(): list(values) for key, values in (context or {}).items()})
     allowed = False
     for document in documents:
         statements = document.get("Statement", [])
         if isinstance(statements, Mapping):
             statements = [statements]
         for statement in statements:
-            if not _applies(statement, action, resource, principal.variables):
+            if not _applies(statement, action, resource, variables):
+                continue
+            if "Condition" in statement and not _condition_holds(statement["Condition"], request, variables):
                 continue
             if statement.get("Effect") == "Deny":
                 return Decision.EXPLICIT_DENY
@@ -77,8 +107,6 @@ def denial_message(principal: Principal, action: str, resource: str, decision: D
 
 
 def _applies(statement: Mapping[str, Any], action: str, resource: str, variables: Mapping[str, str]) -> bool:
-    if "Condition" in statement:
-        return False
     if "NotAction" in statement:
         if _matches_any(statement["NotAction"], action, fold_case=True):
             return False
@@ -128,6 +156,58 @@ def _pattern(pattern: str, fold_case: bool) -> re.Pattern[str]:
         else:
             parts.append(re.escape(char))
     return re.compile("^" + "".join(parts) + "$", re.IGNORECASE | re.DOTALL if fold_case else re.DOTALL)
+
+
+def _condition_holds(
+    condition: Mapping[str, Any], request: Mapping[str, list[str]], variables: Mapping[str, str]
+) -> bool:
+    if not isinstance(condition, Mapping):
+        return False
+    for operator, keys in condition.items():
+        if not isinstance(keys, Mapping):
+            return False
+        for key, wanted in keys.items():
+            if not _operator_holds(operator, request.get(key.lower()), _listed(wanted), variables):
+                return False
+    return True
+
+
+def _listed(values: Any) -> list[str]:
+    """Policy values as strings: JSON booleans and numbers are compared as IAM does, by their text."""
+    items = values if isinstance(values, list) else [values]
+    return [str(v).lower() if isinstance(v, bool) else str(v) for v in items]
+
+
+#: The String operators: (matches one value against one pattern, negated).
+_STRING_OPERATORS = {
+    "stringequals": (lambda value, pattern: value == pattern, False),
+    "stringnotequals": (lambda value, pattern: value == pattern, True),
+    "stringequalsignorecase": (lambda value, pattern: value.lower() == pattern.lower(), False),
+    "stringnotequalsignorecase": (lambda value, pattern: value.lower() == pattern.lower(), True),
+    "stringlike": (lambda value, pattern: bool(_pattern(pattern, False).match(value)), False),
+    "stringnotlike": (lambda value, pattern: bool(_pattern(pattern, False).match(value)), True),
+    "bool": (lambda value, pattern: value.lower() == pattern.lower(), False),
+}
+
+
+def _operator_holds(
+    operator: str, present: list[str] | None, wanted: list[str], variables: Mapping[str, str]
+) -> bool:
+    name = operator.lower()
+    if name == "null":
+        # "true": the key must be absent; "false": it must be present.
+        return (present is None) == (wanted[:1] == ["true"])
+    if_exists = name.endswith("ifexists")
+    if if_exists:
+        name = name[: -len("ifexists")]
+    if name not in _STRING_OPERATORS:
+        return False  # an operator the lab does not evaluate: the statement never applies (see above)
+    if present is None:
+        return if_exists or _STRING_OPERATORS[name][1]
+    match, negated = _STRING_OPERATORS[name]
+    patterns = _substituted(wanted, variables)
+    hit = any(match(value, pattern) for value in present for pattern in patterns)
+    return not hit if negated else hit
 
 
 # --- reading policies from moto's IAM backend -------------------------------------------------------
@@ -180,7 +260,7 @@ def install_into_moto() -> None:
         if evaluate(documents, self._action, resource, principal) is not Decision.ALLOWED:
             self._raise_access_denied()
 
-    access_control.IAMRequestBase.check_action_permitted = check_action_permitted
+    access_control.IAMRequestBase.check_action_permitted = check_action_permitted  # type: ignore[method-assign]
 
 
 def principal_of(access_key: Any) -> Principal:

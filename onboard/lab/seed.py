@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from onboard.iamnames import document_arn
 from onboard.lab.sessions import LabInstance
 from onboard.lab.world import World
 from onboard.secrets import Secret
@@ -97,7 +98,7 @@ def extras_policy(world: World) -> dict:
                 "Sid": "SessionDocuments",
                 "Effect": "Allow",
                 "Action": "ssm:StartSession",
-                "Resource": [f"arn:aws:ssm:{world.region}::document/{name}" for name in SESSION_DOCUMENTS],
+                "Resource": [document_arn(world.region, world.account, name) for name in SESSION_DOCUMENTS],
             },
             {
                 "Sid": "ResumeOwnSessions",
@@ -293,7 +294,7 @@ def _seed_instances(world: World, iam, seeded: SeededWorld, instances_root: Path
             iam.put_role_policy(role_name, "transfer-bucket", transfer_policy)
             iam.create_instance_profile(f"{spec.alias}-ssm-profile", "/", [role_name])
             # moto draws instance ids at random; the world fixes them so the team file stays valid.
-            ec2_instances.random_instance_id = lambda instance_id=spec.instance_id: instance_id
+            ec2_instances.random_instance_id = lambda instance_id=spec.instance_id: instance_id  # type: ignore[misc]
             ec2.run_instances(
                 LAB_AMI,
                 1,
