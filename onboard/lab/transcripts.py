@@ -9,40 +9,14 @@ assignment (:func:`onboard.secrets.scrub`).
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 
 from onboard.lab.sessions import LabSession, utcnow
 from onboard.secrets import Secret, redact, scrub
+from onboard.terminal import strip_terminal_controls
 
 #: Kept at most; a session that prints more keeps its first part and says so.
 MAX_TRANSCRIPT_BYTES = 4 * 1024 * 1024
-
-# CSI (ESC [ ... final), OSC (ESC ] ... BEL or ESC \), other two-byte escapes, and stray controls
-# except tab, newline, carriage return and backspace (handled below).
-_ANSI = re.compile(
-    r"\x1b\[[0-?]*[ -/]*[@-~]"
-    r"|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)"
-    r"|\x1b[PX^_][^\x1b]*\x1b\\"
-    r"|\x1b[@-Z\\-_]"
-    r"|\x1b[()#][0-9A-Za-z]"
-    r"|[\x00-\x07\x0b\x0c\x0e-\x1f\x7f]"
-)
-
-
-def strip_terminal_controls(text: str) -> str:
-    """Terminal output as a reader sees it: no escape sequences, backspaces applied, plain newlines."""
-    text = _ANSI.sub("", text)
-    lines = []
-    for line in text.replace("\r\n", "\n").split("\n"):
-        # a carriage return rewinds the line: keep what is visible at the end
-        line = line.split("\r")[-1] if "\r" in line.rstrip("\r") else line.rstrip("\r")
-        while "\b" in line:
-            index = line.index("\b")
-            line = line[: max(index - 1, 0)] + line[index + 1 :]
-        lines.append(line)
-    return "\n".join(lines)
-
 
 def _stamp(moment: datetime | None) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ") if moment else "-"

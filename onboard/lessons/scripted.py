@@ -22,8 +22,12 @@ from typing import Any
 
 #: The prompt of the learner's own shell: unlike any remote prompt.
 LOCAL_PROMPT = "learner-computer> "
-#: Remote prompts: Amazon Linux's ssm-user (sh-4.2$) and a login shell ([analyst@ip-10-0-1-23 ~]$).
-REMOTE_PROMPT = re.compile(r"(?:sh-\d[\d.]*\$ |\[[^\]\r\n]+\][$#] )")
+#: Remote prompts, as EC2 instances show them: ssm-user's ``sh`` on Amazon Linux (``sh-4.2$``) and on
+#: Ubuntu (``$`` at the start of a line), and a login shell after sudo on Amazon Linux
+#: (``[analyst@ip-10-0-1-23 ~]$``) and on Ubuntu (``analyst@ip-10-0-1-23:~$``).
+REMOTE_PROMPT = re.compile(
+    r"(?:sh-\d[\d.]*\$ |\[[^\]\r\n]+\][$#] |[\w.-]+@[\w.-]+:[^\r\n$#]*[$#] |(?m:^)[$#] )"
+)
 SESSION_STARTED = re.compile(r"Starting session with SessionId: (\S+)")
 SESSION_ENDED = re.compile(r"Exiting session with sessionId: (\S+)\.")
 SESSION_ID_PLACEHOLDER = "<session-id>"
