@@ -18,6 +18,7 @@ from onboard.terminal import strip_terminal_controls
 #: Kept at most; a session that prints more keeps its first part and says so.
 MAX_TRANSCRIPT_BYTES = 4 * 1024 * 1024
 
+
 def _stamp(moment: datetime | None) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ") if moment else "-"
 
