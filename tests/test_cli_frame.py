@@ -12,7 +12,7 @@ import typer
 from helpers import run_onboard
 from onboard import __version__
 from onboard.cli import app, main
-from onboard.cli._common import JsonOption, begin
+from onboard.cli._common import JsonOption
 from onboard.errors import ExitCode, OnboardError
 
 
@@ -126,18 +126,124 @@ def test_unexpected_exception_is_reported_without_traceback_or_secret(capsys):
 
 def test_json_errors_come_in_the_envelope(capsys):
     def json_failure(as_json: JsonOption = False):
-        begin("test.json-failure", as_json=as_json)
         raise OnboardError("it broke", "do this")
 
     throwaway = typer.Typer()
     throwaway.command()(json_failure)
-    code = main(["--json"], cli=throwaway)
+    throwaway.command("other")(lambda: None)
+    code = main(["json-failure", "--json"], cli=throwaway)
     body = json.loads(capsys.readouterr().out)
     assert code == ExitCode.FAILURE
     assert body["ok"] is False
-    assert body["command"] == "test.json-failure"
+    assert body["command"] == "json-failure"
     assert body["error"] == {"type": "OnboardError", "message": "it broke", "hint": "do this", "exit_code": 1}
     assert body["schema_version"] == 1
+
+
+def test_a_new_command_group_reports_its_errors_under_its_name_without_doing_anything(capsys):
+    # The one thing a new command group does is to be added: main() makes its commands record
+    # their name and --json, so an error comes in the envelope under the right command.
+    things = typer.Typer()
+
+    @things.command("break")
+    def break_command(as_json: JsonOption = False) -> None:
+        """Example: onboard things break"""
+        raise OnboardError("the thing broke", "mend it")
+
+    @things.command("mend")
+    def mend_command() -> None:
+        """Example: onboard things mend"""
+
+    root = typer.Typer()
+    root.add_typer(things, name="things")
+    root.command("other")(lambda: None)
+    code = main(["things", "break", "--json"], cli=root)
+    body = json.loads(capsys.readouterr().out)
+    assert code == ExitCode.FAILURE
+    assert body["command"] == "things.break"
+    assert body["error"]["message"] == "the thing broke"
+
+    assert main(["things", "break"], cli=root) == ExitCode.FAILURE
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert "error: the thing broke" in captured.err
+
+
+def _leaf_commands():
+    from typer.main import get_command
+
+    found = []
+
+    def walk(command, path):
+        children = getattr(command, "commands", None)
+        if children:
+            for name, child in children.items():
+                walk(child, [*path, name])
+            return
+        found.append((path, any("--json" in param.opts for param in command.params)))
+
+    walk(get_command(app), [])
+    return found
+
+
+def test_doctor_json_usage_error_is_a_json_error_on_stdout():
+    ran = run_onboard("doctor", "--json", "--bogus")
+    assert ran.exit_code == ExitCode.USAGE == 2
+    body = ran.json()
+    assert body["ok"] is False
+    assert body["command"] == "doctor"
+    assert body["exit_code"] == 2
+    assert body["error"]["type"] == "UsageError"
+    assert "--bogus" in body["error"]["message"]
+    assert "onboard doctor --help" in body["error"]["hint"]
+
+
+@pytest.mark.parametrize(
+    "path,has_json", _leaf_commands(), ids=lambda value: " ".join(value) if isinstance(value, list) else None
+)
+def test_every_command_refuses_an_unknown_option_with_the_usage_exit_code(path, has_json, capsys):
+    args = [*path, "--json", "--no-such-option"] if has_json else [*path, "--no-such-option"]
+    code = main(args)
+    captured = capsys.readouterr()
+    assert code == ExitCode.USAGE
+    if has_json:
+        body = json.loads(captured.out)
+        assert body["command"] == ".".join(path)
+        assert body["error"]["exit_code"] == ExitCode.USAGE
+        assert "--no-such-option" in body["error"]["message"]
+    else:
+        assert captured.out == ""
+        assert "No such option: --no-such-option" in captured.err
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["doctor", "--timeout", "0"],
+        ["doctor", "--target", "!!bad"],
+        ["lab", "up", "--port", "99999", "--detach"],
+        ["lab", "up", "--learners", "!!", "--detach"],
+        ["lesson", "reset", "no-such-lesson"],
+        ["plugin", "install", "--version", "bogus"],
+        ["setup", "--profile", "bad name", "--yes", "--no-plugin", "--no-aws-cli"],
+    ],
+    ids=" ".join,
+)
+def test_an_invalid_value_exits_with_the_usage_code_and_a_json_error(args, capsys):
+    code = main([*args, "--json"])
+    body = json.loads(capsys.readouterr().out)
+    assert code == ExitCode.USAGE
+    assert body["ok"] is False
+    assert body["exit_code"] == ExitCode.USAGE
+    assert body["command"] == ".".join(word for word in args[:2] if not word.startswith("-"))
+
+
+def test_without_json_a_usage_error_is_click_usage_text_on_stderr():
+    ran = run_onboard("doctor", "--bogus")
+    assert ran.exit_code == ExitCode.USAGE
+    assert ran.stdout == ""
+    assert "No such option: --bogus" in ran.stderr
+    assert "Usage: onboard doctor" in ran.stderr
 
 
 def test_typer_exit_code_passes_through():

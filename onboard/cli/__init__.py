@@ -14,8 +14,8 @@ import typer
 
 from onboard import __version__
 from onboard.cli import doctor, lab, lesson, plugin, setup, trainer
-from onboard.cli._common import click_exceptions, invocation
-from onboard.errors import ExitCode, OnboardError
+from onboard.cli._common import Environment, click_exceptions, command_name, record_invocations
+from onboard.errors import ExitCode, OnboardError, UsageError
 
 app = typer.Typer(
     name="onboard",
@@ -53,6 +53,9 @@ def _root(
     # main() takes --debug out of the arguments itself; the option is declared here for --help.
 
 
+# The command groups. Each is a module under onboard/cli/ with a typer app (or one command function);
+# main() makes every command below record its name and --json (record_invocations), so adding a line
+# here is all a new group needs.
 app.add_typer(plugin.app, name="plugin")
 app.command("setup")(setup.setup_command)
 app.add_typer(lab.app, name="lab")
@@ -63,28 +66,30 @@ app.add_typer(trainer.app, name="trainer")
 
 def main(argv: list[str] | None = None, *, cli: typer.Typer | None = None) -> int:
     """Run onboard (or a test's typer ``cli``) with ``argv`` (default: sys.argv); return the exit code."""
+    from typer.main import get_command
+
     from onboard.output import print_error
 
     args = list(sys.argv[1:] if argv is None else argv)
     # --debug is honoured anywhere on the line (`onboard plugin install --debug`), not only first.
-    invocation.reset(debug="--debug" in args)
+    env = Environment(debug="--debug" in args)
     args = [arg for arg in args if arg != "--debug"]
+    command = record_invocations(get_command(cli or app), env)
     try:
-        result = (cli or app)(args=args, prog_name="onboard", standalone_mode=False)
+        result = command.main(args=args, prog_name="onboard", standalone_mode=False, obj=env)
     except OnboardError as error:
-        if invocation.debug:
+        if env.debug:
             _print_traceback()
-        print_error(error, as_json=invocation.as_json, command=invocation.command)
+        print_error(error, as_json=env.as_json, command=env.command)
         return int(error.exit_code)
     except (KeyboardInterrupt, typer.Abort):
         return _interrupted()
     except typer.Exit as done:
         return int(done.exit_code)
     except click_exceptions.ClickException as usage:
-        usage.show()
-        return int(usage.exit_code)
+        return _usage_error(usage, as_json=_asks_for_json(args))
     except Exception as unexpected:  # a bug: say so plainly, and how to see more
-        if invocation.debug:
+        if env.debug:
             _print_traceback()
         from onboard.secrets import scrub
 
@@ -92,11 +97,35 @@ def main(argv: list[str] | None = None, *, cli: typer.Typer | None = None) -> in
             f"unexpected internal error: {type(unexpected).__name__}: {scrub(str(unexpected))}",
             "Run the same command with --debug to see the traceback, and report it.",
         )
-        print_error(bug, as_json=invocation.as_json, command=invocation.command)
+        print_error(bug, as_json=env.as_json, command=env.command)
         return int(ExitCode.FAILURE)
     if result == ExitCode.INTERRUPTED:  # typer turns a KeyboardInterrupt inside a command into 130
         return _interrupted()
     return int(result or 0)
+
+
+def _asks_for_json(args: list[str]) -> bool:
+    """Whether the command line asks for --json (before a ``--`` that ends the options)."""
+    options = args[: args.index("--")] if "--" in args else args
+    return "--json" in options
+
+
+def _usage_error(usage: click_exceptions.ClickException, *, as_json: bool) -> int:
+    """A command line click could not accept: its message, as JSON on stdout when --json was given."""
+    if not as_json:
+        usage.show()
+        return int(usage.exit_code)
+    from onboard.output import print_error
+
+    ctx = getattr(usage, "ctx", None)
+    words = ctx.command_path.split()[1:] if ctx is not None else []
+    error = UsageError(
+        usage.format_message(),
+        f"See `{' '.join(['onboard', *words])} --help`.",
+        exit_code=ExitCode(usage.exit_code),
+    )
+    print_error(error, as_json=True, command=command_name(words))
+    return int(usage.exit_code)
 
 
 def _interrupted() -> int:

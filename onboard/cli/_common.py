@@ -1,37 +1,75 @@
-"""What every command shares: the invocation's flags, the --json option, and how a command finishes."""
+"""What every command shares: the run's environment, the --json option, and how a command finishes."""
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn, Optional
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, Optional
 
 import typer
 
-try:  # typer >= 0.29 carries its own copy of click; older releases use click itself
+# Recent typer releases carry their own copy of click (typer._click), older ones use click itself: the
+# command tree typer builds is made of that copy's classes, so onboard names them through these two.
+try:
+    from typer._click import core as click_core
     from typer._click import exceptions as click_exceptions
 except ImportError:  # pragma: no cover - depends on the installed typer
-    from click import exceptions as click_exceptions  # noqa: F401 - re-exported
+    from click import core as click_core  # type: ignore[no-redef]
+    from click import exceptions as click_exceptions  # type: ignore[no-redef]  # noqa: F401
 
 if TYPE_CHECKING:
     from onboard.output import Outcome
 
 
 @dataclass
-class Invocation:
-    """Flags of the running command that :func:`onboard.cli.main` needs when it reports an error."""
+class Environment:
+    """One run of onboard: what :func:`onboard.cli.main` needs to report an error as the command was asked.
+
+    ``main()`` creates one per run, has :func:`record_invocations` fill in ``command`` and ``as_json``
+    as a command starts (so no command has to remember to), and hands it to click as the root
+    context's ``obj``: a command that needs it takes a ``typer.Context`` and reads ``ctx.obj``.
+    """
 
     debug: bool = False
+    #: Whether the running command was given --json (its errors then come as a JSON envelope).
     as_json: bool = False
+    #: The running command's dotted name, as the JSON envelope says it: "lab.up", "doctor".
     command: str = "onboard"
 
-    def reset(self, *, debug: bool) -> None:
-        self.debug = debug
-        self.as_json = False
-        self.command = "onboard"
+
+def command_name(words: list[str]) -> str:
+    """ "lab.init-world" for ``onboard lab init-world`` (the words after the program name)."""
+    return ".".join(words) or "onboard"
 
 
-invocation = Invocation()
+def record_invocations(
+    command: click_core.Command, env: Environment, path: tuple[str, ...] = ()
+) -> click_core.Command:
+    """Make every command under ``command`` record its name and --json in ``env`` as it starts.
+
+    :func:`onboard.cli.main` applies it to the whole command tree it runs, so a command or command
+    group added anywhere (``app.add_typer``, ``app.command``) is covered without doing anything.
+    """
+    children = getattr(command, "commands", None)
+    if children is not None:  # a group: its own callback runs before a command is chosen
+        for name, child in children.items():
+            record_invocations(child, env, (*path, name))
+    elif command.callback is not None:
+        command.callback = _recording(command.callback, env, command_name(list(path)))
+    return command
+
+
+def _recording(callback: Callable[..., Any], env: Environment, name: str) -> Callable[..., Any]:
+    @functools.wraps(callback)
+    def run(*args: Any, **params: Any) -> Any:
+        env.command = name
+        env.as_json = bool(params.get("as_json", False))
+        return callback(*args, **params)
+
+    return run
+
 
 # typer reads option annotations at runtime: Optional[...] keeps them valid on Python 3.10.
 OptionalText = Optional[str]  # noqa: UP045
@@ -42,12 +80,6 @@ OptionalFlag = Optional[bool]  # noqa: UP045
 JsonOption = Annotated[
     bool, typer.Option("--json", help="Print the result as a JSON envelope (see the README).")
 ]
-
-
-def begin(command: str, *, as_json: bool = False) -> None:
-    """Record which command runs, so that an error it raises is reported under its name."""
-    invocation.command = command
-    invocation.as_json = as_json
 
 
 def finish(outcome: Outcome, *, as_json: bool) -> NoReturn:

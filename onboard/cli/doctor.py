@@ -6,7 +6,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from onboard.cli._common import JsonOption, begin, finish
+from onboard.cli._common import JsonOption, finish
 
 
 def doctor_command(
@@ -51,7 +51,6 @@ def doctor_command(
 
     Example: onboard doctor --team team.toml --fix
     """
-    begin("doctor", as_json=as_json)
     from onboard.doctor import DoctorOptions, run_doctor
     from onboard.doctor.report import renderer
     from onboard.output import Outcome

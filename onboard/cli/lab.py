@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from onboard.cli._common import JsonOption, OptionalPath, OptionalPort, OptionalText, begin, finish
+from onboard.cli._common import JsonOption, OptionalPath, OptionalPort, OptionalText, finish
 
 app = typer.Typer(
     help=(
@@ -61,7 +61,10 @@ def up_command(
         bool, typer.Option("--detach", "-d", help="Run in the background (log in the state folder).")
     ] = False,
     port: Annotated[
-        OptionalPort, typer.Option("--port", help="HTTP port on 127.0.0.1 (default: 4566, else a free one).")
+        OptionalPort,
+        typer.Option(
+            "--port", min=1, max=65535, help="HTTP port on 127.0.0.1 (default: 4566, else a free one)."
+        ),
     ] = None,
     learners: Annotated[
         OptionalText, typer.Option("--learners", help="Comma-separated learner names (up to 30).")
@@ -83,7 +86,6 @@ def up_command(
 
     Example: onboard lab up --detach --learners alice,bob
     """
-    begin("lab.up", as_json=as_json)
     from onboard.errors import UsageError
     from onboard.lab import control
     from onboard.output import Outcome
@@ -124,7 +126,6 @@ def status_command(as_json: JsonOption = False) -> None:
 
     Example: onboard lab status --json
     """
-    begin("lab.status", as_json=as_json)
     from onboard.errors import ExitCode
     from onboard.lab import control
     from onboard.output import Outcome
@@ -140,7 +141,6 @@ def down_command(as_json: JsonOption = False) -> None:
 
     Example: onboard lab down
     """
-    begin("lab.down", as_json=as_json)
     from onboard.lab import control
     from onboard.output import Outcome
 
@@ -157,7 +157,6 @@ def reset_command(as_json: JsonOption = False) -> None:
 
     Example: onboard lab reset
     """
-    begin("lab.reset", as_json=as_json)
     from onboard.lab import control
     from onboard.output import Outcome
 
@@ -177,7 +176,6 @@ def env_command(
 
     Example: eval "$(onboard lab env)"
     """
-    begin("lab.env")
     from onboard.lab import control
 
     paths = _paths()
@@ -194,7 +192,6 @@ def shell_command() -> None:
 
     Example: onboard lab shell
     """
-    begin("lab.shell")
     from onboard.lab import control
 
     raise typer.Exit(control.run_shell(_paths()))
@@ -217,7 +214,6 @@ def fault_command(
 
     Example: onboard lab fault agent-offline jupyter
     """
-    begin("lab.fault", as_json=as_json)
     from onboard.lab import control
     from onboard.output import Outcome
 
@@ -258,7 +254,6 @@ def init_world_command(
 
     Example: onboard lab init-world lab.toml && onboard lab up --world lab.toml
     """
-    begin("lab.init-world", as_json=as_json)
     from onboard.errors import UsageError
     from onboard.lab.state import write_text_atomic
     from onboard.lab.world import DEFAULT_WORLD_TOML
@@ -300,7 +295,6 @@ def tour_command(
 
     Example: onboard lab tour --keep
     """
-    begin("lab.tour", as_json=as_json)
     from onboard.lab.tour import Narrator, render_score, run_tour, tour_exit_code
     from onboard.output import Outcome, console
 

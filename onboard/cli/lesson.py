@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from onboard.cli._common import JsonOption, OptionalPath, OptionalText, begin, finish
+from onboard.cli._common import JsonOption, OptionalPath, OptionalText, finish
 
 app = typer.Typer(
     help=(
@@ -67,7 +67,6 @@ def list_command(
 
     Example: onboard lesson list
     """
-    begin("lesson.list", as_json=as_json)
     from onboard.lessons.render import render_list
     from onboard.output import Outcome
 
@@ -88,7 +87,6 @@ def start_command(
 
     Example: onboard lesson start connect --shell
     """
-    begin("lesson.start", as_json=as_json)
     runner = _runner(team, profile, lessons_dir)
     _show_step("lesson.start", runner.start(name), runner, shell, as_json)
 
@@ -105,7 +103,6 @@ def next_command(
 
     Example: onboard lesson next
     """
-    begin("lesson.next", as_json=as_json)
     runner = _runner(team, profile, lessons_dir)
     _show_step("lesson.next", runner.next(), runner, shell, as_json)
 
@@ -123,7 +120,6 @@ def check_command(
 
     Example: onboard lesson check
     """
-    begin("lesson.check", as_json=as_json)
     from onboard.errors import ExitCode
     from onboard.lessons.render import render_check
     from onboard.output import Outcome
@@ -144,7 +140,6 @@ def hint_command(
 
     Example: onboard lesson hint
     """
-    begin("lesson.hint", as_json=as_json)
     from onboard.lessons.render import render_hint
     from onboard.output import Outcome
 
@@ -162,7 +157,6 @@ def skip_command(
 
     Example: onboard lesson skip
     """
-    begin("lesson.skip", as_json=as_json)
     runner = _runner(team, profile, lessons_dir)
     _show_step("lesson.skip", runner.skip(), runner, False, as_json)
 
@@ -179,7 +173,6 @@ def reset_command(
 
     Example: onboard lesson reset connect
     """
-    begin("lesson.reset", as_json=as_json)
     from onboard.output import Outcome
 
     data = _runner(team, profile, lessons_dir, need_team=False).reset(name)
@@ -202,7 +195,6 @@ def status_command(
 
     Example: onboard lesson status --json
     """
-    begin("lesson.status", as_json=as_json)
     from onboard.lessons.render import render_status
     from onboard.output import Outcome
 
@@ -222,7 +214,6 @@ def publish_command(
 
     Example: onboard lesson publish
     """
-    begin("lesson.publish", as_json=as_json)
     from onboard.output import Outcome
 
     data = _runner(team, profile, lessons_dir).publish()
@@ -243,7 +234,6 @@ def lint_command(
 
     Example: onboard lesson lint lessons/
     """
-    begin("lesson.lint", as_json=as_json)
     from onboard.errors import ExitCode
     from onboard.lessons.format import lint_paths
     from onboard.lessons.render import render_lint

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from onboard.cli._common import JsonOption, OptionalPath, OptionalText, begin, finish
+from onboard.cli._common import JsonOption, OptionalPath, OptionalText, finish
 
 app = typer.Typer(
     help=(
@@ -65,7 +65,6 @@ def install_command(
 
     Example: onboard plugin install --version 1.2.764.0
     """
-    begin("plugin.install", as_json=as_json)
     from onboard.errors import UsageError
     from onboard.output import Outcome
     from onboard.platform import detect
@@ -105,7 +104,6 @@ def status_command(bin_dir: BinDirOption = None, as_json: JsonOption = False) ->
 
     Example: onboard plugin status --json
     """
-    begin("plugin.status", as_json=as_json)
     from onboard.errors import ExitCode
     from onboard.output import Outcome
     from onboard.plugin.install import plugin_status
@@ -121,7 +119,6 @@ def uninstall_command(bin_dir: BinDirOption = None, as_json: JsonOption = False)
 
     Example: onboard plugin uninstall
     """
-    begin("plugin.uninstall", as_json=as_json)
     from onboard.output import Outcome
     from onboard.plugin.install import uninstall_plugin
 

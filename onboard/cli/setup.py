@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from onboard.cli._common import JsonOption, OptionalFlag, OptionalPath, OptionalText, begin, finish
+from onboard.cli._common import JsonOption, OptionalFlag, OptionalPath, OptionalText, finish
 
 
 def setup_command(
@@ -67,7 +67,6 @@ def setup_command(
 
     Example: onboard setup --team team.toml --credentials-csv ~/Downloads/alice_accessKeys.csv --yes
     """
-    begin("setup", as_json=as_json)
     from onboard.output import Outcome
     from onboard.setup import SetupOptions, run_setup
     from onboard.setup.wizard import render_setup

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from onboard.cli._common import JsonOption, OptionalPath, OptionalText, begin, finish
+from onboard.cli._common import JsonOption, OptionalPath, OptionalText, finish
 
 app = typer.Typer(
     help=(
@@ -64,7 +64,6 @@ def policy_command(
 
     Example: onboard trainer policy --team team.toml --account 123456789012 --explain
     """
-    begin("trainer.policy", as_json=as_json)
     from onboard.awsclient import ClientSettings
     from onboard.errors import ExitCode
     from onboard.output import Outcome
