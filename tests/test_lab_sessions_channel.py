@@ -248,7 +248,7 @@ def test_the_interactive_command_document_runs_its_command(channel_lab):
 
 
 def test_the_non_interactive_command_document_runs_without_a_prompt(channel_lab):
-    answer = channel_lab.start_session(document="AWS-StartNonInteractiveCommand", command="echo $((20+22))")
+    answer = channel_lab.start_session(document="AWS-StartNonInteractiveCommand", command="sh -c 'echo $((20+22))'")
     child = channel_lab.spawn_plugin(answer)
     child.expect_exact("42")
     child.expect_exact(f"Exiting session with sessionId: {answer['SessionId']}.")
@@ -410,7 +410,7 @@ def test_a_document_that_cannot_start_fails_the_session_with_the_reason(channel_
     answer = channel_lab.start_session(document="AWS-StartInteractiveCommand")  # no `command` parameter
     child = channel_lab.spawn_plugin(answer)
     child.expect_exact(f"SessionId: {answer['SessionId']} : The session could not start:")
-    child.expect_exact("needs the parameter 'command'")
+    child.expect_exact("requires parameter command")
     child.expect(pexpect_eof())
     child.close()
     assert child.exitstatus == 0  # like AWS's plugin: the channel closed normally, with a reason

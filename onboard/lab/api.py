@@ -39,7 +39,14 @@ from onboard.lab.iampolicy import (
     role_policies,
     user_policies,
 )
-from onboard.lab.sessions import DEFAULT_DOCUMENT, HISTORY_STATUSES, LabSession, SessionRegistry
+from onboard.lab.sessions import (
+    DEFAULT_DOCUMENT,
+    HISTORY_STATUSES,
+    InvalidSessionParameters,
+    LabSession,
+    SessionRegistry,
+    check_parameters,
+)
 from onboard.lab.world import World
 
 SESSION_OPERATIONS = (
@@ -294,13 +301,10 @@ class LabApplication:
                 raise ApiError("InvalidDocument", f"Document with name {document} does not exist.")
         if not self.state.agent_online(target):
             raise ApiError("TargetNotConnected", f"{target} is not connected.")
-        parameters = request.get("Parameters") or {}
-        if not isinstance(parameters, dict) or not all(isinstance(v, list) for v in parameters.values()):
-            raise ApiError("InvalidParameters", "Parameters must map names to lists of strings.")
-        if document == "AWS-StartInteractiveCommand" and not parameters.get("command"):
-            raise ApiError(
-                "InvalidParameters", "Document AWS-StartInteractiveCommand requires parameter command."
-            )
+        try:
+            parameters = check_parameters(document or DEFAULT_DOCUMENT, request.get("Parameters") or {})
+        except InvalidSessionParameters as err:
+            raise ApiError(err.code, str(err)) from None
         session_id = f"{principal.name}-{secrets.token_hex(9)[:17]}"
         session = LabSession(
             session_id=session_id,
@@ -585,7 +589,7 @@ def _describe_session(session: LabSession) -> dict[str, Any]:
         "DocumentName": session.document_name,
         "Owner": session.owner_arn,
         "OutputUrl": session.output_url,
-        "MaxSessionDuration": "1200",
+        "MaxSessionDuration": str(session.max_session_minutes),
     }
     if session.end_date is not None:
         described["EndDate"] = session.end_date

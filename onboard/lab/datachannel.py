@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import os
 import threading
@@ -34,11 +33,19 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
-from onboard.lab.instance import ShellProcess
-from onboard.lab.sessions import LabInstance, LabSession, SessionRegistry
+from onboard.lab.instance import MAX_TERMINAL_SIDE, ShellProcess
+from onboard.lab.sessions import MAX_SESSION_MINUTES, LabInstance, LabSession, SessionRegistry
 from onboard.lab.transcripts import Transcript
 from onboard.session import protocol
-from onboard.session.protocol import ClientMessage, IncomingStream, OutgoingStream, PayloadType, ProtocolError
+from onboard.session.protocol import (
+    Arrival,
+    ClientMessage,
+    HoldBudget,
+    IncomingStream,
+    OutgoingStream,
+    PayloadType,
+    ProtocolError,
+)
 
 log = logging.getLogger(__name__)
 
@@ -46,14 +53,11 @@ AGENT_VERSION = "3.3.0.0"
 PATH_PREFIX = "/v1/data-channel/"
 #: As on AWS: 20 minutes without input ends a session.
 DEFAULT_IDLE_TIMEOUT = 20 * 60
-#: AWS's longest "maximum session duration" setting, 24 hours.
-DEFAULT_MAX_SESSION_SECONDS = 24 * 60 * 60
+DEFAULT_MAX_SESSION_SECONDS = MAX_SESSION_MINUTES * 60
 #: How long a client has to send its OpenDataChannel frame.
 OPEN_TIMEOUT = 10.0
 #: Largest websocket frame accepted: a little over the protocol's payload limit.
 MAX_FRAME = protocol.MAX_PAYLOAD + protocol.PAYLOAD_OFFSET
-#: Output waiting for acknowledgement beyond which the shell is not read (back-pressure).
-PAUSE_OUTPUT_AT = 512
 READ_CHUNK = 16 * 1024
 #: Output sent in one message at most.
 OUTPUT_BATCH = 64 * 1024
@@ -65,6 +69,27 @@ DRAIN_SECONDS = 1.0
 # Websocket close codes: 1008 policy violation (token), 1002 protocol error (bad frame), 1000 normal.
 CLOSE_POLICY = 1008
 CLOSE_PROTOCOL = 1002
+MiB = 1024 * 1024
+#: The shell's terminal when the client has not said its size yet (the plugin's size without a TTY).
+DEFAULT_COLS, DEFAULT_ROWS = 300, 100
+
+
+@dataclass(frozen=True)
+class ChannelLimits:
+    """What the server holds for its clients, in bytes, so that no client can make it hold more.
+
+    Input is acknowledged only once it is in the session (taken by the shell, queued for it, or held
+    out of order); what does not fit is left unacknowledged and the client sends it again, as AWS's
+    agent does when its handler is not ready.
+    """
+
+    #: Input queued for the shell beyond which an in-order message is refused (not acknowledged).
+    queued_input: int = 256 * 1024
+    #: Out-of-order input acknowledged and held, per session and for all sessions together.
+    held_per_session: int = 4 * MiB
+    held_total: int = 32 * MiB
+    #: Output sent and not yet acknowledged beyond which the shell is not read (back-pressure).
+    unacknowledged_output: int = 2 * MiB
 
 
 @dataclass
@@ -78,6 +103,15 @@ class _Channel:
     incoming: IncomingStream = field(default_factory=IncomingStream)
     connection: ServerConnection | None = None
     shell: ShellProcess | None = None
+    #: Input accepted (acknowledged) that the shell has not taken yet, or that came before the shell.
+    queued_input: bytearray = field(default_factory=bytearray)
+    #: Whether the loop waits for the terminal to take :attr:`queued_input`.
+    writing: bool = False
+    #: The expected input message was refused for lack of room: later ones are refused until it is taken,
+    #: so that nothing acknowledged waits behind a message the client still has to resend.
+    input_refused: bool = False
+    #: The client's terminal size, if it said it before the shell started.
+    size: tuple[int, int] | None = None
     handshake_started: float = 0.0
     handshake_done: bool = False
     client_id: str = ""
@@ -97,6 +131,7 @@ class DataChannelServer:
         port: int = 0,
         idle_timeout: float = DEFAULT_IDLE_TIMEOUT,
         max_session_seconds: float = DEFAULT_MAX_SESSION_SECONDS,
+        limits: ChannelLimits | None = None,
     ) -> None:
         self.registry = registry
         self.instances = instances
@@ -104,6 +139,8 @@ class DataChannelServer:
         self.port = port
         self.idle_timeout = idle_timeout
         self.max_session_seconds = max_session_seconds
+        self.limits = limits or ChannelLimits()
+        self._held = HoldBudget(self.limits.held_total)
         self._channels: dict[str, _Channel] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -126,6 +163,11 @@ class DataChannelServer:
             self._thread.join()
             self._thread = None
             raise self._startup_error
+
+    @property
+    def held_input_bytes(self) -> int:
+        """Bytes of out-of-order input held for every session together."""
+        return self._held.used
 
     def stream_url(self, session_id: str) -> str:
         return f"ws://{self.host}:{self.port}{PATH_PREFIX}{session_id}?role=publish_subscribe"
@@ -205,7 +247,13 @@ class DataChannelServer:
             opening = await asyncio.wait_for(connection.recv(), OPEN_TIMEOUT)
         except (asyncio.TimeoutError, ConnectionClosed):
             return
-        session = self._redeem(opening, session_id)
+        try:
+            opened = _opening_document(opening)
+        except ProtocolError as err:
+            log.info("session %s: closing the connection on a bad OpenDataChannel frame: %s", session_id, err)
+            await connection.close(CLOSE_PROTOCOL, "bad OpenDataChannel frame")
+            return
+        session = self._redeem(opened, session_id)
         if session is None:
             await connection.close(CLOSE_POLICY, "invalid or expired token")
             return
@@ -216,11 +264,13 @@ class DataChannelServer:
         channel = self._channels.get(session_id)
         if channel is None:
             secrets = [instance.role_secret_access_key, instance.role_session_token]
-            channel = _Channel(session, instance, Transcript(session, [s for s in secrets if s]))
+            incoming = IncomingStream(max_held_bytes=self.limits.held_per_session, budget=self._held)
+            transcript = Transcript(session, [s for s in secrets if s])
+            channel = _Channel(session, instance, transcript, incoming=incoming)
             self._channels[session_id] = channel
         previous = channel.connection
         channel.connection = connection
-        channel.client_id = _json_field(opening, "ClientId") or channel.client_id
+        channel.client_id = _text_field(opened, "ClientId") or channel.client_id
         if previous is not None:
             await previous.close(1000, "replaced by a resumed connection")
         self.registry.mark_connected(session_id)
@@ -245,11 +295,14 @@ class DataChannelServer:
         finally:
             if channel.connection is connection:
                 channel.connection = None
+                # Held messages came after one this client never sent: free them with its socket.
+                channel.incoming.release()
+                channel.input_refused = False
                 if not channel.ended:
                     self.registry.mark_disconnected(session_id)
 
-    def _redeem(self, opening: str | bytes, session_id: str) -> LabSession | None:
-        token = _json_field(opening, "TokenValue")
+    def _redeem(self, opened: dict, session_id: str) -> LabSession | None:
+        token = _text_field(opened, "TokenValue")
         if not token:
             return None
         session = self.registry.redeem_token(token)
@@ -258,73 +311,113 @@ class DataChannelServer:
         return session
 
     async def _receive(self, channel: _Channel, message: ClientMessage) -> None:
+        """One message from the client, handled as AWS's agent does (datachannel.go,
+        handleStreamDataMessage): the expected message is acknowledged once the session took it;
+        a message ahead of it is acknowledged if it can be held; a duplicate is acknowledged again (its
+        first acknowledgement may have been lost with a socket)."""
         if message.message_type == protocol.ACKNOWLEDGE:
             channel.outgoing.acknowledged(protocol.acknowledged_sequence(message))
             self._resume_reading(channel)
             return
         if message.message_type != protocol.INPUT_STREAM:
             raise ProtocolError(f"a client does not send {message.message_type}")
-        acknowledge, ready = channel.incoming.receive(message)
-        if acknowledge and channel.connection is not None:
-            await _send(channel.connection, protocol.acknowledge(message).encode())
-        for item in ready:
-            await self._process(channel, item)
+        arrival = channel.incoming.arrival(message)
+        if arrival is Arrival.AHEAD:
+            if not channel.input_refused and channel.incoming.hold(message):
+                await self._acknowledge(channel, message)
+            return
+        if arrival is Arrival.NEXT:
+            if not await self._take(channel, message):
+                channel.input_refused = True
+                return
+            channel.input_refused = False
+        await self._acknowledge(channel, message)
+        if arrival is Arrival.NEXT:
+            for held in channel.incoming.advance():
+                await self._take(channel, held, room_or_not=True)
 
-    async def _process(self, channel: _Channel, message: ClientMessage) -> None:
+    async def _acknowledge(self, channel: _Channel, message: ClientMessage) -> None:
+        if channel.connection is not None:
+            await _send(channel.connection, protocol.acknowledge(message).encode())
+
+    async def _take(self, channel: _Channel, message: ClientMessage, *, room_or_not: bool = False) -> bool:
+        """Take one in-order message into the session; False if there is no room for it now (then it is
+        not acknowledged). Held messages were acknowledged already: they are taken ``room_or_not``."""
         kind = message.payload_type
         if kind == PayloadType.HANDSHAKE_RESPONSE:
-            if channel.handshake_done:
-                return
-            channel.handshake_done = True
-            elapsed = time.monotonic() - channel.handshake_started
-            await self._send_stream(
-                channel, protocol.handshake_complete(elapsed), PayloadType.HANDSHAKE_COMPLETE
-            )
-            self._start_shell(channel)
+            if not channel.handshake_done:
+                channel.handshake_done = True
+                elapsed = time.monotonic() - channel.handshake_started
+                await self._send_stream(
+                    channel, protocol.handshake_complete(elapsed), PayloadType.HANDSHAKE_COMPLETE
+                )
+                self._start_shell(channel)
         elif kind == PayloadType.OUTPUT:
             channel.last_input = time.monotonic()
-            if channel.shell is not None and message.payload:
-                channel.shell.write(message.payload)
+            if not room_or_not and len(channel.queued_input) >= self.limits.queued_input:
+                return False
+            channel.queued_input += message.payload
+            self._write_input(channel)
         elif kind == PayloadType.SIZE:
-            size = message.json()
-            if channel.shell is not None and isinstance(size, dict):
-                with contextlib.suppress(TypeError, ValueError, OSError):
-                    channel.shell.resize(int(size.get("cols", 0)), int(size.get("rows", 0)))
+            channel.size = _terminal_size(message)
+            if channel.shell is not None:
+                channel.shell.resize(*channel.size)
         # Flag messages and anything newer are acknowledged and otherwise ignored, as the agent does.
+        return True
 
     # --- the shell --------------------------------------------------------------------------
     def _start_shell(self, channel: _Channel) -> None:
+        cols, rows = channel.size or (DEFAULT_COLS, DEFAULT_ROWS)
         try:
-            channel.shell = ShellProcess(channel.instance, channel.session)
+            channel.shell = ShellProcess(channel.instance, channel.session, cols, rows)
         except (OSError, ValueError) as err:
             log.warning("session %s: the shell did not start: %s", channel.session.session_id, err)
             reason = f"The session could not start: {err}"
             self._spawn(self._end(channel, "Failed", drain=False, closing_output=reason))
             return
         self._resume_reading(channel)
+        self._write_input(channel)
+
+    def _write_input(self, channel: _Channel) -> None:
+        """Give the shell what it takes of the queued input now; wait (in the loop) to give the rest."""
+        shell = channel.shell
+        if shell is None or channel.ended:
+            return  # queued until the shell starts
+        taken = shell.write_some(channel.queued_input)
+        del channel.queued_input[:taken]
+        if channel.queued_input and not channel.writing and shell.input_fd >= 0:
+            channel.writing = True
+            self._loop.add_writer(shell.input_fd, self._write_input, channel)
+        elif not channel.queued_input and channel.writing:
+            self._stop_writing(channel)
+
+    def _stop_writing(self, channel: _Channel) -> None:
+        if channel.writing and channel.shell is not None and channel.shell.input_fd >= 0:
+            self._loop.remove_writer(channel.shell.input_fd)
+        channel.writing = False
 
     def _resume_reading(self, channel: _Channel) -> None:
         shell = channel.shell
-        if shell is None or channel.reading or channel.ended or shell.master_fd < 0:
+        if shell is None or channel.reading or channel.ended or shell.output_fd < 0:
             return
-        if channel.outgoing.unacknowledged >= PAUSE_OUTPUT_AT:
+        if channel.outgoing.unacknowledged_bytes >= self.limits.unacknowledged_output:
             return
         channel.reading = True
-        self._loop.add_reader(shell.master_fd, self._shell_readable, channel)
+        self._loop.add_reader(shell.output_fd, self._shell_readable, channel)
 
     def _pause_reading(self, channel: _Channel) -> None:
-        if channel.reading and channel.shell is not None and channel.shell.master_fd >= 0:
-            self._loop.remove_reader(channel.shell.master_fd)
+        if channel.reading and channel.shell is not None and channel.shell.output_fd >= 0:
+            self._loop.remove_reader(channel.shell.output_fd)
         channel.reading = False
 
     def _shell_readable(self, channel: _Channel) -> None:
-        output, ended = _read_available(channel.shell.master_fd)
+        output, ended = _read_available(channel.shell.output_fd)
         if output:
             self._send_output(channel, output)
         if ended:
             self._pause_reading(channel)
             self._spawn(self._end(channel, "Terminated"))
-        elif channel.outgoing.unacknowledged >= PAUSE_OUTPUT_AT:
+        elif channel.outgoing.unacknowledged_bytes >= self.limits.unacknowledged_output:
             self._pause_reading(channel)
 
     def _send_output(self, channel: _Channel, output: bytes) -> None:
@@ -373,6 +466,8 @@ class DataChannelServer:
         channel.ended = True
         session_id = channel.session.session_id
         self._pause_reading(channel)
+        self._stop_writing(channel)
+        channel.incoming.release()
         if channel.shell is not None:
             await asyncio.get_running_loop().run_in_executor(None, channel.shell.terminate)
         if notice and channel.connection is not None:
@@ -415,7 +510,7 @@ class DataChannelServer:
                     continue
                 if channel.shell is not None and channel.shell.exited:
                     # the shell is gone but a background job may keep the terminal open: end anyway
-                    output, _ = _read_available(channel.shell.master_fd)
+                    output, _ = _read_available(channel.shell.output_fd)
                     if output:
                         self._send_output(channel, output)
                     self._spawn(self._end(channel, "Terminated"))
@@ -460,9 +555,28 @@ def _session_id_of(path: str) -> str:
     return session_id if session_id and "/" not in session_id else ""
 
 
-def _json_field(frame: str | bytes, name: str) -> str:
-    try:
-        value = json.loads(frame).get(name)
-    except (ValueError, AttributeError):
-        return ""
+def _opening_document(frame: str | bytes) -> dict:
+    """The OpenDataChannel frame as a JSON object, or :class:`ProtocolError`."""
+    document = protocol.parse_json(frame, "the OpenDataChannel frame")
+    if not isinstance(document, dict):
+        raise ProtocolError("the OpenDataChannel frame is not a JSON object")
+    return document
+
+
+def _text_field(document: dict, name: str) -> str:
+    value = document.get(name)
     return value if isinstance(value, str) else ""
+
+
+def _terminal_size(message: ClientMessage) -> tuple[int, int]:
+    """The (cols, rows) of a Size message, or :class:`ProtocolError`: AWS's agent reads them as unsigned
+    32-bit integers and fails the message otherwise."""
+    size = message.json()
+    if not isinstance(size, dict):
+        raise ProtocolError("a Size message is not a JSON object")
+    sides = [size.get("cols"), size.get("rows")]
+    for side in sides:
+        if not isinstance(side, int) or isinstance(side, bool) or not 0 <= side < 2**32:
+            raise ProtocolError(f"a Size message has cols and rows as whole numbers, not {side!r}")
+    cols, rows = (min(side, MAX_TERMINAL_SIDE) for side in sides)
+    return cols, rows

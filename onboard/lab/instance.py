@@ -13,7 +13,7 @@ import contextlib
 import fcntl
 import hashlib
 import os
-import select
+import shlex
 import shutil
 import signal
 import struct
@@ -23,14 +23,23 @@ import termios
 import time
 from pathlib import Path
 
-from onboard.lab.sessions import LabInstance, LabSession
+from onboard.lab.sessions import (
+    DEFAULT_DOCUMENT,
+    INTERACTIVE_COMMAND,
+    NON_INTERACTIVE_COMMAND,
+    InvalidSessionParameters,
+    LabInstance,
+    LabSession,
+    check_parameters,
+)
 from onboard.lab.shell import BIN_DIR, RC_FILE, SSM_USER_PROMPT
 
 SSM_USER = "ssm-user"
-RUN_SHELL = "SSM-SessionManagerRunShell"
-INTERACTIVE_COMMAND = "AWS-StartInteractiveCommand"
-NON_INTERACTIVE_COMMAND = "AWS-StartNonInteractiveCommand"
-DOCUMENTS = (RUN_SHELL, INTERACTIVE_COMMAND, NON_INTERACTIVE_COMMAND)
+#: Bytes typed into a non-interactive command that AWS's agent turns into signals (appconfig's
+#: ByteControlSignalsLinux): there is no terminal to do it.
+CONTROL_SIGNALS = {0x03: signal.SIGINT, 0x1C: signal.SIGQUIT}
+#: Largest terminal side accepted in a Size message, in characters.
+MAX_TERMINAL_SIDE = 10000
 
 #: The child becomes a session leader (start_new_session) and takes the pty as its controlling
 #: terminal, so that Ctrl-C typed by the learner reaches the foreground job as SIGINT.
@@ -105,67 +114,96 @@ def shell_environment(instance: LabInstance, user: str = SSM_USER) -> dict[str, 
 
 
 def shell_command(session: LabSession) -> list[str]:
-    """What the session's document runs: a shell, or the ``command`` parameter."""
+    """What the session's document runs: a shell, or the ``command`` parameter.
+
+    As AWS's agent (session/shell/shell_unix.go): the interactive command runs under ``sh -c`` in a
+    terminal; the non-interactive one is split like a shell would split it and run directly, no shell.
+    """
     bash = shutil.which("bash") or "/bin/bash"
     interactive = [bash, "--noprofile", "--rcfile", str(RC_FILE), "-i"]
-    if session.document_name == RUN_SHELL:
+    if session.document_name == DEFAULT_DOCUMENT:
         return interactive
-    command = " ".join(session.parameters.get("command") or [])
-    if not command:
-        raise ValueError(f"{session.document_name} needs the parameter 'command'")
+    parameters = check_parameters(session.document_name, session.parameters)
+    command = " ".join(parameters["command"])
     if session.document_name == INTERACTIVE_COMMAND:
-        return [bash, "--noprofile", "--rcfile", str(RC_FILE), "-i", "-c", command]
-    return [bash, "-c", command]
+        return [*interactive, "-c", command]
+    try:
+        return shlex.split(command)
+    except ValueError as err:
+        raise InvalidSessionParameters("InvalidParameters", f"Failed to parse commands input: {err}") from None
 
 
 class ShellProcess:
-    """A process in a pseudo-terminal; the caller reads and writes :attr:`master_fd`."""
+    """The process a session's document runs, and the ends of it the data channel reads and writes.
+
+    Shells and interactive commands run in a pseudo-terminal (:attr:`output_fd` is its master, input is
+    typed into it); non-interactive commands run without one, as AWS's agent runs them: stdout and
+    stderr go to one pipe, in the order written, and input only ever becomes signals (Ctrl-C, Ctrl-\\).
+    Every descriptor is non-blocking: nothing here waits for the process.
+    """
 
     def __init__(self, instance: LabInstance, session: LabSession, cols: int = 300, rows: int = 100):
         env = shell_environment(instance)
         home = Path(env["HOME"])
         home.mkdir(parents=True, exist_ok=True)
         argv = shell_command(session)
-        self.master_fd, slave_fd = os.openpty()
+        self.interactive = session.document_name != NON_INTERACTIVE_COMMAND
+        if self.interactive:
+            self.output_fd, child_fd = os.openpty()
+            child_stdin = child_fd
+            argv = [sys.executable, "-I", "-S", "-c", _TAKE_TERMINAL, *argv]
+        else:
+            self.output_fd, child_fd = os.pipe()
+            child_stdin = subprocess.DEVNULL
         try:
             self.resize(cols, rows)
             self.process = subprocess.Popen(
-                [sys.executable, "-I", "-S", "-c", _TAKE_TERMINAL, *argv],
-                stdin=slave_fd,
-                stdout=slave_fd,
-                stderr=slave_fd,
+                argv,
+                stdin=child_stdin,
+                stdout=child_fd,
+                stderr=child_fd,
                 cwd=home,
                 env=env,
                 start_new_session=True,
             )
         except BaseException:
-            os.close(self.master_fd)
+            os.close(self.output_fd)
             raise
         finally:
-            os.close(slave_fd)
-        os.set_blocking(self.master_fd, False)
+            os.close(child_fd)
+        os.set_blocking(self.output_fd, False)
+
+    @property
+    def input_fd(self) -> int:
+        """Where typed input goes (the terminal), or -1: a non-interactive command has no input."""
+        return self.output_fd if self.interactive else -1
 
     def resize(self, cols: int, rows: int) -> None:
-        """Set the terminal size (the shell gets SIGWINCH from the kernel)."""
-        cols = max(1, min(int(cols), 10000))
-        rows = max(1, min(int(rows), 10000))
-        fcntl.ioctl(self.master_fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+        """Set the terminal size (the shell gets SIGWINCH from the kernel); no terminal, nothing to do."""
+        if not self.interactive or self.output_fd < 0:
+            return
+        cols = max(1, min(int(cols), MAX_TERMINAL_SIDE))
+        rows = max(1, min(int(rows), MAX_TERMINAL_SIDE))
+        fcntl.ioctl(self.output_fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
 
-    def write(self, data: bytes, timeout: float = 2.0) -> bool:
-        """Type ``data`` into the terminal; False if the shell stopped reading for ``timeout`` seconds."""
-        view = memoryview(data)
-        deadline = time.monotonic() + timeout
-        while view:
-            try:
-                written = os.write(self.master_fd, view)
-            except BlockingIOError:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return False
-                select.select([], [self.master_fd], [], min(remaining, 0.05))
-                continue
-            view = view[written:]
-        return True
+    def write_some(self, data: bytes | bytearray) -> int:
+        """Type as much of ``data`` as the terminal takes now, without waiting; how many bytes it took.
+
+        Input to a process that has gone is taken and discarded; input to a non-interactive command is
+        taken whole, its control bytes sent as signals.
+        """
+        if not self.interactive:
+            for byte in data:
+                if byte in CONTROL_SIGNALS and self.process.poll() is None:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.killpg(self.process.pid, CONTROL_SIGNALS[byte])
+            return len(data)
+        try:
+            return os.write(self.output_fd, data)
+        except BlockingIOError:
+            return 0
+        except OSError:  # EIO: nobody is on the terminal any more
+            return len(data)
 
     @property
     def exited(self) -> bool:
@@ -217,6 +255,6 @@ class ShellProcess:
                     os.kill(pid, signal.SIGCONT)
 
     def close(self) -> None:
-        if self.master_fd >= 0:
-            os.close(self.master_fd)
-            self.master_fd = -1
+        if self.output_fd >= 0:
+            os.close(self.output_fd)
+            self.output_fd = -1

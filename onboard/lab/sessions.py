@@ -25,6 +25,41 @@ ACTIVE_STATUSES = ("Connecting", "Connected", "Disconnected", "Terminating")
 HISTORY_STATUSES = ("Terminated", "Failed")
 
 DEFAULT_DOCUMENT = "SSM-SessionManagerRunShell"
+INTERACTIVE_COMMAND = "AWS-StartInteractiveCommand"
+NON_INTERACTIVE_COMMAND = "AWS-StartNonInteractiveCommand"
+DOCUMENTS = (DEFAULT_DOCUMENT, INTERACTIVE_COMMAND, NON_INTERACTIVE_COMMAND)
+
+#: The lab's maximum session duration: AWS's longest setting, 24 hours. DescribeSessions gives it in
+#: minutes, as a string ("1440"), as AWS does.
+MAX_SESSION_MINUTES = 24 * 60
+
+
+class InvalidSessionParameters(ValueError):
+    """StartSession parameters a document cannot take; ``code`` is the error code AWS answers with."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def check_parameters(document: str, parameters: object) -> dict[str, list[str]]:
+    """The StartSession ``Parameters`` of ``document``, checked as AWS checks them: a map of names to
+    lists of strings (else ValidationException), with ``command`` for the command documents (else
+    InvalidParameters). The data channel checks again before it runs anything."""
+    if not isinstance(parameters, dict) or not all(
+        isinstance(name, str) and isinstance(values, list) and all(isinstance(v, str) for v in values)
+        for name, values in parameters.items()
+    ):
+        raise InvalidSessionParameters(
+            "ValidationException",
+            "1 validation error detected: Value at 'parameters' failed to satisfy constraint: "
+            "Member must be a map of parameter names to lists of strings.",
+        )
+    if document in (INTERACTIVE_COMMAND, NON_INTERACTIVE_COMMAND) and not "".join(
+        parameters.get("command") or []
+    ):
+        raise InvalidSessionParameters("InvalidParameters", f"Document {document} requires parameter command.")
+    return parameters
 
 
 def utcnow() -> datetime:
@@ -71,6 +106,7 @@ class LabSession:
     end_date: datetime | None = None
     #: Where the transcript goes: {"S3OutputUrl": "https://...", ...} as DescribeSessions shows it.
     output_url: dict[str, str] = field(default_factory=dict)
+    max_session_minutes: int = MAX_SESSION_MINUTES
     #: Sequence numbers the data channel reached, so a resumed channel continues them.
     channel_state: dict[str, Any] = field(default_factory=dict)
 

@@ -33,7 +33,7 @@ import time
 import uuid
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from enum import IntEnum
+from enum import Enum, IntEnum
 from typing import Any
 
 HEADER_LENGTH = 116
@@ -133,10 +133,63 @@ class ClientMessage:
         return header + self.payload
 
     def json(self) -> Any:
-        try:
-            return json.loads(self.payload)
-        except ValueError as err:
-            raise ProtocolError(f"{self.message_type} payload type {self.payload_type} is not JSON") from err
+        return parse_json(self.payload, f"{self.message_type} payload type {self.payload_type}")
+
+
+#: Deepest nesting a JSON payload may have: the protocol's own documents are three levels deep.
+MAX_JSON_DEPTH = 32
+#: Largest JSON payload or OpenDataChannel frame read: the protocol's own are well under 1 KiB.
+MAX_JSON_BYTES = 64 * 1024
+
+
+def parse_json(text: str | bytes, what: str) -> Any:
+    """``text`` as JSON, or :class:`ProtocolError` if it is not JSON, is over :data:`MAX_JSON_BYTES`, nests deeper than
+    :data:`MAX_JSON_DEPTH` (the stdlib parser would recurse until RecursionError) or holds a number too
+    large for a float (``1e999``)."""
+    raw = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text
+    if len(raw) > MAX_JSON_BYTES:
+        raise ProtocolError(f"{what} is {len(raw)} bytes, over the {MAX_JSON_BYTES}-byte limit for JSON")
+    if _nesting_depth(raw) > MAX_JSON_DEPTH:
+        raise ProtocolError(f"{what} nests deeper than {MAX_JSON_DEPTH} levels")
+    try:
+        return json.loads(raw, parse_constant=_refuse_constant, parse_float=_finite_float)
+    except (ValueError, RecursionError) as err:
+        raise ProtocolError(f"{what} is not JSON: {err}") from None
+
+
+def _nesting_depth(raw: bytes) -> int:
+    """The deepest bracket nesting outside strings, found in one linear pass without recursion."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for byte in raw:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # backslash
+                escaped = True
+            elif byte == 0x22:  # quote
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in (0x5B, 0x7B):  # [ {
+            depth += 1
+            deepest = max(deepest, depth)
+            if deepest > MAX_JSON_DEPTH:
+                return deepest
+        elif byte in (0x5D, 0x7D):  # ] }
+            depth -= 1
+    return deepest
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise ValueError(f"{text} is too large a number")
+    return value
 
 
 def decode(frame: bytes, *, max_payload: int = MAX_PAYLOAD) -> ClientMessage:
@@ -197,7 +250,7 @@ def acknowledged_sequence(message: ClientMessage) -> int:
     body = message.json()
     try:
         return int(body["AcknowledgedMessageSequenceNumber"])
-    except (KeyError, TypeError, ValueError) as err:
+    except (KeyError, TypeError, ValueError, OverflowError) as err:
         raise ProtocolError("acknowledge without AcknowledgedMessageSequenceNumber") from err
 
 
@@ -307,6 +360,8 @@ class OutgoingStream:
         self.next_sequence = next_sequence
         self._clock = clock
         self._unacked: OrderedDict[int, _Pending] = OrderedDict()
+        #: Payload bytes sent and not yet acknowledged.
+        self.unacknowledged_bytes = 0
         self.round_trip_time = INITIAL_ROUND_TRIP_TIME
         self.round_trip_variation = 0.0
         self.retransmission_timeout = INITIAL_RETRANSMISSION_TIMEOUT
@@ -321,6 +376,7 @@ class OutgoingStream:
         message = ClientMessage(self.message_type, payload, payload_type, sequence, flags)
         frame = message.encode()
         self._unacked[sequence] = _Pending(message, frame, self._clock())
+        self.unacknowledged_bytes += len(payload)
         return message, frame
 
     def acknowledged(self, sequence: int) -> bool:
@@ -328,6 +384,7 @@ class OutgoingStream:
         pending = self._unacked.pop(sequence, None)
         if pending is None:
             return False
+        self.unacknowledged_bytes -= len(pending.message.payload)
         if pending.resends == 0:  # a resent message's round trip is ambiguous (Karn's rule)
             self._learn_round_trip(self._clock() - pending.sent_at)
         return True
@@ -367,33 +424,101 @@ class OutgoingStream:
         return any(pending.resends >= MAX_RESEND_ATTEMPTS for pending in self._unacked.values())
 
 
+class Arrival(Enum):
+    """Where a received stream message falls relative to the next one expected."""
+
+    DUPLICATE = "duplicate"  # already delivered
+    NEXT = "next"  # the one expected
+    AHEAD = "ahead"  # later than expected: an earlier one is missing
+
+
+class HoldBudget:
+    """Bytes of out-of-order messages held, shared by every stream of one server (one thread uses it)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.used = 0
+
+    def take(self, size: int) -> bool:
+        if self.used + size > self.limit:
+            return False
+        self.used += size
+        return True
+
+    def give(self, size: int) -> None:
+        self.used -= size
+
+
 class IncomingStream:
     """The other side's numbered messages put back in order.
 
     :meth:`receive` says whether to acknowledge the message and which messages are now ready, in order:
-    ``seq == expected`` -> acknowledge and deliver (plus any buffered successors);
-    ``seq > expected`` -> acknowledge and buffer; ``seq < expected`` -> a duplicate: drop, no ack.
+    ``seq == expected`` -> acknowledge and deliver (plus any held successors);
+    ``seq > expected`` -> acknowledge and hold, if it fits; ``seq < expected`` -> a duplicate: drop, no ack.
+
+    A receiver that may refuse the expected message (flow control) uses the steps instead:
+    :meth:`arrival`, then :meth:`hold` for a message ahead, or :meth:`advance` once it took the next one.
+    Held messages are bounded in number, in bytes per stream (``max_held_bytes``) and in bytes shared
+    with other streams (``budget``); :meth:`release` frees them all.
     """
 
     #: Out-of-order messages held at most (the plugin's IncomingMessageBufferCapacity).
     CAPACITY = 10000
 
-    def __init__(self, expected: int = 0) -> None:
+    def __init__(
+        self, expected: int = 0, *, max_held_bytes: int | None = None, budget: HoldBudget | None = None
+    ) -> None:
         self.expected = expected
+        self.max_held_bytes = max_held_bytes
+        self.held_bytes = 0
+        self._budget = budget
         self._buffer: dict[int, ClientMessage] = {}
 
-    def receive(self, message: ClientMessage) -> tuple[bool, list[ClientMessage]]:
-        sequence = message.sequence_number
-        if sequence < self.expected:
-            return False, []
-        if sequence > self.expected:
-            if len(self._buffer) >= self.CAPACITY and sequence not in self._buffer:
-                return False, []
-            self._buffer[sequence] = message
-            return True, []
-        ready = [message]
+    def arrival(self, message: ClientMessage) -> Arrival:
+        if message.sequence_number < self.expected:
+            return Arrival.DUPLICATE
+        return Arrival.NEXT if message.sequence_number == self.expected else Arrival.AHEAD
+
+    def hold(self, message: ClientMessage) -> bool:
+        """Keep a message that came ahead of its turn; False (do not acknowledge it) if it does not fit."""
+        if message.sequence_number in self._buffer:
+            return True
+        size = len(message.payload)
+        if len(self._buffer) >= self.CAPACITY:
+            return False
+        if self.max_held_bytes is not None and self.held_bytes + size > self.max_held_bytes:
+            return False
+        if self._budget is not None and not self._budget.take(size):
+            return False
+        self._buffer[message.sequence_number] = message
+        self.held_bytes += size
+        return True
+
+    def advance(self) -> list[ClientMessage]:
+        """The expected message was taken: expect the next, and return held successors now in order."""
         self.expected += 1
+        ready = []
         while self.expected in self._buffer:
-            ready.append(self._buffer.pop(self.expected))
+            ready.append(self._pop(self.expected))
             self.expected += 1
-        return True, ready
+        return ready
+
+    def release(self) -> None:
+        """Forget every held message (their sender will not resend them: they were acknowledged)."""
+        for sequence in list(self._buffer):
+            self._pop(sequence)
+
+    def _pop(self, sequence: int) -> ClientMessage:
+        message = self._buffer.pop(sequence)
+        self.held_bytes -= len(message.payload)
+        if self._budget is not None:
+            self._budget.give(len(message.payload))
+        return message
+
+    def receive(self, message: ClientMessage) -> tuple[bool, list[ClientMessage]]:
+        arrival = self.arrival(message)
+        if arrival is Arrival.DUPLICATE:
+            return False, []
+        if arrival is Arrival.AHEAD:
+            return self.hold(message), []
+        return True, [message, *self.advance()]
