@@ -248,7 +248,9 @@ def test_the_interactive_command_document_runs_its_command(channel_lab):
 
 
 def test_the_non_interactive_command_document_runs_without_a_prompt(channel_lab):
-    answer = channel_lab.start_session(document="AWS-StartNonInteractiveCommand", command="sh -c 'echo $((20+22))'")
+    answer = channel_lab.start_session(
+        document="AWS-StartNonInteractiveCommand", command="sh -c 'echo $((20+22))'"
+    )
     child = channel_lab.spawn_plugin(answer)
     child.expect_exact("42")
     child.expect_exact(f"Exiting session with sessionId: {answer['SessionId']}.")

@@ -93,7 +93,9 @@ def test_an_out_of_order_flood_is_bounded_and_freed_when_the_socket_closes(chann
     try:
         expected = client.outgoing.next_sequence  # never sent: every frame below waits behind it
         for offset in range(1, 301):
-            client.send_raw(ClientMessage(protocol.INPUT_STREAM, bytes(MiB), PayloadType.OUTPUT, expected + offset))
+            client.send_raw(
+                ClientMessage(protocol.INPUT_STREAM, bytes(MiB), PayloadType.OUTPUT, expected + offset)
+            )
         client.send_input(b"echo flood-over\r")  # seq `expected`: everything before it is in order
         time.sleep(1)
         held = len(set(client.received.acknowledged) - {expected})
@@ -161,7 +163,9 @@ def test_non_string_command_parameters_fail_the_session_with_the_reason(channel_
 
 
 def _run_non_interactive(lab, command: str, typed: bytes = b"") -> tuple[bytes, float]:
-    client = _client(lab, handshake=False, session={"document": "AWS-StartNonInteractiveCommand", "command": command})
+    client = _client(
+        lab, handshake=False, session={"document": "AWS-StartNonInteractiveCommand", "command": command}
+    )
     with client:
         client.handshake()
         started = time.monotonic()
@@ -183,4 +187,3 @@ def test_ctrl_c_stops_a_non_interactive_command(channel_lab):
     output, took = _run_non_interactive(channel_lab, "sleep 30", typed=b"\x03")
     assert took < 10
     assert PROMPT not in output
-

@@ -174,7 +174,7 @@ class DataChannelServer:
 
     def stop(self) -> None:
         """End every session (transcripts are handed over), stop listening and join the thread."""
-        if self._thread is None or self._loop is None:
+        if self._thread is None or self._loop is None or self._stopping is None:
             return
         with contextlib.suppress(RuntimeError):  # the loop may already be closed
             self._loop.call_soon_threadsafe(self._stopping.set)
@@ -228,6 +228,12 @@ class DataChannelServer:
         self._server.close()
         await self._server.wait_closed()
 
+    @property
+    def _running_loop(self) -> asyncio.AbstractEventLoop:
+        """The server's loop, for code that runs in it (so it exists)."""
+        assert self._loop is not None
+        return self._loop
+
     def _spawn(self, coroutine) -> None:
         """Run ``coroutine`` in the loop, keeping a reference until it is done."""
         task = asyncio.ensure_future(coroutine)
@@ -242,6 +248,7 @@ class DataChannelServer:
         return None
 
     async def _serve(self, connection: ServerConnection) -> None:
+        assert connection.request is not None  # _serve runs only after the opening handshake
         session_id = _session_id_of(connection.request.path)
         try:
             opening = await asyncio.wait_for(connection.recv(), OPEN_TIMEOUT)
@@ -280,8 +287,8 @@ class DataChannelServer:
                 channel, protocol.handshake_request(AGENT_VERSION), PayloadType.HANDSHAKE_REQUEST
             )
         else:
-            for frame in channel.outgoing.all_pending():
-                await _send(connection, frame)
+            for pending in channel.outgoing.all_pending():
+                await _send(connection, pending)
         try:
             async for frame in connection:
                 if isinstance(frame, str):
@@ -387,13 +394,13 @@ class DataChannelServer:
         del channel.queued_input[:taken]
         if channel.queued_input and not channel.writing and shell.input_fd >= 0:
             channel.writing = True
-            self._loop.add_writer(shell.input_fd, self._write_input, channel)
+            self._running_loop.add_writer(shell.input_fd, self._write_input, channel)
         elif not channel.queued_input and channel.writing:
             self._stop_writing(channel)
 
     def _stop_writing(self, channel: _Channel) -> None:
         if channel.writing and channel.shell is not None and channel.shell.input_fd >= 0:
-            self._loop.remove_writer(channel.shell.input_fd)
+            self._running_loop.remove_writer(channel.shell.input_fd)
         channel.writing = False
 
     def _resume_reading(self, channel: _Channel) -> None:
@@ -403,14 +410,15 @@ class DataChannelServer:
         if channel.outgoing.unacknowledged_bytes >= self.limits.unacknowledged_output:
             return
         channel.reading = True
-        self._loop.add_reader(shell.output_fd, self._shell_readable, channel)
+        self._running_loop.add_reader(shell.output_fd, self._shell_readable, channel)
 
     def _pause_reading(self, channel: _Channel) -> None:
         if channel.reading and channel.shell is not None and channel.shell.output_fd >= 0:
-            self._loop.remove_reader(channel.shell.output_fd)
+            self._running_loop.remove_reader(channel.shell.output_fd)
         channel.reading = False
 
     def _shell_readable(self, channel: _Channel) -> None:
+        assert channel.shell is not None  # read only while the shell runs
         output, ended = _read_available(channel.shell.output_fd)
         if output:
             self._send_output(channel, output)
@@ -574,9 +582,10 @@ def _terminal_size(message: ClientMessage) -> tuple[int, int]:
     size = message.json()
     if not isinstance(size, dict):
         raise ProtocolError("a Size message is not a JSON object")
-    sides = [size.get("cols"), size.get("rows")]
-    for side in sides:
+    sides: list[int] = []
+    for name in ("cols", "rows"):
+        side = size.get(name)
         if not isinstance(side, int) or isinstance(side, bool) or not 0 <= side < 2**32:
-            raise ProtocolError(f"a Size message has cols and rows as whole numbers, not {side!r}")
-    cols, rows = (min(side, MAX_TERMINAL_SIDE) for side in sides)
-    return cols, rows
+            raise ProtocolError(f"a Size message has {name} as a whole number, not {side!r}")
+        sides.append(min(side, MAX_TERMINAL_SIDE))
+    return sides[0], sides[1]

@@ -130,7 +130,9 @@ def shell_command(session: LabSession) -> list[str]:
     try:
         return shlex.split(command)
     except ValueError as err:
-        raise InvalidSessionParameters("InvalidParameters", f"Failed to parse commands input: {err}") from None
+        raise InvalidSessionParameters(
+            "InvalidParameters", f"Failed to parse commands input: {err}"
+        ) from None
 
 
 class ShellProcess:

@@ -58,7 +58,9 @@ def check_parameters(document: str, parameters: object) -> dict[str, list[str]]:
     if document in (INTERACTIVE_COMMAND, NON_INTERACTIVE_COMMAND) and not "".join(
         parameters.get("command") or []
     ):
-        raise InvalidSessionParameters("InvalidParameters", f"Document {document} requires parameter command.")
+        raise InvalidSessionParameters(
+            "InvalidParameters", f"Document {document} requires parameter command."
+        )
     return parameters
 
 

@@ -143,9 +143,9 @@ MAX_JSON_BYTES = 64 * 1024
 
 
 def parse_json(text: str | bytes, what: str) -> Any:
-    """``text`` as JSON, or :class:`ProtocolError` if it is not JSON, is over :data:`MAX_JSON_BYTES`, nests deeper than
-    :data:`MAX_JSON_DEPTH` (the stdlib parser would recurse until RecursionError) or holds a number too
-    large for a float (``1e999``)."""
+    """``text`` as JSON, or :class:`ProtocolError` if it is not JSON, is over :data:`MAX_JSON_BYTES`,
+    nests deeper than :data:`MAX_JSON_DEPTH` (the stdlib parser would recurse until RecursionError) or
+    holds a number too large for a float (``1e999``)."""
     raw = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text
     if len(raw) > MAX_JSON_BYTES:
         raise ProtocolError(f"{what} is {len(raw)} bytes, over the {MAX_JSON_BYTES}-byte limit for JSON")

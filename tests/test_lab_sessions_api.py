@@ -1,0 +1,50 @@
+"""StartSession's parameters and DescribeSessions' session limit as AWS answers them, in the real lab."""
+
+# ruff: noqa: F811 - pytest fixtures are imported by name and then requested as parameters
+
+from __future__ import annotations
+
+import pytest
+from botocore.config import Config
+from botocore.exceptions import ClientError
+from fixtures_lab import lab, lab_server  # noqa: F401
+
+from onboard.lab.sessions import MAX_SESSION_MINUTES
+
+pytestmark = pytest.mark.slow
+
+
+def _unvalidated_ssm(lab):
+    """An SSM client that sends what it is given: botocore would refuse non-string parameters itself."""
+    config = Config(parameter_validation=False, retries={"max_attempts": 1, "mode": "standard"})
+    return lab.session("alice").client("ssm", endpoint_url=lab.endpoint_url, config=config)
+
+
+@pytest.mark.parametrize("parameters", [{"command": [1, 2]}, {"command": [None]}, {"command": [["ls"]]}])
+def test_non_string_command_parameters_are_a_validation_exception(lab, parameters):
+    with pytest.raises(ClientError) as refused:
+        _unvalidated_ssm(lab).start_session(
+            Target=lab.instances["jupyter"],
+            DocumentName="AWS-StartNonInteractiveCommand",
+            Parameters=parameters,
+        )
+    assert refused.value.response["Error"]["Code"] == "ValidationException"
+    assert "parameters" in refused.value.response["Error"]["Message"]
+
+
+def test_a_command_document_without_its_command_is_refused(lab):
+    with pytest.raises(ClientError) as refused:
+        lab.client("ssm").start_session(
+            Target=lab.instances["jupyter"], DocumentName="AWS-StartNonInteractiveCommand"
+        )
+    assert refused.value.response["Error"]["Code"] == "InvalidParameters"
+
+
+def test_max_session_duration_is_the_labs_limit_in_minutes(lab):
+    ssm = lab.client("ssm")
+    session_id = ssm.start_session(Target=lab.instances["jupyter"])["SessionId"]
+    try:
+        described = lab.describe_session(session_id)
+        assert described["MaxSessionDuration"] == str(MAX_SESSION_MINUTES) == "1440"
+    finally:
+        ssm.terminate_session(SessionId=session_id)
