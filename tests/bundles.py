@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from onboard.plugin import packaging
+from onboard.lab import downloads
 
 GOOD_VERSION = "1.2.764.0"
 OLD_VERSION = "1.2.0.0"
@@ -298,8 +298,8 @@ def self_signed_tls(folder: Path) -> tuple[ssl.SSLContext, Path]:
 def publish(
     root: Path, signing_key, version: str = GOOD_VERSION, executable: bytes | None = None, **options
 ) -> list[Path]:
-    """Publish a signed plugin download tree under ``root/plugin`` (see packaging.publish_tree)."""
-    return packaging.publish_tree(
+    """Publish a signed plugin download tree under ``root/plugin`` (see downloads.publish_tree)."""
+    return downloads.publish_tree(
         root / "plugin", executable or stand_in_plugin(version), version, signing_key, **options
     )
 
@@ -310,7 +310,7 @@ def publish(
 @pytest.fixture(scope="session")
 def test_signing_key():
     """An OpenPGP key standing in for AWS's (ECDSA nistp256, as AWS's is)."""
-    from onboard.pgp import SigningKey
+    from onboard.lab.signing import SigningKey
 
     return SigningKey.generate("onboard tests <tests@example.invalid>")
 
@@ -318,7 +318,7 @@ def test_signing_key():
 @pytest.fixture(scope="session")
 def other_signing_key():
     """A second key nobody trusts, to make bad signatures."""
-    from onboard.pgp import SigningKey
+    from onboard.lab.signing import SigningKey
 
     return SigningKey.generate("someone else <mallory@example.invalid>")
 

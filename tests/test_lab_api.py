@@ -334,7 +334,7 @@ def test_the_lab_serves_its_plugin_signed_by_the_key_its_team_file_pins(lab):
 
     team = load_team(lab.team_file)
     assert team.plugin.download_url == f"{lab.endpoint_url}/_onboard/downloads/plugin/"
-    [key] = team.plugin.trusted_keys()
+    keys = team.plugin.trusted_keys()  # the pinned primary key and its signing subkey
 
     def fetch(path: str) -> bytes:
         with urllib.request.urlopen(team.plugin.download_url + path) as response:
@@ -345,7 +345,8 @@ def test_the_lab_serves_its_plugin_signed_by_the_key_its_team_file_pins(lab):
         "1.2.764.0/linux_64bit/session-manager-plugin.rpm",
     ):
         bundle = fetch(path)
-        assert verify_detached(bundle, fetch(path + ".sig"), [key]).fingerprint == key.fingerprint
+        signed = verify_detached(bundle, fetch(path + ".sig"), keys)
+        assert signed.primary_fingerprint == team.plugin.signing_key_fingerprint
     assert fetch("latest/mac/sessionmanager-bundle.zip")[:2] == b"PK"
 
 

@@ -18,11 +18,12 @@ from bundles import test_signing_key as test_signing_key
 from bundles import trusted_keys as trusted_keys
 
 from onboard.errors import VerificationError
+from onboard.lab import bundles
+from onboard.lab.bundles import PayloadFile
 from onboard.platform import Platform
-from onboard.plugin import archives, packaging
+from onboard.plugin import archives, formats
 from onboard.plugin.archives import Limits, extract_plugin_binary
 from onboard.plugin.install import install_plugin
-from onboard.plugin.packaging import PayloadFile
 
 needs_zstd = pytest.mark.skipif(shutil.which("zstd") is None, reason="the zstd program is not installed")
 
@@ -31,14 +32,14 @@ def _deb_with_data_tar(path: Path, add_members) -> Path:
     """A .deb whose data.tar.gz holds the real binary plus whatever ``add_members(tar)`` adds."""
     raw = io.BytesIO()
     with tarfile.open(fileobj=raw, mode="w:gz") as tar:
-        binary = tarfile.TarInfo(f"./{packaging.PACKAGE_BINARY}")
+        binary = tarfile.TarInfo(f"./{formats.PACKAGE_BINARY}")
         binary.size, binary.mode = len(stand_in_plugin()), 0o755
         tar.addfile(binary, io.BytesIO(stand_in_plugin()))
         add_members(tar)
     deb = (
-        packaging.AR_MAGIC
-        + packaging.ar_member("debian-binary", b"2.0\n", 0)
-        + packaging.ar_member("data.tar.gz", raw.getvalue(), 0)
+        formats.AR_MAGIC
+        + bundles.ar_member("debian-binary", b"2.0\n", 0)
+        + bundles.ar_member("data.tar.gz", raw.getvalue(), 0)
     )
     path.write_bytes(deb)
     return path
@@ -96,17 +97,17 @@ def test_deb_limits_on_entries_and_sizes(tmp_path):
 
 def _rpm_with_payload(tmp_path: Path, compressor: str, payload: bytes) -> Path:
     """A real rpm's lead and signature header, then a header naming ``compressor`` and ``payload``."""
-    good = packaging.write_rpm(tmp_path / "good.rpm", stand_in_plugin(), GOOD_VERSION)
+    good = bundles.write_rpm(tmp_path / "good.rpm", stand_in_plugin(), GOOD_VERSION)
     with good.open("rb") as data:
-        data.seek(packaging.RPM_LEAD_SIZE)
+        data.seek(formats.RPM_LEAD_SIZE)
         signature_end = archives.read_rpm_header(good, data, pad=True).end
-    header = packaging.rpm_header(
+    header = bundles.rpm_header(
         {
-            packaging.RPMTAG_NAME: (packaging.RPM_STRING, "session-manager-plugin"),
-            packaging.RPMTAG_PAYLOADFORMAT: (packaging.RPM_STRING, "cpio"),
-            packaging.RPMTAG_PAYLOADCOMPRESSOR: (packaging.RPM_STRING, compressor),
+            bundles.RPMTAG_NAME: (bundles.RPM_STRING, "session-manager-plugin"),
+            formats.RPMTAG_PAYLOADFORMAT: (bundles.RPM_STRING, "cpio"),
+            formats.RPMTAG_PAYLOADCOMPRESSOR: (bundles.RPM_STRING, compressor),
         },
-        packaging.RPMTAG_HEADERIMMUTABLE,
+        bundles.RPMTAG_HEADERIMMUTABLE,
     )
     rpm = tmp_path / f"{compressor}.rpm"
     rpm.write_bytes(good.read_bytes()[:signature_end] + header + payload)
@@ -114,7 +115,7 @@ def _rpm_with_payload(tmp_path: Path, compressor: str, payload: bytes) -> Path:
 
 
 def _plugin_cpio(*extra: PayloadFile) -> bytes:
-    return packaging.cpio_newc([PayloadFile(packaging.PACKAGE_BINARY, stand_in_plugin(), 0o755), *extra], 0)
+    return bundles.cpio_newc([PayloadFile(formats.PACKAGE_BINARY, stand_in_plugin(), 0o755), *extra], 0)
 
 
 def test_rpm_with_an_escaping_cpio_entry_is_refused(tmp_path):
@@ -165,7 +166,7 @@ def test_without_zstd_the_installer_falls_back_to_the_deb_payload(
 
 
 def test_zip_limits_corruption_and_missing_binary(tmp_path):
-    bundle = packaging.write_mac_bundle_zip(tmp_path / "b.zip", stand_in_plugin(), GOOD_VERSION)
+    bundle = bundles.write_mac_bundle_zip(tmp_path / "b.zip", stand_in_plugin(), GOOD_VERSION)
     with pytest.raises(VerificationError, match="more than 3 entries"):
         extract_plugin_binary(bundle, "mac-zip", tmp_path / "a", Limits(max_members=3))
     corrupt = tmp_path / "corrupt.zip"
@@ -196,9 +197,9 @@ def test_unknown_files_are_not_taken_for_bundles(tmp_path):
     text.write_text("hello")
     with pytest.raises(VerificationError, match="not a Session Manager plugin bundle"):
         archives.sniff_kind(text)
-    deb = packaging.write_deb(tmp_path / "p.deb", stand_in_plugin(), GOOD_VERSION)
-    rpm = packaging.write_rpm(tmp_path / "p.rpm", stand_in_plugin(), GOOD_VERSION)
-    mac = packaging.write_mac_bundle_zip(tmp_path / "m.zip", stand_in_plugin(), GOOD_VERSION)
+    deb = bundles.write_deb(tmp_path / "p.deb", stand_in_plugin(), GOOD_VERSION)
+    rpm = bundles.write_rpm(tmp_path / "p.rpm", stand_in_plugin(), GOOD_VERSION)
+    mac = bundles.write_mac_bundle_zip(tmp_path / "m.zip", stand_in_plugin(), GOOD_VERSION)
     assert [archives.sniff_kind(path) for path in (deb, rpm, mac)] == ["deb", "rpm", "mac-zip"]
 
 

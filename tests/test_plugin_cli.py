@@ -14,7 +14,7 @@ from bundles import test_signing_key as test_signing_key
 
 from helpers import run_onboard
 from onboard.errors import ExitCode
-from onboard.plugin import packaging
+from onboard.lab import bundles
 
 
 @pytest.fixture
@@ -118,7 +118,7 @@ def test_system_install_needs_confirmation_when_unattended(team_file):
 
 
 def test_install_from_a_bundle_file_on_disk(tmp_path):
-    rpm = packaging.write_rpm(tmp_path / "session-manager-plugin.rpm", stand_in_plugin(), GOOD_VERSION)
+    rpm = bundles.write_rpm(tmp_path / "session-manager-plugin.rpm", stand_in_plugin(), GOOD_VERSION)
     ran = run_onboard(
         "plugin", "install", "--bundle-file", str(rpm), "--bin-dir", str(tmp_path / "bin"), "--json"
     )

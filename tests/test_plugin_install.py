@@ -24,9 +24,9 @@ from bundles import test_signing_key as test_signing_key
 from bundles import trusted_keys as trusted_keys
 
 from onboard.errors import EnvironmentProblem, VerificationError
+from onboard.lab import bundles
 from onboard.paths import AppDirs
 from onboard.platform import Platform
-from onboard.plugin import packaging
 from onboard.plugin.download import NetworkSettings, NotFound
 from onboard.plugin.install import install_plugin, plugin_root
 
@@ -264,7 +264,7 @@ def test_unwritable_bin_folder(installed, trusted_keys, tmp_path):
 
 
 def test_bundle_file_with_its_signature_is_verified(tmp_path, trusted_keys, test_signing_key):
-    deb = packaging.write_deb(tmp_path / "plugin.deb", stand_in_plugin(), GOOD_VERSION, compression="xz")
+    deb = bundles.write_deb(tmp_path / "plugin.deb", stand_in_plugin(), GOOD_VERSION, compression="xz")
     Path(f"{deb}.sig").write_bytes(test_signing_key.sign_detached(deb))
     result = install_plugin(platform=UBUNTU, bundle_file=deb, extra_trusted_keys=trusted_keys, progress=False)
     assert (result.verified_by, result.signature_key) == ("gpg", test_signing_key.fingerprint)
@@ -272,7 +272,7 @@ def test_bundle_file_with_its_signature_is_verified(tmp_path, trusted_keys, test
 
 
 def test_bundle_file_without_signature_is_said_unverified(tmp_path):
-    rpm = packaging.write_rpm(
+    rpm = bundles.write_rpm(
         tmp_path / "plugin.rpm", stand_in_plugin(), GOOD_VERSION, "arm64", compression="gz"
     )
     result = install_plugin(platform=UBUNTU, bundle_file=rpm, progress=False)

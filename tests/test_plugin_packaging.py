@@ -13,9 +13,10 @@ import pytest
 from bundles import GOOD_VERSION, stand_in_plugin
 from bundles import test_signing_key as test_signing_key
 
+from onboard.lab import bundles, downloads
 from onboard.pgp import load_public_keys, verify_detached
 from onboard.platform import Platform
-from onboard.plugin import archives, catalog, packaging
+from onboard.plugin import archives, catalog, formats
 
 needs_dpkg = pytest.mark.skipif(shutil.which("dpkg-deb") is None, reason="dpkg-deb is not installed")
 
@@ -23,7 +24,7 @@ needs_dpkg = pytest.mark.skipif(shutil.which("dpkg-deb") is None, reason="dpkg-d
 @needs_dpkg
 @pytest.mark.parametrize("compression", ["gz", "xz"])
 def test_dpkg_deb_reads_the_pure_python_deb(tmp_path, compression):
-    deb = packaging.write_deb(
+    deb = bundles.write_deb(
         tmp_path / "p.deb", stand_in_plugin(), GOOD_VERSION, "arm64", compression=compression
     )
     info = subprocess.run(
@@ -32,7 +33,7 @@ def test_dpkg_deb_reads_the_pure_python_deb(tmp_path, compression):
     assert "Package: session-manager-plugin" in info
     assert f"Version: {GOOD_VERSION}-1" in info and "Architecture: arm64" in info
     subprocess.run(["dpkg-deb", "--extract", str(deb), str(tmp_path / "root")], check=True)
-    binary = tmp_path / "root" / packaging.PACKAGE_BINARY
+    binary = tmp_path / "root" / formats.PACKAGE_BINARY
     assert (
         subprocess.run([str(binary), "--version"], capture_output=True, text=True).stdout.strip()
         == GOOD_VERSION
@@ -44,7 +45,7 @@ def test_dpkg_deb_reads_the_pure_python_deb(tmp_path, compression):
 @needs_dpkg
 def test_the_reader_takes_the_binary_out_of_a_deb_built_by_dpkg_deb(tmp_path):
     tree = tmp_path / "pkg"
-    binary = tree / packaging.PACKAGE_BINARY
+    binary = tree / formats.PACKAGE_BINARY
     binary.parent.mkdir(parents=True)
     binary.write_bytes(stand_in_plugin())
     binary.chmod(0o755)
@@ -68,31 +69,31 @@ def test_the_reader_takes_the_binary_out_of_a_deb_built_by_dpkg_deb(tmp_path):
     ("compression", "arch", "rpm_arch"), [("xz", "x86_64", "x86_64"), ("gz", "arm64", "aarch64")]
 )
 def test_rpm_lead_headers_and_payload(tmp_path, compression, arch, rpm_arch):
-    rpm = packaging.write_rpm(
+    rpm = bundles.write_rpm(
         tmp_path / "p.rpm", stand_in_plugin(), GOOD_VERSION, arch, compression=compression
     )
     with rpm.open("rb") as data:
-        lead = data.read(packaging.RPM_LEAD_SIZE)
-        assert lead[:4] == packaging.RPM_LEAD_MAGIC and lead[4:6] == b"\x03\x00"
+        lead = data.read(formats.RPM_LEAD_SIZE)
+        assert lead[:4] == formats.RPM_LEAD_MAGIC and lead[4:6] == b"\x03\x00"
         assert lead[10:].split(b"\0")[0] == f"session-manager-plugin-{GOOD_VERSION}-1".encode()
         signature = archives.read_rpm_header(rpm, data, pad=True)
         assert signature.end % 8 == 0
         header_start = data.tell()
         header = archives.read_rpm_header(rpm, data, pad=False)
         payload = data.read()
-    assert header.strings[packaging.RPMTAG_NAME] == "session-manager-plugin"
-    assert header.strings[packaging.RPMTAG_VERSION] == GOOD_VERSION
-    assert header.strings[packaging.RPMTAG_ARCH] == rpm_arch
-    assert header.strings[packaging.RPMTAG_PAYLOADCOMPRESSOR] == packaging.RPM_COMPRESSORS[compression]
+    assert header.strings[bundles.RPMTAG_NAME] == "session-manager-plugin"
+    assert header.strings[bundles.RPMTAG_VERSION] == GOOD_VERSION
+    assert header.strings[bundles.RPMTAG_ARCH] == rpm_arch
+    assert header.strings[formats.RPMTAG_PAYLOADCOMPRESSOR] == bundles.RPM_COMPRESSORS[compression]
     # The signature header's SIZE tag covers header + payload, as rpm checks it.
     raw = rpm.read_bytes()
-    count, _store_size = struct.unpack(">II", raw[packaging.RPM_LEAD_SIZE + 8 : packaging.RPM_LEAD_SIZE + 16])
-    index_start = packaging.RPM_LEAD_SIZE + 16
+    count, _store_size = struct.unpack(">II", raw[formats.RPM_LEAD_SIZE + 8 : formats.RPM_LEAD_SIZE + 16])
+    index_start = formats.RPM_LEAD_SIZE + 16
     store_start = index_start + 16 * count
     entries = [
         struct.unpack(">IIiI", raw[index_start + 16 * i : index_start + 16 * i + 16]) for i in range(count)
     ]
-    offset = next(offset for tag, _type, offset, _n in entries if tag == packaging.RPMSIGTAG_SIZE)
+    offset = next(offset for tag, _type, offset, _n in entries if tag == bundles.RPMSIGTAG_SIZE)
     (signed_size,) = struct.unpack(">I", raw[store_start + offset : store_start + offset + 4])
     assert signed_size == len(raw) - header_start == header.end - header_start + len(payload)
     out = archives.extract_plugin_binary(rpm, "rpm", tmp_path / "bin" / "session-manager-plugin")
@@ -100,7 +101,7 @@ def test_rpm_lead_headers_and_payload(tmp_path, compression, arch, rpm_arch):
 
 
 def test_mac_bundle_zip_layout_and_its_install_script(tmp_path):
-    bundle = packaging.write_mac_bundle_zip(
+    bundle = bundles.write_mac_bundle_zip(
         tmp_path / "sessionmanager-bundle.zip", stand_in_plugin(), GOOD_VERSION
     )
     with zipfile.ZipFile(bundle) as archive:
@@ -116,7 +117,7 @@ def test_mac_bundle_zip_layout_and_its_install_script(tmp_path):
         "README.md",
     }
     assert {f"sessionmanager-bundle/{name}" for name in expected} <= names
-    assert modes["sessionmanager-bundle/install"] == modes[packaging.MAC_BUNDLE_BINARY] == 0o755
+    assert modes["sessionmanager-bundle/install"] == modes[formats.MAC_BUNDLE_BINARY] == 0o755
     archives.extract_zip(bundle, tmp_path / "x")
     script = tmp_path / "x" / "sessionmanager-bundle" / "install"
     link = tmp_path / "bin" / "session-manager-plugin"
@@ -142,7 +143,7 @@ def test_mac_bundle_zip_layout_and_its_install_script(tmp_path):
 
 
 def test_windows_zip_holds_package_zip_with_the_exe(tmp_path):
-    bundle = packaging.write_windows_zip(tmp_path / "SessionManagerPlugin.zip", b"MZ fake exe", GOOD_VERSION)
+    bundle = bundles.write_windows_zip(tmp_path / "SessionManagerPlugin.zip", b"MZ fake exe", GOOD_VERSION)
     with zipfile.ZipFile(bundle) as outer:
         assert {"package.zip", "install.bat", "uninstall.bat"} <= set(outer.namelist())
         inner = zipfile.ZipFile(outer.open("package.zip"))
@@ -151,7 +152,7 @@ def test_windows_zip_holds_package_zip_with_the_exe(tmp_path):
 
 
 def test_linux_binary_is_written_executable(tmp_path):
-    binary = packaging.write_linux_binary(tmp_path / "session-manager-plugin", stand_in_plugin())
+    binary = bundles.write_linux_binary(tmp_path / "session-manager-plugin", stand_in_plugin())
     assert (
         subprocess.run([str(binary), "--version"], capture_output=True, text=True).stdout.strip()
         == GOOD_VERSION
@@ -159,7 +160,7 @@ def test_linux_binary_is_written_executable(tmp_path):
 
 
 def test_publish_tree_matches_the_catalogue_and_its_signatures_verify(tmp_path, test_signing_key):
-    written = packaging.publish_tree(tmp_path / "plugin", stand_in_plugin(), GOOD_VERSION, test_signing_key)
+    written = downloads.publish_tree(tmp_path / "plugin", stand_in_plugin(), GOOD_VERSION, test_signing_key)
     keys = load_public_keys(test_signing_key.public_key_armored())
     platforms = [
         Platform(os="macos", arch="x86_64"),
@@ -170,7 +171,7 @@ def test_publish_tree_matches_the_catalogue_and_its_signatures_verify(tmp_path, 
     ]
     for platform in platforms:
         for bundle in catalog.bundles_for(platform):
-            if bundle.kind not in packaging.WRITABLE_KINDS:
+            if bundle.kind not in bundles.WRITABLE_KINDS:
                 continue
             for version in ("latest", GOOD_VERSION):
                 url = catalog.bundle_url(bundle, version=version, base=(tmp_path / "plugin").as_uri())
@@ -179,14 +180,14 @@ def test_publish_tree_matches_the_catalogue_and_its_signatures_verify(tmp_path, 
                 assert archives.sniff_kind(path) == bundle.kind
                 if bundle.signature:
                     signature = (tmp_path / "plugin" / version / bundle.signature).read_bytes()
-                    assert verify_detached(path, signature, keys).fingerprint == test_signing_key.fingerprint
+                    assert verify_detached(path, signature, keys).primary_fingerprint == test_signing_key.fingerprint
                 if bundle.binary_signature:
                     signature = (tmp_path / "plugin" / version / bundle.binary_signature).read_bytes()
                     verify_detached(stand_in_plugin(), signature, keys)
 
 
 def test_publish_tree_for_some_folders_only(tmp_path):
-    written = packaging.publish_tree(
+    written = downloads.publish_tree(
         tmp_path, stand_in_plugin(), GOOD_VERSION, None, platforms=["ubuntu_64bit"]
     )
     assert sorted(str(path.relative_to(tmp_path)) for path in written) == [
@@ -194,4 +195,4 @@ def test_publish_tree_for_some_folders_only(tmp_path):
         "latest/ubuntu_64bit/session-manager-plugin.deb",
     ]
     with pytest.raises(ValueError, match="unknown download folders"):
-        packaging.publish_tree(tmp_path, stand_in_plugin(), GOOD_VERSION, None, platforms=["freebsd"])
+        downloads.publish_tree(tmp_path, stand_in_plugin(), GOOD_VERSION, None, platforms=["freebsd"])

@@ -280,7 +280,7 @@ def test_any_valid_team_round_trips_through_dump_and_load(tmp_path, data):
 
 
 def test_the_trusted_signing_key_must_have_the_pinned_fingerprint(tmp_path):
-    from onboard.pgp import SigningKey
+    from onboard.lab.signing import SigningKey
 
     key = SigningKey.generate("lab <lab@example.invalid>")
     (tmp_path / "lab-signing-key.asc").write_bytes(key.public_key_armored())
@@ -289,7 +289,7 @@ def test_the_trusted_signing_key_must_have_the_pinned_fingerprint(tmp_path):
     )
     path = tmp_path / "team.toml"
     path.write_text(text, encoding="utf-8")
-    assert [k.fingerprint for k in load_team(path).plugin.trusted_keys()] == [key.fingerprint]
+    assert {k.primary_fingerprint for k in load_team(path).plugin.trusted_keys()} == {key.fingerprint}
 
     other = SigningKey.generate("someone else <x@example.invalid>")
     (tmp_path / "lab-signing-key.asc").write_bytes(other.public_key_armored())

@@ -27,7 +27,7 @@ from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
 from onboard.errors import VerificationError
-from onboard.plugin.packaging import (
+from onboard.plugin.formats import (
     AR_MAGIC,
     MAC_BUNDLE_BINARY,
     PACKAGE_BINARY,

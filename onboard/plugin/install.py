@@ -33,7 +33,7 @@ from onboard.paths import AppDirs
 from onboard.platform import Platform
 from onboard.plugin import archives, catalog
 from onboard.plugin.download import DEFAULT_NETWORK, NetworkSettings, NotFound, download
-from onboard.plugin.packaging import PLUGIN_NAME
+from onboard.plugin.formats import PLUGIN_NAME
 
 MANIFEST_NAME = "installed.json"
 MANIFEST_SCHEMA = 1
@@ -347,10 +347,13 @@ def aws_session_manager_key() -> Any:
 
 
 def verify_signature(path: Path, signature: bytes, keys: Sequence[Any], *, name: str | None = None) -> str:
-    """Check a detached OpenPGP signature against the trusted ``keys``; return the signer's fingerprint."""
+    """Check a detached OpenPGP signature against the trusted ``keys``; return the signer's primary key.
+
+    The primary key's fingerprint is the one a pin names (AWS's, a team file's), even when a subkey signed.
+    """
     from onboard import pgp
 
-    return pgp.verify_detached(path, signature, keys, name=name).fingerprint
+    return pgp.verify_detached(path, signature, keys, name=name).primary_fingerprint
 
 
 def download_signed(

@@ -1,10 +1,12 @@
-"""Writers for every format AWS ships the Session Manager plugin in, and a download tree laid out like AWS's.
+"""Writers for every format AWS ships the Session Manager plugin in: the lab's and the tests' fake bundles.
 
-The practice lab serves its own client plugin through :func:`publish_tree`, and the tests build their
-bundles with the same writers, so the installer always reads archives in the real formats: the macOS
+The practice lab serves its own client plugin in these (:mod:`onboard.lab.downloads`), and the tests build
+their bundles with the same writers, so the installer always reads archives in the real formats: the macOS
 bundle zip (with its ``install`` script), the Debian package (ar + tar), the RPM (lead, signature header,
 header, compressed cpio), the Windows zip (``package.zip`` inside) and the bare Linux binary. Everything
-is pure Python: neither dpkg-deb nor rpmbuild is needed.
+is pure Python: neither dpkg-deb nor rpmbuild is needed. The production installer never imports this
+module (tests/test_plugin_layers.py walks its imports); the facts both sides share are in
+:mod:`onboard.plugin.formats`.
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ import gzip
 import hashlib
 import io
 import lzma
-import os
 import struct
 import tarfile
 import time
@@ -21,27 +22,25 @@ import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
 
-from onboard.plugin.catalog import LATEST, Bundle, bundles_for
-
-PLUGIN_NAME = "session-manager-plugin"
-
-#: Inside the macOS bundle zip.
-MAC_BUNDLE_DIR = "sessionmanager-bundle"
-MAC_BUNDLE_BINARY = f"{MAC_BUNDLE_DIR}/bin/{PLUGIN_NAME}"
-#: Inside the deb's data.tar and the rpm's cpio payload (without the leading "./").
-PACKAGE_PREFIX = "usr/local/sessionmanagerplugin"
-PACKAGE_BINARY = f"{PACKAGE_PREFIX}/bin/{PLUGIN_NAME}"
-#: The link the deb's postinst and the rpm's %posttrans make.
-SYSTEM_LINK = f"/usr/local/bin/{PLUGIN_NAME}"
-#: Inside the Windows zip: an inner package.zip holding the executable.
-WINDOWS_INNER_ZIP = "package.zip"
-WINDOWS_BINARY = f"bin/{PLUGIN_NAME}.exe"
-
-#: Debian and RPM names for the architectures onboard supports (onboard.platform's names as keys).
-DEB_ARCH = {"x86_64": "amd64", "arm64": "arm64"}
-RPM_ARCH = {"x86_64": "x86_64", "arm64": "aarch64"}
+from onboard.fileio import atomic_write
+from onboard.plugin.formats import (
+    AR_MAGIC,
+    DEB_ARCH,
+    MAC_BUNDLE_BINARY,
+    MAC_BUNDLE_DIR,
+    PACKAGE_BINARY,
+    PACKAGE_PREFIX,
+    PLUGIN_NAME,
+    RPM_ARCH,
+    RPM_HEADER_MAGIC,
+    RPM_LEAD_MAGIC,
+    RPMTAG_PAYLOADCOMPRESSOR,
+    RPMTAG_PAYLOADFORMAT,
+    SYSTEM_LINK,
+    WINDOWS_BINARY,
+    WINDOWS_INNER_ZIP,
+)
 
 _EXECUTABLE_MODE = 0o755
 _FILE_MODE = 0o644
@@ -109,13 +108,11 @@ def _notice_files(version: str) -> dict[str, bytes]:
 # --- helpers ------------------------------------------------------------------------------------
 
 
-def _write_atomically(dest: Path, data: bytes, mode: int = _FILE_MODE) -> Path:
+def write_file(dest: Path, data: bytes, mode: int = _FILE_MODE) -> Path:
+    """``data`` at ``dest`` (its folders made), written atomically with ``mode``; returns ``dest``."""
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    partial = dest.with_name(f".{dest.name}.partial")
-    partial.write_bytes(data)
-    partial.chmod(mode)
-    os.replace(partial, dest)
+    atomic_write(dest, data, mode)
     return dest
 
 
@@ -207,7 +204,7 @@ def write_mac_bundle_zip(dest: Path, executable: bytes, version: str) -> Path:
         (MAC_BUNDLE_BINARY, executable, _EXECUTABLE_MODE),
         *((f"{MAC_BUNDLE_DIR}/{name}", data, _FILE_MODE) for name, data in _notice_files(version).items()),
     ]
-    return _write_atomically(dest, _zip_bytes(entries, mtime))
+    return write_file(dest, _zip_bytes(entries, mtime))
 
 
 # --- the Windows zip ------------------------------------------------------------------------------
@@ -239,19 +236,17 @@ def write_windows_zip(dest: Path, executable: bytes, version: str) -> Path:
         ],
         mtime,
     )
-    return _write_atomically(dest, outer)
+    return write_file(dest, outer)
 
 
 # --- the bare Linux binary ------------------------------------------------------------------------
 
 
 def write_linux_binary(dest: Path, executable: bytes) -> Path:
-    return _write_atomically(dest, executable, _EXECUTABLE_MODE)
+    return write_file(dest, executable, _EXECUTABLE_MODE)
 
 
 # --- the Debian package ---------------------------------------------------------------------------
-
-AR_MAGIC = b"!<arch>\n"
 
 
 def ar_member(name: str, data: bytes, mtime: float, mode: int = 0o100644) -> bytes:
@@ -295,14 +290,10 @@ def write_deb(
         + ar_member("control.tar.gz", control_tar, mtime)
         + ar_member(f"data.tar.{compression}", data_tar, mtime)
     )
-    return _write_atomically(dest, deb)
+    return write_file(dest, deb)
 
 
 # --- the RPM --------------------------------------------------------------------------------------
-
-RPM_LEAD_MAGIC = b"\xed\xab\xee\xdb"
-RPM_HEADER_MAGIC = b"\x8e\xad\xe8\x01\x00\x00\x00\x00"
-RPM_LEAD_SIZE = 96
 
 # Header data types (rpm's rpmTagType).
 RPM_INT16, RPM_INT32, RPM_STRING, RPM_BIN, RPM_STRING_ARRAY, RPM_I18NSTRING = 3, 4, 6, 7, 8, 9
@@ -319,7 +310,7 @@ RPMTAG_FILEDIGESTS, RPMTAG_FILELINKTOS, RPMTAG_FILEFLAGS = 1035, 1036, 1037
 RPMTAG_FILEUSERNAME, RPMTAG_FILEGROUPNAME = 1039, 1040
 RPMTAG_POSTTRANS, RPMTAG_POSTTRANSPROG = 1152, 1154
 RPMTAG_DIRINDEXES, RPMTAG_BASENAMES, RPMTAG_DIRNAMES = 1116, 1117, 1118
-RPMTAG_PAYLOADFORMAT, RPMTAG_PAYLOADCOMPRESSOR, RPMTAG_PAYLOADFLAGS = 1124, 1125, 1126
+RPMTAG_PAYLOADFLAGS = 1126
 RPMTAG_FILEDIGESTALGO = 5011
 RPMTAG_PAYLOADDIGEST, RPMTAG_PAYLOADDIGESTALGO = 5092, 5093
 _PGPHASHALGO_SHA256 = 8
@@ -449,16 +440,10 @@ def write_rpm(
         + b"\0" * 16
     )
     padded_signature = signature + b"\0" * (-len(signature) % 8)
-    return _write_atomically(dest, lead + padded_signature + header + compressed)
+    return write_file(dest, lead + padded_signature + header + compressed)
 
 
-# --- a download tree laid out like AWS's ---------------------------------------------------------
-
-
-class DetachedSigner(Protocol):
-    """What :func:`publish_tree` needs of a key: onboard.pgp.SigningKey fits."""
-
-    def sign_detached(self, data: bytes | Path) -> bytes: ...
+# --- any kind ---------------------------------------------------------------------------------------
 
 
 #: The bundle kinds :func:`write_bundle` can build (the macOS pkg and the Windows setup exe cannot be
@@ -477,70 +462,3 @@ def write_bundle(dest: Path, kind: str, executable: bytes, version: str, arch: s
     if kind == "windows-zip":
         return write_windows_zip(dest, executable, version)
     raise ValueError(f"cannot write a {kind!r} bundle; writable kinds: {', '.join(WRITABLE_KINDS)}")
-
-
-def download_layout() -> list[tuple[Bundle, str]]:
-    """Every bundle AWS publishes that onboard can build, with its architecture, from the catalogue."""
-    from onboard.platform import Platform
-
-    platforms = [
-        Platform(os=os_name, arch=arch, package_format=package_format)
-        for os_name, package_format in (
-            ("macos", None),
-            ("linux", "deb"),
-            ("linux", "rpm"),
-            ("windows", None),
-        )
-        for arch in (("x86_64",) if os_name == "windows" else ("x86_64", "arm64"))
-    ]
-    layout: dict[str, tuple[Bundle, str]] = {}
-    for platform in platforms:
-        for bundle in bundles_for(platform):
-            if bundle.kind in WRITABLE_KINDS:
-                layout.setdefault(bundle.path, (bundle, platform.arch))
-    return list(layout.values())
-
-
-def download_folders() -> list[str]:
-    """The download site's folder names that :func:`publish_tree` can fill ("mac", "ubuntu_64bit", ...)."""
-    return list(dict.fromkeys(bundle.path.split("/")[0] for bundle, _arch in download_layout()))
-
-
-def publish_tree(
-    root: Path,
-    executable: bytes,
-    version: str,
-    signing_key: DetachedSigner | None,
-    platforms: Iterable[str] | None = None,
-) -> list[Path]:
-    """Lay out ``<root>/<version>/<folder>/<file>`` and ``<root>/latest/...`` exactly as AWS's site is.
-
-    ``platforms`` are download folder names ("mac", "mac_arm64", "ubuntu_64bit", "linux_arm64",
-    "windows", ...; default: all of :func:`download_folders`). Where AWS publishes a detached signature
-    (the deb, the rpm, the executable inside them) ``signing_key`` makes one (skipped when None).
-    Returns every path written.
-    """
-    folders = download_folders()
-    wanted = folders if platforms is None else list(platforms)
-    unknown = sorted(set(wanted) - set(folders))
-    if unknown:
-        raise ValueError(f"unknown download folders {unknown}; known: {folders}")
-    version_root = Path(root) / version
-    files: list[Path] = []
-    for bundle, arch in download_layout():
-        if bundle.path.split("/")[0] not in wanted:
-            continue
-        path = write_bundle(version_root / bundle.path, bundle.kind, executable, version, arch)
-        files.append(path)
-        if signing_key is None:
-            continue
-        if bundle.signature:
-            files.append(_write_atomically(version_root / bundle.signature, signing_key.sign_detached(path)))
-        if bundle.binary_signature:
-            signature = signing_key.sign_detached(executable)
-            files.append(_write_atomically(version_root / bundle.binary_signature, signature))
-    written = list(files)
-    for source in files:
-        copy = Path(root) / LATEST / source.relative_to(version_root)
-        written.append(_write_atomically(copy, source.read_bytes(), source.stat().st_mode & 0o777))
-    return written
