@@ -354,7 +354,7 @@ def _bad_signature(label: str, signer: PublicKey) -> VerificationError:
 
 @cache
 def _embedded_key(filename: str, fingerprint: str) -> PublicKey:
-    data = resources.files("onboard.plugin").joinpath("keys", filename).read_bytes()
+    data = resources.files("onboard.plugin").joinpath("keys").joinpath(filename).read_bytes()
     return pinned_key(data, fingerprint, source=f"onboard's embedded key file {filename}")
 
 

@@ -180,7 +180,8 @@ def test_publish_tree_matches_the_catalogue_and_its_signatures_verify(tmp_path, 
                 assert archives.sniff_kind(path) == bundle.kind
                 if bundle.signature:
                     signature = (tmp_path / "plugin" / version / bundle.signature).read_bytes()
-                    assert verify_detached(path, signature, keys).primary_fingerprint == test_signing_key.fingerprint
+                    signed = verify_detached(path, signature, keys)
+                    assert signed.primary_fingerprint == test_signing_key.fingerprint
                 if bundle.binary_signature:
                     signature = (tmp_path / "plugin" / version / bundle.binary_signature).read_bytes()
                     verify_detached(stand_in_plugin(), signature, keys)

@@ -24,7 +24,7 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import BinaryIO
+from typing import IO, BinaryIO
 
 from onboard.errors import VerificationError
 from onboard.plugin.formats import (
@@ -105,7 +105,7 @@ def safe_member_path(archive: Path | str, name: str) -> PurePosixPath:
     return PurePosixPath(*parts) if parts else PurePosixPath(".")
 
 
-def _copy_limited(source: BinaryIO, dest: Path, size_limit: int, archive: Path | str, name: str) -> None:
+def _copy_limited(source: IO[bytes], dest: Path, size_limit: int, archive: Path | str, name: str) -> None:
     """Stream ``source`` into ``dest`` via a temp name, refusing more than ``size_limit`` bytes."""
     dest.parent.mkdir(parents=True, exist_ok=True)
     partial = dest.with_name(f".{dest.name}.partial")
@@ -215,7 +215,7 @@ class _HeldBack:
     def __exit__(self, *exc: object) -> None:
         self.staging.unlink(missing_ok=True)
 
-    def take(self, name: str, source: BinaryIO, size: int) -> bool:
+    def take(self, name: str, source: IO[bytes], size: int) -> bool:
         """Keep ``source`` if it is the wanted entry (the first of that name); whether it was."""
         if self.found or str(safe_member_path(self.archive, name)) != self.wanted:
             return False
@@ -268,9 +268,9 @@ def _decompressing(archive: Path, raw: BinaryIO, compressor: str) -> BinaryIO:
 
 def _zstd_stream(archive: Path, raw: BinaryIO) -> BinaryIO:
     try:
-        from compression import zstd  # type: ignore[import-not-found]  # Python 3.14+
+        from compression import zstd  # Python 3.14+
 
-        return zstd.ZstdFile(raw)  # type: ignore[no-any-return]
+        return zstd.ZstdFile(raw)
     except ImportError:
         pass
     program = shutil.which("zstd")
