@@ -139,6 +139,7 @@ def test_a_lab_comes_up_writes_its_files_and_goes_down(isolated_home, started_pi
     assert {f["name"] for f in listed.json()["data"]["faults"]} == {
         "agent-offline",
         "role-without-ssm-policy",
+        "agent-not-restarted",
         "key-deactivated",
         "no-start-session",
         "bucket-missing",

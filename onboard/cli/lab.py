@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from onboard.cli import lab_instance
 from onboard.cli._common import JsonOption, OptionalPath, OptionalPort, OptionalText, finish
 
 app = typer.Typer(
@@ -17,6 +18,7 @@ app = typer.Typer(
     ),
     no_args_is_help=True,
 )
+app.add_typer(lab_instance.app, name="instance")
 
 
 def _paths():
@@ -209,6 +211,8 @@ def fault_command(
 
     Faults: agent-offline [INSTANCE] (PingStatus ConnectionLost, start-session TargetNotConnected);
     role-without-ssm-policy [INSTANCE] (the instance role loses the SSM policy: ConnectionLost too);
+    agent-not-restarted [INSTANCE] (the policy came after the agent started: not Online until
+    `onboard lab instance restart-agent`);
     key-deactivated [LEARNER] (InvalidClientTokenId); no-start-session [LEARNER] (AccessDeniedException on
     ssm:StartSession); bucket-missing (NoSuchBucket). `onboard lab fault clear` restores everything.
 

@@ -99,6 +99,8 @@ class LabState:
     #: Admin operations (faults, reset, shutdown, status), name -> handler(body) -> JSON-ready answer.
     admin_handlers: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = field(default_factory=dict)
     lab_id: str = field(default_factory=lambda: secrets.token_hex(8))
+    #: The instances' SSM agents (onboard.lab.agent.AgentFleet); None: every role-allowed agent is Online.
+    agents: Any = None
 
     @property
     def account(self) -> str:
@@ -119,11 +121,21 @@ class LabState:
         return f"{self.world.log_prefix}{session_id}.log"
 
     def agent_online(self, instance_id: str) -> bool:
-        """The agent answers when it runs and its role lets it register (the seed's instance policy)."""
-        if instance_id in self.offline or instance_id not in self.roles:
+        """Online: the agent runs, registered when it started, and its role still lets it (lab/agent.py)."""
+        if instance_id in self.offline:
+            return False
+        if self.agents is not None and self.agents.knows(instance_id):
+            return bool(self.agents.online(instance_id))
+        return self.role_allows_agent(instance_id)
+
+    def role_allows_agent(self, instance_id: str) -> bool:
+        """Whether the role of the instance's profile lets its agent register (the seed's instance policy)."""
+        from onboard.lab.agent import instance_role
+
+        role = instance_role(self.account, self.region, instance_id)
+        if role is None:
             return False
         iam = _iam(self.account)
-        role = self.roles[instance_id]
         try:
             documents = role_policies(iam, role)
         except Exception:  # the role was deleted by hand: the agent cannot authenticate
@@ -377,7 +389,13 @@ class LabApplication:
             (item.get("key"), item.get("valueSet") or [])
             for item in request.get("InstanceInformationFilterList") or []
         ] + [(item.get("Key"), item.get("Values") or []) for item in request.get("Filters") or []]
-        infos = [self._instance_information(spec) for spec in self.state.world.instances]
+        infos = [
+            self._instance_information(spec)
+            for spec in self.state.world.instances
+            if self.state.agents is None
+            or not self.state.agents.knows(spec.instance_id)
+            or self.state.agents.get(spec.instance_id).ever_registered
+        ]
         for key, values in filters:
             if key == "InstanceIds":
                 bad = [v for v in values if not _INSTANCE_ID.match(v)]
@@ -389,11 +407,15 @@ class LabApplication:
 
     def _instance_information(self, spec) -> dict[str, Any]:
         online = self.state.agent_online(spec.instance_id)
+        agents = self.state.agents
+        agent = (
+            agents.get(spec.instance_id) if agents is not None and agents.knows(spec.instance_id) else None
+        )
         return {
             "InstanceId": spec.instance_id,
             "PingStatus": "Online" if online else "ConnectionLost",
             "LastPingDateTime": datetime.now(timezone.utc) if online else self._started,
-            "AgentVersion": spec.agent_version,
+            "AgentVersion": (agent.version if agent is not None else None) or spec.agent_version,
             "IsLatestVersion": False,
             "PlatformType": spec.platform_type,
             "PlatformName": spec.platform,

@@ -11,6 +11,10 @@ role-without-ssm-policy [INSTANCE]
     The seed's instance policy (policy-for-ec2-server) is detached from the instance's role. The agent can no
     longer register, so the user sees the same as agent-offline (ConnectionLost, TargetNotConnected); `iam
     list-attached-role-policies` on the role shows why.
+agent-not-restarted [INSTANCE]
+    The seed write-up's trap: the agent started while the role lacked the SSM policy, and the policy was
+    attached afterwards. The role is right now, but the instance stays unregistered until its agent restarts
+    (`onboard lab instance restart-agent INSTANCE`, or EC2 RebootInstances).
 key-deactivated [USER]
     The learner's access key (default: the first learner) is made Inactive. Every call with it fails:
     `aws sts get-caller-identity` with InvalidClientTokenId, SSM calls with UnrecognizedClientException.
@@ -60,6 +64,13 @@ def _role_without_ssm_policy(lab: LabServer, instance_id: str) -> Callable[[], N
     policy_arn = f"arn:aws:iam::{lab.world.account}:policy/{INSTANCE_POLICY}"
     iam.detach_role_policy(policy_arn, role)
     return lambda: iam.attach_role_policy(policy_arn, role)
+
+
+def _agent_not_restarted(lab: LabServer, instance_id: str) -> Callable[[], None]:
+    reattach = _role_without_ssm_policy(lab, instance_id)
+    lab.state.agents.restart(instance_id)  # starts while the role cannot register it
+    reattach()
+    return lambda: lab.state.agents.restart(instance_id)
 
 
 def _key_deactivated(lab: LabServer, user: str) -> Callable[[], None]:
@@ -118,6 +129,13 @@ FAULTS: dict[str, Fault] = {
             "the instance role loses the seed's SSM policy",
             "PingStatus ConnectionLost; start-session: TargetNotConnected",
             _role_without_ssm_policy,
+        ),
+        Fault(
+            "agent-not-restarted",
+            "instance",
+            "the role got its SSM policy after the agent started, and the agent was not restarted",
+            "the instance is not Online; start-session: TargetNotConnected",
+            _agent_not_restarted,
         ),
         Fault(
             "key-deactivated",

@@ -16,8 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from onboard.iamnames import document_arn
+from onboard.lab.agent import LAB_AMI
 from onboard.lab.sessions import LabInstance
-from onboard.lab.world import World
+from onboard.lab.world import World, WorldInstance
 from onboard.secrets import Secret
 
 PARTITION = "aws"
@@ -31,7 +32,6 @@ SESSION_DOCUMENTS = (
     "AWS-StartInteractiveCommand",
     "AWS-StartNonInteractiveCommand",
 )
-LAB_AMI = "ami-0f1a2b3c4d5e6f708"
 
 
 @dataclass(frozen=True)
@@ -277,10 +277,8 @@ def _seed_buckets(world: World) -> None:
 def _seed_instances(world: World, iam, seeded: SeededWorld, instances_root: Path, endpoint_url: str) -> None:
     from moto.ec2.models import ec2_backends
     from moto.ec2.models import instances as ec2_instances
-    from moto.sts.models import sts_backends
 
     ec2 = ec2_backends[world.account][world.region]
-    sts = sts_backends[world.account][PARTITION]
     ssm_policy_arn = _managed_policy(iam, INSTANCE_POLICY, instance_policy(), "What the SSM agent needs")
     transfer_policy = json.dumps(instance_transfer_policy(world))
     real_random_id = ec2_instances.random_instance_id
@@ -308,25 +306,42 @@ def _seed_instances(world: World, iam, seeded: SeededWorld, instances_root: Path
             ec2.associate_iam_instance_profile(
                 spec.instance_id, iam_instance_profile_name=f"{spec.alias}-ssm-profile"
             )
-            credentials = sts.assume_role(world.region, spec.instance_id, role.arn, "", 43200, "")
-            root = instances_root / spec.instance_id
-            _fresh_tree(root, ("ssm-user", *spec.users))
             seeded.roles[spec.instance_id] = role_name
-            seeded.instances[spec.instance_id] = LabInstance(
-                instance_id=spec.instance_id,
-                name=spec.alias,
-                users=list(spec.users),
-                root=root,
-                region=world.region,
-                endpoint_url=endpoint_url,
-                role_access_key_id=credentials.access_key_id,
-                role_secret_access_key=Secret(credentials.secret_access_key),
-                role_session_token=Secret(credentials.session_token),
-                platform_name=spec.platform,
-                hostname=spec.hostname,
+            seeded.instances[spec.instance_id] = lab_instance(
+                world, spec, role.arn, instances_root=instances_root, endpoint_url=endpoint_url
             )
     finally:
         ec2_instances.random_instance_id = real_random_id
+
+
+def lab_instance(
+    world: World, spec: WorldInstance, role_arn: str | None, *, instances_root: Path, endpoint_url: str
+) -> LabInstance:
+    """What the data channel needs of one instance: its fresh folder tree and its role's credentials
+    (none without a role: the agent cannot register then, so no session reaches it)."""
+    from moto.sts.models import sts_backends
+
+    key_id, secret, token = "", Secret(""), None
+    if role_arn is not None:
+        sts = sts_backends[world.account][PARTITION]
+        credentials = sts.assume_role(world.region, spec.instance_id, role_arn, "", 43200, "")
+        key_id, secret = credentials.access_key_id, Secret(credentials.secret_access_key)
+        token = Secret(credentials.session_token)
+    root = instances_root / spec.instance_id
+    _fresh_tree(root, ("ssm-user", *spec.users))
+    return LabInstance(
+        instance_id=spec.instance_id,
+        name=spec.alias,
+        users=list(spec.users),
+        root=root,
+        region=world.region,
+        endpoint_url=endpoint_url,
+        role_access_key_id=key_id,
+        role_secret_access_key=secret,
+        role_session_token=token,
+        platform_name=spec.platform,
+        hostname=spec.hostname,
+    )
 
 
 def _fresh_tree(root: Path, users: tuple[str, ...]) -> None:

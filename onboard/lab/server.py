@@ -210,6 +210,9 @@ class LabServer:
         self.state = LabState(world=self.world, registry=registry, roles={}, endpoint_url="")
         self.state.admin_secret = admin_secret(self.paths, create=True) or ""
         self.state.admin_handlers.update(self._admin_handlers())
+        from onboard.lab.agent import attach
+
+        attach(self)
         application = LabApplication(self.state, moto_app)
         self.http = _bind(application, self.requested_port, _request_handler(MotoRequestHandler), make_server)
         self.state.endpoint_url = self.endpoint_url
@@ -249,6 +252,9 @@ class LabServer:
         self.state.roles.update(self.seeded.roles)
         self.instances.clear()
         self.instances.update(self.seeded.instances)
+        from onboard.lab.agent import boot_world
+
+        boot_world(self)
 
     def _known_keys(self) -> dict[str, Any]:
         """Keys this lab issued before (its CSVs), so that set-up profiles survive restarts and resets."""
