@@ -17,6 +17,8 @@ instances people connect to, each with an alias::
     alias = "jupyter"
     id = "i-0123456789abcdef0"
     users = ["analyst"]
+    connect_as = "analyst"            # who `onboard connect jupyter` lands as (default: ssm-user)
+    services = { jupyter = 8888 }     # web applications on it, for `onboard forward`
 
 :func:`load_team` validates everything at once and reports the first problem with the file, the key
 and the fix; unknown keys are refused with a "did you mean", so a typo never silently loses a setting.
@@ -52,6 +54,8 @@ OS_USER = re.compile(r"[a-z_][a-z0-9_-]{0,31}")
 
 #: Team names and instance aliases.
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+#: Instance aliases (the user's own aliases file follows the team file's rule).
+ALIAS = _NAME
 _PROFILE = re.compile(r"[A-Za-z0-9._-]+")
 _BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 _IPV4 = re.compile(r"\d{1,3}(?:\.\d{1,3}){3}")
@@ -137,6 +141,10 @@ class Instance:
     name: str | None = None
     #: OS users people switch to with sudo on it.
     users: tuple[str, ...] = ()
+    #: The OS user `onboard connect` lands as on it (None: ssm-user, Session Manager's own).
+    connect_as: str | None = None
+    #: Its web applications: (name, port on the instance), for `onboard forward`.
+    services: tuple[tuple[str, int], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -412,7 +420,12 @@ class _Reader:
         result = []
         for number, item in enumerate(items, start=1):
             where = f"[[instances]] #{number} "
-            self.keys(item, where.strip(), ("alias", "id", "name", "users"), required=("alias", "id"))
+            self.keys(
+                item,
+                where.strip(),
+                ("alias", "id", "name", "users", "connect_as", "services"),
+                required=("alias", "id"),
+            )
             alias = self.string(
                 item, "alias", where, _NAME, "Aliases use letters, digits, '.', '_' and '-' (at most 64)."
             )
@@ -442,9 +455,31 @@ class _Reader:
                     id=instance_id,
                     name=self.optional_string(item, "name", where),
                     users=tuple(users),
+                    connect_as=self.optional_string(
+                        item,
+                        "connect_as",
+                        where,
+                        OS_USER,
+                        "OS user names are lower-case letters, digits, _ and -.",
+                    ),
+                    services=self.services(item.get("services", {}), f"{where}services"),
                 )
             )
         return tuple(result)
+
+    def services(self, table: Any, where: str) -> tuple[tuple[str, int], ...]:
+        if not isinstance(table, dict):
+            raise self.fail(where, f"{table!r} is not a table", "Write it like { jupyter = 8888 }.")
+        for name, port in table.items():
+            if not _NAME.fullmatch(name):
+                raise self.fail(
+                    where, f"{name!r} is not a service name", "Use letters, digits, '.', '_', '-'."
+                )
+            if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
+                raise self.fail(
+                    f"{where}.{name}", f"{port!r} is not a port", "Give a number from 1 to 65535."
+                )
+        return tuple(table.items())
 
 
 def valid_bucket_name(name: str) -> bool:
@@ -507,6 +542,8 @@ def dump_team(team: TeamFile) -> str:
                 "id": instance.id,
                 "name": instance.name,
                 "users": list(instance.users),
+                "connect_as": instance.connect_as,
+                "services": dict(instance.services) or None,
             },
         )
     return "\n".join(lines) + "\n"
@@ -531,4 +568,6 @@ def _toml(value: Any) -> str:
         return json.dumps(value, ensure_ascii=False).replace("\x7f", "\\u007f")
     if isinstance(value, list):
         return "[" + ", ".join(_toml(item) for item in value) + "]"
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{_toml(key)} = {_toml(item)}" for key, item in value.items()) + " }"
     raise TypeError(f"cannot write {type(value).__name__} to a team file")

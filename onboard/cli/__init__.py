@@ -13,7 +13,7 @@ from typing import Annotated, Optional
 import typer
 
 from onboard import __version__
-from onboard.cli import doctor, lab, lesson, plugin, setup, trainer
+from onboard.cli import connect, doctor, hosts, lab, lesson, plugin, setup, trainer
 from onboard.cli._common import Environment, click_exceptions, command_name, record_invocations
 from onboard.errors import ExitCode, OnboardError, UsageError
 
@@ -62,6 +62,8 @@ app.add_typer(lab.app, name="lab")
 app.add_typer(lesson.app, name="lesson")
 app.command("doctor")(doctor.doctor_command)
 app.add_typer(trainer.app, name="trainer")
+app.add_typer(hosts.app, name="hosts")
+app.command("connect")(connect.connect_command)
 
 
 def main(argv: list[str] | None = None, *, cli: typer.Typer | None = None) -> int:

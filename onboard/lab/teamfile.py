@@ -42,7 +42,13 @@ def write_team_file(
         session_logs=Location(world.log_bucket, world.log_prefix),
         lessons=LessonSettings(target_user=LESSON_TARGET_USER),
         instances=tuple(
-            Instance(alias=spec.alias, id=spec.instance_id, name=spec.alias, users=spec.users)
+            Instance(
+                alias=spec.alias,
+                id=spec.instance_id,
+                name=spec.alias,
+                users=spec.users,
+                services=spec.services,
+            )
             for spec in world.instances
         ),
     )

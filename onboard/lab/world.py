@@ -31,6 +31,7 @@ and starts the lab with ``onboard lab up --world FILE``. Format (version 1)::
     platform_version = "2"
     agent_version = "3.3.1142.0"
     private_ip = "10.0.1.23"
+    services = { jupyter = 8888 }     # web applications listening on the instance (onboard forward)
 """
 
 from __future__ import annotations
@@ -80,6 +81,7 @@ platform = "Amazon Linux"
 platform_version = "2"
 agent_version = "3.3.1142.0"
 private_ip = "10.0.1.23"
+services = { jupyter = 8888 }
 
 [[instances]]
 alias = "airflow"
@@ -89,6 +91,7 @@ platform = "Amazon Linux"
 platform_version = "2"
 agent_version = "3.3.1142.0"
 private_ip = "10.0.1.24"
+services = { airflow = 8080 }
 
 [[instances]]
 alias = "redash"
@@ -98,6 +101,7 @@ platform = "Ubuntu"
 platform_version = "22.04"
 agent_version = "3.2.2303.0"
 private_ip = "10.0.1.25"
+services = { redash = 5000 }
 """
 
 _IAM_NAME = re.compile(r"^[A-Za-z0-9+=,.@_-]{1,64}$")
@@ -115,6 +119,8 @@ class WorldInstance:
     platform_version: str = "2"
     agent_version: str = "3.3.1142.0"
     private_ip: str = "10.0.1.23"
+    #: Web applications on the instance: (name, port), reachable only through a port session.
+    services: tuple[tuple[str, int], ...] = ()
 
     @property
     def platform_type(self) -> str:
@@ -231,7 +237,9 @@ def parse_world(text: str, source: str) -> World:
 
 def _instance(table: dict[str, Any], where: str) -> WorldInstance:
     reader = _Reader(table, where)
-    reader.finish(("alias", "id", "users", "platform", "platform_version", "agent_version", "private_ip"))
+    reader.finish(
+        ("alias", "id", "users", "platform", "platform_version", "agent_version", "private_ip", "services")
+    )
     users = reader.get("users", list, default=[])
     for user in users:
         if not isinstance(user, str) or not OS_USER.fullmatch(user) or user == "ssm-user":
@@ -254,8 +262,18 @@ def _instance(table: dict[str, Any], where: str) -> WorldInstance:
             what="a 10.x.y.z address",
             default="10.0.1.23",
         ),
+        services=_services(reader.get("services", dict, default={}), where),
     )
     return instance
+
+
+def _services(table: dict[str, Any], where: str) -> tuple[tuple[str, int], ...]:
+    for name, port in table.items():
+        if isinstance(port, bool) or not isinstance(port, int) or not 1024 <= port <= 65535:
+            raise UsageError(
+                f"{where}: services.{name} = {port!r} is not a port", "Give a port from 1024 to 65535."
+            )
+    return tuple(table.items())
 
 
 def _check_learners(learners: list[Any], trainer: str, where: str) -> tuple[str, ...]:
@@ -312,7 +330,7 @@ class _Reader:
             raise UsageError(
                 f"{self.where}: `{key}` must be a {kind.__name__}, not {value!r}", "Fix the value."
             )
-        if pattern is not None and not pattern.match(value):
+        if pattern is not None and not pattern.match(str(value)):
             raise UsageError(f"{self.where}: `{key}` = {value!r} is not {what}", "Fix the value.")
         return value
 

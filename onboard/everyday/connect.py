@@ -1,0 +1,215 @@
+"""``onboard connect``: StartSession through boto3, then the Session Manager plugin, as the AWS CLI runs it.
+
+What the AWS CLI does for ``aws ssm start-session`` (awscli/customizations/sessionmanager.py, read in the
+CLI installed here, and /work/shared/reference/session-manager-protocol.md section 1): call StartSession,
+ask ``session-manager-plugin --version``, put ``{"SessionId","TokenValue","StreamUrl"}`` in the
+environment variable ``AWS_SSM_START_SESSION_RESPONSE`` and pass that variable's NAME as the plugin's first
+argument, then ``REGION StartSession PROFILE REQUEST_JSON ENDPOINT``, with SIGINT, SIGQUIT and SIGTSTP
+ignored while the plugin runs (the plugin forwards them to the remote terminal). Unlike the CLI, onboard
+never puts the stream token on a command line: a plugin too old to read the variable is refused.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from onboard.errors import EnvironmentProblem, OnboardError, UsageError
+from onboard.everyday.reach import Reach, error_code, is_denied
+from onboard.team import OS_USER
+
+PLUGIN = "session-manager-plugin"
+RESPONSE_VARIABLE = "AWS_SSM_START_SESSION_RESPONSE"
+#: Plugins up to this version read the response from argv only (awscli: LAST_PLUGIN_VERSION_WITHOUT_ENV_VAR).
+LAST_VERSION_WITHOUT_ENV_VAR = (1, 2, 497, 0)
+SSM_USER = "ssm-user"
+INTERACTIVE_COMMAND = "AWS-StartInteractiveCommand"
+_VERSION = re.compile(r"^\s*(\d+(?:\.\d+){0,3})\s*$")
+
+
+@dataclass(frozen=True)
+class SessionRequest:
+    """StartSession's arguments: the target, the session document and its parameters."""
+
+    target: str
+    document: str | None = None
+    parameters: dict[str, list[str]] = field(default_factory=dict)
+
+    def to_api(self) -> dict[str, Any]:
+        request: dict[str, Any] = {"Target": self.target}
+        if self.document:
+            request["DocumentName"] = self.document
+        if self.parameters:
+            request["Parameters"] = self.parameters
+        return request
+
+
+def default_user(reach: Reach, instance_id: str) -> str | None:
+    """The team file's OS user for this instance (None: ssm-user, Session Manager's own)."""
+    if reach.team is None:
+        return None
+    return next((i.connect_as for i in reach.team.instances if i.id == instance_id), None)
+
+
+def shell_request(instance_id: str, user: str | None) -> SessionRequest:
+    """A shell as ``user``: AWS-StartInteractiveCommand running ``sudo -iu USER`` (ssm-user: plain)."""
+    if user is None or user == SSM_USER:
+        return SessionRequest(instance_id)
+    if not OS_USER.fullmatch(user):
+        raise UsageError(
+            f"--user {user!r} is not an OS user name",
+            "OS user names are lower-case letters, digits, _ and -.",
+        )
+    return SessionRequest(instance_id, INTERACTIVE_COMMAND, {"command": [f"sudo -iu {user}"]})
+
+
+# ----------------------------------------------------------------------------------------- the plugin
+
+
+def find_plugin() -> str:
+    """The plugin on PATH (where the AWS CLI looks), if it reads the response from the environment."""
+    found = shutil.which(PLUGIN)
+    if not found:
+        raise EnvironmentProblem(
+            f"{PLUGIN} is not on PATH", "Install it: onboard plugin install (then open a new terminal)."
+        )
+    try:
+        done = subprocess.run([found, "--version"], capture_output=True, text=True, timeout=20, check=False)
+    except (OSError, subprocess.TimeoutExpired) as failed:
+        raise EnvironmentProblem(
+            f"{found} --version did not run: {failed}", "Reinstall it: onboard plugin install."
+        ) from None
+    match = _VERSION.match(done.stdout)
+    if done.returncode != 0 or not match:
+        raise EnvironmentProblem(
+            f"{found} --version printed no version (exit code {done.returncode})",
+            "Reinstall it: onboard plugin install.",
+        )
+    version = tuple(int(part) for part in match.group(1).split("."))
+    if version + (0,) * (4 - len(version)) <= LAST_VERSION_WITHOUT_ENV_VAR:
+        raise EnvironmentProblem(
+            f"{found} is version {match.group(1)}, too old to read the session from the environment "
+            "(it would need the stream token on its command line, where other users can see it)",
+            "Install a current plugin: onboard plugin install.",
+        )
+    return found
+
+
+@contextlib.contextmanager
+def user_signals_ignored() -> Iterator[None]:
+    """Ignore Ctrl-C, Ctrl-\\ and Ctrl-Z here while the plugin runs: the plugin sends them to the instance."""
+    names = ("SIGINT", "SIGQUIT", "SIGTSTP")
+    saved = {
+        name: signal.signal(getattr(signal, name), signal.SIG_IGN) for name in names if hasattr(signal, name)
+    }
+    try:
+        yield
+    finally:
+        for name, handler in saved.items():
+            signal.signal(getattr(signal, name), handler)
+
+
+# ----------------------------------------------------------------------------------------- a session
+
+
+def start_session(reach: Reach, ssm: Any, request: SessionRequest) -> dict[str, Any]:
+    """StartSession; TargetNotConnected and AccessDenied come back explained with doctor's findings."""
+    import botocore.exceptions
+
+    try:
+        return ssm.start_session(**request.to_api())
+    except botocore.exceptions.ClientError as refused:
+        raise explain_refusal(reach, request, refused) from None
+    except botocore.exceptions.BotoCoreError as failed:
+        from onboard.secrets import scrub
+
+        raise OnboardError(
+            f"StartSession did not reach Session Manager: {scrub(str(failed))}",
+            "Run `onboard doctor` to check the network and the profile.",
+        ) from None
+
+
+def explain_refusal(reach: Reach, request: SessionRequest, refused: Exception) -> OnboardError:
+    from onboard.secrets import scrub
+
+    code = error_code(refused)
+    message = scrub(str(refused))
+    if code == "TargetNotConnected":
+        summary = f"Session Manager cannot reach {request.target}: its SSM agent is not connected"
+    elif is_denied(refused):
+        what = f"the document {request.document}" if request.document else request.target
+        summary = f"the profile {reach.profile!r} may not start a session on {what}"
+    else:
+        return OnboardError(f"StartSession failed: {message}", "Run `onboard doctor` to see why.")
+    findings = doctor_findings(reach, request.target)
+    hint = "; ".join(findings) if findings else f"AWS said: {message}"
+    return OnboardError(f"{summary}.", f"onboard doctor found: {hint}" if findings else hint)
+
+
+def doctor_findings(reach: Reach, target: str) -> list[str]:
+    """What ``onboard doctor --target TARGET`` finds wrong, one line each (empty when it finds nothing)."""
+    from onboard.doctor import DoctorOptions, Status
+    from onboard.doctor.service import diagnose
+
+    team = str(reach.team.path) if reach.team else None
+    try:
+        _, findings = diagnose(DoctorOptions(profile=reach.profile, team=team, targets=(target,)))
+    except OnboardError:
+        return []
+    lines = []
+    for finding in findings:
+        if finding.status in (Status.FAIL, Status.ERROR):
+            line = f"{finding.title}: {finding.summary}"
+            lines.append(f"{line} (next: {finding.next})" if finding.next else line)
+    return lines
+
+
+def run_plugin(reach: Reach, ssm: Any, request: SessionRequest, response: dict[str, Any], plugin: str) -> int:
+    """Run the plugin on the started session, sharing this terminal; its exit code.
+
+    The response travels in the environment, never on the command line. If the plugin cannot be
+    started at all, the session is terminated so that it does not linger as Connecting.
+    """
+    session = {key: response[key] for key in ("SessionId", "TokenValue", "StreamUrl")}
+    environment = {**os.environ, RESPONSE_VARIABLE: json.dumps(session)}
+    argv = [
+        plugin,
+        RESPONSE_VARIABLE,
+        ssm.meta.region_name,
+        "StartSession",
+        reach.profile,
+        json.dumps(request.to_api()),
+        ssm.meta.endpoint_url,
+    ]
+    with user_signals_ignored():
+        try:
+            process = subprocess.Popen(argv, env=environment)
+        except OSError as failed:
+            terminate_quietly(ssm, response["SessionId"])
+            raise EnvironmentProblem(
+                f"{plugin} could not be started: {failed.strerror}; the session was terminated",
+                "Reinstall the plugin: onboard plugin install.",
+            ) from None
+        return process.wait()
+
+
+def terminate_quietly(ssm: Any, session_id: str) -> None:
+    with contextlib.suppress(Exception):
+        ssm.terminate_session(SessionId=session_id)
+
+
+def connect(reach: Reach, target: str, user: str | None) -> int:
+    """Open a shell on ``target`` (an instance id) as ``user`` (None: the team file's, else ssm-user)."""
+    plugin = find_plugin()  # before StartSession: no session is left behind for want of a plugin
+    request = shell_request(target, user or default_user(reach, target))
+    ssm = reach.client("ssm")
+    response = start_session(reach, ssm, request)
+    return run_plugin(reach, ssm, request, response, plugin)
