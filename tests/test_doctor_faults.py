@@ -290,7 +290,31 @@ def sts_answers(status: int, code: str, offset: timedelta = timedelta(0)):
     return induce
 
 
+MISSPELLED_KEYS = f"[ssm]\naws_access_key_id = AKIAEXAMPLEDOCTOR001\naws_secret_acess_key = {SECRET}\n"
+
+
+def misspelled_secret_key(f: Fixtures) -> None:
+    write_aws(f.home, PROFILE, MISSPELLED_KEYS)
+
+
+def secret_key_spelled_right(f: Fixtures) -> None:
+    assert botocore_reads(f.credentials)["ssm"]["aws_secret_access_key"] == SECRET
+    assert "aws_secret_acess_key" not in f.credentials.read_text()
+    assert mode_of(f.credentials) == 0o600
+    assert backups_of(f.credentials)
+
+
 FAULTS = [
+    Fault(
+        "misspelled-key-name",
+        "config.profile",
+        Status.FAIL,
+        ("aws_secret_acess_key", "aws_secret_access_key", "line 3"),
+        misspelled_secret_key,
+        next_says=("aws_secret_access_key",),
+        fixed_status=Status.OK,
+        after_fix=secret_key_spelled_right,
+    ),
     Fault(
         "bom",
         "config.parse",
@@ -564,6 +588,43 @@ def test_doctor_names_the_fault_and_its_fix(fault, isolated_home, tmp_path, monk
     assert all(Path(backup).exists() for fix in fixed.fixes for backup in fix.backups)
     assert fault.after_fix is not None
     fault.after_fix(fixtures)
+
+
+@pytest.mark.parametrize("keys", [MISSPELLED_KEYS, KEYS.replace("aws_secret_access_key", "secret_key")])
+def test_a_key_name_botocore_does_not_know_is_a_finding_in_every_check_never_a_bug(
+    keys, isolated_home, tool_path
+):
+    write_aws(isolated_home, PROFILE, keys)
+    report = run_checks_for("config", "credentials")
+    shown = "\n".join(text_of(found) for found in report.findings)
+    assert "bug in onboard" not in shown
+    assert Status.ERROR not in {found.status for found in report.findings}, shown
+    profile = next(f for f in report.findings if f.check_id == "config.profile")
+    assert profile.status is Status.FAIL
+    assert "no aws_secret_access_key" in profile.summary
+    assert SECRET not in shown
+
+
+def test_a_role_whose_source_profile_has_wrong_keys_is_a_finding_never_a_bug(lab, isolated_home, monkeypatch):
+    monkeypatch.setenv("ONBOARD_TEAM", str(lab.team_file))
+    write_aws(
+        isolated_home,
+        f"[profile ssm]\nregion = {lab.region}\nendpoint_url = {lab.endpoint_url}\n"
+        f"role_arn = arn:aws:iam::{lab.account}:role/learner\nsource_profile = base\n"
+        f"[profile base]\nregion = {lab.region}\nendpoint_url = {lab.endpoint_url}\n",
+        f"[base]\naws_access_key_id = AKIAEXAMPLEDOCTOR001\naws_secret_access_key = {SECRET}\n",
+    )
+    report = run_checks_for("config", "credentials")
+    shown = "\n".join(text_of(found) for found in report.findings)
+    assert "bug in onboard" not in shown
+    assert Status.ERROR not in {found.status for found in report.findings}, shown
+    identity = next(f for f in report.findings if f.check_id == "credentials.identity")
+    assert identity.status is Status.FAIL
+    assert "source profile 'base'" in identity.summary, identity.summary
+    assert "AssumeRole" in text_of(identity)
+    assert "onboard setup --profile base" in (identity.next or "")
+    assert identity.data["code"] == "InvalidClientTokenId"
+    assert SECRET not in shown
 
 
 # --- the practice lab's faults -----------------------------------------------------------------------------

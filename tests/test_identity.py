@@ -10,7 +10,7 @@ import pytest
 from fixtures_moto import authenticated_user, aws_like_server, closed_port, moto_server, write_profile  # noqa: F401
 
 from onboard.errors import ExitCode, OnboardError
-from onboard.identity import Identity, check_identity, describe_skew
+from onboard.identity import Failure, Identity, IdentityError, check_identity, describe_skew
 
 
 def test_the_keys_of_an_iam_user_give_its_arn(isolated_home, moto_server, authenticated_user):
@@ -87,6 +87,37 @@ def test_a_missing_profile_is_named(isolated_home):
             "The request signature we calculated does not match",
             "1 day",
         ),
+        # JSON-protocol services (SSM, ...) say it with InvalidSignatureException.
+        (
+            timedelta(minutes=20),
+            "InvalidSignatureException",
+            "Signature expired: 20261128T090000Z is now earlier than 20261128T090500Z "
+            "(20261128T092000Z - 15 min.)",
+            "20 minutes behind",
+        ),
+        # A clock ahead of AWS's: the signature is "not yet current".
+        (
+            timedelta(minutes=-30),
+            "SignatureDoesNotMatch",
+            "Signature not yet current: 20261128T100000Z is still later than 20261128T094500Z "
+            "(20261128T093000Z + 15 min.)",
+            "30 minutes ahead of",
+        ),
+        # S3's code.
+        (
+            timedelta(minutes=16),
+            "RequestTimeTooSkewed",
+            "The difference between the request time and the current time is too large.",
+            "16 minutes behind",
+        ),
+        (timedelta(hours=-2), "RequestInTheFuture", "Request is not yet valid", "2 hours ahead of"),
+        # EC2's code for a refused signature, with the server's Date far off.
+        (
+            timedelta(hours=5),
+            "AuthFailure",
+            "AWS was not able to validate the provided access credentials",
+            "5 hours",
+        ),
     ],
 )
 def test_a_wrong_clock_is_measured_from_the_servers_date(
@@ -101,6 +132,47 @@ def test_a_wrong_clock_is_measured_from_the_servers_date(
     assert "clock is wrong" in raised.value.message
     assert expected in raised.value.message
     assert "timedatectl" in raised.value.hint
+    assert isinstance(raised.value, IdentityError)
+    assert (raised.value.failure, raised.value.code) == (Failure.CLOCK, code)
+    assert abs(raised.value.clock_skew - offset.total_seconds()) < 5
+
+
+@pytest.mark.parametrize(
+    ("code", "message", "failure"),
+    [
+        ("SignatureDoesNotMatch", "The request signature we calculated does not match", Failure.WRONG_SECRET),
+        (
+            "InvalidSignatureException",
+            "The request signature we calculated does not match",
+            Failure.WRONG_SECRET,
+        ),
+        ("AuthFailure", "AWS was not able to validate the provided access credentials", Failure.WRONG_SECRET),
+        (
+            "InvalidClientTokenId",
+            "The security token included in the request is invalid.",
+            Failure.UNKNOWN_KEY_ID,
+        ),
+        (
+            "UnrecognizedClientException",
+            "The security token included in the request is invalid.",
+            Failure.INVALID_TOKEN,
+        ),
+        ("AccessDenied", "explicit deny in a service control policy", Failure.DENIED),
+        ("Throttling", "Rate exceeded (mentions a clock)", Failure.REFUSED),
+    ],
+)
+def test_a_refusal_with_the_clock_right_is_typed_by_the_aws_error_code(
+    isolated_home, aws_like_server, code, message, failure
+):
+    # The words in the message never decide: a "clock" in an unrelated message is not a clock problem.
+    aws_like_server.answer.code = code
+    aws_like_server.answer.message = message
+    write_profile(isolated_home, "ssm", access_key_id="AKIAIOSFODNN7EXAMPLE", secret="s" * 40)
+    with pytest.raises(IdentityError) as raised:
+        check_identity("ssm", endpoint_url=aws_like_server.url)
+    assert (raised.value.failure, raised.value.code) == (failure, code)
+    assert raised.value.exit_code == ExitCode.FAILURE
+    assert raised.value.to_dict()["failure"] == failure.value
 
 
 def test_a_slightly_wrong_clock_is_reported_on_success(isolated_home, aws_like_server):
@@ -132,6 +204,7 @@ def test_a_refused_connection_names_the_endpoint(isolated_home):
         check_identity("ssm", endpoint_url=endpoint)
     assert raised.value.exit_code == ExitCode.ENVIRONMENT
     assert f"could not connect to {endpoint}" in raised.value.message
+    assert raised.value.failure is Failure.UNREACHABLE and raised.value.code is None
 
 
 def test_a_stalled_server_times_out_quickly(isolated_home, aws_like_server):

@@ -160,7 +160,9 @@ class DoctorContext:
         def ask() -> Identity:
             try:
                 answer = self.client("sts").get_caller_identity()
-            except (botocore.exceptions.ClientError, botocore.exceptions.NoCredentialsError):
+            except (botocore.exceptions.ClientError, botocore.exceptions.CredentialRetrievalError):
+                return check_identity(self.profile, region=self.region(), timeout=self.timeout)
+            except (botocore.exceptions.NoCredentialsError, botocore.exceptions.PartialCredentialsError):
                 return check_identity(self.profile, region=self.region(), timeout=self.timeout)
             return identity_from_answer(answer)
 

@@ -134,6 +134,32 @@ def merge_duplicate_sections(data: bytes) -> bytes:
     return "".join(line.text + line.ending for line in out).encode("utf-8")
 
 
+def rename_key(path: Path, header_line: int, old: str, new: str) -> Fix:
+    """Rename the key ``old`` to ``new`` in the section whose header is on ``header_line`` (same value)."""
+
+    def rename(data: bytes) -> bytes:
+        from onboard.awsconfig.ini import parse
+
+        text = data.decode("utf-8")
+        document = parse(text)
+        for section in document.sections:
+            entry = section.entry(old) if section.first + 1 == header_line else None
+            if entry is not None:
+                line = document.lines[entry.first]
+                indent = line.indent
+                line.text = indent + new + line.text[len(indent) + len(old) :]
+                return document.text().encode("utf-8")
+        raise OnboardError(
+            f"{path} no longer has `{old}` on line {header_line}'s section", "Run `onboard doctor` again."
+        )
+
+    def apply() -> FixResult:
+        backup = rewrite_file(path, rename)
+        return FixResult(f"{path}: `{old}` renamed to `{new}`", _shown(backup))
+
+    return Fix("config.rename-key", f"In {path}: rename `{old}` to `{new}` (its value stays as it is)", apply)
+
+
 def move_region(profiles: dict[str, str]) -> Fix:
     """Move ``region`` from credentials-file sections (profile -> value) into the config file."""
     shown = ", ".join(f"[{name}] region = {value}" for name, value in profiles.items())

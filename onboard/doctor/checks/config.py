@@ -4,11 +4,16 @@ and the environment variables that override them, shown the way ``aws configure 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from onboard.doctor.context import DoctorContext
-from onboard.doctor.fixes import move_region, repair_structure, tighten_permissions
+from onboard.doctor.fixes import move_region, rename_key, repair_structure, tighten_permissions
 from onboard.doctor.model import Check, Finding, fail, ok, warn
 from onboard.secrets import MASK
+
+if TYPE_CHECKING:
+    from onboard.awsconfig.ini import Entry
+    from onboard.awsconfig.problems import FileKind, Section
 
 GROUP = "Config files"
 DOC_FILES = "https://docs.aws.amazon.com/cli/latest/userguide/cli-configure-files.html"
@@ -166,7 +171,13 @@ def profile(ctx: DoctorContext) -> Finding:
             next=_setup_command(ctx),
             doc=DOC_FILES,
         )
-    credentials = ctx.session().get_credentials()
+    import botocore.exceptions
+
+    try:
+        credentials = ctx.session().get_credentials()
+    except botocore.exceptions.PartialCredentialsError as partial:
+        placed = [(files.config, s) for s in in_config] + [(files.credentials, s) for s in in_credentials]
+        return _partial_keys(ctx, str(partial.kwargs.get("cred_var", "")), placed, evidence)
     region = ctx.profile_region()
     data = {
         "profile": name,
@@ -217,6 +228,40 @@ def profile(ctx: DoctorContext) -> Finding:
             data=data,
         )
     return ok(f"profile {name!r}: keys from {credentials.method}, region {region}", *evidence, data=data)
+
+
+#: The key names botocore reads for a profile's static keys.
+_KEY_NAMES = ("aws_access_key_id", "aws_secret_access_key", "aws_session_token")
+
+
+def _partial_keys(
+    ctx: DoctorContext, missing: str, sections: list[tuple[Path, Section]], evidence: list[str]
+) -> Finding:
+    """The profile has one of the two keys: botocore refuses it. A misspelled key name is the usual cause."""
+    import difflib
+
+    summary = f"the profile {ctx.profile!r} has no {missing}, so the AWS CLI refuses its keys"
+    for path, section in sections:
+        for key in section.keys:
+            if key in _KEY_NAMES or not difflib.get_close_matches(key, [missing], n=1, cutoff=0.8):
+                continue
+            line = _line_of(path, section.header_line, key)
+            return fail(
+                f"{summary}: `{key}` in [{section.header}] ({path}, line {line}) is a misspelling of "
+                f"{missing}, a name the AWS CLI does not know and ignores",
+                *evidence,
+                next=f"rename `{key}` to `{missing}` in {path}, line {line}",
+                doc=DOC_FILES,
+                fix=rename_key(path, section.header_line, key, missing),
+                data={"missing": missing, "misspelled": key},
+            )
+    return fail(
+        summary,
+        *evidence,
+        next=_setup_command(ctx) + " --credentials-csv FILE",
+        doc=DOC_FILES,
+        data={"missing": missing},
+    )
 
 
 def environment(ctx: DoctorContext) -> Finding:
@@ -305,7 +350,10 @@ def _configure_list(ctx: DoctorContext) -> list[tuple[str, str, str, str]]:
     except Exception:
         credentials = None
     if credentials is not None:
-        key_id = MASK + credentials.access_key[-4:]
+        # An assumed role's keys exist only once AWS has answered AssumeRole: say where they come from.
+        key_id = (
+            "<from AssumeRole>" if credentials.method == "assume-role" else MASK + credentials.access_key[-4:]
+        )
         key_kind = credentials.method
         key_where = _where(ctx, credentials.method)
     rows.append(("access_key", key_id, key_kind, key_where))
@@ -349,7 +397,8 @@ def _profile_region(ctx: DoctorContext) -> str | None:
     files = ctx.files()
     from onboard.awsconfig import find_sections
 
-    for path, kind in ((files.credentials, "credentials"), (files.config, "config")):
+    places: tuple[tuple[Path, FileKind], ...] = ((files.credentials, "credentials"), (files.config, "config"))
+    for path, kind in places:
         for section in find_sections(path, kind):
             if section.kind == "profile" and section.name == ctx.profile and "region" in section.keys:
                 return _value_of(path, section.header_line, "region")
@@ -358,6 +407,17 @@ def _profile_region(ctx: DoctorContext) -> str | None:
 
 def _value_of(path: Path, header_line: int, key: str) -> str | None:
     """The value of ``key`` in the section whose header is on ``header_line``, as botocore reads it."""
+    entry = _entry(path, header_line, key)
+    return entry.value if entry is not None else None
+
+
+def _line_of(path: Path, header_line: int, key: str) -> int | None:
+    """The line (1-based) of ``key`` in the section whose header is on ``header_line``."""
+    entry = _entry(path, header_line, key)
+    return entry.first + 1 if entry is not None else None
+
+
+def _entry(path: Path, header_line: int, key: str) -> Entry | None:
     from onboard.awsconfig.files import read_bytes
     from onboard.awsconfig.ini import parse
 
@@ -365,8 +425,7 @@ def _value_of(path: Path, header_line: int, key: str) -> str | None:
     document = parse(data.decode("utf-8", errors="replace").removeprefix("\ufeff"))
     for section in document.sections:
         if section.first + 1 == header_line:
-            entry = section.entry(key)
-            return entry.value if entry is not None else None
+            return section.entry(key)
     return None
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from datetime import datetime, timezone
 
 from onboard.doctor.context import DoctorContext
@@ -13,22 +12,19 @@ DOC_KEYS = "https://docs.aws.amazon.com/IAM/latest/UserGuide/id_credentials_acce
 DOC_CLOCK = "https://repost.aws/knowledge-center/iam-sigv4-signature-errors"
 #: Days after which a long-term key should be replaced (AWS's own security best-practice check says 90).
 KEY_ROTATION_DAYS = 90
-# check_identity's messages end with the AWS error code in brackets: "... (InvalidClientTokenId)".
-_ERROR_CODE = re.compile(r"\((\w+)(?::[^)]*)?\)$")
 
 
 def identity(ctx: DoctorContext) -> Finding:
-    from onboard.errors import OnboardError
+    from onboard.identity import Failure, IdentityError
 
     try:
         found = ctx.identity()
-    except OnboardError as refused:
-        code = _ERROR_CODE.search(refused.message)
+    except IdentityError as refused:
         return fail(
             refused.message,
             next=refused.hint,
-            doc=DOC_CLOCK if "clock" in refused.message else DOC_KEYS,
-            data={"code": code.group(1) if code else None},
+            doc=DOC_CLOCK if refused.failure is Failure.CLOCK else DOC_KEYS,
+            data={"code": refused.code, "failure": refused.failure.value},
         )
     data = {
         "arn": found.arn,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import socket
 import ssl
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -115,18 +116,20 @@ def _tunnel(connection: socket.socket, host: str, port: int, timeout: float) -> 
         raise ProbeFailed("proxy", f"the proxy refused the tunnel to {host}:{port}: {status or 'no answer'}")
 
 
-def proxy_for(url: str, environ: dict[str, str] | object) -> str | None:
+def proxy_for(url: str, environ: Mapping[str, str]) -> str | None:
     """The proxy botocore would use for ``url`` (the *_PROXY variables, NO_PROXY honoured), or None."""
     import urllib.request
 
-    env = dict(environ)  # type: ignore[call-overload]
+    env = dict(environ)
     parts = urlsplit(url)
     names = ("https_proxy", "all_proxy") if parts.scheme == "https" else ("http_proxy", "all_proxy")
     proxy = next((env.get(n.upper()) or env.get(n) for n in names if env.get(n.upper()) or env.get(n)), None)
     if not proxy:
         return None
     no_proxy = env.get("NO_PROXY") or env.get("no_proxy") or ""
-    if no_proxy and urllib.request.proxy_bypass_environment(parts.hostname or "", {"no": no_proxy}):
+    # proxy_bypass_environment is public in urllib.request, though typeshed leaves it out.
+    bypass = urllib.request.proxy_bypass_environment  # type: ignore[attr-defined]
+    if no_proxy and bypass(parts.hostname or "", {"no": no_proxy}):
         return None
     return proxy
 
@@ -171,9 +174,9 @@ def endpoints(ctx: DoctorContext) -> Finding:
         via = f" via proxy {show_proxy(proxy)}" if proxy else ""
         try:
             result = probe(url, timeout=timeout, ca_bundle=ca_bundle(ctx), proxy=proxy)
-        except ProbeFailed as failed:
-            failures.append((url, failed))
-            evidence.append(f"{services}: {url}{via}: {failed}")
+        except ProbeFailed as refused:
+            failures.append((url, refused))
+            evidence.append(f"{services}: {url}{via}: {refused}")
             continue
         evidence.append(
             f"{services}: {url}{via}: {result.how} from {result.address} in {result.milliseconds:.0f} ms"
