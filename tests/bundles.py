@@ -104,9 +104,11 @@ class Fault:
     """How the server misbehaves for one path."""
 
     #: "truncate" (half the body, then close), "stall" (headers and a few bytes, then silence),
-    #: "error" (HTTP ``status``), "missing" (404).
+    #: "error" (HTTP ``status``), "missing" (404), "drip" (the real length announced, then one byte
+    #: every ``interval`` seconds), "endless" (no length announced, bytes until the client hangs up).
     mode: str
     status: int = 500
+    interval: float = 0.2
     #: How many requests the fault applies to (then the real file is served); None: every request.
     times: int | None = None
 
@@ -152,6 +154,9 @@ class _SiteHandler(BaseHTTPRequestHandler):
         if fault and fault.mode == "error":
             self._answer(fault.status, b"Server error")
             return
+        if fault and fault.mode == "endless":
+            self._endless()
+            return
         body = file.read_bytes()
         self.send_response(200)
         self.send_header("Content-Type", "application/octet-stream")
@@ -168,7 +173,32 @@ class _SiteHandler(BaseHTTPRequestHandler):
             self.site.stop.wait(30)
             self.close_connection = True
             return
+        if fault and fault.mode == "drip":
+            for byte in body:
+                if self.site.stop.wait(fault.interval) or not self._send(bytes([byte])):
+                    break
+            self.close_connection = True
+            return
         self.wfile.write(body)
+
+    def _endless(self) -> None:
+        """A body without a length, 64 KiB at a time, until the client hangs up (or the server stops)."""
+        self.send_response(200)
+        self.send_header("Content-Type", "application/octet-stream")
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.close_connection = True
+        chunk = b"\0" * 65536
+        while not self.site.stop.is_set() and self._send(chunk):
+            pass
+
+    def _send(self, data: bytes) -> bool:
+        try:
+            self.wfile.write(data)
+            self.wfile.flush()
+        except OSError:  # the client hung up
+            return False
+        return True
 
     def _answer(self, status: int, body: bytes) -> None:
         self.send_response(status)

@@ -117,13 +117,22 @@ def test_system_install_needs_confirmation_when_unattended(team_file):
     assert "--yes" in ran.json()["error"]["message"]
 
 
-def test_install_from_a_bundle_file_on_disk(tmp_path):
+def test_a_bundle_file_without_its_signature_is_refused_unless_allowed(tmp_path):
     rpm = bundles.write_rpm(tmp_path / "session-manager-plugin.rpm", stand_in_plugin(), GOOD_VERSION)
-    ran = run_onboard(
-        "plugin", "install", "--bundle-file", str(rpm), "--bin-dir", str(tmp_path / "bin"), "--json"
-    )
+    install = ("plugin", "install", "--bundle-file", str(rpm), "--bin-dir", str(tmp_path / "bin"))
+    refused = run_onboard(*install)
+    assert refused.exit_code == ExitCode.VERIFICATION, refused.output
+    assert "no signature file" in refused.stderr and "--allow-unverified" in refused.stderr
+    assert not (tmp_path / "bin" / "session-manager-plugin").exists()
+
+    allowed = run_onboard(*install, "--allow-unverified")
+    assert allowed.exit_code == 0, allowed.output
+    assert "NOT VERIFIED" in allowed.stdout
+    assert "NOT VERIFIED" in allowed.stderr, "a warning too, where warnings go"
+
+    ran = run_onboard(*install, "--allow-unverified", "--json")
     assert ran.exit_code == 0, ran.output
     data = ran.json()["data"]
     assert (data["bundle_kind"], data["verified_by"]) == ("rpm", "unverified")
     assert data["link"] == str(tmp_path / "bin" / "session-manager-plugin")
-    assert ran.json()["warnings"][0].startswith("no signature file next to")
+    assert any("NOT VERIFIED" in warning for warning in ran.json()["warnings"])

@@ -10,7 +10,7 @@ import pytest
 from bundles import BundleServer, ForwardProxy, self_signed_tls
 from bundles import bundle_server as bundle_server
 
-from onboard.errors import EnvironmentProblem, UsageError
+from onboard.errors import EnvironmentProblem, UsageError, VerificationError
 from onboard.plugin.download import NetworkSettings, NotFound, download
 
 QUICK = NetworkSettings(connect_timeout=2, read_timeout=2, retries=2, backoff=0)
@@ -182,3 +182,49 @@ def test_file_urls_work_for_mirrors_on_disk(tmp_path):
     assert (tmp_path / "b.bin").read_bytes() == PAYLOAD
     with pytest.raises(NotFound):
         download((tmp_path / "mirror" / "none.bin").as_uri(), tmp_path / "n.bin", settings=QUICK)
+
+
+# --- bounded downloads: a size cap per file and an overall deadline ---------------------------------
+
+
+def test_a_file_announced_larger_than_its_cap_is_refused_before_a_byte_is_written(bundle_server, tmp_path):
+    url = _serve(bundle_server)
+    with pytest.raises(VerificationError, match="larger than") as caught:
+        download(url, tmp_path / "dl" / "b.bin", settings=QUICK, max_bytes=100_000)
+    assert url in caught.value.message
+    assert "100.0 KB" in caught.value.message
+    assert bundle_server.site.requests.count("/plugin/bundle.bin") == 1, "a refusal is not retried"
+    assert _leftovers(tmp_path / "dl") == []
+
+
+def test_a_file_without_a_length_is_cut_off_at_its_cap(bundle_server, tmp_path):
+    url = _serve(bundle_server)
+    bundle_server.fault("bundle.bin", "endless")
+    started = time.monotonic()
+    with pytest.raises(VerificationError, match="larger than"):
+        download(url, tmp_path / "dl" / "b.bin", settings=QUICK, max_bytes=1_000_000)
+    assert time.monotonic() - started < 10
+    assert _leftovers(tmp_path / "dl") == [], "nothing kept, not even the first megabyte"
+
+
+def test_a_server_dripping_bytes_is_stopped_by_the_overall_deadline(bundle_server, tmp_path):
+    # A byte every 0.2 s never trips the 5 s read timeout: only the deadline can end this download.
+    url = _serve(bundle_server)
+    bundle_server.fault("bundle.bin", "drip", interval=0.2)
+    settings = NetworkSettings(connect_timeout=2, read_timeout=5, retries=2, backoff=0, deadline=1.5)
+    started = time.monotonic()
+    with pytest.raises(EnvironmentProblem, match=r"did not finish within 1\.5 s") as caught:
+        download(url, tmp_path / "dl" / "b.bin", settings=settings)
+    assert time.monotonic() - started < 1.5 + 5 + 2, "the deadline, plus at most one read's wait"
+    assert url in caught.value.message
+    assert _leftovers(tmp_path / "dl") == []
+
+
+def test_the_deadline_covers_the_retries_too(bundle_server, tmp_path):
+    url = _serve(bundle_server)
+    bundle_server.fault("bundle.bin", "error", status=503)
+    settings = NetworkSettings(connect_timeout=2, read_timeout=2, retries=50, backoff=0.3, deadline=1.0)
+    started = time.monotonic()
+    with pytest.raises(EnvironmentProblem):
+        download(url, tmp_path / "b.bin", settings=settings)
+    assert time.monotonic() - started < 4

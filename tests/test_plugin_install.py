@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 import os
 import subprocess
+import sys
+import time
 import zipfile
 from pathlib import Path
 
@@ -23,12 +25,14 @@ from bundles import plugin_site as plugin_site
 from bundles import test_signing_key as test_signing_key
 from bundles import trusted_keys as trusted_keys
 
-from onboard.errors import EnvironmentProblem, VerificationError
+from onboard.errors import EnvironmentProblem, ExitCode, OnboardError, VerificationError
 from onboard.lab import bundles
 from onboard.paths import AppDirs
 from onboard.platform import Platform
+from onboard.plugin import download as downloads
 from onboard.plugin.download import NetworkSettings, NotFound
-from onboard.plugin.install import install_plugin, plugin_root
+from onboard.plugin.install import install_plugin
+from onboard.plugin.layout import plugin_root
 
 UBUNTU = Platform(os="linux", arch="x86_64", distro_id="ubuntu", package_format="deb")
 AMAZON_LINUX = Platform(os="linux", arch="arm64", distro_id="amzn", package_format="rpm")
@@ -271,14 +275,58 @@ def test_bundle_file_with_its_signature_is_verified(tmp_path, trusted_keys, test
     assert _runs(result.link) == GOOD_VERSION
 
 
-def test_bundle_file_without_signature_is_said_unverified(tmp_path):
+def test_bundle_file_without_signature_is_refused(tmp_path):
     rpm = bundles.write_rpm(
         tmp_path / "plugin.rpm", stand_in_plugin(), GOOD_VERSION, "arm64", compression="gz"
     )
-    result = install_plugin(platform=UBUNTU, bundle_file=rpm, progress=False)
+    with pytest.raises(VerificationError, match="no signature file") as caught:
+        install_plugin(platform=UBUNTU, bundle_file=rpm, progress=False)
+    assert caught.value.exit_code == ExitCode.VERIFICATION
+    assert f"{rpm}.sig" in caught.value.message
+    assert "--allow-unverified" in caught.value.hint
+    assert not _link().exists() and not _link().is_symlink(), "nothing was installed"
+
+
+def test_bundle_file_without_signature_installs_only_when_allowed_and_says_so(tmp_path):
+    rpm = bundles.write_rpm(
+        tmp_path / "plugin.rpm", stand_in_plugin(), GOOD_VERSION, "arm64", compression="gz"
+    )
+    result = install_plugin(platform=UBUNTU, bundle_file=rpm, progress=False, allow_unverified=True)
     assert result.verified_by == "unverified"
-    assert any("no signature file" in note for note in result.notes)
+    assert any("NOT VERIFIED" in note and "--allow-unverified" in note for note in result.notes)
     assert _runs(result.link) == GOOD_VERSION
+
+
+def test_a_huge_signature_beside_a_bundle_file_is_never_read(tmp_path, trusted_keys):
+    deb = bundles.write_deb(tmp_path / "plugin.deb", stand_in_plugin(), GOOD_VERSION)
+    with Path(f"{deb}.sig").open("wb") as huge:
+        huge.truncate(4 << 30)  # 4 GiB, sparse: reading it would take seconds and gigabytes
+    started = time.monotonic()
+    with pytest.raises(VerificationError, match="is not a signature") as caught:
+        install_plugin(platform=UBUNTU, bundle_file=deb, extra_trusted_keys=trusted_keys, progress=False)
+    assert time.monotonic() - started < 5
+    assert "4.3 GB" in caught.value.message
+    assert not _link().exists()
+
+
+def test_a_huge_signature_on_the_site_is_refused_without_downloading_it(plugin_site, trusted_keys):
+    signature = (
+        plugin_site.site.root / "plugin" / "latest" / "ubuntu_64bit" / "session-manager-plugin.deb.sig"
+    )
+    signature.write_bytes(b"A" * (1 << 20))
+    with pytest.raises(VerificationError, match="larger than"):
+        _install(plugin_site, trusted_keys)
+    assert not _link().exists()
+
+
+def test_a_bundle_over_the_size_cap_is_refused(plugin_site, trusted_keys, monkeypatch):
+    deb = plugin_site.site.root / "plugin" / "latest" / "ubuntu_64bit" / "session-manager-plugin.deb"
+    # The real cap is 256 MB; a test site serving that much would only be slow, so the cap shrinks.
+    assert downloads.MAX_BUNDLE_BYTES >= 100 * 1000 * 1000
+    monkeypatch.setattr(downloads, "MAX_BUNDLE_BYTES", deb.stat().st_size - 1)
+    with pytest.raises(VerificationError, match="larger than"):
+        _install(plugin_site, trusted_keys)
+    assert not list(AppDirs().cache.rglob("*.deb")), "nothing of it kept in the cache"
 
 
 def test_a_copy_already_at_the_link_is_kept_aside(plugin_site, trusted_keys):
@@ -292,13 +340,28 @@ def test_a_copy_already_at_the_link_is_kept_aside(plugin_site, trusted_keys):
 
 
 def test_a_second_install_at_the_same_time_is_refused(plugin_site, trusted_keys):
-    import fcntl
-
-    plugin_root().mkdir(parents=True)
-    with (plugin_root() / ".lock").open("a+") as held:
-        fcntl.flock(held, fcntl.LOCK_EX)
-        with pytest.raises(EnvironmentProblem, match="installing the plugin right now"):
+    # Another process (another onboard) holds the install lock, as a running install does.
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time\n"
+            "from onboard.fileio import file_lock\n"
+            "from onboard.plugin.layout import MANIFEST_NAME, plugin_root\n"
+            "with file_lock(plugin_root() / MANIFEST_NAME):\n"
+            "    print('held', flush=True)\n"
+            "    sys.stdin.read()\n",
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(OnboardError, match="Another program has been writing the plugin install record"):
             _install(plugin_site, trusted_keys)
+    finally:
+        holder.communicate("", timeout=30)
     assert _install(plugin_site, trusted_keys).version == GOOD_VERSION
 
 

@@ -16,7 +16,10 @@ from bundles import trusted_keys as trusted_keys
 from onboard.errors import EnvironmentProblem
 from onboard.paths import AppDirs
 from onboard.platform import Platform
-from onboard.plugin.install import SystemLayout, install_plugin, path_hint, plugin_status, uninstall_plugin
+from onboard.plugin.install import install_plugin
+from onboard.plugin.layout import SystemLayout
+from onboard.plugin.pathcheck import path_hint
+from onboard.plugin.status import plugin_status, uninstall_plugin
 
 UBUNTU = Platform(os="linux", arch="x86_64", distro_id="ubuntu", package_format="deb")
 MAC = Platform(os="macos", arch="x86_64")
@@ -195,7 +198,7 @@ def _pkgutil(folder: Path, output: str, code: int) -> None:
 
 def test_pkgutil_verdicts(tmp_path, monkeypatch):
     from onboard.errors import VerificationError
-    from onboard.plugin.install import verify_pkg
+    from onboard.plugin.fetch import verify_pkg
 
     pkg = tmp_path / "session-manager-plugin.pkg"
     pkg.write_bytes(b"xar!fixture")

@@ -42,9 +42,18 @@ def install_command(
     bundle_file: Annotated[
         OptionalPath,
         typer.Option(
-            "--bundle-file", help="Install from this downloaded bundle (its .sig beside it is checked)."
+            "--bundle-file",
+            help="Install from this downloaded bundle (its .sig beside it is checked; without one it is "
+            "refused).",
         ),
     ] = None,
+    allow_unverified: Annotated[
+        bool,
+        typer.Option(
+            "--allow-unverified",
+            help="Install a --bundle-file that has no .sig beside it, unverified (said loudly).",
+        ),
+    ] = False,
     system: Annotated[
         bool, typer.Option("--system", help="Use AWS's own installer with sudo, for every user.")
     ] = False,
@@ -85,6 +94,7 @@ def install_command(
         version=version,
         download_url=download_url,
         bundle_file=bundle_file,
+        allow_unverified=allow_unverified,
         system=system,
         bin_dir=bin_dir,
         extra_trusted_keys=trusted,
@@ -106,7 +116,7 @@ def status_command(bin_dir: BinDirOption = None, as_json: JsonOption = False) ->
     """
     from onboard.errors import ExitCode
     from onboard.output import Outcome
-    from onboard.plugin.install import plugin_status
+    from onboard.plugin.status import plugin_status
 
     status = plugin_status(bin_dir)
     exit_code = ExitCode.OK if status.ok else ExitCode.FAILURE
@@ -120,7 +130,7 @@ def uninstall_command(bin_dir: BinDirOption = None, as_json: JsonOption = False)
     Example: onboard plugin uninstall
     """
     from onboard.output import Outcome
-    from onboard.plugin.install import uninstall_plugin
+    from onboard.plugin.status import uninstall_plugin
 
     result = uninstall_plugin(bin_dir)
     finish(Outcome("plugin.uninstall", result.to_dict(), _render_uninstall), as_json=as_json)
@@ -145,7 +155,7 @@ def _render_install(out, data: dict[str, Any]) -> None:
     if data["source"]:
         out.print(f"  from      {escape(data['source'])} ({data['bundle_kind']})")
     if data["verified_by"] == "unverified":
-        out.print("  verified  [yellow]NOT VERIFIED[/yellow] (no signature to check for this bundle)")
+        out.print("  verified  [bold red]NOT VERIFIED[/bold red] (no signature was checked for this bundle)")
     else:
         out.print(f"  verified  {data['verified_by']} signature by {escape(data['signature_key'])}")
     out.print(f"  binary    {escape(data['path'])}")

@@ -474,7 +474,7 @@ class PluginInstalled(Verifier):
     kind = "plugin_installed"
 
     def run(self, context: CheckContext) -> Verdict:
-        from onboard.plugin.install import plugin_status
+        from onboard.plugin.status import plugin_status
 
         check = "the AWS CLI finds a current session-manager-plugin"
         status = plugin_status()

@@ -16,12 +16,16 @@ import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from onboard.errors import EnvironmentProblem, UsageError
+from onboard.fileio import swap_link
 from onboard.paths import AppDirs
 from onboard.platform import Platform
 from onboard.plugin.download import DEFAULT_NETWORK, NetworkSettings
+
+if TYPE_CHECKING:
+    from onboard.pgp import PublicKey
 
 OFFICIAL_BASE = "https://awscli.amazonaws.com/"
 DOWNLOAD_URL_ENV = "ONBOARD_AWSCLI_DOWNLOAD_URL"
@@ -109,7 +113,7 @@ class AwsCliInstall:
         }
 
 
-def aws_cli_key() -> Any:
+def aws_cli_key() -> PublicKey:
     """The AWS CLI Team's key (onboard.pgp.PublicKey), refused if the embedded block lost its pin."""
     from onboard.pgp import pinned_key
 
@@ -127,7 +131,7 @@ def detect_awscli(path_env: str | None = None) -> AwsCli:
 def judge_awscli(executable: Path) -> AwsCli:
     """Run ``<executable> --version`` and judge the answer."""
     from onboard.plugin.catalog import version_at_least
-    from onboard.plugin.install import last_words, run_version
+    from onboard.plugin.executable import last_words, run_version
 
     try:
         done = run_version(executable, _RUN_TIMEOUT)
@@ -196,7 +200,7 @@ def install_awscli(
     bundle_file: Path | None = None,
     install_dir: Path | None = None,
     bin_dir: Path | None = None,
-    extra_trusted_keys: Sequence[Any] = (),
+    extra_trusted_keys: Sequence[PublicKey] = (),
     progress: bool = True,
     network: NetworkSettings = DEFAULT_NETWORK,
 ) -> AwsCliInstall:
@@ -225,12 +229,13 @@ def _install_linux(
     bundle_file: Path | None,
     install_dir: Path,
     bin_dir: Path,
-    extra_trusted_keys: Sequence[Any],
+    extra_trusted_keys: Sequence[PublicKey],
     progress: bool,
     network: NetworkSettings,
 ) -> AwsCliInstall:
     from onboard.plugin.archives import extract_zip
-    from onboard.plugin.install import WorkFolder, download_signed, verify_signature
+    from onboard.plugin.fetch import download_signed, read_signature_file, verify_signature
+    from onboard.plugin.layout import WorkFolder
 
     with WorkFolder("awscli-install-") as work:
         if bundle_file is not None:
@@ -241,13 +246,12 @@ def _install_linux(
                     f"{archive} has no signature file beside it ({signature_file.name})",
                     "Download the .sig published next to the zip (its URL + .sig) and put it beside the zip.",
                 )
-            signature = signature_file.read_bytes()
+            signature = read_signature_file(signature_file)
             source = str(archive)
         else:
             source = download_base(download_url) + linux_archive_name(platform)
             archive = work / "awscliv2.zip"
             signature = download_signed(source, f"{source}.sig", archive, progress=progress, network=network)
-            assert signature is not None  # a signature URL was given, so one was downloaded or it raised
         keys = [aws_cli_key(), *extra_trusted_keys]
         signer = verify_signature(archive, signature, keys, name=source)
         extract_zip(archive, work / "unpacked")
@@ -267,7 +271,8 @@ def _install_macos(
     network: NetworkSettings,
 ) -> AwsCliInstall:
     from onboard.plugin.download import download
-    from onboard.plugin.install import WorkFolder, verify_pkg
+    from onboard.plugin.fetch import verify_pkg
+    from onboard.plugin.layout import WorkFolder
 
     with WorkFolder("awscli-install-") as work:
         pkg = Path(bundle_file) if bundle_file else work / "AWSCLIV2.pkg"
@@ -291,10 +296,7 @@ def _install_macos(
         )
         bin_dir.mkdir(parents=True, exist_ok=True)
         link = bin_dir / "aws"
-        temporary = bin_dir / ".aws.onboard-new"
-        temporary.unlink(missing_ok=True)
-        temporary.symlink_to(install_dir.parent / "aws-cli" / "aws")
-        os.replace(temporary, link)
+        swap_link(link, install_dir.parent / "aws-cli" / "aws")
         return _checked_result(link, install_dir.parent / "aws-cli", "pkgutil", signer)
 
 

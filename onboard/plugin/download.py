@@ -2,6 +2,9 @@
 
 The file is written under a temporary name beside its destination and renamed only once every byte the
 server announced (Content-Length) has arrived, so an interrupted download can never be installed.
+Every download is bounded: in size (``max_bytes``: a larger announced length is refused before a byte is
+written, a longer body is cut off) and in time (:attr:`NetworkSettings.deadline` covers the whole download,
+retries included, so a server that drips a byte at a time cannot hold an install forever).
 HTTPS_PROXY / HTTP_PROXY / NO_PROXY are honoured as urllib reads them; AWS_CA_BUNDLE replaces the
 system's certificate store, as it does for the AWS CLI.
 """
@@ -19,13 +22,22 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from onboard.errors import EnvironmentProblem, OnboardError, UsageError
+from onboard.errors import EnvironmentProblem, OnboardError, UsageError, VerificationError
 
 CA_BUNDLE_ENV = "AWS_CA_BUNDLE"
+#: The largest bundle or installer onboard downloads. AWS's are far smaller: the plugin's deb, rpm and zips
+#: are a few MB (the executable inside about 20 MB), the AWS CLI v2 zip and pkg about 60 MB.
+MAX_BUNDLE_BYTES = 256 * 1000 * 1000
+#: The largest detached signature onboard accepts (AWS's are under 1 KB, armored).
+MAX_SIGNATURE_BYTES = 64 * 1024
 _CHUNK = 64 * 1024
 _USER_AGENT = "onboard (Session Manager plugin installer)"
+
+if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
 
 
 @dataclass(frozen=True)
@@ -39,6 +51,9 @@ class NetworkSettings:
     retries: int = 3
     #: Seconds before the first retry; doubled each time.
     backoff: float = 1.0
+    #: Longest a whole download may take, every retry included (a server sending a byte every few seconds
+    #: never trips ``read_timeout``). 30 minutes is about 140 KB/s for the AWS CLI's 60 MB zip.
+    deadline: float = 1800.0
 
 
 DEFAULT_NETWORK = NetworkSettings()
@@ -83,7 +98,7 @@ def ssl_context() -> ssl.SSLContext:
         ) from None
 
 
-def _timed(base: type[http.client.HTTPConnection], read_timeout: float):
+def _timed(base: type[http.client.HTTPConnection], read_timeout: float) -> type[http.client.HTTPConnection]:
     """A connection class that connects within the connect timeout, then waits ``read_timeout`` per read."""
 
     class TimedConnection(base):  # type: ignore[valid-type, misc]
@@ -99,7 +114,7 @@ class _HTTPHandler(urllib.request.HTTPHandler):
         super().__init__()
         self._connection = _timed(http.client.HTTPConnection, read_timeout)
 
-    def http_open(self, req):
+    def http_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
         return self.do_open(self._connection, req)
 
 
@@ -109,16 +124,14 @@ class _HTTPSHandler(urllib.request.HTTPSHandler):
         self._connection = _timed(http.client.HTTPSConnection, read_timeout)
         self._tls = context
 
-    def https_open(self, req):
+    def https_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
         return self.do_open(self._connection, req, context=self._tls)
 
 
-def _opener(settings: NetworkSettings) -> urllib.request.OpenerDirector:
+def _opener(read_timeout: float, tls: ssl.SSLContext) -> urllib.request.OpenerDirector:
     # ProxyHandler() reads HTTP(S)_PROXY and NO_PROXY (either case) from the environment.
     return urllib.request.build_opener(
-        urllib.request.ProxyHandler(),
-        _HTTPHandler(settings.read_timeout),
-        _HTTPSHandler(settings.read_timeout, ssl_context()),
+        urllib.request.ProxyHandler(), _HTTPHandler(read_timeout), _HTTPSHandler(read_timeout, tls)
     )
 
 
@@ -149,8 +162,8 @@ class _Progress:
 
     def __init__(self, label: str, enabled: bool):
         self.label, self.enabled = label, enabled
-        self._bar = None
-        self._task = None
+        self._bar: Progress | None = None
+        self._task: TaskID | None = None
         if enabled and sys.stderr.isatty():
             from rich.progress import (
                 BarColumn,
@@ -211,37 +224,79 @@ def download(
     url: str,
     dest: Path,
     *,
+    max_bytes: int = MAX_BUNDLE_BYTES,
     progress: bool = True,
     label: str | None = None,
     settings: NetworkSettings = DEFAULT_NETWORK,
     sleep: Callable[[float], None] = time.sleep,
 ) -> Downloaded:
-    """Fetch ``url`` into ``dest``; ``dest`` appears only when complete.
+    """Fetch ``url`` into ``dest``; ``dest`` appears only when complete, and at most ``max_bytes`` long.
 
     ``file://`` URLs are copied the same way (mirrors on a shared drive). Raises NotFound for a 404,
-    EnvironmentProblem for network, proxy and TLS failures, each naming the URL and the fix.
+    VerificationError for a file over ``max_bytes``, EnvironmentProblem for network, proxy and TLS failures
+    and a download past ``settings.deadline``, each naming the URL and the fix.
     """
     dest = Path(dest)
-    opener = _opener(settings)
+    tls = ssl_context()
     bar = _Progress(label or Path(urlsplit(url).path).name or url, progress)
+    budget = _Budget(url, max_bytes, time.monotonic() + settings.deadline, settings.deadline)
     attempt = 0
     done: Downloaded | None = None
     try:
         while True:
             try:
-                done = _attempt(opener, url, dest, settings, bar)
+                opener = _opener(min(settings.read_timeout, budget.seconds_left()), tls)
+                done = _attempt(opener, url, dest, settings, bar, budget)
                 return done
             except _Retryable as failure:
-                if attempt >= settings.retries:
+                pause = settings.backoff * (2**attempt)
+                if attempt >= settings.retries or pause >= budget.seconds_left():
                     raise failure.error from None
-                sleep(settings.backoff * (2**attempt))
+                sleep(pause)
                 attempt += 1
     finally:
         bar.finish(done)
 
 
+@dataclass(frozen=True)
+class _Budget:
+    """How many bytes and how much time one download may still use."""
+
+    url: str
+    max_bytes: int
+    ends_at: float
+    deadline: float
+
+    def seconds_left(self) -> float:
+        return max(self.ends_at - time.monotonic(), 0.001)
+
+    def check_time(self, received: int, expected: int | None) -> None:
+        if time.monotonic() >= self.ends_at:
+            of = f" of {human_size(expected)}" if expected is not None else ""
+            raise EnvironmentProblem(
+                f"the download of {self.url} did not finish within {self.deadline:g} s "
+                f"({human_size(received)}{of} received); nothing was kept",
+                "The server or the network is far too slow: try again later, or use another mirror "
+                "(--download-url).",
+            )
+
+    def check_size(self, size: int, announced: bool) -> None:
+        if size > self.max_bytes:
+            how = f"{human_size(size)} announced" if announced else "more was sent"
+            raise VerificationError(
+                f"{self.url} is larger than the {human_size(self.max_bytes)} onboard accepts for it ({how}); "
+                "nothing was kept",
+                "That is not what AWS publishes there: check the download URL or the mirror.",
+            )
+
+
 def _attempt(
-    opener: urllib.request.OpenerDirector, url: str, dest: Path, settings: NetworkSettings, bar: _Progress
+    opener: urllib.request.OpenerDirector,
+    url: str,
+    dest: Path,
+    settings: NetworkSettings,
+    bar: _Progress,
+    budget: _Budget,
 ) -> Downloaded:
     started = time.monotonic()
     # file:// is allowed on purpose: a mirror on a shared drive (catalog.download_base checks schemes).
@@ -256,7 +311,7 @@ def _attempt(
     partial = dest.with_name(f".{dest.name}.partial")
     try:
         try:
-            response = opener.open(request, timeout=settings.connect_timeout)
+            response = opener.open(request, timeout=min(settings.connect_timeout, budget.seconds_left()))
         except urllib.error.HTTPError as error:
             error.close()
             raise _http_error(url, error.code, error.reason) from None
@@ -267,15 +322,22 @@ def _attempt(
         with response:
             length_header = response.headers.get("Content-Length")
             expected = int(length_header) if length_header and length_header.isdigit() else None
+            if expected is not None:
+                budget.check_size(expected, announced=True)
             bar.start(expected)
             received = 0
+            # read1: whatever one read brings, so a trickling server is seen between its bytes.
+            read = getattr(response, "read1", response.read)
             try:
                 with partial.open("wb") as out:
-                    while chunk := response.read(_CHUNK):
-                        out.write(chunk)
+                    while chunk := read(_CHUNK):
                         received += len(chunk)
+                        budget.check_size(received, announced=False)
+                        budget.check_time(received, expected)
+                        out.write(chunk)
                         bar.advance(len(chunk))
             except TimeoutError:
+                budget.check_time(received, expected)
                 raise _Retryable(_stalled(url, settings.read_timeout, received)) from None
             except http.client.IncompleteRead as error:
                 received += len(error.partial)

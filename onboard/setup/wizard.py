@@ -155,7 +155,8 @@ class Wizard:
             self.say("  Skipped (--no-plugin).")
             return
         from onboard.plugin.catalog import version_at_least
-        from onboard.plugin.install import install_plugin, plugin_status
+        from onboard.plugin.install import install_plugin
+        from onboard.plugin.status import plugin_status
 
         status = plugin_status(bin_dir=self.options.bin_dir)
         ours_installed = status.link_ok and version_at_least(status.installed_version or "0")

@@ -17,7 +17,7 @@ from onboard.doctor.model import Check, Finding, fail, ok, skipped, warn
 
 if TYPE_CHECKING:
     from onboard.plugin.awscli import AwsCli
-    from onboard.plugin.install import PluginStatus
+    from onboard.plugin.status import PluginStatus
 
 DOC_CLI = "https://docs.aws.amazon.com/cli/latest/userguide/getting-started-install.html"
 DOC_PLUGIN = "https://docs.aws.amazon.com/systems-manager/latest/userguide/session-manager-working-with-install-plugin.html"
@@ -93,7 +93,8 @@ def plugin(ctx: DoctorContext) -> Finding:
     from onboard.doctor.binaries import executable_kind
     from onboard.errors import OnboardError
     from onboard.plugin import catalog
-    from onboard.plugin.install import copies_on_path, plugin_version
+    from onboard.plugin.executable import plugin_version
+    from onboard.plugin.pathcheck import copies_on_path
 
     copies = copies_on_path(ctx.environ.get("PATH", ""))
     reinstall = reinstall_plugin(ctx.team)
@@ -170,7 +171,8 @@ def plugin_path(ctx: DoctorContext) -> Finding:
     """onboard's own link: present, first on PATH; other copies on PATH named (stale ones flagged)."""
     from onboard.errors import OnboardError
     from onboard.plugin import catalog
-    from onboard.plugin.install import copies_on_path, path_report, plugin_version
+    from onboard.plugin.executable import plugin_version
+    from onboard.plugin.pathcheck import copies_on_path, path_report
 
     status = installed_status(ctx)
     copies = copies_on_path(ctx.environ.get("PATH", ""))
@@ -229,7 +231,7 @@ def plugin_path(ctx: DoctorContext) -> Finding:
 
 def installed_status(ctx: DoctorContext) -> PluginStatus:
     """What onboard installed and which copy the AWS CLI runs (its version: one run for the whole report)."""
-    from onboard.plugin.install import plugin_status
+    from onboard.plugin.status import plugin_status
 
     return ctx.memo("plugin-status", plugin_status)
 
@@ -262,7 +264,7 @@ def _needs_path_line(
     verdict: Callable[..., Finding], summary: str, link: Path, evidence: list[str], data: dict[str, Any]
 ) -> Finding:
     """``summary`` with the PATH line as the fix; a warning only once the shell's startup file has it."""
-    from onboard.plugin.install import path_hint
+    from onboard.plugin.pathcheck import path_hint
 
     hint = path_hint(link.parent)
     if hint.file.startswith("$"):  # PowerShell's $PROFILE: only PowerShell knows where it is
