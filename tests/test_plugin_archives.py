@@ -7,6 +7,7 @@ import lzma
 import shutil
 import subprocess
 import tarfile
+import tracemalloc
 import zipfile
 from pathlib import Path
 
@@ -93,6 +94,50 @@ def test_deb_limits_on_entries_and_sizes(tmp_path):
     with pytest.raises(VerificationError, match="more than 5000 bytes uncompressed"):
         extract_plugin_binary(deb, "deb", tmp_path / "c", Limits(max_total_bytes=5000))
     extract_plugin_binary(deb, "deb", tmp_path / "d")
+
+
+def test_a_large_deb_is_streamed_not_loaded_into_memory(tmp_path):
+    # An uncompressed data.tar (dpkg accepts one) with 48 MB in it besides the plugin.
+    deb = tmp_path / "large.deb"
+    with tarfile.open(tmp_path / "data.tar", "w") as tar:
+        binary = tarfile.TarInfo(f"./{formats.PACKAGE_BINARY}")
+        binary.size, binary.mode = len(stand_in_plugin()), 0o755
+        tar.addfile(binary, io.BytesIO(stand_in_plugin()))
+        filler = tarfile.TarInfo("./usr/local/sessionmanagerplugin/filler")
+        filler.size = 48 << 20
+        tar.addfile(filler, io.BytesIO(bytes(filler.size)))
+    data_tar = (tmp_path / "data.tar").read_bytes()
+    deb.write_bytes(
+        formats.AR_MAGIC
+        + bundles.ar_member("debian-binary", b"2.0\n", 0)
+        + bundles.ar_member("data.tar", data_tar, 0)
+    )
+    del data_tar
+    tracemalloc.start()
+    try:
+        extract_plugin_binary(deb, "deb", tmp_path / "out" / "session-manager-plugin")
+        _size, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert (tmp_path / "out" / "session-manager-plugin").read_bytes() == stand_in_plugin()
+    assert peak < 16 << 20, f"peak {peak / 2**20:.0f} MiB while reading a 48 MB package"
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        (lambda deb: deb[:-100], "truncated|corrupt"),
+        (lambda deb: deb.replace(b"`\n", b"xx", 1), "truncated or corrupt"),
+        (lambda deb: b"!<arch>\n", "no data.tar member"),
+    ],
+    ids=["truncated", "bad-header", "empty"],
+)
+def test_a_damaged_deb_container_is_refused(tmp_path, damage, message):
+    good = bundles.write_deb(tmp_path / "good.deb", stand_in_plugin(), GOOD_VERSION)
+    damaged = tmp_path / "damaged.deb"
+    damaged.write_bytes(damage(good.read_bytes()))
+    with pytest.raises(VerificationError, match=message):
+        extract_plugin_binary(damaged, "deb", tmp_path / "out" / "session-manager-plugin")
 
 
 def _rpm_with_payload(tmp_path: Path, compressor: str, payload: bytes) -> Path:

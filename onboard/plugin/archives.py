@@ -1,10 +1,17 @@
-"""Safe, pure-Python readers for the plugin's bundles: the macOS zip, the deb, the rpm and the Windows zip.
+"""Safe readers for the plugin's bundles: the macOS zip, the deb, the rpm and the Windows zip.
 
 Every reader walks the WHOLE archive before trusting it: an entry that would land outside the target
 (``../``, an absolute path), a link (symbolic or hard), a device, too many entries or too many bytes make
 the bundle refused with a :class:`~onboard.errors.VerificationError`, even when the entry is not the one
 being extracted, because a bundle shaped like that is not what AWS ships. Only then is the one file the
 installer needs written, to a temporary name first.
+
+The containers are read by libraries: zipfile and tarfile, and ``arpy`` for the deb's ar container. The
+rpm's lead, headers and cpio payload are read here: ``rpmfile`` lists every cpio entry (decompressing the
+whole payload, into memory for zstd) before a caller can check one, so a bomb of many entries or bytes
+would be paid for in full before it could be refused; this reader counts entries and bytes as it goes and
+stops at the first over the limits. ``python-debian``'s DebFile opens data.tar for random access (all of it
+decompressed into memory for zstd) and needs the same tar checks on top, so it would add nothing here.
 """
 
 from __future__ import annotations
@@ -178,29 +185,6 @@ def extract_zip(archive: Path, dest_dir: Path, limits: Limits = DEFAULT_LIMITS) 
     return dest_dir
 
 
-# --- ar (the deb's container) ---------------------------------------------------------------------
-
-
-def ar_members(archive: Path, data: BinaryIO) -> Iterator[tuple[str, int]]:
-    """Yield (name, size) of each ar member, leaving ``data`` positioned at the member's content."""
-    if data.read(len(AR_MAGIC)) != AR_MAGIC:
-        raise refuse(archive, "not a Debian package (no ar header)")
-    while True:
-        header = data.read(60)
-        if not header:
-            return
-        if len(header) < 60 or header[58:60] != b"`\n":
-            raise refuse(archive, "the ar archive is truncated or corrupt")
-        name = header[:16].decode("ascii", "replace").strip().rstrip("/")
-        try:
-            size = int(header[48:58].decode("ascii").strip())
-        except ValueError:
-            raise refuse(archive, f"ar member {name!r} has a bad size field") from None
-        start = data.tell()
-        yield name, size
-        data.seek(start + size + (size % 2))
-
-
 class _HeldBack:
     """The wanted file, kept under a temporary name until the whole archive has passed its checks."""
 
@@ -286,19 +270,32 @@ def _zstd_stream(archive: Path, raw: BinaryIO) -> BinaryIO:
 
 
 def extract_deb_binary(archive: Path, dest: Path, limits: Limits = DEFAULT_LIMITS) -> Path:
-    """Take usr/local/sessionmanagerplugin/bin/session-manager-plugin out of a .deb into ``dest``."""
+    """Take usr/local/sessionmanagerplugin/bin/session-manager-plugin out of a .deb into ``dest``.
+
+    ``arpy`` reads the ar container and gives the data.tar member as a stream bounded to its size, so the
+    package is never loaded into memory; the tar inside gets every check of :func:`_tar_extract_binary`.
+    """
+    import arpy
+
     with archive.open("rb") as data:
-        for name, size in ar_members(archive, data):
-            if not name.startswith("data.tar"):
-                continue
-            if size > limits.max_total_bytes:
-                raise refuse(archive, f"{name} is {size} bytes, over the limit")
-            content = data.read(size)
-            if len(content) != size:
-                raise refuse(archive, f"{name} is truncated")
-            compression = name[len("data.tar") :].lstrip(".")
-            stream = _decompressing(archive, io.BytesIO(content), compression or "none")
-            return _tar_extract_binary(archive, stream, PACKAGE_BINARY, dest, limits)
+        if data.read(len(AR_MAGIC)) != AR_MAGIC:
+            raise refuse(archive, "not a Debian package (no ar header)")
+        data.seek(0)
+        try:
+            for member in arpy.Archive(fileobj=data):
+                name = member.header.name.decode("ascii", "replace")
+                size = member.header.size
+                if not name.startswith("data.tar"):
+                    continue
+                if not 0 <= size <= limits.max_total_bytes:
+                    raise refuse(archive, f"{name} is {size} bytes, over the limit")
+                compression = name[len("data.tar") :].lstrip(".")
+                stream = _decompressing(archive, member, compression or "none")
+                return _tar_extract_binary(archive, stream, PACKAGE_BINARY, dest, limits)
+        except arpy.ArchiveFormatError as error:
+            raise refuse(archive, f"the ar archive is truncated or corrupt ({error})") from None
+        except arpy.ArchiveAccessError:
+            raise refuse(archive, "the ar archive is truncated") from None
     raise refuse(archive, "no data.tar member in the Debian package")
 
 
