@@ -627,6 +627,46 @@ def test_a_role_whose_source_profile_has_wrong_keys_is_a_finding_never_a_bug(lab
     assert SECRET not in shown
 
 
+def test_in_a_lab_shell_the_fixes_leave_the_real_startup_files_alone(
+    lab, isolated_home, tmp_path, monkeypatch
+):
+    # A lab shell (`onboard lab shell`, or `eval "$(onboard lab env)"`) whose PATH lost the lab's bin folder:
+    # the fix for the PATH must not append the lab's sandbox folder to the real ~/.bashrc.
+    from onboard.lab.control import environment
+    from onboard.platform import detect
+    from onboard.plugin.install import install_plugin
+    from onboard.team import load_team
+
+    lab_env = environment(lab.paths, {"endpoint_url": lab.endpoint_url})
+    for name, value in lab_env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("SHELL", "/bin/bash")
+    bashrc = isolated_home / ".bashrc"
+    bashrc.write_text("alias ll='ls -l'\n")
+    lab_profile(lab.paths.sandbox_home, lab, "alice")
+    team = load_team(lab.team_file)
+    install_plugin(
+        platform=detect(),
+        download_url=team.plugin.download_url,
+        extra_trusted_keys=team.plugin.trusted_keys(),
+        progress=False,
+    )
+    assert (lab.paths.bin_dir / "session-manager-plugin").is_symlink()
+    without_lab_bin = [
+        folder for folder in os.environ["PATH"].split(os.pathsep) if folder != str(lab.paths.bin_dir)
+    ]
+    monkeypatch.setenv("PATH", os.pathsep.join(without_lab_bin))
+
+    report = run_checks_for("tools", fix=True)
+    found = next(f for f in report.findings if f.check_id == "tools.plugin")
+    assert found.status is Status.FAIL, text_of(found)
+    assert 'eval "$(onboard lab env)"' in (found.next or "")
+    assert found.fix is None
+    assert bashrc.read_text() == "alias ll='ls -l'\n"
+    assert not backups_of(bashrc)
+    assert not [fix for fix in report.fixes if fix.fix_id == "plugin.path-line"]
+
+
 # --- the practice lab's faults -----------------------------------------------------------------------------
 
 

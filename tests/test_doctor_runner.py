@@ -223,3 +223,29 @@ def test_merging_keeps_comments_and_line_endings_and_lets_later_values_win():
 def test_merging_a_file_without_duplicates_changes_nothing():
     data = b"[a]\nx = 1\n\n[b]\ny = 2"
     assert merge_duplicate_sections(data) is data
+
+
+def test_a_check_with_an_unknown_group_fails_loudly_instead_of_leaving_the_summary():
+    # Before, a misspelt group made the check's finding vanish from the per-group summary lines.
+    with pytest.raises(ValueError, match=r"check 'typo' names the unknown group 'Tool'.*Tools"):
+        Check("typo", "Tool", "Typo", lambda ctx: ok("fine"))
+
+
+def test_every_finding_is_counted_in_its_groups_summary():
+    from onboard.doctor.model import Group
+
+    report = run_doctor(
+        DoctorOptions(),
+        checks=lambda ctx: [
+            Check("a", Group.TOOLS, "A", lambda ctx: ok("fine")),
+            Check("b", "Targets", "B", lambda ctx: fail("broken")),
+        ],
+    )
+    groups = {group.name: group for group in report.groups()}
+    assert set(groups) == {Group.TOOLS, Group.TARGETS}
+    assert (groups[Group.TARGETS].status, groups[Group.TARGETS].counts) == (Status.FAIL, {Status.FAIL: 1})
+    summary = report.to_dict()["groups"]
+    assert summary == [
+        {"name": "Tools", "status": "ok", "counts": {"ok": 1}},
+        {"name": "Targets", "status": "fail", "counts": {"fail": 1}},
+    ]

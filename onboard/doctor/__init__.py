@@ -9,13 +9,14 @@ Scriptable from Python (trainers do)::
         print(finding.status.value, finding.title, finding.summary, finding.next)
     report.exit_code   # 0 all ok, 1 a failure or error, 3 warnings only
 
-Checks are small units (:class:`Check`) in groups (Tools, Config files, Credentials, Network, Permissions,
-Targets), run concurrently by :func:`onboard.doctor.runner.run_checks`; each gives a :class:`Finding`.
+Checks are small units (:class:`Check`) in groups (:class:`Group`: Tools, Config files, Credentials, Network,
+Permissions, Targets), run concurrently by :func:`onboard.doctor.runner.run_checks`; each gives a
+:class:`Finding`.
 """
 
 from onboard.doctor.context import DoctorContext, DoctorOptions, Target
-from onboard.doctor.model import Check, Finding, Fix, FixResult, Status
-from onboard.doctor.service import AppliedFix, Report, run_doctor
+from onboard.doctor.model import Check, Finding, Fix, FixResult, Group, Status
+from onboard.doctor.service import AppliedFix, FixOutcome, GroupSummary, Report, run_doctor
 
 __all__ = [
     "AppliedFix",
@@ -24,7 +25,10 @@ __all__ = [
     "DoctorOptions",
     "Finding",
     "Fix",
+    "FixOutcome",
     "FixResult",
+    "Group",
+    "GroupSummary",
     "Report",
     "Status",
     "Target",

@@ -12,6 +12,7 @@ import os
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from onboard.doctor.model import DEFAULT_TIMEOUT, Finding
@@ -83,6 +84,12 @@ class DoctorContext:
     @property
     def timeout(self) -> float:
         return self.options.timeout
+
+    @property
+    def lab_sandbox(self) -> Path | None:
+        """The practice lab's sandbox in a lab shell (`onboard lab env` names it): fixes stay inside it."""
+        named = self.environ.get("ONBOARD_LAB_SANDBOX")
+        return Path(named) if named else None
 
     def memo(self, key: str, compute: Callable[[], T]) -> T:
         """``compute()`` once for the whole run, whichever check asks first; the others wait for it.

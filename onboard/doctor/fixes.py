@@ -1,8 +1,8 @@
 """What ``onboard doctor --fix`` can repair, each as a :class:`~onboard.doctor.model.Fix` to confirm first.
 
 Every fix that changes a file keeps a timestamped 0600 backup beside it and writes the new content
-atomically under the same lock the setup wizard takes (:mod:`onboard.awsconfig.writer`), so a fix and a
-concurrent ``onboard setup`` cannot lose each other's change. Building a Fix does nothing; only its
+atomically under the same lock every onboard writer takes (all through :mod:`onboard.fileio`), so a fix and
+a concurrent ``onboard setup`` cannot lose each other's change. Building a Fix does nothing; only its
 ``apply`` touches the machine.
 """
 
@@ -27,9 +27,9 @@ STARTUP_COMMENT = "# Added by onboard doctor: the Session Manager plugin onboard
 def rewrite_file(path: Path, transform: Callable[[bytes], bytes]) -> Path | None:
     """Replace ``path``'s bytes with ``transform(bytes)``, keeping its mode; return the backup, if changed."""
     from onboard.awsconfig.files import read_bytes
-    from onboard.awsconfig.writer import atomic_write, file_lock, real_path, write_backup
+    from onboard.fileio import atomic_write, file_lock, keep_backup
 
-    target = real_path(path)
+    target = _written_through(path)
     with file_lock(target):
         before = read_bytes(target)
         if before is None:
@@ -37,9 +37,14 @@ def rewrite_file(path: Path, transform: Callable[[bytes], bytes]) -> Path | None
         after = transform(before)
         if after == before:
             return None
-        backup = write_backup(target, before)
+        backup = keep_backup(target, before)
         atomic_write(target, after, stat.S_IMODE(os.stat(target).st_mode))
     return backup
+
+
+def _written_through(path: Path) -> Path:
+    """The file a write must replace: a symlinked ~/.aws/config (a dotfiles repo) is written through."""
+    return Path(os.path.realpath(path))
 
 
 # --- the AWS files ---------------------------------------------------------------------------------------
@@ -49,12 +54,12 @@ def tighten_permissions(path: Path) -> Fix:
     def apply() -> FixResult:
         from onboard.awsconfig import tighten_permissions as chmod_private
         from onboard.awsconfig.files import read_bytes
-        from onboard.awsconfig.writer import file_lock, real_path, write_backup
+        from onboard.fileio import file_lock, keep_backup
 
-        target = real_path(path)
+        target = _written_through(path)
         with file_lock(target):
             before = read_bytes(target)
-            backup = write_backup(target, before) if before is not None else None
+            backup = keep_backup(target, before) if before is not None else None
             old_mode = stat.filemode(os.stat(target).st_mode)
             chmod_private(path)
         return FixResult(f"{path}: mode {old_mode} -> -rw-------", _shown(backup))
@@ -217,16 +222,13 @@ def reinstall_plugin(team: TeamFile | None) -> Fix:
 
 def relink_plugin(link: Path, installed: Path) -> Fix:
     def apply() -> FixResult:
-        from onboard.awsconfig.writer import write_backup
+        from onboard.fileio import keep_backup, swap_link
 
         backup = None
         if link.is_file() and not link.is_symlink():  # somebody's own copy: keep it
-            backup = write_backup(link, link.read_bytes())
+            backup = keep_backup(link, link.read_bytes())
         link.parent.mkdir(parents=True, exist_ok=True)
-        temporary = link.with_name(f".{link.name}.onboard-relink")
-        temporary.unlink(missing_ok=True)
-        os.symlink(installed, temporary)
-        os.replace(temporary, link)
+        swap_link(link, installed)
         return FixResult(f"{link} -> {installed}", _shown(backup))
 
     return Fix("plugin.relink", f"Point {link} at onboard's installed plugin {installed}", apply)
@@ -236,23 +238,25 @@ def add_path_line(startup: Path, line: str, shown: str) -> Fix:
     """Append ``line`` to the shell's startup file (after a backup when it exists)."""
 
     def apply() -> FixResult:
-        from onboard.awsconfig.writer import atomic_write, write_backup
+        from onboard.fileio import atomic_write, file_lock, keep_backup
 
-        startup.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            before = startup.read_bytes()
-        except FileNotFoundError:
-            before = None
-        existing = (before or b"").decode("utf-8", errors="replace")
-        if line in existing.splitlines():
-            return FixResult(
-                f"{shown} already has the line", then=f"open a new terminal (or: source {shown})"
-            )
-        separator = "" if not existing or existing.endswith("\n") else "\n"
-        after = f"{existing}{separator}\n{STARTUP_COMMENT}\n{line}\n".encode()
-        backup = write_backup(startup, before) if before is not None else None
-        mode = stat.S_IMODE(os.stat(startup).st_mode) if before is not None else 0o644
-        atomic_write(startup, after, mode)
+        target = _written_through(startup)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with file_lock(target):
+            try:
+                before: bytes | None = target.read_bytes()
+            except FileNotFoundError:
+                before = None
+            existing = (before or b"").decode("utf-8", errors="replace")
+            if line in existing.splitlines():
+                return FixResult(
+                    f"{shown} already has the line", then=f"open a new terminal (or: source {shown})"
+                )
+            separator = "" if not existing or existing.endswith("\n") else "\n"
+            after = f"{existing}{separator}\n{STARTUP_COMMENT}\n{line}\n".encode()
+            backup = keep_backup(target, before) if before is not None else None
+            mode = stat.S_IMODE(os.stat(target).st_mode) if before is not None else 0o644
+            atomic_write(target, after, mode)
         return FixResult(
             f"added to {shown}: {line}", _shown(backup), f"open a new terminal (or: source {shown})"
         )

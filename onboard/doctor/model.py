@@ -29,8 +29,19 @@ class Status(str, Enum):
         return self in (Status.OK, Status.WARN)
 
 
+class Group(str, Enum):
+    """The groups of checks, in the order the report shows them (the value is the name people read)."""
+
+    TOOLS = "Tools"
+    CONFIG = "Config files"
+    CREDENTIALS = "Credentials"
+    NETWORK = "Network"
+    PERMISSIONS = "Permissions"
+    TARGETS = "Targets"
+
+
 #: The groups, in the order the report shows them.
-GROUPS = ("Tools", "Config files", "Credentials", "Network", "Permissions", "Targets")
+GROUPS = tuple(Group)
 
 
 @dataclass(frozen=True)
@@ -69,7 +80,8 @@ class Finding:
     #: Facts for checks that depend on this one (never a secret); shown in --json.
     data: dict[str, Any] = field(default_factory=dict)
     check_id: str = ""
-    group: str = ""
+    #: None until the runner places it (every finding in a report has its check's group).
+    group: Group | None = None
     title: str = ""
     seconds: float = 0.0
 
@@ -79,7 +91,7 @@ class Finding:
     def to_dict(self) -> dict[str, Any]:
         return {
             "id": self.check_id,
-            "group": self.group,
+            "group": self.group.value if self.group is not None else None,
             "title": self.title,
             "status": self.status.value,
             "summary": self.summary,
@@ -114,10 +126,22 @@ DEFAULT_TIMEOUT = 10.0
 
 @dataclass(frozen=True)
 class Check:
+    """One check. ``group`` may be given by name ("Tools"): a name that is no :class:`Group` is refused."""
+
     id: str
-    group: str
+    group: Group
     title: str
     run: Callable[[DoctorContext], Finding]
     depends_on: tuple[str, ...] = ()
     #: Its own time limit in seconds; None: the run's (``--timeout``).
     timeout: float | None = None
+
+    def __post_init__(self) -> None:
+        try:
+            group = Group(self.group)
+        except ValueError:
+            names = ", ".join(repr(g.value) for g in Group)
+            raise ValueError(
+                f"check {self.id!r} names the unknown group {self.group!r}; groups: {names}"
+            ) from None
+        object.__setattr__(self, "group", group)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any
 
 from onboard.doctor.context import DoctorContext, DoctorOptions
-from onboard.doctor.model import GROUPS, Check, Finding, Status
+from onboard.doctor.model import Check, Finding, Group, Status
 from onboard.errors import ExitCode, OnboardError
 
 #: Bumped when a field of ``doctor --json``'s data changes meaning or disappears.
@@ -16,13 +17,38 @@ REPORT_VERSION = 1
 MAX_FIX_ROUNDS = 3
 
 
+class FixOutcome(str, Enum):
+    APPLIED = "applied"
+    DECLINED = "declined"
+    FAILED = "failed"
+
+
+#: The status a group shows: its worst finding's, in this order.
+_WORST_FIRST = (Status.ERROR, Status.FAIL, Status.WARN, Status.OK, Status.SKIPPED)
+
+
+@dataclass(frozen=True)
+class GroupSummary:
+    """One line of the report's summary: a group, its worst status, and how many findings of each status."""
+
+    name: Group
+    status: Status
+    counts: dict[Status, int]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name.value,
+            "status": self.status.value,
+            "counts": {status.value: count for status, count in self.counts.items()},
+        }
+
+
 @dataclass(frozen=True)
 class AppliedFix:
     check_id: str
     fix_id: str
     describe: str
-    #: "applied" | "declined" | "failed"
-    outcome: str
+    outcome: FixOutcome
     done: str = ""
     backups: tuple[str, ...] = ()
     then: str | None = None
@@ -32,7 +58,7 @@ class AppliedFix:
             "check": self.check_id,
             "fix": self.fix_id,
             "describe": self.describe,
-            "outcome": self.outcome,
+            "outcome": self.outcome.value,
             "done": self.done,
             "backups": list(self.backups),
             "then": self.then,
@@ -56,21 +82,16 @@ class Report:
             return ExitCode.WARNINGS
         return ExitCode.OK
 
-    def groups(self) -> list[dict[str, Any]]:
+    def groups(self) -> list[GroupSummary]:
+        """A summary per group that has findings, in the report's order (every finding is in one)."""
         summary = []
-        for group in GROUPS:
-            members = [f for f in self.findings if f.group == group]
+        for group in Group:
+            members = [f for f in self.findings if f.group is group]
             if not members:
                 continue
-            counts = {status.value: sum(f.status is status for f in members) for status in Status}
-            worst = next(
-                s
-                for s in (Status.ERROR, Status.FAIL, Status.WARN, Status.OK, Status.SKIPPED)
-                if counts[s.value]
-            )
-            summary.append(
-                {"name": group, "status": worst.value, "counts": {k: v for k, v in counts.items() if v}}
-            )
+            counts = {status: n for status in Status if (n := sum(f.status is status for f in members))}
+            worst = next(status for status in _WORST_FIRST if status in counts)
+            summary.append(GroupSummary(group, worst, counts))
         return summary
 
     def to_dict(self) -> dict[str, Any]:
@@ -82,7 +103,7 @@ class Report:
             "team": str(ctx.team.path) if ctx.team is not None else None,
             "targets": [{"alias": t.alias, "id": t.id} for t in ctx.targets],
             "status": {ExitCode.OK: "ok", ExitCode.WARNINGS: "warn"}.get(self.exit_code, "fail"),
-            "groups": self.groups(),
+            "groups": [group.to_dict() for group in self.groups()],
             "findings": [finding.to_dict() for finding in self.findings],
         }
         if self.before is not None:
@@ -135,7 +156,7 @@ def run_doctor(
             offered.add(finding.fix.id)
             round_fixes.append(_apply(finding, confirm))
         applied += round_fixes
-        if not any(item.outcome == "applied" for item in round_fixes):
+        if not any(item.outcome is FixOutcome.APPLIED for item in round_fixes):
             break
         ctx, findings = diagnose(options, environ=environ, checks=checks)
     if findings is before:
@@ -147,14 +168,16 @@ def _apply(finding: Finding, confirm: Callable[[str], bool]) -> AppliedFix:
     fix = finding.fix
     assert fix is not None
     if not confirm(fix.describe):
-        return AppliedFix(finding.check_id, fix.id, fix.describe, "declined")
+        return AppliedFix(finding.check_id, fix.id, fix.describe, FixOutcome.DECLINED)
     try:
         result = fix.apply()
     except OnboardError as error:
         hint = f" ({error.hint})" if error.hint else ""
-        return AppliedFix(finding.check_id, fix.id, fix.describe, "failed", f"{error.message}{hint}")
+        return AppliedFix(finding.check_id, fix.id, fix.describe, FixOutcome.FAILED, f"{error.message}{hint}")
     except OSError as error:
-        return AppliedFix(finding.check_id, fix.id, fix.describe, "failed", f"{error.strerror or error}")
+        return AppliedFix(
+            finding.check_id, fix.id, fix.describe, FixOutcome.FAILED, f"{error.strerror or error}"
+        )
     return AppliedFix(
-        finding.check_id, fix.id, fix.describe, "applied", result.done, result.backups, result.then
+        finding.check_id, fix.id, fix.describe, FixOutcome.APPLIED, result.done, result.backups, result.then
     )

@@ -239,6 +239,8 @@ def environment(paths: LabPaths, state: dict[str, Any]) -> dict[str, str]:
         "AWS_EC2_METADATA_DISABLED": "true",
         "ONBOARD_TEAM": str(paths.team_file),
         "ONBOARD_BIN_DIR": str(paths.bin_dir),
+        # What onboard may change in a lab shell: doctor's fixes stay inside it (never the real ~/.bashrc).
+        "ONBOARD_LAB_SANDBOX": str(paths.sandbox_home.parent),
         "PATH": str(paths.bin_dir) + os.pathsep + os.environ.get("PATH", ""),
     }
 

@@ -8,14 +8,14 @@ from typing import TYPE_CHECKING
 
 from onboard.doctor.context import DoctorContext
 from onboard.doctor.fixes import move_region, rename_key, repair_structure, tighten_permissions
-from onboard.doctor.model import Check, Finding, fail, ok, warn
+from onboard.doctor.model import Check, Finding, Group, fail, ok, warn
 from onboard.secrets import MASK
 
 if TYPE_CHECKING:
     from onboard.awsconfig.ini import Entry
     from onboard.awsconfig.problems import FileKind, Section
 
-GROUP = "Config files"
+GROUP = Group.CONFIG
 DOC_FILES = "https://docs.aws.amazon.com/cli/latest/userguide/cli-configure-files.html"
 DOC_ENV = "https://docs.aws.amazon.com/cli/latest/userguide/cli-configure-envvars.html"
 DOC_PRECEDENCE = (

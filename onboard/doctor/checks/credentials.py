@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from onboard.doctor.context import DoctorContext
-from onboard.doctor.model import Check, Finding, fail, ok, skipped, warn
+from onboard.doctor.model import Check, Finding, Group, fail, ok, skipped, warn
 
-GROUP = "Credentials"
+GROUP = Group.CREDENTIALS
 DOC_KEYS = "https://docs.aws.amazon.com/IAM/latest/UserGuide/id_credentials_access-keys.html"
 DOC_CLOCK = "https://repost.aws/knowledge-center/iam-sigv4-signature-errors"
 #: Days after which a long-term key should be replaced (AWS's own security best-practice check says 90).

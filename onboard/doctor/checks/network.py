@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from onboard.doctor.context import DoctorContext
-from onboard.doctor.model import Check, Finding, fail, ok
+from onboard.doctor.model import Check, Finding, Group, fail, ok
 
-GROUP = "Network"
+GROUP = Group.NETWORK
 DOC_ENDPOINTS = "https://docs.aws.amazon.com/general/latest/gr/ssm.html"
 DOC_PROXY = "https://docs.aws.amazon.com/cli/latest/userguide/cli-configure-proxy.html"
 #: The longest a probe waits for a connection or an answer: enough for any healthy network, short enough

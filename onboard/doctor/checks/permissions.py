@@ -12,9 +12,9 @@ from __future__ import annotations
 from typing import Any
 
 from onboard.doctor.context import DoctorContext, Target
-from onboard.doctor.model import Check, Finding, fail, ok, skipped, warn
+from onboard.doctor.model import Check, Finding, Group, fail, ok, skipped, warn
 
-GROUP = "Permissions"
+GROUP = Group.PERMISSIONS
 DOC_POLICY = "https://docs.aws.amazon.com/systems-manager/latest/userguide/getting-started-restrict-access-quickstart.html"
 PROBE_DOCUMENT = "AWS-StartInteractiveCommand"
 _DENIED = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation"}

@@ -14,9 +14,9 @@ from typing import Any
 from urllib.parse import unquote
 
 from onboard.doctor.context import DoctorContext, Target
-from onboard.doctor.model import Check, Finding, fail, ok
+from onboard.doctor.model import Check, Finding, Group, fail, ok
 
-GROUP = "Targets"
+GROUP = Group.TARGETS
 DOC_AGENT = "https://docs.aws.amazon.com/systems-manager/latest/userguide/troubleshooting-managed-nodes.html"
 DOC_ROLE = "https://docs.aws.amazon.com/systems-manager/latest/userguide/setup-instance-permissions.html"
 #: What the SSM agent must be allowed for Session Manager (AmazonSSMManagedInstanceCore grants all of them).

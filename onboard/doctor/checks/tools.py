@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from onboard.doctor.context import DoctorContext
 from onboard.doctor.fixes import add_path_line, reinstall_plugin, relink_plugin
-from onboard.doctor.model import Check, Finding, fail, ok, skipped, warn
+from onboard.doctor.model import Check, Finding, Group, fail, ok, skipped, warn
 
 if TYPE_CHECKING:
     from onboard.plugin.awscli import AwsCli
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 DOC_CLI = "https://docs.aws.amazon.com/cli/latest/userguide/getting-started-install.html"
 DOC_PLUGIN = "https://docs.aws.amazon.com/systems-manager/latest/userguide/session-manager-working-with-install-plugin.html"
-GROUP = "Tools"
+GROUP = Group.TOOLS
 _DOTTED = re.compile(r"\d+(?:\.\d+)+")
 
 
@@ -208,6 +208,7 @@ def plugin_path(ctx: DoctorContext) -> Finding:
         if not report.on_path_first:
             where = ", ".join(str(p) for p in report.shadowed_by) or "nothing: its folder is not on PATH"
             return _needs_path_line(
+                ctx,
                 warn,
                 f"onboard's plugin {status.link} is not the one the AWS CLI runs (first on PATH: {where})",
                 status.link,
@@ -251,6 +252,7 @@ def _installed_off_path(ctx: DoctorContext) -> Finding | None:
     if not status.link_ok:
         return None
     return _needs_path_line(
+        ctx,
         fail,
         f"onboard installed the plugin at {status.link}, but its folder is not on PATH, so the AWS CLI "
         "cannot find it",
@@ -261,11 +263,29 @@ def _installed_off_path(ctx: DoctorContext) -> Finding | None:
 
 
 def _needs_path_line(
-    verdict: Callable[..., Finding], summary: str, link: Path, evidence: list[str], data: dict[str, Any]
+    ctx: DoctorContext,
+    verdict: Callable[..., Finding],
+    summary: str,
+    link: Path,
+    evidence: list[str],
+    data: dict[str, Any],
 ) -> Finding:
-    """``summary`` with the PATH line as the fix; a warning only once the shell's startup file has it."""
+    """``summary`` with the PATH line as the fix; a warning only once the shell's startup file has it.
+
+    In a lab shell the lab's bin folder comes first on PATH through ``onboard lab env``, never through the
+    real startup files: that is the next step, and there is no fix to apply.
+    """
     from onboard.plugin.pathcheck import path_hint
 
+    sandbox = ctx.lab_sandbox
+    if sandbox is not None and link.parent.is_relative_to(sandbox):
+        return verdict(
+            summary,
+            *evidence,
+            next='eval "$(onboard lab env)"   (puts the lab\'s bin folder first on PATH in this shell)',
+            doc=DOC_PLUGIN,
+            data=data,
+        )
     hint = path_hint(link.parent)
     if hint.file.startswith("$"):  # PowerShell's $PROFILE: only PowerShell knows where it is
         return verdict(summary, *evidence, next=str(hint), doc=DOC_PLUGIN, data=data)
