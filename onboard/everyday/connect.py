@@ -172,12 +172,10 @@ def doctor_findings(reach: Reach, target: str) -> list[str]:
     return lines
 
 
-def run_plugin(reach: Reach, ssm: Any, request: SessionRequest, response: dict[str, Any], plugin: str) -> int:
-    """Run the plugin on the started session, sharing this terminal; its exit code.
-
-    The response travels in the environment, never on the command line. If the plugin cannot be
-    started at all, the session is terminated so that it does not linger as Connecting.
-    """
+def plugin_invocation(
+    reach: Reach, ssm: Any, request: SessionRequest, response: dict[str, Any], plugin: str
+) -> tuple[list[str], dict[str, str]]:
+    """The plugin's argv and environment, as the AWS CLI builds them: the session in the environment."""
     session = {key: response[key] for key in ("SessionId", "TokenValue", "StreamUrl")}
     environment = {**os.environ, RESPONSE_VARIABLE: json.dumps(session)}
     argv = [
@@ -189,16 +187,62 @@ def run_plugin(reach: Reach, ssm: Any, request: SessionRequest, response: dict[s
         json.dumps(request.to_api()),
         ssm.meta.endpoint_url,
     ]
+    return argv, environment
+
+
+def run_plugin(reach: Reach, ssm: Any, request: SessionRequest, response: dict[str, Any], plugin: str) -> int:
+    """Run the plugin on the started session, sharing this terminal; its exit code.
+
+    If the plugin cannot be started at all, the session is terminated so that it does not linger.
+    """
+    argv, environment = plugin_invocation(reach, ssm, request, response, plugin)
     with user_signals_ignored():
-        try:
-            process = subprocess.Popen(argv, env=environment)
-        except OSError as failed:
-            terminate_quietly(ssm, response["SessionId"])
-            raise EnvironmentProblem(
-                f"{plugin} could not be started: {failed.strerror}; the session was terminated",
-                "Reinstall the plugin: onboard plugin install.",
-            ) from None
+        process = _spawn(ssm, response["SessionId"], plugin, lambda: subprocess.Popen(argv, env=environment))
         return process.wait()
+
+
+def _spawn(ssm: Any, session_id: str, plugin: str, start: Any) -> subprocess.Popen:
+    try:
+        return start()
+    except OSError as failed:
+        terminate_quietly(ssm, session_id)
+        raise EnvironmentProblem(
+            f"{plugin} could not be started: {failed.strerror}; the session was terminated",
+            "Reinstall the plugin: onboard plugin install.",
+        ) from None
+
+
+def run_command_session(
+    reach: Reach, ssm: Any, request: SessionRequest, plugin: str, *, timeout: float
+) -> tuple[str, int]:
+    """Start a session running ``request``'s command, collect its output; (output, plugin exit code).
+
+    The plugin runs without a terminal in its own process group: Ctrl-C reaches onboard only, which then
+    terminates the session (the instance's side cleans up on the hang-up) before re-raising.
+    """
+    response = start_session(reach, ssm, request)
+    argv, environment = plugin_invocation(reach, ssm, request, response, plugin)
+    process = _spawn(
+        ssm,
+        response["SessionId"],
+        plugin,
+        lambda: subprocess.Popen(
+            argv,
+            env=environment,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        ),
+    )
+    try:
+        output, errors = process.communicate(timeout=timeout)
+    except BaseException:  # Ctrl-C, or the command ran past its time: end it on both sides
+        terminate_quietly(ssm, response["SessionId"])
+        process.kill()
+        process.wait()
+        raise
+    return output.decode("utf-8", "replace") + errors.decode("utf-8", "replace"), process.returncode
 
 
 def terminate_quietly(ssm: Any, session_id: str) -> None:

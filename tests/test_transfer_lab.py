@@ -1,0 +1,172 @@
+"""`onboard transfer put|get` through the lab's transfer bucket: 50 MB both ways, every error path."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from fixtures_everyday import ADMIN, learner_env
+from fixtures_lab import lab, lab_server
+
+from helpers import run_onboard
+
+__all__ = ["lab", "lab_server"]
+
+pytestmark = pytest.mark.slow
+
+SIZE = 50 * 1000 * 1000
+
+
+def _home_on(lab, alias: str, user: str):
+    return lab.paths.instances_dir / lab.instances[alias] / "home" / user
+
+
+def _relay_objects(lab) -> list[str]:
+    bucket = lab.state["world"]["transfer_bucket"]
+    listed = lab.client("s3", ADMIN).list_objects_v2(Bucket=bucket, Prefix="users/alice/onboard-relay/")
+    return [item["Key"] for item in listed.get("Contents", [])]
+
+
+@pytest.fixture(scope="module")
+def big_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("big") / "data-50mb.bin"
+    path.write_bytes(os.urandom(SIZE))
+    return path, hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _sha256(path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.mark.parametrize("as_user", [None, "analyst"])
+def test_50_mb_both_ways_with_checksums(lab, tmp_path, big_file, as_user):
+    source, digest = big_file
+    env = learner_env(lab, tmp_path)
+    name = f"roundtrip-{as_user or 'ssm-user'}.bin"
+    user_args = ["--as", as_user] if as_user else []
+    put = run_onboard(
+        "transfer", "put", str(source), f"jupyter:{name}", *user_args, "--json", env=env, timeout=300
+    )
+    assert put.exit_code == 0, put.output
+    assert put.json()["data"]["sha256"] == digest
+    landed = _home_on(lab, "jupyter", as_user or "ssm-user") / name
+    assert _sha256(landed) == digest
+    assert not [p for p in landed.parent.iterdir() if p.name.startswith(".onboard-transfer")]
+    assert _relay_objects(lab) == []
+
+    back = tmp_path / "back.bin"
+    get = run_onboard("transfer", "get", f"jupyter:{name}", str(back), *user_args, env=env, timeout=300)
+    assert get.exit_code == 0, get.output
+    assert f"SHA-256 {digest} checked at both ends" in get.stdout
+    assert _sha256(back) == digest
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".back")) == []
+    assert _relay_objects(lab) == []
+    landed.unlink()
+
+
+def test_get_into_a_folder_keeps_the_name(lab, tmp_path):
+    home = _home_on(lab, "airflow", "analyst")
+    (home / "notes.txt").write_text("from airflow\n")
+    ran = run_onboard(
+        "transfer",
+        "get",
+        "airflow:notes.txt",
+        str(tmp_path),
+        "--as",
+        "analyst",
+        env=learner_env(lab, tmp_path),
+    )
+    assert ran.exit_code == 0, ran.output
+    assert (tmp_path / "notes.txt").read_text() == "from airflow\n"
+
+
+def test_no_such_local_file(lab, tmp_path):
+    ran = run_onboard(
+        "transfer", "put", str(tmp_path / "nope.csv"), "jupyter:", env=learner_env(lab, tmp_path)
+    )
+    assert ran.exit_code == 2
+    assert "nope.csv does not exist" in ran.stderr
+
+
+def test_no_such_path_on_the_instance_leaves_nothing_locally(lab, tmp_path):
+    target = tmp_path / "out.csv"
+    ran = run_onboard(
+        "transfer", "get", "jupyter:missing/report.csv", str(target), env=learner_env(lab, tmp_path)
+    )
+    assert ran.exit_code == 1
+    assert f"{lab.instances['jupyter']}:missing/report.csv does not exist" in ran.stderr
+    assert list(tmp_path.glob("*out.csv*")) == []
+    assert _relay_objects(lab) == []
+
+
+def _put_small(lab, tmp_path, remote: str, timeout: float = 60):
+    source = tmp_path / "small.txt"
+    source.write_text("x")
+    return run_onboard(
+        "transfer", "put", str(source), remote, env=learner_env(lab, tmp_path), timeout=timeout
+    )
+
+
+@pytest.mark.parametrize(
+    ("remote", "said"),
+    [
+        ("jupyter:no/such/dir/small.txt", "the folder ./no/such/dir does not exist"),
+        # /proc takes no new files, whoever asks (mode bits would not stop a lab running as root).
+        ("jupyter:/proc/small.txt", "no permission on i-0a1b2c3d4e5f60001 to use /proc"),
+    ],
+)
+def test_a_destination_the_instance_cannot_write(lab, tmp_path, remote, said):
+    ran = _put_small(lab, tmp_path, remote)
+    assert ran.exit_code == 1
+    assert said in ran.stderr
+    assert _relay_objects(lab) == []
+
+
+def test_bucket_missing(lab, tmp_path):
+    lab.fault("bucket-missing")
+    ran = _put_small(lab, tmp_path, "jupyter:")
+    assert ran.exit_code == 1
+    assert "the transfer bucket data-team-transfer does not exist" in ran.stderr
+    assert not (_home_on(lab, "jupyter", "ssm-user") / "small.txt").exists()
+
+
+def test_instance_offline(lab, tmp_path):
+    lab.fault("agent-offline", "redash")
+    ran = _put_small(lab, tmp_path, "redash:", timeout=120)
+    assert ran.exit_code == 1
+    assert "Session Manager cannot reach" in ran.stderr
+    assert _relay_objects(lab) == []
+    assert not (_home_on(lab, "redash", "ssm-user") / "small.txt").exists()
+
+
+def test_interrupted_halfway_leaves_no_partial_file_and_no_relay_object(lab, tmp_path, big_file):
+    source, _ = big_file
+    env = {**os.environ, **learner_env(lab, tmp_path)}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "onboard", "transfer", "put", str(source), "airflow:interrupted.bin"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(4)  # onboard has started; the upload or the instance's download is under way
+    process.send_signal(signal.SIGINT)
+    _, errors = process.communicate(timeout=60)
+    assert process.returncode == 130, errors
+    assert "Interrupted." in errors
+    home = _home_on(lab, "airflow", "ssm-user")
+    time.sleep(1)  # the instance's side hangs up and cleans up
+    assert not (home / "interrupted.bin").exists()
+    assert [p.name for p in home.iterdir() if p.name.startswith(".onboard-transfer")] == []
+    assert _relay_objects(lab) == []
+
+
+def test_bad_remote_argument(lab, tmp_path):
+    ran = run_onboard("transfer", "get", "just-a-path", env=learner_env(lab, tmp_path))
+    assert ran.exit_code == 2
+    assert "'just-a-path' is not HOST:PATH" in ran.stderr
