@@ -197,3 +197,25 @@ def test_publish_tree_for_some_folders_only(tmp_path):
     ]
     with pytest.raises(ValueError, match="unknown download folders"):
         downloads.publish_tree(tmp_path, stand_in_plugin(), GOOD_VERSION, None, platforms=["freebsd"])
+
+
+def test_the_lab_keeps_one_private_signing_key_and_signs_its_site_with_it(tmp_path):
+    from onboard.lab import downloads as lab_downloads
+    from onboard.lab.state import LabPaths
+
+    paths = LabPaths(tmp_path / "lab")
+    old = paths.signing_key_dir / "lab-signing-key.pem"  # where labs kept the key before Sequoia
+    old.parent.mkdir(parents=True)
+    old.write_bytes(b"-----BEGIN PRIVATE KEY-----\nold\n-----END PRIVATE KEY-----\n")
+    first = lab_downloads.publish_lab_plugin(paths)
+    secret = paths.signing_key_dir / lab_downloads.SECRET_KEY_FILE
+    assert secret.stat().st_mode & 0o777 == 0o600
+    assert b"BEGIN PGP PRIVATE KEY BLOCK" in secret.read_bytes()
+    assert not old.exists(), "no stale secret key is left behind"
+    keys = load_public_keys(first.public_key.read_bytes())
+    assert {key.primary_fingerprint for key in keys} == {first.fingerprint}
+    deb = first.root / "latest" / "ubuntu_64bit" / "session-manager-plugin.deb"
+    signature = deb.with_name(deb.name + ".sig").read_bytes()
+    assert verify_detached(deb, signature, keys).primary_fingerprint == first.fingerprint
+    # A restarted lab keeps its key (the team file pins its fingerprint).
+    assert lab_downloads.publish_lab_plugin(paths).fingerprint == first.fingerprint

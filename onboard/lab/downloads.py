@@ -22,8 +22,10 @@ from onboard.lab.state import LabPaths, write_private, write_text_atomic
 from onboard.plugin.catalog import LATEST, Bundle, bundles_for
 
 KEY_USER_ID = "onboard practice lab <lab@127.0.0.1>"
-#: The lab's secret key, armored (an older lab's ``lab-signing-key.pem`` is not read: a new key is made).
+#: The lab's secret key, armored.
 SECRET_KEY_FILE = "lab-signing-key.secret.asc"  # noqa: S105 - a file name, not a password
+#: Where labs before Sequoia kept their key (PKCS#8): replaced by a new key, and removed.
+_OLD_SECRET_KEY_FILE = "lab-signing-key.pem"  # noqa: S105 - a file name
 PUBLIC_KEY_FILE = "lab-signing-key.asc"
 
 
@@ -60,6 +62,7 @@ def _signing_key(paths: LabPaths) -> SigningKey:
         return SigningKey.from_secret_key_armored(secret.read_bytes())
     key = SigningKey.generate(KEY_USER_ID)
     write_private(secret, key.secret_key_armored())
+    (paths.signing_key_dir / _OLD_SECRET_KEY_FILE).unlink(missing_ok=True)  # no stale secret left behind
     return key
 
 

@@ -182,8 +182,8 @@ def _unsigned_bundle_file(fetched: Fetched, signature_file: Path, allowed: bool)
             f"no signature file next to {fetched.path} ({signature_file}), so it cannot be verified; "
             "nothing was installed",
             f"Put the .sig file published with the bundle beside it as {signature_file.name}. To install it "
-            "unverified anyway, knowing that anyone who could change the file could run code as you, pass "
-            "--allow-unverified.",
+            "unverified anyway, knowing that anyone who could change the file could run code as you, run "
+            f"`onboard plugin install --bundle-file {fetched.path} --allow-unverified`.",
         )
     fetched.notes.append(
         f"NOT VERIFIED: {fetched.path} has no signature beside it ({signature_file.name}) and was installed "
