@@ -102,9 +102,9 @@ def load_public_keys(data: bytes) -> list[PublicKey]:
     try:
         certs = pysequoia.Cert.split_bytes(_without_bom(data))
         keys = [key for cert in certs for key in _keys_of(cert)]
+    except _PASS_THROUGH:
+        raise
     except _SEQUOIA_ERRORS as problem:
-        if isinstance(problem, (KeyboardInterrupt, SystemExit)):
-            raise
         raise VerificationError(
             f"The OpenPGP key data is malformed: {_reason(problem)}.",
             hint="Use the key block exactly as published, from -----BEGIN PGP PUBLIC KEY BLOCK----- "
@@ -137,9 +137,9 @@ def verify_detached(
     label = name or _label(data)
     try:
         sig = _ReadSignature.of(pysequoia.Sig.from_bytes(_without_bom(signature)))
+    except _PASS_THROUGH:
+        raise
     except _SEQUOIA_ERRORS as problem:
-        if isinstance(problem, (KeyboardInterrupt, SystemExit)):
-            raise
         raise VerificationError(
             f"The signature for {label} is malformed: {_reason(problem)}.", hint=_SIGNATURE_HINT
         ) from None
@@ -179,9 +179,9 @@ def verify_detached(
             f"Cannot read {label} to check its signature: {problem.strerror or problem}.",
             hint="Check that the file exists and is readable, then try again.",
         ) from None
-    except _SEQUOIA_ERRORS as problem:
-        if isinstance(problem, (KeyboardInterrupt, SystemExit)):
-            raise
+    except _PASS_THROUGH:
+        raise
+    except _SEQUOIA_ERRORS:
         raise _bad_signature(label, signer) from None
     good = next(iter(verified.valid_sigs), None)
     if good is None:  # pragma: no cover - pysequoia raises rather than return no signature
@@ -224,9 +224,11 @@ def pinned_key(data: bytes, fingerprint: str, *, source: str = "the key data") -
 
 # --- the parts ----------------------------------------------------------------------------------
 
-#: What pysequoia raises: RuntimeError/ValueError for bad input, and pyo3's PanicException (a
-#: BaseException) should its Rust code panic. KeyboardInterrupt and SystemExit are re-raised.
+#: What pysequoia raises on input it cannot use: RuntimeError or ValueError with Sequoia's message, or
+#: pyo3's PanicException (a BaseException, made only when raised) should Sequoia panic. Each handler
+#: lets KeyboardInterrupt and SystemExit through first (_PASS_THROUGH).
 _SEQUOIA_ERRORS = BaseException
+_PASS_THROUGH = (KeyboardInterrupt, SystemExit)
 
 
 def _reason(problem: BaseException) -> str:
