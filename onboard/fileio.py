@@ -1,7 +1,8 @@
 """The one set of file primitives every onboard writer uses.
 
 - :func:`atomic_write`: temp file beside the target, fsync, chmod, ``os.replace``, fsync of the folder; a
-  failure at any point removes the temp file and leaves the old file as it was.
+  failure at any point removes the temp file and leaves the old file as it was. :func:`atomic_writer` is the
+  same for content that is streamed (a download, a file taken out of an archive).
 - :func:`private_folder`: create a folder that only the user can read (0700), tightening one that exists
   when asked to.
 - :func:`swap_link`: point a symlink somewhere else in one rename (a reader sees the old target or the
@@ -23,7 +24,7 @@ import tempfile
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
 from onboard.errors import OnboardError
 
@@ -69,11 +70,22 @@ def atomic_write(target: Path, data: bytes, mode: int = PRIVATE_FILE) -> None:
 
     ``target`` is replaced as a name: when it is a symlink, pass its resolved path to write through it.
     """
+    with atomic_writer(target, mode) as handle:
+        handle.write(data)
+
+
+@contextlib.contextmanager
+def atomic_writer(target: Path, mode: int = PRIVATE_FILE) -> Iterator[BinaryIO]:
+    """A file to stream ``target``'s new content into; it replaces ``target`` when the block ends.
+
+    The temp file beside ``target`` is fsync'd, given ``mode`` and renamed over ``target`` only if the block
+    raises nothing; otherwise it is removed and ``target`` stays as it was.
+    """
     descriptor, temp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=TEMP_SUFFIX)
     temp = Path(temp_name)
     try:
         with os.fdopen(descriptor, "wb") as handle:
-            handle.write(data)
+            yield handle
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(temp, mode)

@@ -47,6 +47,22 @@ def test_atomic_write_failure_keeps_old_file_and_leaves_no_temp(folder: Path, mo
     assert [p.name for p in tmp_path.iterdir()] == ["file"]
 
 
+def test_atomic_writer_streams_and_an_error_in_the_block_keeps_the_old_file(folder: Path) -> None:
+    target = folder / "download.bin"
+    target.write_bytes(b"old")
+    with fileio.atomic_writer(target, 0o644) as out:
+        for _ in range(3):
+            out.write(b"chunk ")
+        assert target.read_bytes() == b"old", "nothing replaces the file before the block ends"
+    assert target.read_bytes() == b"chunk chunk chunk "
+    assert stat.S_IMODE(target.stat().st_mode) == 0o644
+    with pytest.raises(ValueError, match="too large"), fileio.atomic_writer(target) as out:
+        out.write(b"half a download")
+        raise ValueError("too large")
+    assert target.read_bytes() == b"chunk chunk chunk "
+    assert sorted(path.name for path in folder.iterdir()) == ["download.bin"]
+
+
 def test_private_folder_creates_0700_and_tightens_on_request(tmp_path: Path) -> None:
     fresh = tmp_path / "a" / "b"
     assert fileio.private_folder(fresh) is False

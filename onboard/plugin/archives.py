@@ -34,6 +34,7 @@ from pathlib import Path, PurePosixPath
 from typing import IO, BinaryIO
 
 from onboard.errors import VerificationError
+from onboard.fileio import atomic_writer
 from onboard.plugin.formats import (
     AR_MAGIC,
     MAC_BUNDLE_BINARY,
@@ -113,21 +114,15 @@ def safe_member_path(archive: Path | str, name: str) -> PurePosixPath:
 
 
 def _copy_limited(source: IO[bytes], dest: Path, size_limit: int, archive: Path | str, name: str) -> None:
-    """Stream ``source`` into ``dest`` via a temp name, refusing more than ``size_limit`` bytes."""
+    """Stream ``source`` into ``dest`` (mode 0755, atomically), refusing more than ``size_limit`` bytes."""
     dest.parent.mkdir(parents=True, exist_ok=True)
-    partial = dest.with_name(f".{dest.name}.partial")
     written = 0
-    try:
-        with partial.open("wb") as out:
-            while chunk := source.read(_CHUNK):
-                written += len(chunk)
-                if written > size_limit:
-                    raise refuse(archive, f"entry {name!r} is larger than it claims")
-                out.write(chunk)
-        partial.chmod(0o755)
-        os.replace(partial, dest)
-    finally:
-        partial.unlink(missing_ok=True)
+    with atomic_writer(dest, 0o755) as out:
+        while chunk := source.read(_CHUNK):
+            written += len(chunk)
+            if written > size_limit:
+                raise refuse(archive, f"entry {name!r} is larger than it claims")
+            out.write(chunk)
 
 
 # --- zip ------------------------------------------------------------------------------------------

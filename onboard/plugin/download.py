@@ -1,7 +1,8 @@
 """Downloads with urllib: proxies, a custom CA bundle, timeouts, a bounded retry, and no partial file left.
 
-The file is written under a temporary name beside its destination and renamed only once every byte the
-server announced (Content-Length) has arrived, so an interrupted download can never be installed.
+The file is streamed into a temporary file beside its destination (:func:`onboard.fileio.atomic_writer`)
+and renamed only once every byte the server announced (Content-Length) has arrived, so an interrupted
+download can never be installed.
 Every download is bounded: in size (``max_bytes``: a larger announced length is refused before a byte is
 written, a longer body is cut off) and in time (:attr:`NetworkSettings.deadline` covers the whole download,
 retries included, so a server that drips a byte at a time cannot hold an install forever).
@@ -22,10 +23,11 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 from urllib.parse import urlsplit
 
 from onboard.errors import EnvironmentProblem, OnboardError, UsageError, VerificationError
+from onboard.fileio import atomic_writer
 
 CA_BUNDLE_ENV = "AWS_CA_BUNDLE"
 #: The largest bundle or installer onboard downloads. AWS's are far smaller: the plugin's deb, rpm and zips
@@ -308,53 +310,65 @@ def _attempt(
             f"cannot create the download folder {dest.parent}: {error.strerror or error}",
             "Check that your home folder is writable, or free some space.",
         ) from None
-    partial = dest.with_name(f".{dest.name}.partial")
     try:
+        response = opener.open(request, timeout=min(settings.connect_timeout, budget.seconds_left()))
+    except urllib.error.HTTPError as error:
+        error.close()
+        raise _http_error(url, error.code, error.reason) from None
+    except urllib.error.URLError as error:
+        raise _connection_error(url, error.reason) from None
+    except (TimeoutError, ConnectionError, http.client.HTTPException) as error:
+        raise _connection_error(url, error) from None
+    with response:
+        length_header = response.headers.get("Content-Length")
+        expected = int(length_header) if length_header and length_header.isdigit() else None
+        if expected is not None:
+            budget.check_size(expected, announced=True)
+        bar.start(expected)
+        # read1: whatever one read brings, so a trickling server is seen between its bytes.
+        read = getattr(response, "read1", response.read)
         try:
-            response = opener.open(request, timeout=min(settings.connect_timeout, budget.seconds_left()))
-        except urllib.error.HTTPError as error:
-            error.close()
-            raise _http_error(url, error.code, error.reason) from None
-        except urllib.error.URLError as error:
-            raise _connection_error(url, error.reason) from None
-        except (TimeoutError, ConnectionError, http.client.HTTPException) as error:
-            raise _connection_error(url, error) from None
-        with response:
-            length_header = response.headers.get("Content-Length")
-            expected = int(length_header) if length_header and length_header.isdigit() else None
-            if expected is not None:
-                budget.check_size(expected, announced=True)
-            bar.start(expected)
-            received = 0
-            # read1: whatever one read brings, so a trickling server is seen between its bytes.
-            read = getattr(response, "read1", response.read)
-            try:
-                with partial.open("wb") as out:
-                    while chunk := read(_CHUNK):
-                        received += len(chunk)
-                        budget.check_size(received, announced=False)
-                        budget.check_time(received, expected)
-                        out.write(chunk)
-                        bar.advance(len(chunk))
-            except TimeoutError:
-                budget.check_time(received, expected)
-                raise _Retryable(_stalled(url, settings.read_timeout, received)) from None
-            except http.client.IncompleteRead as error:
-                received += len(error.partial)
-                raise _Retryable(_truncated(url, received, expected)) from None
-            except (ConnectionError, http.client.HTTPException, OSError) as error:
-                if isinstance(error, OSError) and error.filename == str(partial):
-                    raise EnvironmentProblem(
-                        f"cannot write the download to {partial}: {error.strerror or error}",
-                        "Free some disk space, or check that the cache folder is writable.",
-                    ) from None
-                raise _Retryable(_truncated(url, received, expected, error)) from None
-        if expected is not None and received != expected:
-            raise _Retryable(_truncated(url, received, expected))
-        os.replace(partial, dest)
-    finally:
-        partial.unlink(missing_ok=True)
+            with atomic_writer(dest) as out:
+                received = _receive(read, out, url, settings, bar, budget, expected)
+        except OSError as error:  # the download folder (or the disk): reading errors are handled inside
+            raise EnvironmentProblem(
+                f"cannot write the download to {dest.parent}: {error.strerror or error}",
+                "Free some disk space, or check that the cache folder is writable.",
+            ) from None
     return Downloaded(url, dest, received, time.monotonic() - started)
+
+
+def _receive(
+    read: Callable[[int], bytes],
+    out: BinaryIO,
+    url: str,
+    settings: NetworkSettings,
+    bar: _Progress,
+    budget: _Budget,
+    expected: int | None,
+) -> int:
+    """Copy the body into ``out`` within the size and time budget; the byte count, all announced bytes in."""
+    received = 0
+    while True:
+        try:
+            chunk = read(_CHUNK)
+        except TimeoutError:
+            budget.check_time(received, expected)
+            raise _Retryable(_stalled(url, settings.read_timeout, received)) from None
+        except http.client.IncompleteRead as error:
+            raise _Retryable(_truncated(url, received + len(error.partial), expected)) from None
+        except (ConnectionError, http.client.HTTPException, OSError) as error:
+            raise _Retryable(_truncated(url, received, expected, error)) from None
+        if not chunk:
+            break
+        received += len(chunk)
+        budget.check_size(received, announced=False)
+        budget.check_time(received, expected)
+        out.write(chunk)
+        bar.advance(len(chunk))
+    if expected is not None and received != expected:
+        raise _Retryable(_truncated(url, received, expected))
+    return received
 
 
 def _http_error(url: str, status: int, reason: object) -> Exception:
