@@ -255,7 +255,9 @@ def test_unknown_keys_wrong_secrets_and_unsigned_requests_are_refused(lab):
     key_id, _ = lab.keys("alice")
     with pytest.raises(ClientError) as wrong_secret:
         client("ssm", key_id, "y" * 40).describe_sessions(State="Active")
-    assert error_of(wrong_secret)[0] == "SignatureDoesNotMatch"
+    # AWS's JSON services answer a wrong secret with InvalidSignatureException and 400, not S3's 403.
+    assert error_of(wrong_secret)[0] == "InvalidSignatureException"
+    assert wrong_secret.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
     with pytest.raises(ClientError) as wrong_secret_sts:
         client("sts", key_id, "y" * 40).get_caller_identity()
     assert error_of(wrong_secret_sts)[0] == "SignatureDoesNotMatch"
@@ -298,6 +300,48 @@ def test_learners_use_their_own_prefix_of_the_transfer_bucket_only(lab):
         alice.list_objects_v2(Bucket="data-team-session-logs")
     assert error_of(log_denied)[0] == "AccessDenied"
     alice.delete_object(Bucket=bucket, Key="users/alice/notes.txt")
+
+
+def test_copying_needs_read_permission_on_the_source_as_on_aws(lab):
+    """CopyObject and UploadPartCopy read the source: AWS requires s3:GetObject on it, not only PutObject."""
+    bucket = "data-team-transfer"
+    alice, bob = lab.client("s3", "alice"), lab.client("s3", "bob")
+    alice.put_object(Bucket=bucket, Key="users/alice/private.txt", Body=b"alice's own")
+    alice.put_object(Bucket=bucket, Key="onboard/progress/alice.json", Body=b'{"done": 3}')
+    try:
+        for source in ("users/alice/private.txt", "onboard/progress/alice.json"):
+            with pytest.raises(ClientError) as denied:
+                bob.copy_object(
+                    Bucket=bucket, Key="users/bob/stolen", CopySource={"Bucket": bucket, "Key": source}
+                )
+            assert error_of(denied)[0] == "AccessDenied"
+            upload = bob.create_multipart_upload(Bucket=bucket, Key="users/bob/stolen-parts")
+            try:
+                with pytest.raises(ClientError) as part_denied:
+                    bob.upload_part_copy(
+                        Bucket=bucket,
+                        Key="users/bob/stolen-parts",
+                        UploadId=upload["UploadId"],
+                        PartNumber=1,
+                        CopySource=f"{bucket}/{source}",
+                    )
+                assert error_of(part_denied)[0] == "AccessDenied"
+            finally:
+                lab.client("s3", lab.trainer).abort_multipart_upload(
+                    Bucket=bucket, Key="users/bob/stolen-parts", UploadId=upload["UploadId"]
+                )
+        with pytest.raises(ClientError) as missing:
+            bob.get_object(Bucket=bucket, Key="users/bob/stolen")
+        assert error_of(missing)[0] in ("NoSuchKey", "AccessDenied")
+        # What bob may read, he may copy into his own prefix.
+        bob.copy_object(Bucket=bucket, Key="users/bob/welcome.txt", CopySource=f"{bucket}/shared/welcome.txt")
+        assert (
+            bob.get_object(Bucket=bucket, Key="users/bob/welcome.txt")["Body"].read().startswith(b"Welcome")
+        )
+        bob.delete_object(Bucket=bucket, Key="users/bob/welcome.txt")
+    finally:
+        alice.delete_object(Bucket=bucket, Key="users/alice/private.txt")
+        lab.client("s3", lab.trainer).delete_object(Bucket=bucket, Key="onboard/progress/alice.json")
 
 
 def test_the_bucket_missing_fault_keeps_the_objects_for_later(lab):

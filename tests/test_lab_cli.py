@@ -143,6 +143,7 @@ def test_a_lab_comes_up_writes_its_files_and_goes_down(isolated_home, started_pi
         "key-deactivated",
         "no-start-session",
         "bucket-missing",
+        "clock-skew",
     }
 
     down = run_onboard("lab", "down")
@@ -418,3 +419,18 @@ def test_a_busy_preferred_port_makes_the_lab_take_a_free_one(started_pids):
         assert run_onboard("lab", "down").exit_code == 0
     finally:
         squatter.close()
+
+
+def test_the_readmes_fault_table_is_the_catalogue():
+    """One list of faults: the README's table says what onboard.labfaults says, row for row."""
+    import re
+
+    from helpers import REPO
+    from onboard.lab.faults import FAULTS
+    from onboard.labfaults import CATALOGUE
+
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### `onboard lab fault`", 1)[1].split("\n### ", 1)[0]
+    rows = re.findall(r"^\| `([^`]+)` \| (.+) \|$", section, flags=re.M)
+    assert rows == [(fault.usage, fault.user_sees) for fault in CATALOGUE]
+    assert list(FAULTS) == [fault.name for fault in CATALOGUE]

@@ -66,3 +66,31 @@ def test_a_missing_or_broken_file_is_explained(tmp_path):
     broken.write_text("version = \n")
     with pytest.raises(UsageError, match="is not valid TOML"):
         load_world(broken)
+
+
+def test_names_where_one_is_anothers_prefix_and_a_dash_are_refused_with_the_reason():
+    """`session/${aws:username}-*` lets bob end and resume bob-x's sessions: AWS evaluates it so too."""
+    from onboard.iamnames import check_learner_names
+    from onboard.lab.iampolicy import Decision, Principal, evaluate
+    from onboard.lab.seed import extras_policy, user_policy
+
+    world = load_world()
+    bob = Principal(arn="arn:aws:iam::123456789012:user/bob", name="bob", user_id="AIDABOB", kind="User")
+    bob_x_session = "arn:aws:ssm:ap-northeast-1:123456789012:session/bob-x-0123456789abcdef0"
+    policies = [user_policy(world), extras_policy(world)]
+    for action in ("ssm:TerminateSession", "ssm:ResumeSession"):
+        assert evaluate(policies, action, bob_x_session, bob) is Decision.ALLOWED
+
+    with pytest.raises(UsageError) as refused:
+        world.with_learners(["alice", "bob", "bob-x"])
+    assert "'bob'" in refused.value.message and "'bob-x'" in refused.value.message
+    assert "session/${aws:username}-*" in refused.value.message
+    text = DEFAULT_WORLD_TOML.replace('learners = ["alice"]', 'learners = ["bob-x", "carol", "bob"]')
+    with pytest.raises(UsageError, match="bob-x"):
+        parse_world(text, "lab.toml")
+    # The trainer's sessions are covered by the same policy shape.
+    with pytest.raises(UsageError, match="trainer-2"):
+        world.with_learners(["trainer-2"])
+
+    assert world.with_learners(["bob", "bobx", "bo", "bob_x"]).learners == ("bob", "bobx", "bo", "bob_x")
+    assert check_learner_names(["bob", "Bob-x"]) == ("bob", "Bob-x")  # ARNs match case-sensitively

@@ -209,12 +209,9 @@ def fault_command(
 ) -> None:
     """Break one thing in the running lab for a troubleshooting drill, or undo it.
 
-    Faults: agent-offline [INSTANCE] (PingStatus ConnectionLost, start-session TargetNotConnected);
-    role-without-ssm-policy [INSTANCE] (the instance role loses the SSM policy: ConnectionLost too);
-    agent-not-restarted [INSTANCE] (the policy came after the agent started: not Online until
-    `onboard lab instance restart-agent`);
-    key-deactivated [LEARNER] (InvalidClientTokenId); no-start-session [LEARNER] (AccessDeniedException on
-    ssm:StartSession); bucket-missing (NoSuchBucket). `onboard lab fault clear` restores everything.
+    `onboard lab fault list` shows every fault, what it hits and what a user then sees (among them
+    clock-skew LEARNER: AWS sees the learner's clock 20 minutes behind). `onboard lab fault clear`
+    restores everything.
 
     Example: onboard lab fault agent-offline jupyter
     """
@@ -223,7 +220,7 @@ def fault_command(
 
     paths = _paths()
     if name == "list":
-        from onboard.lab.faults import describe_faults
+        from onboard.labfaults import describe_faults
 
         data = {"faults": describe_faults()}
         finish(Outcome("lab.fault", data, _render_fault_list), as_json=as_json)

@@ -1,42 +1,20 @@
-"""Faults for troubleshooting drills: break one thing in the running lab, and put it back.
+"""How the lab applies each fault of the catalogue (:mod:`onboard.labfaults`), and puts it back.
 
-Each fault changes the lab's world the way the real mistake would (through moto's backends or the lab's
-agent state), so that the AWS CLI, boto3, `onboard doctor` and the lessons see what they would see on AWS:
-
-agent-offline [INSTANCE]
-    The SSM agent on the instance stops (default: the first instance). DescribeInstanceInformation shows
-    PingStatus ConnectionLost, GetConnectionStatus "notconnected", and `aws ssm start-session` fails with
-    TargetNotConnected ("i-... is not connected.").
-role-without-ssm-policy [INSTANCE]
-    The seed's instance policy (policy-for-ec2-server) is detached from the instance's role. The agent can no
-    longer register, so the user sees the same as agent-offline (ConnectionLost, TargetNotConnected); `iam
-    list-attached-role-policies` on the role shows why.
-agent-not-restarted [INSTANCE]
-    The seed write-up's trap: the agent started while the role lacked the SSM policy, and the policy was
-    attached afterwards. The role is right now, but the instance stays unregistered until its agent restarts
-    (`onboard lab instance restart-agent INSTANCE`, or EC2 RebootInstances).
-key-deactivated [USER]
-    The learner's access key (default: the first learner) is made Inactive. Every call with it fails:
-    `aws sts get-caller-identity` with InvalidClientTokenId, SSM calls with UnrecognizedClientException.
-no-start-session [USER]
-    The learner leaves the group that holds the Session Manager policy (keeping the read-only extras), so
-    `aws ssm start-session` fails with AccessDeniedException: "... is not authorized to perform:
-    ssm:StartSession on resource: arn:aws:ec2:...:instance/i-... because no identity-based policy allows the
-    ssm:StartSession action".
-bucket-missing
-    The transfer bucket disappears: `aws s3 cp` to or from it fails with NoSuchBucket ("The specified bucket
-    does not exist"). Its objects come back with `lab fault clear`.
-
-`onboard lab fault clear` undoes every fault in force; `onboard lab reset` re-seeds the whole world.
+Each fault changes the lab's world the way the real mistake would, through moto's backends or the lab's
+own state (the agents it runs, the clock it checks signatures against), so that the AWS CLI, boto3,
+`onboard doctor` and the lessons see what they would see on AWS. ``apply`` returns the function that
+undoes it; `onboard lab fault clear` calls them all, `onboard lab reset` re-seeds the whole world.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from onboard.errors import UsageError
+from onboard.labfaults import CATALOGUE, CLOCK_SKEW_MINUTES, FaultInfo, FaultTarget
 
 if TYPE_CHECKING:
     from onboard.lab.server import LabServer
@@ -44,11 +22,12 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Fault:
-    name: str
-    target_kind: str  # "instance", "user" or "" (no target)
-    summary: str
-    user_sees: str
+    info: FaultInfo
     apply: Callable[[LabServer, str], Callable[[], None]]
+
+    @property
+    def name(self) -> str:
+        return self.info.name
 
 
 def _agent_offline(lab: LabServer, instance_id: str) -> Callable[[], None]:
@@ -113,62 +92,29 @@ def _bucket_missing(lab: LabServer, _: str) -> Callable[[], None]:
     return restore
 
 
-FAULTS: dict[str, Fault] = {
-    fault.name: fault
-    for fault in (
-        Fault(
-            "agent-offline",
-            "instance",
-            "the SSM agent on an instance stops",
-            "PingStatus ConnectionLost; start-session: TargetNotConnected",
-            _agent_offline,
-        ),
-        Fault(
-            "role-without-ssm-policy",
-            "instance",
-            "the instance role loses the seed's SSM policy",
-            "PingStatus ConnectionLost; start-session: TargetNotConnected",
-            _role_without_ssm_policy,
-        ),
-        Fault(
-            "agent-not-restarted",
-            "instance",
-            "the role got its SSM policy after the agent started, and the agent was not restarted",
-            "the instance is not Online; start-session: TargetNotConnected",
-            _agent_not_restarted,
-        ),
-        Fault(
-            "key-deactivated",
-            "user",
-            "a learner's access key is made Inactive",
-            "InvalidClientTokenId / UnrecognizedClientException on every call",
-            _key_deactivated,
-        ),
-        Fault(
-            "no-start-session",
-            "user",
-            "a learner loses ssm:StartSession",
-            "start-session: AccessDeniedException naming ssm:StartSession",
-            _no_start_session,
-        ),
-        Fault(
-            "bucket-missing", "", "the transfer bucket disappears", "aws s3 cp: NoSuchBucket", _bucket_missing
-        ),
-    )
+def _clock_skew(lab: LabServer, user: str) -> Callable[[], None]:
+    # AWS's clock, as the learner's requests meet it, runs ahead of theirs: their clock is behind.
+    lab.state.clock_offsets[user] = timedelta(minutes=CLOCK_SKEW_MINUTES)
+    return lambda: lab.state.clock_offsets.pop(user, None) and None
+
+
+_APPLY: dict[str, Callable[[LabServer, str], Callable[[], None]]] = {
+    "agent-offline": _agent_offline,
+    "role-without-ssm-policy": _role_without_ssm_policy,
+    "agent-not-restarted": _agent_not_restarted,
+    "key-deactivated": _key_deactivated,
+    "no-start-session": _no_start_session,
+    "bucket-missing": _bucket_missing,
+    "clock-skew": _clock_skew,
 }
-
-
-def describe_faults() -> list[dict[str, Any]]:
-    return [
-        {"name": f.name, "target": f.target_kind or None, "summary": f.summary, "user_sees": f.user_sees}
-        for f in FAULTS.values()
-    ]
+#: Every fault of the catalogue, with how the lab applies it (a KeyError at import if one is missing).
+FAULTS: dict[str, Fault] = {info.name: Fault(info, _APPLY[info.name]) for info in CATALOGUE}
 
 
 def resolve_target(lab: LabServer, fault: Fault, target: str | None) -> str:
     """The instance id or user name ``target`` names (an alias, an id or a name), or the default one."""
     world = lab.world
-    if fault.target_kind == "instance":
+    if fault.info.target is FaultTarget.INSTANCE:
         if not target:
             return world.instances[0].instance_id
         for spec in world.instances:
@@ -176,7 +122,7 @@ def resolve_target(lab: LabServer, fault: Fault, target: str | None) -> str:
                 return spec.instance_id
         known = ", ".join(f"{i.alias} ({i.instance_id})" for i in world.instances)
         raise UsageError(f"the lab has no instance {target!r}", f"Name one of: {known}.")
-    if fault.target_kind == "user":
+    if fault.info.target is FaultTarget.LEARNER:
         if not target:
             return world.learners[0]
         if target not in world.learners:

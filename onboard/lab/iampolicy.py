@@ -2,8 +2,9 @@
 
 moto checks non-S3 actions against resource ``*`` only and does not substitute policy variables, so
 ``arn:aws:ssm:*:*:session/${aws:username}-*`` would never match anything. The lab evaluates every request
-with this module instead (the session operations in :mod:`onboard.lab.api`, and every request moto
-answers, through :func:`install_into_moto`), the way AWS does for one account's identity policies:
+with this module instead (the session operations in :mod:`onboard.lab.ssmapi`, S3 copy sources in
+:mod:`onboard.lab.api`, and every request moto answers, through :func:`install_into_moto`), the way AWS
+does for one account's identity policies:
 
 - an explicit ``Deny`` beats any ``Allow``; no matching ``Allow`` is an implicit deny;
 - ``Action``/``NotAction`` match case-insensitively, ``Resource``/``NotResource`` case-sensitively, both
@@ -253,10 +254,13 @@ def install_into_moto() -> None:
     from moto.iam import access_control
 
     def check_action_permitted(self, resource: str) -> None:
+        from onboard.lab import requestlog
+
+        requestlog.note(operation=self._action)
         if self._action == "sts:GetCallerIdentity":  # AWS always allows it
             return
         principal = principal_of(self._access_key)
-        documents = [_as_document(p) for p in self._access_key.collect_policies()]
+        documents = [as_document(p) for p in self._access_key.collect_policies()]
         if evaluate(documents, self._action, resource, principal) is not Decision.ALLOWED:
             self._raise_access_denied()
 
@@ -273,7 +277,8 @@ def principal_of(access_key: Any) -> Principal:
     return Principal(arn=arn, name=name, user_id=access_key._access_key_id, kind="User")
 
 
-def _as_document(policy: Any) -> dict[str, Any]:
+def as_document(policy: Any) -> dict[str, Any]:
+    """A policy moto's access keys collect (inline JSON, a dict, a managed policy), as parsed JSON."""
     if isinstance(policy, (str, dict)) and not (isinstance(policy, dict) and "policy_document" in policy):
         return _parse(policy)
     if isinstance(policy, dict):

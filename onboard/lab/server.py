@@ -448,7 +448,7 @@ class LabServer:
         if (name, target) not in self.active_faults:
             self.active_faults[(name, target)] = fault.apply(self, target)
         self._refresh_state()
-        return {"fault": name, "target": target or None, "user_sees": fault.user_sees}
+        return {"fault": name, "target": target or None, "user_sees": fault.info.user_sees}
 
     def _clear_faults(self) -> dict[str, Any]:
         cleared = [{"name": name, "target": target or None} for name, target in self.active_faults]
@@ -485,11 +485,21 @@ class LabServer:
 
 def _request_handler(base: Any) -> Any:
     class LabRequestHandler(base):
-        """Logs method, path and status only: query strings can carry presigned signatures and tokens."""
+        """Logs method, path, status, and the operation, caller and error code the layer noted; never a
+        query string (it can carry presigned signatures and tokens)."""
 
         def log_request(self, code: Any = "-", size: Any = "-") -> None:
+            from onboard.lab.requestlog import line
+
             path = getattr(self, "path", "?").split("?", 1)[0]
-            log.info("%s %s %s", getattr(self, "command", "?"), path, code)
+            log.info("%s", line(getattr(self, "command", "?"), path, code))
+
+        def date_time_string(self, timestamp: float | None = None) -> str:
+            """The answer's Date: the lab's clock as this caller sees it (moved by the clock-skew fault)."""
+            from onboard.lab.requestlog import clock_offset
+
+            moment = time.time() if timestamp is None else timestamp
+            return str(super().date_time_string(moment + clock_offset()))
 
     return LabRequestHandler
 
@@ -539,7 +549,7 @@ class _Background:
 
 
 def _fault_list() -> list[dict[str, Any]]:
-    from onboard.lab.faults import describe_faults
+    from onboard.labfaults import describe_faults
 
     return describe_faults()
 

@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from onboard.errors import UsageError
+from onboard.iamnames import check_learner_names
 from onboard.team import OS_USER
 
 if sys.version_info >= (3, 11):
@@ -284,15 +285,11 @@ def _check_learners(learners: list[Any], trainer: str, where: str) -> tuple[str,
         raise UsageError(
             f"{where}: {len(names)} learners; the lab holds at most {MAX_LEARNERS}", "Split the class."
         )
-    for name in names:
-        if not _IAM_NAME.match(name):
-            raise UsageError(
-                f"{where}: {name!r} is not a valid IAM user name", "Use letters, digits and +=,.@_- only."
-            )
-    if len(set(names)) != len(names):
-        raise UsageError(f"{where}: a learner is named twice", "Name each learner once.")
     if trainer in names:
         raise UsageError(f"{where}: {trainer!r} is the trainer's name", "Give learners other names.")
+    # IAM's name rule, each name once, and no name another's plus a dash (bob, bob-x): the own-session
+    # rule session/${aws:username}-* would let one end the other's sessions. The trainer's too.
+    check_learner_names([*names, trainer], where=where)
     return tuple(names)
 
 
@@ -325,7 +322,7 @@ class _Reader:
                     f"{self.where}: `{key}` is missing", f"Add `{key} = ...` (see `onboard lab init-world`)."
                 )
             return default
-        value = self.raw[key]
+        value: Any = self.raw[key]
         if not isinstance(value, kind):
             raise UsageError(
                 f"{self.where}: `{key}` must be a {kind.__name__}, not {value!r}", "Fix the value."
