@@ -427,3 +427,48 @@ def test_presigned_urls_are_refused_with_the_way_that_works(lab):
         urllib.request.urlopen(url)
     assert refused.value.code == 403
     assert b"does not accept presigned URLs" in refused.value.read()
+
+
+def test_transcripts_mask_every_secret_the_lab_knows(lab):
+    """A learner's shell can print any key of the lab (the admin secret, the trainer's and every learner's
+    keys): the transcript in S3 masks each one, not only the instance role's."""
+    import json
+    import os
+    import sys
+
+    import pexpect
+    from fixtures_sessions import plugin_arguments
+
+    from onboard.lab.state import admin_secret
+
+    secrets = [
+        admin_secret(lab.paths) or "",
+        *(lab.keys(user)[1].reveal() for user in (lab.trainer, *lab.learners)),
+    ]
+    assert all(secrets)
+    answer = lab.client("ssm", "alice").start_session(Target=lab.instances["jupyter"])
+    child = pexpect.spawn(
+        sys.executable,
+        ["-m", "onboard.labplugin", *plugin_arguments(lab.instances["jupyter"], lab.endpoint_url)],
+        env=dict(os.environ, AWS_SSM_START_SESSION_RESPONSE=json.dumps(answer)),
+        encoding="utf-8",
+        timeout=20,
+    )
+    try:
+        child.expect(r"\$ ")
+        child.sendline("echo " + " ".join(secrets))
+        child.expect(r"\$ ")
+        child.sendline("exit")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close(force=True)
+    lab.wait_for_session(answer["SessionId"], "Terminated")
+    log = (
+        lab.client("s3", lab.trainer)
+        .get_object(Bucket="data-team-session-logs", Key=f"sessions/{answer['SessionId']}.log")["Body"]
+        .read()
+        .decode()
+    )
+    assert "echo " in log
+    for secret in secrets:
+        assert secret not in log

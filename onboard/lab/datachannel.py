@@ -25,7 +25,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -36,6 +36,7 @@ from websockets.http11 import Request, Response
 from onboard.lab.instance import MAX_TERMINAL_SIDE, ShellProcess
 from onboard.lab.sessions import MAX_SESSION_MINUTES, LabInstance, LabSession, SessionRegistry
 from onboard.lab.transcripts import Transcript
+from onboard.secrets import Secret
 from onboard.session import protocol
 from onboard.session.protocol import (
     Arrival,
@@ -132,8 +133,11 @@ class DataChannelServer:
         idle_timeout: float = DEFAULT_IDLE_TIMEOUT,
         max_session_seconds: float = DEFAULT_MAX_SESSION_SECONDS,
         limits: ChannelLimits | None = None,
+        known_secrets: Callable[[], Iterable[Secret | str]] = tuple,
     ) -> None:
         self.registry = registry
+        #: Every secret the lab knows (admin secret, people's keys), masked in transcripts with the role's.
+        self.known_secrets = known_secrets
         self.instances = instances
         self.host = host
         self.port = port
@@ -270,7 +274,7 @@ class DataChannelServer:
             return
         channel = self._channels.get(session_id)
         if channel is None:
-            secrets = [instance.role_secret_access_key, instance.role_session_token]
+            secrets = [instance.role_secret_access_key, instance.role_session_token, *self.known_secrets()]
             incoming = IncomingStream(max_held_bytes=self.limits.held_per_session, budget=self._held)
             transcript = Transcript(session, [s for s in secrets if s])
             channel = _Channel(session, instance, transcript, incoming=incoming)

@@ -23,6 +23,7 @@ from typing import Any
 from onboard.errors import EnvironmentProblem, OnboardError
 from onboard.lab.state import LabPaths
 from onboard.lab.world import World
+from onboard.secrets import Secret
 
 log = logging.getLogger("onboard.lab")
 
@@ -276,9 +277,19 @@ class LabServer:
         except ImportError:  # part 2 not installed: the API still answers, sessions lead nowhere
             log.warning("no data channel: sessions start but cannot connect")
             return
-        self.channel = DataChannelServer(registry, self.instances, host=HOST, port=0)
+        self.channel = DataChannelServer(
+            registry, self.instances, host=HOST, port=0, known_secrets=self._known_secrets
+        )
         self.channel.start()
         self.state.stream_url = self.channel.stream_url
+
+    def _known_secrets(self) -> list[Secret | str]:
+        """Every secret a learner's shell could find in the lab's state folder: what transcripts mask."""
+        found: list[Secret | str] = [self.state.admin_secret] if self.state.admin_secret else []
+        found += [pair.secret_access_key for pair in self.seeded.keys.values()]
+        for instance in self.instances.values():
+            found += [instance.role_secret_access_key, instance.role_session_token]
+        return found
 
     def _warm_up(self) -> None:
         """One signed request per service, so the first real request is as fast as the rest."""
