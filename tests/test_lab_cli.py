@@ -434,3 +434,63 @@ def test_the_readmes_fault_table_is_the_catalogue():
     rows = re.findall(r"^\| `([^`]+)` \| (.+) \|$", section, flags=re.M)
     assert rows == [(fault.usage, fault.user_sees) for fault in CATALOGUE]
     assert list(FAULTS) == [fault.name for fault in CATALOGUE]
+
+
+def test_a_restarted_lab_keeps_its_port_and_keys_and_says_how_to_follow_a_move(isolated_home, started_pids):
+    import socket
+
+    first = lab_up(started_pids)
+    paths = LabPaths(state_dir(isolated_home))
+    key = read_credentials_csv(paths.credentials_csv("alice"))
+    # What `onboard setup --team` writes from the lab's team file: the endpoint of this run.
+    paths.aws_dir.mkdir(parents=True, exist_ok=True)
+    (paths.aws_dir / "config").write_text(
+        f"[profile ssm]\nregion = ap-northeast-1\nendpoint_url = {first['endpoint_url']}\n", encoding="utf-8"
+    )
+    credentials = paths.aws_dir / "credentials"
+    credentials.write_text(
+        f"[ssm]\naws_access_key_id = {key[0]}\naws_secret_access_key = {key[1].reveal()}\n", encoding="utf-8"
+    )
+    credentials.chmod(0o600)
+    assert run_onboard("lab", "down").exit_code == 0
+
+    again = run_onboard("lab", "up", "--detach", "--json")
+    assert again.exit_code == 0, again.output
+    started_pids.append(again.json()["data"]["pid"])
+    assert again.json()["data"]["endpoint_url"] == first["endpoint_url"]
+    assert read_credentials_csv(paths.credentials_csv("alice")) == key
+    env = run_onboard("lab", "env", "--shell", "bash")
+    assert env.exit_code == 0 and "endpoint_url" not in env.stderr
+    assert run_onboard("lab", "down").exit_code == 0
+
+    # Something else took the port meanwhile: the lab moves, and says what fixes the written profile.
+    blocker = socket.socket()
+    blocker.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # the lab's connections may linger
+    blocker.bind(("127.0.0.1", first["port"]))
+    blocker.listen()
+    try:
+        moved = run_onboard("lab", "up", "--detach", "--json")
+        assert moved.exit_code == 0, moved.output
+        data = moved.json()["data"]
+        started_pids.append(data["pid"])
+        assert data["endpoint_url"] != first["endpoint_url"]
+        assert data["moved_from"] == first["endpoint_url"]
+        env = run_onboard("lab", "env", "--shell", "bash")
+        assert env.exit_code == 0
+        fix = f"aws configure set endpoint_url {data['endpoint_url']} --profile ssm"
+        assert first["endpoint_url"] in env.stderr and fix in env.stderr
+        assert fix not in env.stdout  # what `eval` runs stays the exports only
+        aws = Path(sys.executable).with_name("aws")
+        exports = {
+            "AWS_CONFIG_FILE": str(paths.aws_dir / "config"),
+            "AWS_SHARED_CREDENTIALS_FILE": str(paths.aws_dir / "credentials"),
+        }
+        # The old port answers nothing now: doctor, finding it unreachable, names the same fix.
+        blocker.close()
+        doctor = run_onboard("doctor", "--profile", "ssm", env=exports, timeout=120)
+        assert fix in doctor.stdout.replace("\n", " ") or fix in doctor.stderr, doctor.output
+        subprocess.run([str(aws), *fix.split()[1:]], env={**os.environ, **exports}, check=True, timeout=60)
+        assert "endpoint_url" not in run_onboard("lab", "env").stderr
+    finally:
+        blocker.close()
+    assert run_onboard("lab", "down").exit_code == 0

@@ -41,6 +41,11 @@ def _render_state(out, data) -> None:
         return
     world = data["world"]
     out.print(f"Practice lab at {escape(data['endpoint_url'])} (pid {data['pid']})")
+    if data.get("moved_from"):
+        out.print(
+            f"  [yellow]moved:[/yellow] the last lab listened at {escape(data['moved_from'])}, which is "
+            "taken now; `onboard lab env` names the profiles to fix"
+        )
     out.print(
         f"  region {world['region']}, account {world['account']}, team file {escape(data['team_file'])}"
     )
@@ -183,6 +188,8 @@ def env_command(
     paths = _paths()
     state, _ = control.require_running(paths)
     chosen = shell or control.default_shell()
+    for moved in control.moved_endpoints(paths, state["endpoint_url"]):
+        typer.echo(f"warning: {moved.message}", err=True)
     typer.echo(
         control.render_exports(control.environment(paths, state), chosen, str(paths.bin_dir)), nl=False
     )

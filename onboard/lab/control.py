@@ -12,17 +12,20 @@ import shlex
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from onboard.errors import EnvironmentProblem, OnboardError, UsageError
 from onboard.lab.client import AdminClient, health
 from onboard.lab.state import LabPaths, admin_secret, read_state
 
 SHELLS = ("bash", "zsh", "fish", "powershell")
-_DETACHED_FLAGS = (
-    subprocess.DETACHED_PROCESS | subprocess.CREATE_NEW_PROCESS_GROUP if sys.platform == "win32" else 0
-)
+if sys.platform == "win32":  # pragma: no cover - exercised on Windows only
+    _DETACHED_FLAGS = subprocess.DETACHED_PROCESS | subprocess.CREATE_NEW_PROCESS_GROUP
+else:
+    _DETACHED_FLAGS = 0
 START_TIMEOUT = 60.0
 
 
@@ -221,6 +224,58 @@ def fault(paths: LabPaths, name: str, target: str | None) -> dict[str, Any]:
 def clear_faults(paths: LabPaths) -> dict[str, Any]:
     _, admin = require_running(paths)
     return admin.call("fault/clear")
+
+
+# --- profiles written for an earlier port ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MovedEndpoint:
+    """A profile in the lab's ~/.aws/config that points at the lab's old port."""
+
+    profile: str
+    written: str
+    running: str
+
+    @property
+    def fix_command(self) -> str:
+        """The one command that points the profile at the running lab (the AWS CLI edits its own file)."""
+        return f"aws configure set endpoint_url {self.running} --profile {self.profile}"
+
+    @property
+    def message(self) -> str:
+        return (
+            f"the profile {self.profile!r} still points at {self.written}, but the lab now listens at "
+            f"{self.running} (its old port was taken). Fix the profile with: {self.fix_command}"
+        )
+
+
+def moved_endpoints(paths: LabPaths, endpoint_url: str) -> list[MovedEndpoint]:
+    """The profiles of the lab's own AWS config whose loopback endpoint_url is not the running lab's."""
+    import configparser
+
+    parser = configparser.ConfigParser(interpolation=None)
+    try:
+        parser.read(paths.aws_dir / "config", encoding="utf-8")
+    except (configparser.Error, UnicodeDecodeError):
+        return []  # setup and doctor explain a broken config file; this only looks for a stale port
+    moved = []
+    for section in parser.sections():
+        written = parser.get(section, "endpoint_url", fallback="").strip()
+        host = urlsplit(written).hostname if written else None
+        if host in ("127.0.0.1", "localhost") and written.rstrip("/") != endpoint_url:
+            profile = section.removeprefix("profile ").strip()
+            moved.append(MovedEndpoint(profile=profile, written=written, running=endpoint_url))
+    return moved
+
+
+def moved_endpoint_hint(url: str, profile: str) -> str | None:
+    """For doctor: when ``url`` (a loopback endpoint that does not answer) is a lab's old address and this
+    user's lab runs elsewhere now, the command that fixes ``profile``."""
+    state = find_running(LabPaths.for_user())
+    if state is None or state.get("endpoint_url") in (None, url.rstrip("/")):
+        return None
+    return MovedEndpoint(profile=profile, written=url, running=state["endpoint_url"]).message
 
 
 # --- the lab's environment -----------------------------------------------------------------------------

@@ -172,6 +172,8 @@ class LabServer:
         self.started_at = time.time()
         self.stopped = threading.Event()
         self.published: Any = None
+        #: The endpoint the last lab had, when its port was taken and this one had to move.
+        self.moved_from: str | None = None
 
     @property
     def iam(self) -> Any:
@@ -200,7 +202,7 @@ class LabServer:
         from onboard.lab.api import LabApplication, LabState
         from onboard.lab.iampolicy import install_into_moto
         from onboard.lab.sessions import SessionRegistry
-        from onboard.lab.state import admin_secret
+        from onboard.lab.state import admin_secret, remember_port, remembered_port
 
         _import_moto_ec2()
         phase.done("moto imported")
@@ -215,7 +217,16 @@ class LabServer:
 
         attach(self)
         application = LabApplication(self.state, moto_app)
-        self.http = _bind(application, self.requested_port, _request_handler(MotoRequestHandler), make_server)
+        remembered = remembered_port(self.paths) if self.requested_port is None else None
+        # An explicit --port, else the last lab's port (written profiles stay valid), else 4566, else any.
+        candidates: list[int | None] = (
+            [self.requested_port] if self.requested_port is not None else [remembered, PREFERRED_PORT, 0]
+        )
+        self.http = _bind(application, candidates, _request_handler(MotoRequestHandler), make_server)
+        if remembered is not None and remembered != self.http.server_port:
+            self.moved_from = f"http://{HOST}:{remembered}"
+            log.warning("port %s is taken: the lab moved to %s", remembered, self.endpoint_url)
+        remember_port(self.paths, self.http.server_port)
         self.state.endpoint_url = self.endpoint_url
         self._seed()
         phase.done(f"world seeded ({len(self.world.learners)} learners)")
@@ -379,6 +390,7 @@ class LabServer:
             "lab_id": self.state.lab_id,
             "endpoint_url": self.endpoint_url,
             "port": self.http.server_port,
+            "moved_from": self.moved_from,
             "data_channel_port": self.channel.port if self.channel is not None else None,
             "started_at": self.started_at,
             "state_dir": str(self.paths.root),
@@ -565,9 +577,9 @@ def _fault_list() -> list[dict[str, Any]]:
     return describe_faults()
 
 
-def _bind(application: Any, port: int | None, handler: Any, make_server: Any) -> Any:
-    """A threaded HTTP server on 127.0.0.1: ``port``, or the preferred one, or any free one."""
-    candidates = [port] if port is not None else [PREFERRED_PORT, 0]
+def _bind(application: Any, ports: list[int | None], handler: Any, make_server: Any) -> Any:
+    """A threaded HTTP server on 127.0.0.1 on the first of ``ports`` that is free (0: any free one)."""
+    candidates = [port for port in dict.fromkeys(ports) if port is not None]
     reason = "unknown error"
     for candidate in candidates:
         try:
@@ -581,7 +593,7 @@ def _bind(application: Any, port: int | None, handler: Any, make_server: Any) ->
         server.daemon_threads = True
         return server
     raise EnvironmentProblem(
-        f"cannot listen on {HOST}:{port}: {reason}",
+        f"cannot listen on {HOST}:{candidates[-1]}: {reason}",
         "Pick another port with --port, or leave it out to take a free one.",
     )
 

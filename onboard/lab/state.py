@@ -4,6 +4,7 @@ Everything lives under ``<state folder>/lab/`` (one lab per user)::
 
     lab.json                  ports, pid, world summary: never a secret
     lab.lock                  held (flock) by the running server: a crashed lab leaves no live lock
+    last-port                 the port the last lab listened on (the next one takes it again)
     admin-secret              0600: the secret /_onboard/admin/ requests carry
     server.log                the detached server's output
     team.toml                 the team file for the lab (what `onboard setup --team` reads)
@@ -48,6 +49,11 @@ class LabPaths:
     @property
     def lock_file(self) -> Path:
         return self.root / "lab.lock"
+
+    @property
+    def port_file(self) -> Path:
+        """The port the last lab listened on: the next one takes it again, so written profiles stay valid."""
+        return self.root / "last-port"
 
     @property
     def admin_secret_file(self) -> Path:
@@ -152,3 +158,16 @@ def read_state(paths: LabPaths) -> dict[str, Any] | None:
 
 def write_state(paths: LabPaths, state: dict[str, Any]) -> None:
     write_text_atomic(paths.state_file, json.dumps(state, indent=2) + "\n")
+
+
+def remembered_port(paths: LabPaths) -> int | None:
+    """The port the last lab of this state folder listened on, if it left a readable one."""
+    try:
+        port = int(paths.port_file.read_text(encoding="ascii").strip())
+    except (OSError, ValueError):
+        return None
+    return port if 0 < port < 65536 else None
+
+
+def remember_port(paths: LabPaths, port: int) -> None:
+    write_text_atomic(paths.port_file, f"{port}\n")

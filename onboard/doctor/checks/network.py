@@ -188,13 +188,13 @@ def endpoints(ctx: DoctorContext) -> Finding:
     return fail(
         f"{url} cannot be reached ({failed.stage}: {failed.reason})",
         *evidence,
-        next=_network_hint(url, failed),
+        next=_network_hint(url, failed, ctx.profile),
         doc=DOC_PROXY if failed.stage == "proxy" else DOC_ENDPOINTS,
         data=data,
     )
 
 
-def _network_hint(url: str, failed: ProbeFailed) -> str:
+def _network_hint(url: str, failed: ProbeFailed, profile: str) -> str:
     host = urlsplit(url).hostname or ""
     if failed.stage == "tls":
         return (
@@ -203,6 +203,11 @@ def _network_hint(url: str, failed: ProbeFailed) -> str:
     if failed.stage == "proxy":
         return "check HTTPS_PROXY / NO_PROXY with your network team"
     if host in ("127.0.0.1", "localhost", "::1"):
+        from onboard.lab.control import moved_endpoint_hint
+
+        moved = moved_endpoint_hint(url, profile)
+        if moved:
+            return moved
         return "start the practice lab: onboard lab up --detach   (or fix endpoint_url in the profile)"
     if failed.stage == "dns":
         return f"check the region name and your DNS: nslookup {host}"
