@@ -20,8 +20,8 @@ from datetime import datetime, timezone
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from onboard.lab.awserrors import ApiError
 from onboard.iamnames import document_arn
+from onboard.lab.awserrors import ApiError
 from onboard.lab.iampolicy import (
     Context,
     Decision,
