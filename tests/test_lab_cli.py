@@ -36,7 +36,7 @@ def started_pids():
 
 
 def lab_up(started_pids, *args: str, env: dict[str, str] | None = None) -> dict:
-    ran = run_onboard("lab", "up", "--detach", "--port", "0", "--json", *args, env=env)
+    ran = run_onboard("lab", "up", "--detach", "--json", *args, env=env)
     assert ran.exit_code == 0, ran.output
     data = ran.json()["data"]
     started_pids.append(data["pid"])
@@ -114,7 +114,7 @@ def test_a_lab_comes_up_writes_its_files_and_goes_down(isolated_home, started_pi
     text = run_onboard("lab", "status")
     assert data["endpoint_url"] in text.stdout and "ann, ben" in text.stdout
 
-    again = run_onboard("lab", "up", "--detach", "--port", "0")
+    again = run_onboard("lab", "up", "--detach")
     assert again.exit_code == 4
     assert "already running" in again.stderr
 
@@ -323,7 +323,7 @@ def _client(data: dict, paths: LabPaths, user: str, service: str):
 
 
 def _wait_unlocked(paths: LabPaths, timeout: float = 5) -> None:
-    from onboard.lab.server import lock_is_held
+    from onboard.lab.state import lock_is_held
 
     deadline = time.monotonic() + timeout
     while lock_is_held(paths) and time.monotonic() < deadline:
@@ -332,9 +332,7 @@ def _wait_unlocked(paths: LabPaths, timeout: float = 5) -> None:
 
 def test_the_system_plugin_mode_checks_the_installed_plugin_first(isolated_home, started_pids, tmp_path):
     bare_path = os.pathsep.join([str(Path(sys.executable).parent), "/usr/bin", "/bin"])
-    missing = run_onboard(
-        "lab", "up", "--detach", "--port", "0", "--plugin", "system", env={"PATH": bare_path}
-    )
+    missing = run_onboard("lab", "up", "--detach", "--plugin", "system", env={"PATH": bare_path})
     assert missing.exit_code == 4
     assert "No session-manager-plugin is on PATH" in missing.stderr
 
@@ -355,7 +353,7 @@ def test_a_foreground_lab_serves_a_lab_shell_and_stops_on_ctrl_c(isolated_home, 
     import pexpect
 
     foreground = subprocess.Popen(
-        [sys.executable, "-m", "onboard", "lab", "up", "--port", "0"],
+        [sys.executable, "-m", "onboard", "lab", "up"],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -403,7 +401,7 @@ def test_a_foreground_lab_serves_a_lab_shell_and_stops_on_ctrl_c(isolated_home, 
 def test_a_busy_preferred_port_makes_the_lab_take_a_free_one(started_pids):
     import socket
 
-    from onboard.lab.server import PREFERRED_PORT
+    from onboard.lab.httpserver import PREFERRED_PORT
 
     squatter = socket.socket()
     try:

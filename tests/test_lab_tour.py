@@ -190,7 +190,7 @@ def test_ctrl_c_stops_the_lab_the_tour_started_and_exits_130(isolated_home: Path
 def test_ctrl_c_while_the_lab_starts_stops_it_too(isolated_home: Path):
     import pexpect
 
-    from onboard.lab.server import lock_is_held
+    from onboard.lab.state import lock_is_held
 
     paths = LabPaths.for_user()
     child = pexpect.spawn(
@@ -198,11 +198,12 @@ def test_ctrl_c_while_the_lab_starts_stops_it_too(isolated_home: Path):
     )
     try:
         deadline = time.monotonic() + 60
-        while not lock_is_held(paths):  # the lab's server process runs, and is not ready yet
+        # The lab's server process runs (it holds the lock and wrote its pid), and is not ready yet.
+        while not (lock_is_held(paths) and paths.pid_file.exists()):
             assert time.monotonic() < deadline, child.before
             time.sleep(0.02)
         assert (read_state(paths) or {}).get("status") != "ready"
-        pid = int(paths.lock_file.read_text(encoding="ascii"))
+        pid = int(paths.pid_file.read_text(encoding="ascii"))
         child.sendintr()
         child.expect(pexpect.EOF)
     finally:

@@ -31,7 +31,7 @@ START_TIMEOUT = 60.0
 
 def find_running(paths: LabPaths) -> dict[str, Any] | None:
     """The running lab's state (lab.json), or None; a stale lab.json (crashed lab) is removed."""
-    from onboard.lab.server import lock_is_held
+    from onboard.lab.state import lock_is_held
 
     state = read_state(paths)
     if not lock_is_held(paths):
@@ -84,7 +84,7 @@ def check_system_plugin() -> dict[str, Any]:
 
 def check_can_start(paths: LabPaths, world_file: Path | None, learners: list[str] | None) -> None:
     """Fail early, in the caller's process, on a lab already running or a bad world/learner list."""
-    from onboard.lab.server import lock_is_held
+    from onboard.lab.state import lock_is_held
     from onboard.lab.world import load_world
 
     if find_running(paths) is not None or lock_is_held(paths):
@@ -191,7 +191,7 @@ def _terminate(pid: int) -> None:
 
 
 def _wait_stopped(paths: LabPaths, timeout: float) -> bool:
-    from onboard.lab.server import lock_is_held
+    from onboard.lab.state import lock_is_held
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from onboard.errors import UsageError
 from onboard.labfaults import CATALOGUE, CLOCK_SKEW_MINUTES, FaultInfo, FaultTarget
@@ -95,7 +95,11 @@ def _bucket_missing(lab: LabServer, _: str) -> Callable[[], None]:
 def _clock_skew(lab: LabServer, user: str) -> Callable[[], None]:
     # AWS's clock, as the learner's requests meet it, runs ahead of theirs: their clock is behind.
     lab.state.clock_offsets[user] = timedelta(minutes=CLOCK_SKEW_MINUTES)
-    return lambda: lab.state.clock_offsets.pop(user, None) and None
+
+    def restore() -> None:
+        lab.state.clock_offsets.pop(user, None)
+
+    return restore
 
 
 _APPLY: dict[str, Callable[[LabServer, str], Callable[[], None]]] = {
@@ -133,3 +137,26 @@ def resolve_target(lab: LabServer, fault: Fault, target: str | None) -> str:
     if target:
         raise UsageError(f"the fault {fault.name} takes no target", f"Run `onboard lab fault {fault.name}`.")
     return ""
+
+
+def apply_fault(lab: LabServer, request: dict[str, Any]) -> dict[str, Any]:
+    """The admin request ``{"name": ..., "target": ...}``: apply the fault (once) and say what users see."""
+    name = str(request.get("name", ""))
+    fault = FAULTS.get(name)
+    if fault is None:
+        raise UsageError(
+            f"no fault named {name!r}", f"Faults: {', '.join(FAULTS)} (see `onboard lab fault list`)."
+        )
+    target = resolve_target(lab, fault, request.get("target"))
+    if (name, target) not in lab.active_faults:
+        lab.active_faults[(name, target)] = fault.apply(lab, target)
+    return {"fault": name, "target": target or None, "user_sees": fault.info.user_sees}
+
+
+def clear_faults(lab: LabServer) -> dict[str, Any]:
+    """Undo every fault in force, the last applied first."""
+    cleared = [{"name": name, "target": target or None} for name, target in lab.active_faults]
+    for undo in reversed(list(lab.active_faults.values())):
+        undo()
+    lab.active_faults.clear()
+    return {"cleared": cleared}

@@ -17,132 +17,28 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from onboard.errors import EnvironmentProblem, OnboardError
-from onboard.lab.state import LabPaths
+from onboard.errors import OnboardError
+from onboard.lab.faults import apply_fault, clear_faults
+from onboard.lab.httpserver import HOST, PREFERRED_PORT, bind, log_to, request_handler
+from onboard.lab.motoboot import Background, Phases, import_moto_ec2, prepare_moto_settings, warm_up
+from onboard.lab.state import LabLock, LabPaths
 from onboard.lab.world import World
+from onboard.labfaults import describe_faults
 from onboard.secrets import Secret
 
+if TYPE_CHECKING:
+    from werkzeug.serving import BaseWSGIServer
+
+    from onboard.lab.datachannel import DataChannelServer
+    from onboard.lab.downloads import PublishedPlugin
+    from onboard.lab.seed import AccessKeyPair, SeededWorld
+    from onboard.lab.sessions import LabInstance, LabSession, SessionRegistry
+
 log = logging.getLogger("onboard.lab")
-
-HOST = "127.0.0.1"
-#: The port a lab prefers (LocalStack's habit); a free one is taken when it is busy.
-PREFERRED_PORT = 4566
-
-
-def _prepare_moto_settings() -> None:
-    """This process's environment for moto: set before the first moto import, which reads it once.
-
-    The user's own AWS settings are dropped (an AWS_PROFILE naming a profile of theirs would break the
-    botocore session moto makes, and the lab must never read the real ~/.aws): the lab, and the shells its
-    instances run, see no AWS configuration but their own.
-    """
-    for name in [name for name in os.environ if name.startswith("AWS_")]:
-        del os.environ[name]
-    os.environ["AWS_CONFIG_FILE"] = os.devnull
-    os.environ["AWS_SHARED_CREDENTIALS_FILE"] = os.devnull
-    os.environ["AWS_EC2_METADATA_DISABLED"] = "true"
-    os.environ.setdefault("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
-    # Every request is authenticated and authorised from the first one on (seeding bypasses HTTP).
-    os.environ["INITIAL_NO_AUTH_ACTION_COUNT"] = "0"
-    os.environ.setdefault("MOTO_IAM_LOAD_MANAGED_POLICIES", "false")
-
-
-def _import_moto_ec2() -> None:
-    """Import moto's EC2 models with one region list instead of eleven.
-
-    Their class bodies call ``boto3.session.Session().get_available_regions(...)`` eleven times, and each
-    new session parses botocore's endpoint data again: over a second of ``lab up``. During this one import
-    the calls share one session and remember their answers, which depend only on the arguments.
-    """
-    import functools
-
-    import boto3.session
-
-    original = boto3.session.Session.get_available_regions
-    shared = boto3.session.Session()  # one session: its loader parses each data file once
-
-    @functools.cache
-    def remembered(service_name: str, partition_name: str, allow_non_regional: bool) -> tuple[str, ...]:
-        return tuple(original(shared, service_name, partition_name, allow_non_regional))
-
-    def get_available_regions(self, service_name, partition_name="aws", allow_non_regional=False):
-        return list(remembered(service_name, partition_name, allow_non_regional))
-
-    boto3.session.Session.get_available_regions = get_available_regions
-    try:
-        import moto.ec2.models  # noqa: F401 - imported for its side effect: the models are built once
-    finally:
-        boto3.session.Session.get_available_regions = original
-
-
-class LabLock:
-    """One lab per user: an exclusive lock on lab.lock, released by the OS when the process dies."""
-
-    def __init__(self, paths: LabPaths):
-        self.paths = paths
-        self._handle: Any = None
-
-    def acquire(self) -> None:
-        self.paths.root.mkdir(parents=True, exist_ok=True)
-        handle = open(self.paths.lock_file, "a+")  # noqa: SIM115 - held for the life of the lab
-        try:
-            _lock_exclusive(handle)
-        except OSError:
-            handle.close()
-            raise EnvironmentProblem(
-                "a lab is already running for this user",
-                "See it with `onboard lab status`; stop it with `onboard lab down`.",
-            ) from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(str(os.getpid()))
-        handle.flush()
-        self._handle = handle
-
-    def release(self) -> None:
-        if self._handle is not None:
-            self._handle.close()
-            self._handle = None
-
-
-def lock_is_held(paths: LabPaths) -> bool:
-    """Whether a live lab process holds the lock (a crashed one does not)."""
-    if not paths.lock_file.exists():
-        return False
-    with open(paths.lock_file, "a+") as handle:
-        try:
-            _lock_exclusive(handle)
-        except OSError:
-            return True
-        _unlock(handle)
-        return False
-
-
-def _lock_exclusive(handle: Any) -> None:
-    if sys.platform == "win32":  # pragma: no cover - exercised on Windows only
-        import msvcrt
-
-        handle.seek(0)
-        msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)
-    else:
-        import fcntl
-
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-
-
-def _unlock(handle: Any) -> None:
-    if sys.platform == "win32":  # pragma: no cover
-        import msvcrt
-
-        handle.seek(0)
-        msvcrt.locking(handle.fileno(), msvcrt.LK_UNLCK, 1)
-    else:
-        import fcntl
-
-        fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
 class LabServer:
@@ -163,17 +59,38 @@ class LabServer:
         self.world = world
         self.requested_port = port
         self.use_data_channel = data_channel
-        self.http: Any = None
-        self.channel: Any = None
-        self.seeded: Any = None
-        self.state: Any = None
-        self.instances: dict[str, Any] = {}
-        self.active_faults: dict[tuple[str, str], Any] = {}
+        from onboard.lab.api import LabState
+        from onboard.lab.sessions import SessionRegistry
+
+        #: What the HTTP layer answers from; its endpoint, secret and handlers are filled in by start().
+        self.state = LabState(world=world, registry=SessionRegistry(), roles={}, endpoint_url="")
+        self._http: BaseWSGIServer | None = None
+        self._seeded: SeededWorld | None = None
+        self.channel: DataChannelServer | None = None
+        self.instances: dict[str, LabInstance] = {}
+        #: (fault name, target) -> the function that undoes it.
+        self.active_faults: dict[tuple[str, str], Callable[[], None]] = {}
         self.started_at = time.time()
         self.stopped = threading.Event()
-        self.published: Any = None
+        self.published: PublishedPlugin | None = None
         #: The endpoint the last lab had, when its port was taken and this one had to move.
         self.moved_from: str | None = None
+
+    @property
+    def http(self) -> BaseWSGIServer:
+        if self._http is None:
+            raise RuntimeError("the lab's HTTP server is not bound yet")
+        return self._http
+
+    @property
+    def started(self) -> bool:
+        return self._http is not None
+
+    @property
+    def seeded(self) -> SeededWorld:
+        if self._seeded is None:
+            raise RuntimeError("the lab's world is not seeded yet")
+        return self._seeded
 
     @property
     def iam(self) -> Any:
@@ -189,9 +106,9 @@ class LabServer:
 
     def start(self) -> None:
         # The plugin bundles are built (or found up to date) while moto imports and the world is seeded.
-        publishing = _Background(self._publish_plugin)
-        phase = _Phases()
-        _prepare_moto_settings()
+        publishing = Background(self._publish_plugin)
+        phase = Phases()
+        prepare_moto_settings()
         from moto.moto_server.werkzeug_app import (
             DomainDispatcherApplication,
             MotoRequestHandler,
@@ -199,18 +116,17 @@ class LabServer:
         )
         from werkzeug.serving import make_server
 
-        from onboard.lab.api import LabApplication, LabState
+        from onboard.lab.api import LabApplication
         from onboard.lab.iampolicy import install_into_moto
-        from onboard.lab.sessions import SessionRegistry
+        from onboard.lab.seed import ADMIN_USER
         from onboard.lab.state import admin_secret, remember_port, remembered_port
 
-        _import_moto_ec2()
+        import_moto_ec2()
         phase.done("moto imported")
         install_into_moto()
         moto_app = DomainDispatcherApplication(create_backend_app)
-        registry = SessionRegistry()
+        registry = self.state.registry
         registry.on_end(self._store_transcript)
-        self.state = LabState(world=self.world, registry=registry, roles={}, endpoint_url="")
         self.state.admin_secret = admin_secret(self.paths, create=True) or ""
         self.state.admin_handlers.update(self._admin_handlers())
         from onboard.lab.agent import attach
@@ -222,7 +138,7 @@ class LabServer:
         candidates: list[int | None] = (
             [self.requested_port] if self.requested_port is not None else [remembered, PREFERRED_PORT, 0]
         )
-        self.http = _bind(application, candidates, _request_handler(MotoRequestHandler), make_server)
+        self._http = bind(application, candidates, request_handler(MotoRequestHandler), make_server)
         if remembered is not None and remembered != self.http.server_port:
             self.moved_from = f"http://{HOST}:{remembered}"
             log.warning("port %s is taken: the lab moved to %s", remembered, self.endpoint_url)
@@ -236,7 +152,7 @@ class LabServer:
             target=self.http.serve_forever, kwargs={"poll_interval": 0.2}, name="lab-http", daemon=True
         )
         self._serving.start()
-        self._warm_up()
+        warm_up(self.endpoint_url, self.world, self.seeded.keys[ADMIN_USER])
         phase.done("warmed up")
         publishing.join()
         phase.done("plugin downloads ready")
@@ -254,7 +170,7 @@ class LabServer:
     def _seed(self) -> None:
         from onboard.lab.seed import seed
 
-        self.seeded = seed(
+        self._seeded = seed(
             self.world,
             instances_root=self.paths.instances_dir,
             endpoint_url=self.endpoint_url,
@@ -268,7 +184,7 @@ class LabServer:
 
         boot_world(self)
 
-    def _known_keys(self) -> dict[str, Any]:
+    def _known_keys(self) -> dict[str, AccessKeyPair]:
         """Keys this lab issued before (its CSVs), so that set-up profiles survive restarts and resets."""
         from onboard.lab.seed import ADMIN_USER, AccessKeyPair
         from onboard.lab.state import read_credentials_csv
@@ -282,7 +198,7 @@ class LabServer:
                     known[user] = AccessKeyPair(user, key_id, secret)
         return known
 
-    def _start_data_channel(self, registry: Any) -> None:
+    def _start_data_channel(self, registry: SessionRegistry) -> None:
         try:
             from onboard.lab.datachannel import DataChannelServer
         except ImportError:  # part 2 not installed: the API still answers, sessions lead nowhere
@@ -299,62 +215,8 @@ class LabServer:
         found: list[Secret | str] = [self.state.admin_secret] if self.state.admin_secret else []
         found += [pair.secret_access_key for pair in self.seeded.keys.values()]
         for instance in self.instances.values():
-            found += [instance.role_secret_access_key, instance.role_session_token]
+            found += [s for s in (instance.role_secret_access_key, instance.role_session_token) if s]
         return found
-
-    def _warm_up(self) -> None:
-        """One signed request per service, so the first real request is as fast as the rest."""
-        from onboard.lab.client import signed_request
-        from onboard.lab.seed import ADMIN_USER
-
-        admin = self.seeded.keys[ADMIN_USER]
-        calls = [
-            (
-                "ec2",
-                "POST",
-                "/",
-                b"Action=DescribeInstances&Version=2016-11-15",
-                {"Content-Type": "application/x-www-form-urlencoded"},
-            ),
-            (
-                "sts",
-                "POST",
-                "/",
-                b"Action=GetCallerIdentity&Version=2011-06-15",
-                {"Content-Type": "application/x-www-form-urlencoded"},
-            ),
-            (
-                "iam",
-                "POST",
-                "/",
-                b"Action=GetUser&Version=2010-05-08",
-                {"Content-Type": "application/x-www-form-urlencoded"},
-            ),
-            ("s3", "GET", f"/{self.world.transfer_bucket}?list-type=2", b"", {}),
-            (
-                "ssm",
-                "POST",
-                "/",
-                b"{}",
-                {
-                    "Content-Type": "application/x-amz-json-1.1",
-                    "X-Amz-Target": "AmazonSSM.DescribeInstanceInformation",
-                },
-            ),
-        ]
-        for service, method, path, body, headers in calls:
-            with contextlib.suppress(OSError):
-                signed_request(
-                    self.endpoint_url,
-                    service,
-                    self.world.region,
-                    admin.access_key_id,
-                    admin.secret_access_key,
-                    method=method,
-                    path=path,
-                    body=body,
-                    headers=headers,
-                )
 
     def _write_files(self) -> None:
         from onboard.lab.state import write_credentials_csv, write_state
@@ -438,7 +300,7 @@ class LabServer:
 
     # --- transcripts -------------------------------------------------------------------------------------
 
-    def _store_transcript(self, session: Any, transcript: bytes | None) -> None:
+    def _store_transcript(self, session: LabSession, transcript: bytes | None) -> None:
         from moto.s3.models import s3_backends
 
         s3 = s3_backends[self.world.account]["aws"]
@@ -447,39 +309,15 @@ class LabServer:
 
     # --- admin operations --------------------------------------------------------------------------------
 
-    def _admin_handlers(self) -> dict[str, Any]:
+    def _admin_handlers(self) -> dict[str, Callable[[dict[str, Any]], dict[str, Any]]]:
         return {
             "status": lambda _: self.describe(),
-            "fault": self._apply_fault,
-            "fault/clear": lambda _: self._clear_faults(),
-            "fault/list": lambda _: {"faults": _fault_list(), "active": self.describe()["faults"]},
+            "fault": lambda request: self._faulted(apply_fault(self, request)),
+            "fault/clear": lambda _: self._faulted(clear_faults(self)),
+            "fault/list": lambda _: {"faults": describe_faults(), "active": self.describe()["faults"]},
             "reset": lambda _: self._reset(),
             "shutdown": lambda _: self._shutdown(),
         }
-
-    def _apply_fault(self, request: dict[str, Any]) -> dict[str, Any]:
-        from onboard.errors import UsageError
-        from onboard.lab.faults import FAULTS, resolve_target
-
-        name = str(request.get("name", ""))
-        fault = FAULTS.get(name)
-        if fault is None:
-            raise UsageError(
-                f"no fault named {name!r}", f"Faults: {', '.join(FAULTS)} (see `onboard lab fault list`)."
-            )
-        target = resolve_target(self, fault, request.get("target"))
-        if (name, target) not in self.active_faults:
-            self.active_faults[(name, target)] = fault.apply(self, target)
-        self._refresh_state()
-        return {"fault": name, "target": target or None, "user_sees": fault.info.user_sees}
-
-    def _clear_faults(self) -> dict[str, Any]:
-        cleared = [{"name": name, "target": target or None} for name, target in self.active_faults]
-        for undo in reversed(list(self.active_faults.values())):
-            undo()
-        self.active_faults.clear()
-        self._refresh_state()
-        return {"cleared": cleared}
 
     def _reset(self) -> dict[str, Any]:
         """Re-seed the world from scratch on the same ports; the same access keys stay valid."""
@@ -500,111 +338,26 @@ class LabServer:
         self.request_stop()
         return {"stopping": True, "pid": os.getpid()}
 
-    def _refresh_state(self) -> None:
+    def _faulted(self, answer: dict[str, Any]) -> dict[str, Any]:
+        """lab.json shows the faults in force after each change."""
         from onboard.lab.state import write_state
 
         write_state(self.paths, self.describe())
-
-
-def _request_handler(base: Any) -> Any:
-    class LabRequestHandler(base):
-        """Logs method, path, status, and the operation, caller and error code the layer noted; never a
-        query string (it can carry presigned signatures and tokens)."""
-
-        def log_request(self, code: Any = "-", size: Any = "-") -> None:
-            from onboard.lab.requestlog import line
-
-            path = getattr(self, "path", "?").split("?", 1)[0]
-            log.info("%s", line(getattr(self, "command", "?"), path, code))
-
-        def date_time_string(self, timestamp: float | None = None) -> str:
-            """The answer's Date: the lab's clock as this caller sees it (moved by the clock-skew fault)."""
-            from onboard.lab.requestlog import clock_offset
-
-            moment = time.time() if timestamp is None else timestamp
-            return str(super().date_time_string(moment + clock_offset()))
-
-    return LabRequestHandler
-
-
-def _log_to(path: Path) -> logging.Handler:
-    """Send the lab's log (requests, sessions, start-up timings) to server.log, in either mode."""
-    handler = logging.FileHandler(path, encoding="utf-8")
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    root = logging.getLogger()
-    root.addHandler(handler)
-    root.setLevel(logging.INFO)
-    # werkzeug prints to stderr unless its logger has a handler of its own.
-    logging.getLogger("werkzeug").addHandler(logging.NullHandler())
-    return handler
-
-
-class _Phases:
-    """Start-up timings for the log: where the seconds of `lab up` go."""
-
-    def __init__(self) -> None:
-        self._last = time.monotonic()
-
-    def done(self, what: str) -> None:
-        now = time.monotonic()
-        log.info("%s in %.2f s", what, now - self._last)
-        self._last = now
-
-
-class _Background:
-    """Run ``work`` in a thread; :meth:`join` waits and re-raises what it raised."""
-
-    def __init__(self, work: Any):
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, args=(work,), daemon=True)
-        self._thread.start()
-
-    def _run(self, work: Any) -> None:
-        try:
-            work()
-        except BaseException as error:  # handed to the joining thread
-            self._error = error
-
-    def join(self) -> None:
-        self._thread.join()
-        if self._error is not None:
-            raise self._error
-
-
-def _fault_list() -> list[dict[str, Any]]:
-    from onboard.labfaults import describe_faults
-
-    return describe_faults()
-
-
-def _bind(application: Any, ports: list[int | None], handler: Any, make_server: Any) -> Any:
-    """A threaded HTTP server on 127.0.0.1 on the first of ``ports`` that is free (0: any free one)."""
-    candidates = [port for port in dict.fromkeys(ports) if port is not None]
-    reason = "unknown error"
-    for candidate in candidates:
-        try:
-            server = make_server(HOST, candidate, application, threaded=True, request_handler=handler)
-        except OSError as error:  # busy: try the next one
-            reason = error.strerror or str(error)
-            continue
-        except SystemExit:  # werkzeug reports a busy port by exiting, after printing why to the log
-            reason = "the port is in use"
-            continue
-        server.daemon_threads = True
-        return server
-    raise EnvironmentProblem(
-        f"cannot listen on {HOST}:{candidates[-1]}: {reason}",
-        "Pick another port with --port, or leave it out to take a free one.",
-    )
+        return answer
 
 
 def run(
-    paths: LabPaths, world: World, *, port: int | None = None, plugin: str = "lab", on_ready: Any = None
+    paths: LabPaths,
+    world: World,
+    *,
+    port: int | None = None,
+    plugin: str = "lab",
+    on_ready: Callable[[LabServer], None] | None = None,
 ) -> int:
     """Run a lab in this process until it is told to stop; return the exit code."""
     lock = LabLock(paths)
     lock.acquire()
-    handler = _log_to(paths.log_file)
+    handler = log_to(paths.log_file)
     server = LabServer(paths, world, port=port, plugin=plugin)
     previous = {}
     try:
@@ -617,7 +370,7 @@ def run(
         return 0
     finally:
         with contextlib.suppress(Exception):
-            if server.http is not None:
+            if server.started:
                 server.close()
         for signum, previous_handler in previous.items():
             signal.signal(signum, previous_handler)

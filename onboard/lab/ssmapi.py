@@ -109,8 +109,9 @@ def check_shape(operation: str, request: Any) -> None:
     errors = [
         error
         for error in report._errors
-        if error[0] != "unknown field" and not error[1].startswith("Parameters")
+        if error[0] != "unknown field" and not error[1].lstrip(".").startswith("Parameters")
     ]
+    errors = [(reason, name.lstrip("."), details) for reason, name, details in errors]
     for reason, name, details in errors:
         if reason in ("invalid type", "invalid type for document"):
             raise ApiError(

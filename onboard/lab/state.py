@@ -3,7 +3,9 @@
 Everything lives under ``<state folder>/lab/`` (one lab per user)::
 
     lab.json                  ports, pid, world summary: never a secret
-    lab.lock                  held (flock) by the running server: a crashed lab leaves no live lock
+    lab.lock                  held (onboard.fileio.HeldLock) by the running server: a crashed lab leaves
+                              no live lock
+    lab.pid                   the pid of the server holding lab.lock
     last-port                 the port the last lab listened on (the next one takes it again)
     admin-secret              0600: the secret /_onboard/admin/ requests carry
     server.log                the detached server's output
@@ -26,6 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from onboard.errors import EnvironmentProblem
+from onboard.fileio import HeldLock
 from onboard.secrets import Secret
 
 #: The IAM console's access-key download: a header row, then the key.
@@ -49,6 +53,11 @@ class LabPaths:
     @property
     def lock_file(self) -> Path:
         return self.root / "lab.lock"
+
+    @property
+    def pid_file(self) -> Path:
+        """The running (or starting) server's pid, written once it holds the lock."""
+        return self.root / "lab.pid"
 
     @property
     def port_file(self) -> Path:
@@ -171,3 +180,29 @@ def remembered_port(paths: LabPaths) -> int | None:
 
 def remember_port(paths: LabPaths, port: int) -> None:
     write_text_atomic(paths.port_file, f"{port}\n")
+
+
+class LabLock:
+    """One lab per user: :class:`onboard.fileio.HeldLock` on lab.lock (released by the OS when the process
+    dies), and the holder's pid in lab.pid for whoever must stop a lab that is not ready yet."""
+
+    def __init__(self, paths: LabPaths):
+        self.paths = paths
+        self._held = HeldLock(paths.lock_file)
+
+    def acquire(self) -> None:
+        if not self._held.try_acquire():
+            raise EnvironmentProblem(
+                "a lab is already running for this user",
+                "See it with `onboard lab status`; stop it with `onboard lab down`.",
+            )
+        write_text_atomic(self.paths.pid_file, f"{os.getpid()}\n")
+
+    def release(self) -> None:
+        self.paths.pid_file.unlink(missing_ok=True)
+        self._held.release()
+
+
+def lock_is_held(paths: LabPaths) -> bool:
+    """Whether a live lab process holds the lock (a crashed one does not)."""
+    return HeldLock(paths.lock_file).is_held()

@@ -157,14 +157,14 @@ def open_lab(paths: LabPaths, learner: str | None) -> TourLab:
 
 def _stop_starting_lab(paths: LabPaths, timeout: float = 10.0) -> None:
     """Ctrl-C while the lab was starting: stop the server process the tour had launched."""
-    from onboard.lab.server import lock_is_held
+    from onboard.lab.state import lock_is_held
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if lock_is_held(paths):
             with contextlib.suppress(ValueError, OSError):
-                # The server writes its pid into the lock it holds; SIGTERM makes it end cleanly.
-                os.kill(int(paths.lock_file.read_text(encoding="ascii").strip()), signal.SIGTERM)
+                # The server writes its pid into lab.pid once it holds the lock; SIGTERM makes it end cleanly.
+                os.kill(int(paths.pid_file.read_text(encoding="ascii").strip()), signal.SIGTERM)
                 break
         time.sleep(0.05)
     while lock_is_held(paths) and time.monotonic() < deadline:
