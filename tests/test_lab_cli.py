@@ -345,7 +345,17 @@ def test_the_system_plugin_mode_checks_the_installed_plugin_first(isolated_home,
     data = lab_up(started_pids, "--plugin", "system", env={"PATH": f"{bin_dir}{os.pathsep}{bare_path}"})
     assert data["system_plugin"]["version"] == "1.2.677.0"
     assert data["plugin"] == {"mode": "system"}
-    assert load_team(LabPaths(state_dir(isolated_home)).team_file).plugin is None
+    paths = LabPaths(state_dir(isolated_home))
+    assert load_team(paths.team_file).plugin is None
+    # The lab's own plugin (from an earlier lab-mode setup) must not shadow AWS's: its folder comes last.
+    env = run_onboard("lab", "env", "--shell", "bash", env={"PATH": f"{bin_dir}{os.pathsep}{bare_path}"})
+    assert env.exit_code == 0, env.output
+    assert f'export PATH="$PATH":{paths.bin_dir}' in env.stdout
+    assert f"export PATH={paths.bin_dir}:" not in env.stdout
+    # Plugin downloads go to the lab, never to AWS's site (the lab serves none in this mode).
+    assert (
+        f"export ONBOARD_PLUGIN_DOWNLOAD_URL={data['endpoint_url']}/_onboard/downloads/plugin/" in env.stdout
+    )
     assert run_onboard("lab", "down").exit_code == 0
 
 

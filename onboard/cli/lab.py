@@ -191,7 +191,13 @@ def env_command(
     for moved in control.moved_endpoints(paths, state["endpoint_url"]):
         typer.echo(f"warning: {moved.message}", err=True)
     typer.echo(
-        control.render_exports(control.environment(paths, state), chosen, str(paths.bin_dir)), nl=False
+        control.render_exports(
+            control.environment(paths, state),
+            chosen,
+            str(paths.bin_dir),
+            bin_last=control.uses_system_plugin(state),
+        ),
+        nl=False,
     )
 
 

@@ -281,27 +281,43 @@ def moved_endpoint_hint(url: str, profile: str) -> str | None:
 # --- the lab's environment -----------------------------------------------------------------------------
 
 
+def uses_system_plugin(state: dict[str, Any]) -> bool:
+    """Whether the lab runs with ``--plugin system`` (learners use AWS's installed plugin, not the lab's)."""
+    return bool(state.get("plugin", {}).get("mode") == "system")
+
+
 def environment(paths: LabPaths, state: dict[str, Any]) -> dict[str, str]:
     """The variables that point the AWS CLI, boto3 and onboard at the lab instead of the real ~/.aws.
 
     The endpoint goes in AWS_ENDPOINT_URL (honoured by the AWS CLI v1 and boto3), so ``aws`` talks to the
-    lab even before ``onboard setup`` has written a profile. PATH is returned with the lab's bin first.
+    lab even before ``onboard setup`` has written a profile. Plugin downloads go to the lab too, in either
+    plugin mode, so nothing run in the lab's environment looks up AWS's download site. PATH has the lab's bin
+    first, or last with ``--plugin system`` (where AWS's installed plugin must win over the lab's).
     """
+    system_path = os.environ.get("PATH", "")
+    bin_dir = str(paths.bin_dir)
+    endpoint = state["endpoint_url"]
     return {
         "AWS_CONFIG_FILE": str(paths.aws_dir / "config"),
         "AWS_SHARED_CREDENTIALS_FILE": str(paths.aws_dir / "credentials"),
-        "AWS_ENDPOINT_URL": state["endpoint_url"],
+        "AWS_ENDPOINT_URL": endpoint,
         "AWS_EC2_METADATA_DISABLED": "true",
         "ONBOARD_TEAM": str(paths.team_file),
-        "ONBOARD_BIN_DIR": str(paths.bin_dir),
+        "ONBOARD_BIN_DIR": bin_dir,
         # What onboard may change in a lab shell: doctor's fixes stay inside it (never the real ~/.bashrc).
         "ONBOARD_LAB_SANDBOX": str(paths.sandbox_home.parent),
-        "PATH": str(paths.bin_dir) + os.pathsep + os.environ.get("PATH", ""),
+        "ONBOARD_PLUGIN_DOWNLOAD_URL": f"{endpoint}/_onboard/downloads/plugin/",
+        "PATH": (
+            system_path + os.pathsep + bin_dir
+            if uses_system_plugin(state)
+            else bin_dir + os.pathsep + system_path
+        ),
     }
 
 
-def render_exports(variables: dict[str, str], shell: str, bin_dir: str) -> str:
-    """``variables`` as the export lines of ``shell`` (PATH prepends the lab's bin to the shell's own)."""
+def render_exports(variables: dict[str, str], shell: str, bin_dir: str, *, bin_last: bool = False) -> str:
+    """``variables`` as the export lines of ``shell`` (PATH puts the lab's bin before the shell's own, or
+    after it with ``bin_last``)."""
     if shell not in SHELLS:
         raise UsageError(f"unknown shell {shell!r}", f"Use one of: {', '.join(SHELLS)}.")
     lines = []
@@ -309,7 +325,7 @@ def render_exports(variables: dict[str, str], shell: str, bin_dir: str) -> str:
         if name == "PATH":
             continue
         lines.append(_export(shell, name, value))
-    lines.append(_prepend_path(shell, bin_dir))
+    lines.append(_path_line(shell, bin_dir, first=not bin_last))
     return "\n".join(lines) + "\n"
 
 
@@ -321,12 +337,16 @@ def _export(shell: str, name: str, value: str) -> str:
     return f"export {name}={shlex.quote(value)}"
 
 
-def _prepend_path(shell: str, bin_dir: str) -> str:
+def _path_line(shell: str, bin_dir: str, *, first: bool) -> str:
+    """The line that puts ``bin_dir`` on PATH, before the shell's own entries or after them."""
     if shell == "fish":
-        return f"set -gx PATH {_fish_quote(bin_dir)} $PATH"
+        parts = [_fish_quote(bin_dir), "$PATH"]
+        return "set -gx PATH " + " ".join(parts if first else parts[::-1])
     if shell == "powershell":
-        return f"$env:PATH = {_ps_quote(bin_dir)} + [IO.Path]::PathSeparator + $env:PATH"
-    return f'export PATH={shlex.quote(bin_dir)}:"$PATH"'
+        parts = [_ps_quote(bin_dir), "$env:PATH"]
+        return "$env:PATH = " + " + [IO.Path]::PathSeparator + ".join(parts if first else parts[::-1])
+    parts = [shlex.quote(bin_dir), '"$PATH"']
+    return "export PATH=" + ":".join(parts if first else parts[::-1])
 
 
 def _fish_quote(value: str) -> str:

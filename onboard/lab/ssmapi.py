@@ -39,6 +39,7 @@ from onboard.lab.sessions import (
     check_parameters,
 )
 from onboard.lab.world import WorldInstance
+from onboard.session.protocol import nesting_depth
 from onboard.team import INSTANCE_ID
 
 if TYPE_CHECKING:
@@ -59,7 +60,7 @@ MAX_JSON_DEPTH = 64
 
 def parse_json_body(body: bytes) -> Any:
     """A JSON request body, or AWS's SerializationException for one that is not JSON (or nested absurdly)."""
-    if _depth(body) > MAX_JSON_DEPTH:
+    if nesting_depth(body, MAX_JSON_DEPTH) > MAX_JSON_DEPTH:
         raise ApiError(
             "SerializationException", f"The request body nests deeper than {MAX_JSON_DEPTH} levels."
         )
@@ -67,28 +68,6 @@ def parse_json_body(body: bytes) -> Any:
         return json.loads(body or b"{}")
     except (ValueError, RecursionError):
         raise ApiError("SerializationException", "The request body is not valid JSON.") from None
-
-
-def _depth(body: bytes) -> int:
-    """The deepest nesting of brackets in ``body`` (strings skipped), counted without parsing it."""
-    deepest = depth = 0
-    in_string = escaped = False
-    for byte in body:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif byte == 0x5C:  # backslash
-                escaped = True
-            elif byte == 0x22:  # quote
-                in_string = False
-        elif byte == 0x22:
-            in_string = True
-        elif byte in (0x5B, 0x7B):  # [ {
-            depth += 1
-            deepest = max(deepest, depth)
-        elif byte in (0x5D, 0x7D):
-            depth -= 1
-    return deepest
 
 
 @cache

@@ -149,7 +149,7 @@ def parse_json(text: str | bytes, what: str) -> Any:
     raw = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text
     if len(raw) > MAX_JSON_BYTES:
         raise ProtocolError(f"{what} is {len(raw)} bytes, over the {MAX_JSON_BYTES}-byte limit for JSON")
-    if _nesting_depth(raw) > MAX_JSON_DEPTH:
+    if nesting_depth(raw) > MAX_JSON_DEPTH:
         raise ProtocolError(f"{what} nests deeper than {MAX_JSON_DEPTH} levels")
     try:
         return json.loads(raw, parse_constant=_refuse_constant, parse_float=_finite_float)
@@ -157,8 +157,9 @@ def parse_json(text: str | bytes, what: str) -> Any:
         raise ProtocolError(f"{what} is not JSON: {err}") from None
 
 
-def _nesting_depth(raw: bytes) -> int:
-    """The deepest bracket nesting outside strings, found in one linear pass without recursion."""
+def nesting_depth(raw: bytes, limit: int = MAX_JSON_DEPTH) -> int:
+    """The deepest bracket nesting outside strings, found in one linear pass without recursion (counting
+    stops once it passes ``limit``)."""
     depth = deepest = 0
     in_string = escaped = False
     for byte in raw:
@@ -174,7 +175,7 @@ def _nesting_depth(raw: bytes) -> int:
         elif byte in (0x5B, 0x7B):  # [ {
             depth += 1
             deepest = max(deepest, depth)
-            if deepest > MAX_JSON_DEPTH:
+            if deepest > limit:
                 return deepest
         elif byte in (0x5D, 0x7D):  # ] }
             depth -= 1
