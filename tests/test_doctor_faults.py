@@ -304,7 +304,32 @@ def secret_key_spelled_right(f: Fixtures) -> None:
     assert backups_of(f.credentials)
 
 
+def yaml_output_with_cli_v1(f: Fixtures) -> None:
+    f.get("tool_path")  # the venv's aws: the real AWS CLI v1, which has no yaml formatter
+    write_aws(f.home, PROFILE + "output = yaml\n", KEYS)
+
+
+def output_is_json(f: Fixtures) -> None:
+    assert botocore_reads(f.config)["profile ssm"]["output"] == "json"
+    # The real AWS CLI reads it back from the file.
+    shown = subprocess.run(
+        ["aws", "configure", "get", "output", "--profile", "ssm"], capture_output=True, text=True, check=True
+    ).stdout
+    assert shown.strip() == "json"
+    assert backups_of(f.config)
+
+
 FAULTS = [
+    Fault(
+        "output-the-cli-cannot-print",
+        "config.output",
+        Status.FAIL,
+        ("output = yaml", "AWS CLI v1", "Unknown output type: yaml"),
+        yaml_output_with_cli_v1,
+        next_says=("aws configure set output json --profile ssm",),
+        fixed_status=Status.OK,
+        after_fix=output_is_json,
+    ),
     Fault(
         "misspelled-key-name",
         "config.profile",

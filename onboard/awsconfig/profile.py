@@ -46,6 +46,15 @@ CREDENTIAL_SOURCE_KEYS = (
     "sso_role_name",
 )
 OUTPUT_FORMATS = ("json", "yaml", "yaml-stream", "text", "table")
+#: What AWS CLI v1 prints: its awscli/formatter.py get_formatter knows json, text and table, and says
+#: "Unknown output type: yaml" for anything else (yaml and yaml-stream came with v2).
+OUTPUT_FORMATS_V1 = ("json", "text", "table")
+
+
+def output_formats(cli_major: int | None) -> tuple[str, ...]:
+    """The output formats the AWS CLI of this major version can print (v2's when the version is unknown)."""
+    return OUTPUT_FORMATS_V1 if cli_major == 1 else OUTPUT_FORMATS
+
 
 #: What an inline comment looks like; botocore has none, so whitespace then # or ; is part of the value.
 INLINE_COMMENT_RE = re.compile(r"\s[#;]")

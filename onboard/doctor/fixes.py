@@ -165,6 +165,19 @@ def rename_key(path: Path, header_line: int, old: str, new: str) -> Fix:
     return Fix("config.rename-key", f"In {path}: rename `{old}` to `{new}` (its value stays as it is)", apply)
 
 
+def set_output(profile: str, output: str) -> Fix:
+    """Write ``output = OUTPUT`` into the profile's config-file section, as ``aws configure set`` does."""
+
+    def apply() -> FixResult:
+        from onboard.awsconfig import ProfileSettings, apply_plan, plan_profile
+
+        changes = apply_plan(plan_profile(ProfileSettings(name=profile, output=output)))
+        backups = tuple(str(change.backup) for change in changes if change.backup is not None)
+        return FixResult(f"profile {profile}: output = {output}", backups)
+
+    return Fix("config.set-output", f"Set `output = {output}` in the profile {profile!r}", apply)
+
+
 def move_region(profiles: dict[str, str]) -> Fix:
     """Move ``region`` from credentials-file sections (profile -> value) into the config file."""
     shown = ", ".join(f"[{name}] region = {value}" for name, value in profiles.items())

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from onboard.doctor.context import DoctorContext
-from onboard.doctor.fixes import move_region, rename_key, repair_structure, tighten_permissions
+from onboard.doctor.fixes import move_region, rename_key, repair_structure, set_output, tighten_permissions
 from onboard.doctor.model import Check, Finding, Group, fail, ok, warn
 from onboard.secrets import MASK
 
@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 GROUP = Group.CONFIG
 DOC_FILES = "https://docs.aws.amazon.com/cli/latest/userguide/cli-configure-files.html"
 DOC_ENV = "https://docs.aws.amazon.com/cli/latest/userguide/cli-configure-envvars.html"
+DOC_OUTPUT = "https://docs.aws.amazon.com/cli/latest/userguide/cli-usage-output-format.html"
 DOC_PRECEDENCE = (
     "https://docs.aws.amazon.com/cli/latest/userguide/cli-chap-configure.html#configure-precedence"
 )
@@ -230,6 +231,43 @@ def profile(ctx: DoctorContext) -> Finding:
     return ok(f"profile {name!r}: keys from {credentials.method}, region {region}", *evidence, data=data)
 
 
+def output(ctx: DoctorContext) -> Finding:
+    """The profile's ``output`` is one the AWS CLI found on PATH can print (v1 has no yaml)."""
+    from onboard.awsconfig.profile import output_formats
+
+    cli = ctx.finding("tools.aws-cli").data
+    major = cli.get("major")
+    from_env = ctx.environ.get("AWS_DEFAULT_OUTPUT")
+    chosen = from_env or ctx.session().get_scoped_config().get("output")
+    where = "AWS_DEFAULT_OUTPUT" if from_env else f"the profile {ctx.profile!r}"
+    if not chosen:
+        return ok("no output format set: the AWS CLI prints json")
+    supported = output_formats(major)
+    evidence = [
+        f"output = {chosen} (from {where})",
+        f"AWS CLI v{major} {cli.get('version')} prints: {', '.join(supported)}",
+    ]
+    data = {"output": chosen, "from": where, "supported": list(supported)}
+    if chosen in supported:
+        return ok(f"output = {chosen}, which the AWS CLI prints", *evidence, data=data)
+    summary = (
+        f"output = {chosen} (from {where}), but AWS CLI v{major} cannot print it: every `aws` command "
+        f'fails with "Unknown output type: {chosen}"'
+    )
+    if from_env:
+        return fail(
+            summary, *evidence, next="unset AWS_DEFAULT_OUTPUT (or set it to json)", doc=DOC_OUTPUT, data=data
+        )
+    return fail(
+        summary,
+        *evidence,
+        next=f"aws configure set output json --profile {ctx.profile}",
+        doc=DOC_OUTPUT,
+        fix=set_output(ctx.profile, "json"),
+        data=data,
+    )
+
+
 #: The key names botocore reads for a profile's static keys.
 _KEY_NAMES = ("aws_access_key_id", "aws_secret_access_key", "aws_session_token")
 
@@ -436,4 +474,5 @@ CHECKS = (
     Check("config.permissions", GROUP, "Credentials file permissions", permissions, ("config.files",)),
     Check("config.profile", GROUP, "The profile", profile, ("config.parse",)),
     Check("config.environment", GROUP, "Environment overrides", environment, ("config.parse",)),
+    Check("config.output", GROUP, "Output format", output, ("config.profile", "tools.aws-cli")),
 )
