@@ -34,7 +34,7 @@ CA_BUNDLE_ENV = "AWS_CA_BUNDLE"
 #: are a few MB (the executable inside about 20 MB), the AWS CLI v2 zip and pkg about 60 MB.
 MAX_BUNDLE_BYTES = 256 * 1000 * 1000
 #: The largest detached signature onboard accepts (AWS's are under 1 KB, armored).
-MAX_SIGNATURE_BYTES = 64 * 1024
+MAX_SIGNATURE_BYTES = 64 * 1000
 _CHUNK = 64 * 1024
 _USER_AGENT = "onboard (Session Manager plugin installer)"
 
