@@ -70,7 +70,10 @@ def up_command(
     port: Annotated[
         OptionalPort,
         typer.Option(
-            "--port", min=1, max=65535, help="HTTP port on 127.0.0.1 (default: 4566, else a free one)."
+            "--port",
+            min=0,
+            max=65535,
+            help="HTTP port on 127.0.0.1 (default: 4566, else a free one; 0: a free one).",
         ),
     ] = None,
     learners: Annotated[
