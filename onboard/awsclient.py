@@ -1,10 +1,20 @@
-"""The one place that makes boto3 sessions and clients, and knows botocore's list of regions.
+"""Where onboard's commands make boto3 sessions and clients, and botocore's list of regions.
 
-Every AWS call onboard makes goes through :func:`client`: the profile, the region and the endpoint
-(the practice lab's, a team file's, or ``AWS_ENDPOINT_URL``) are resolved here the same way for every
-command, with short timeouts and a bounded retry so that a wrong proxy or an unreachable endpoint fails
-within seconds instead of minutes. Proxies (HTTPS_PROXY/NO_PROXY) and AWS_CA_BUNDLE are honoured the
-way botocore honours them, because botocore itself does the work.
+setup, lessons, hosts, connect, transfer and the trainer's commands make their AWS calls through
+:func:`client` (or :func:`session`): the profile, the region and the endpoint (the practice lab's, a team
+file's, or ``AWS_ENDPOINT_URL``) are resolved here the same way for every command, with short timeouts and a
+bounded retry so that a wrong proxy or an unreachable endpoint fails within seconds instead of minutes.
+Proxies (HTTPS_PROXY/NO_PROXY) and AWS_CA_BUNDLE are honoured the way botocore honours them, because
+botocore itself does the work.
+
+Two callers make their own clients, on purpose: ``onboard doctor``
+(:class:`onboard.doctor.context.DoctorContext`) uses one botocore session for the whole run, with a single
+attempt and the run's time limit per check, because boto3's resource layer would cost a healthy run a good
+share of its time and a check must fail rather than retry; the lab's plugin
+(:mod:`onboard.labplugin.client`) is the program the AWS CLI runs, and calls ResumeSession and
+TerminateSession with the profile and region the AWS CLI hands it, as AWS's plugin does. Code that only
+reads the AWS files through botocore (a profile's ``source_profile``, its settings) makes no call and needs
+no client.
 
 boto3 and botocore are imported inside the functions, so importing this module costs nothing.
 """
