@@ -16,18 +16,18 @@ import http.client
 import os
 import socket
 import ssl
-import sys
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO
+from typing import BinaryIO
 from urllib.parse import urlsplit
 
 from onboard.errors import EnvironmentProblem, OnboardError, UsageError, VerificationError
 from onboard.fileio import atomic_writer
+from onboard.plugin.progress import DownloadProgress, human_size
 
 CA_BUNDLE_ENV = "AWS_CA_BUNDLE"
 #: The largest bundle or installer onboard downloads. AWS's are far smaller: the plugin's deb, rpm and zips
@@ -37,9 +37,6 @@ MAX_BUNDLE_BYTES = 256 * 1000 * 1000
 MAX_SIGNATURE_BYTES = 64 * 1000
 _CHUNK = 64 * 1024
 _USER_AGENT = "onboard (Session Manager plugin installer)"
-
-if TYPE_CHECKING:
-    from rich.progress import Progress, TaskID
 
 
 @dataclass(frozen=True)
@@ -159,69 +156,6 @@ def without_password(url: str) -> str:
     return parts._replace(netloc=user_part + host_part).geturl()
 
 
-class _Progress:
-    """A rich progress bar on a terminal; otherwise nothing until a one-line summary."""
-
-    def __init__(self, label: str, enabled: bool):
-        self.label, self.enabled = label, enabled
-        self._bar: Progress | None = None
-        self._task: TaskID | None = None
-        if enabled and sys.stderr.isatty():
-            from rich.progress import (
-                BarColumn,
-                DownloadColumn,
-                Progress,
-                TextColumn,
-                TimeRemainingColumn,
-                TransferSpeedColumn,
-            )
-
-            from onboard.output import console
-
-            self._bar = Progress(
-                TextColumn("{task.description}"),
-                BarColumn(),
-                DownloadColumn(),
-                TransferSpeedColumn(),
-                TimeRemainingColumn(),
-                console=console(stderr=True),
-                transient=True,
-            )
-
-    def start(self, total: int | None) -> None:
-        if self._bar is not None:
-            if self._task is None:
-                self._bar.start()
-                self._task = self._bar.add_task(self.label, total=total)
-            else:  # a retry starts again from zero
-                self._bar.reset(self._task, total=total)
-
-    def advance(self, size: int) -> None:
-        if self._bar is not None and self._task is not None:
-            self._bar.advance(self._task, size)
-
-    def finish(self, done: Downloaded | None) -> None:
-        if self._bar is not None:
-            self._bar.stop()
-        if self.enabled and done is not None:
-            from onboard.output import console, escape
-
-            rate = done.size / done.seconds if done.seconds > 0 else 0
-            console(stderr=True).print(
-                f"Downloaded {escape(done.url)} ({human_size(done.size)} in {done.seconds:.1f} s, "
-                f"{human_size(int(rate))}/s)"
-            )
-
-
-def human_size(size: int) -> str:
-    value = float(size)
-    for unit in ("B", "KB", "MB", "GB"):
-        if value < 1000 or unit == "GB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1000
-    return f"{size} B"  # pragma: no cover - the loop always returns
-
-
 def download(
     url: str,
     dest: Path,
@@ -240,7 +174,7 @@ def download(
     """
     dest = Path(dest)
     tls = ssl_context()
-    bar = _Progress(label or Path(urlsplit(url).path).name or url, progress)
+    bar = DownloadProgress(label or Path(urlsplit(url).path).name or url, progress)
     budget = _Budget(url, max_bytes, time.monotonic() + settings.deadline, settings.deadline)
     attempt = 0
     done: Downloaded | None = None
@@ -297,7 +231,7 @@ def _attempt(
     url: str,
     dest: Path,
     settings: NetworkSettings,
-    bar: _Progress,
+    bar: DownloadProgress,
     budget: _Budget,
 ) -> Downloaded:
     started = time.monotonic()
@@ -343,7 +277,7 @@ def _receive(
     out: BinaryIO,
     url: str,
     settings: NetworkSettings,
-    bar: _Progress,
+    bar: DownloadProgress,
     budget: _Budget,
     expected: int | None,
 ) -> int:
