@@ -13,7 +13,7 @@ from typing import Annotated, Optional
 import typer
 
 from onboard import __version__
-from onboard.cli import connect, doctor, hosts, lab, lesson, plugin, setup, trainer, transfer
+from onboard.cli import connect, doctor, forward, hosts, lab, lesson, plugin, setup, trainer, transfer
 from onboard.cli._common import Environment, click_exceptions, command_name, record_invocations
 from onboard.errors import ExitCode, OnboardError, UsageError
 
@@ -65,6 +65,7 @@ app.add_typer(trainer.app, name="trainer")
 app.add_typer(hosts.app, name="hosts")
 app.command("connect")(connect.connect_command)
 app.add_typer(transfer.app, name="transfer")
+app.command("forward")(forward.forward_command)
 
 
 def main(argv: list[str] | None = None, *, cli: typer.Typer | None = None) -> int:

@@ -33,6 +33,7 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
+from onboard.lab import ports
 from onboard.lab.instance import MAX_TERMINAL_SIDE, ShellProcess
 from onboard.lab.sessions import MAX_SESSION_MINUTES, LabInstance, LabSession, SessionRegistry
 from onboard.lab.transcripts import Transcript
@@ -103,7 +104,7 @@ class _Channel:
     outgoing: OutgoingStream = field(default_factory=lambda: OutgoingStream(protocol.OUTPUT_STREAM))
     incoming: IncomingStream = field(default_factory=IncomingStream)
     connection: ServerConnection | None = None
-    shell: ShellProcess | None = None
+    shell: ShellProcess | ports.PortSession | None = None
     #: Input accepted (acknowledged) that the shell has not taken yet, or that came before the shell.
     queued_input: bytearray = field(default_factory=bytearray)
     #: Whether the loop waits for the terminal to take :attr:`queued_input`.
@@ -287,9 +288,8 @@ class DataChannelServer:
         self.registry.mark_connected(session_id)
         if not channel.handshake_started:
             channel.handshake_started = time.monotonic()
-            await self._send_stream(
-                channel, protocol.handshake_request(AGENT_VERSION), PayloadType.HANDSHAKE_REQUEST
-            )
+            request = protocol.handshake_request(AGENT_VERSION, *ports.session_type(session))
+            await self._send_stream(channel, request, PayloadType.HANDSHAKE_REQUEST)
         else:
             for pending in channel.outgoing.all_pending():
                 await _send(connection, pending)
@@ -373,14 +373,19 @@ class DataChannelServer:
             channel.size = _terminal_size(message)
             if channel.shell is not None:
                 channel.shell.resize(*channel.size)
-        # Flag messages and anything newer are acknowledged and otherwise ignored, as the agent does.
+        elif kind == PayloadType.FLAG and isinstance(channel.shell, ports.PortSession):
+            channel.shell.flag(message.payload)
+        # Other flags and anything newer are acknowledged and otherwise ignored, as the agent does.
         return True
 
     # --- the shell --------------------------------------------------------------------------
     def _start_shell(self, channel: _Channel) -> None:
         cols, rows = channel.size or (DEFAULT_COLS, DEFAULT_ROWS)
         try:
-            channel.shell = ShellProcess(channel.instance, channel.session, cols, rows)
+            if ports.is_port_session(channel.session):
+                channel.shell = ports.PortSession(channel.instance, channel.session, AGENT_VERSION)
+            else:
+                channel.shell = ShellProcess(channel.instance, channel.session, cols, rows)
         except (OSError, ValueError) as err:
             log.warning("session %s: the shell did not start: %s", channel.session.session_id, err)
             reason = f"The session could not start: {err}"

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from onboard.iamnames import document_arn
 from onboard.lab.agent import LAB_AMI
-from onboard.lab.sessions import LabInstance
+from onboard.lab.sessions import DOCUMENTS, LabInstance
 from onboard.lab.world import World, WorldInstance
 from onboard.secrets import Secret
 
@@ -27,11 +27,7 @@ USER_POLICY = "ssm-users-policy"
 EXTRAS_POLICY = "ssm-users-extras"
 INSTANCE_POLICY = "policy-for-ec2-server"
 TRAINER_POLICY = "lab-trainer"
-SESSION_DOCUMENTS = (
-    "SSM-SessionManagerRunShell",
-    "AWS-StartInteractiveCommand",
-    "AWS-StartNonInteractiveCommand",
-)
+SESSION_DOCUMENTS = DOCUMENTS
 
 
 @dataclass(frozen=True)
@@ -341,6 +337,7 @@ def lab_instance(
         role_session_token=token,
         platform_name=spec.platform,
         hostname=spec.hostname,
+        services=spec.services,
     )
 
 

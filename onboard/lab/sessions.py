@@ -10,6 +10,7 @@ the API layer runs in WSGI worker threads, the data channel in an asyncio loop.
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 import threading
 from collections.abc import Callable
@@ -27,7 +28,12 @@ HISTORY_STATUSES = ("Terminated", "Failed")
 DEFAULT_DOCUMENT = "SSM-SessionManagerRunShell"
 INTERACTIVE_COMMAND = "AWS-StartInteractiveCommand"
 NON_INTERACTIVE_COMMAND = "AWS-StartNonInteractiveCommand"
-DOCUMENTS = (DEFAULT_DOCUMENT, INTERACTIVE_COMMAND, NON_INTERACTIVE_COMMAND)
+PORT_DOCUMENT = "AWS-StartPortForwardingSession"
+REMOTE_HOST_DOCUMENT = "AWS-StartPortForwardingSessionToRemoteHost"
+PORT_DOCUMENTS = (PORT_DOCUMENT, REMOTE_HOST_DOCUMENT)
+DOCUMENTS = (DEFAULT_DOCUMENT, INTERACTIVE_COMMAND, NON_INTERACTIVE_COMMAND, *PORT_DOCUMENTS)
+#: AWS's port documents' allowedPattern for portNumber (1-65535) and localPortNumber (0-65535).
+_PORT = re.compile(r"[0-9]{1,5}")
 
 #: The lab's maximum session duration: AWS's longest setting, 24 hours. DescribeSessions gives it in
 #: minutes, as a string ("1440"), as AWS does.
@@ -61,7 +67,21 @@ def check_parameters(document: str, parameters: object) -> dict[str, list[str]]:
         raise InvalidSessionParameters(
             "InvalidParameters", f"Document {document} requires parameter command."
         )
+    if document in PORT_DOCUMENTS:
+        _check_ports(document, parameters)
     return parameters
+
+
+def _check_ports(document: str, parameters: dict[str, list[str]]) -> None:
+    for name, lowest in (("portNumber", 1), ("localPortNumber", 0)):
+        for value in parameters.get(name) or []:
+            if not _PORT.fullmatch(value) or not lowest <= int(value) <= 65535:
+                raise InvalidSessionParameters(
+                    "InvalidParameters",
+                    f'Parameter "{name}" "{value}" failed to satisfy constraint: a port, {lowest} to 65535.',
+                )
+    if document == REMOTE_HOST_DOCUMENT and not "".join(parameters.get("host") or []):
+        raise InvalidSessionParameters("InvalidParameters", f"Document {document} requires parameter host.")
 
 
 def utcnow() -> datetime:
@@ -88,6 +108,8 @@ class LabInstance:
     role_session_token: Secret | None = None
     platform_name: str = "Amazon Linux"
     hostname: str = ""
+    #: Its web applications, (name, port): what a port session to it reaches (onboard.lab.ports).
+    services: tuple[tuple[str, int], ...] = ()
 
     def home_of(self, user: str) -> Path:
         return self.root / "home" / user

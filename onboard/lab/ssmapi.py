@@ -33,6 +33,7 @@ from onboard.lab.iampolicy import (
 )
 from onboard.lab.sessions import (
     DEFAULT_DOCUMENT,
+    DOCUMENTS,
     HISTORY_STATUSES,
     InvalidSessionParameters,
     LabSession,
@@ -53,7 +54,6 @@ SESSION_OPERATIONS = (
     "DescribeInstanceInformation",
     "GetConnectionStatus",
 )
-DOCUMENTS = ("SSM-SessionManagerRunShell", "AWS-StartInteractiveCommand", "AWS-StartNonInteractiveCommand")
 #: JSON nesting beyond this is refused before parsing (AWS's parsers refuse deep input too).
 MAX_JSON_DEPTH = 64
 

@@ -26,8 +26,10 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from onboard.labplugin import VERSION
+from onboard.labplugin.ports import PortForwarding, port_forwarding
 from onboard.labplugin.terminal import CbreakTerminal, terminal_size
 from onboard.secrets import Secret
 from onboard.session import protocol
@@ -116,7 +118,7 @@ class ShellSession:
         self._incoming = IncomingStream()
         self._lock = threading.Lock()  # guards the outgoing stream and sending on the socket
         self._input: queue.SimpleQueue[tuple[bytes, int] | None] = queue.SimpleQueue()
-        self._connection = None
+        self._connection: Any = None  # a websockets ClientConnection once connected
         self._handshake_done = threading.Event()
         self._closed = threading.Event()
         self._size: tuple[int, int] | None = None
@@ -124,6 +126,8 @@ class ShellSession:
         self.gave_up = False
         #: What the server said when it closed the channel (AWS's agent explains idle timeouts there).
         self.closing_output = ""
+        #: Set when the agent asks for a port session (SessionType Port): no keyboard, no terminal size.
+        self.port: PortForwarding | None = None
 
     # --- entry ------------------------------------------------------------------------------
     def run(self) -> None:
@@ -139,6 +143,8 @@ class ShellSession:
         with CbreakTerminal(self.stdin_fd):
             self._read_keyboard()
         self._input.put(None)
+        if self.port is not None:
+            self.port.close()
         with self._lock:
             if self._connection is not None:
                 self._connection.close()
@@ -150,16 +156,20 @@ class ShellSession:
 
     def _install_signal_handlers(self) -> None:
         for name, byte in FORWARDED_SIGNALS.items():
-            signal.signal(
-                getattr(signal, name), lambda *_, byte=byte: self._input.put((byte, PayloadType.OUTPUT))
-            )
+            signal.signal(getattr(signal, name), lambda *_, byte=byte: self._signalled(byte))
         if hasattr(signal, "SIGWINCH"):
             signal.signal(signal.SIGWINCH, lambda *_: self._report_size())
+
+    def _signalled(self, byte: bytes) -> None:
+        if self.port is not None:  # a port session has no remote terminal: Ctrl-C ends it
+            self.port.terminate()
+        else:
+            self._input.put((byte, PayloadType.OUTPUT))
 
     def _read_keyboard(self) -> None:
         reading = True
         while not self._closed.is_set():
-            if not reading or not self._handshake_done.is_set():
+            if not reading or not self._handshake_done.is_set() or self.port is not None:
                 self._closed.wait(0.1)
                 continue
             try:
@@ -260,14 +270,21 @@ class ShellSession:
     def _process(self, message: protocol.ClientMessage) -> None:
         kind = message.payload_type
         if kind == PayloadType.HANDSHAKE_REQUEST:
-            response = protocol.handshake_response(VERSION, message.json())
+            request = message.json()
+            self.port = port_forwarding(self.invocation.session_id, request, self._send_stream)
+            response = protocol.handshake_response(VERSION, request)
             self._send_stream(response, PayloadType.HANDSHAKE_RESPONSE)
         elif kind == PayloadType.HANDSHAKE_COMPLETE:
             note = (message.json() or {}).get("CustomerMessage") or ""
             if note:
                 _write_all(self.stdout_fd, note.encode() + b"\n")
             self._handshake_done.set()
-            self._report_size(force=True)
+            if self.port is not None:
+                self.port.start()
+            else:
+                self._report_size(force=True)
+        elif self.port is not None and kind in (PayloadType.OUTPUT, PayloadType.FLAG):
+            self.port.deliver(message.payload, kind)
         elif kind in (PayloadType.OUTPUT, PayloadType.ERROR):
             _write_all(self.stdout_fd, message.payload)
         elif kind == PayloadType.STDERR:
@@ -304,7 +321,7 @@ class ShellSession:
                 self._report_size()
 
     def _report_size(self, force: bool = False) -> None:
-        if not self._handshake_done.is_set():
+        if not self._handshake_done.is_set() or self.port is not None:
             return
         size = terminal_size()
         if force or size != self._size:

@@ -6,6 +6,7 @@ import atexit
 import contextlib
 import os
 import sys
+from typing import Any
 
 #: Reported when stdout is not a terminal, as AWS's plugin does.
 DEFAULT_SIZE = (300, 100)
@@ -28,7 +29,7 @@ class CbreakTerminal:
 
     def __init__(self, fd: int = 0) -> None:
         self.fd = fd
-        self._saved = None
+        self._saved: list[Any] | None = None
 
     def __enter__(self) -> CbreakTerminal:
         if os.isatty(self.fd):

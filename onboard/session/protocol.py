@@ -268,14 +268,17 @@ def open_data_channel(token: str, client_version: str, client_id: str | None = N
     )
 
 
-def handshake_request(agent_version: str, session_type: str = "Standard_Stream") -> bytes:
+def handshake_request(
+    agent_version: str, session_type: str = "Standard_Stream", properties: dict[str, str] | None = None
+) -> bytes:
+    """The agent's first message; a port session's properties name its ports (``onboard.lab.ports``)."""
     return _json_payload(
         {
             "AgentVersion": agent_version,
             "RequestedClientActions": [
                 {
                     "ActionType": "SessionType",
-                    "ActionParameters": {"SessionType": session_type, "Properties": None},
+                    "ActionParameters": {"SessionType": session_type, "Properties": properties},
                 }
             ],
         }
