@@ -65,21 +65,22 @@ def _fsync_folder(folder: Path) -> None:
         os.close(descriptor)
 
 
-def atomic_write(target: Path, data: bytes, mode: int = PRIVATE_FILE) -> None:
+def atomic_write(target: Path, data: bytes, mode: int = PRIVATE_FILE, *, durable: bool = True) -> None:
     """Replace ``target`` with ``data`` in one step: temp file beside it, fsync, chmod, rename.
 
     ``target`` is replaced as a name: when it is a symlink, pass its resolved path to write through it.
+    ``durable=False`` skips the fsyncs, for files made again when lost (the lab's download tree).
     """
-    with atomic_writer(target, mode) as handle:
+    with atomic_writer(target, mode, durable=durable) as handle:
         handle.write(data)
 
 
 @contextlib.contextmanager
-def atomic_writer(target: Path, mode: int = PRIVATE_FILE) -> Iterator[BinaryIO]:
+def atomic_writer(target: Path, mode: int = PRIVATE_FILE, *, durable: bool = True) -> Iterator[BinaryIO]:
     """A file to stream ``target``'s new content into; it replaces ``target`` when the block ends.
 
-    The temp file beside ``target`` is fsync'd, given ``mode`` and renamed over ``target`` only if the block
-    raises nothing; otherwise it is removed and ``target`` stays as it was.
+    The temp file beside ``target`` is fsync'd (unless not ``durable``), given ``mode`` and renamed over
+    ``target`` only if the block raises nothing; otherwise it is removed and ``target`` stays as it was.
     """
     descriptor, temp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=TEMP_SUFFIX)
     temp = Path(temp_name)
@@ -87,14 +88,16 @@ def atomic_writer(target: Path, mode: int = PRIVATE_FILE) -> Iterator[BinaryIO]:
         with os.fdopen(descriptor, "wb") as handle:
             yield handle
             handle.flush()
-            os.fsync(handle.fileno())
+            if durable:
+                os.fsync(handle.fileno())
         os.chmod(temp, mode)
         os.replace(temp, target)
     except BaseException:
         with contextlib.suppress(OSError):
             temp.unlink()
         raise
-    _fsync_folder(target.parent)
+    if durable:
+        _fsync_folder(target.parent)
 
 
 def atomic_write_text(target: Path, text: str, mode: int = PRIVATE_FILE) -> None:

@@ -109,10 +109,14 @@ def _notice_files(version: str) -> dict[str, bytes]:
 
 
 def write_file(dest: Path, data: bytes, mode: int = _FILE_MODE) -> Path:
-    """``data`` at ``dest`` (its folders made), written atomically with ``mode``; returns ``dest``."""
+    """``data`` at ``dest`` (its folders made), written atomically with ``mode``; returns ``dest``.
+
+    Not fsync'd: these are made again whenever they are lost (and fsyncs were most of ``lab up``'s
+    publishing time).
+    """
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write(dest, data, mode)
+    atomic_write(dest, data, mode, durable=False)
     return dest
 
 
