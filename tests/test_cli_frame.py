@@ -251,3 +251,18 @@ def test_typer_exit_code_passes_through():
         raise typer.Exit(3)
 
     assert _run(exits_three) == 3
+
+
+def test_a_command_reads_the_runs_environment_from_its_context():
+    from onboard.cli._common import Environment
+
+    seen = []
+
+    def inspect(ctx: typer.Context, as_json: JsonOption = False) -> None:
+        seen.append(ctx.obj)
+
+    throwaway = typer.Typer()
+    throwaway.command()(inspect)
+    throwaway.command("other")(lambda: None)
+    assert main(["inspect", "--json", "--debug"], cli=throwaway) == 0
+    assert seen == [Environment(debug=True, as_json=True, command="inspect")]

@@ -57,15 +57,19 @@ def record_invocations(
         for name, child in children.items():
             record_invocations(child, env, (*path, name))
     elif command.callback is not None:
-        command.callback = _recording(command.callback, env, command_name(list(path)))
+        # Whatever the command calls its --json parameter (JsonOption names it as_json).
+        json_param = next((param.name for param in command.params if "--json" in param.opts), None)
+        command.callback = _recording(command.callback, env, command_name(list(path)), json_param)
     return command
 
 
-def _recording(callback: Callable[..., Any], env: Environment, name: str) -> Callable[..., Any]:
+def _recording(
+    callback: Callable[..., Any], env: Environment, name: str, json_param: str | None
+) -> Callable[..., Any]:
     @functools.wraps(callback)
     def run(*args: Any, **params: Any) -> Any:
         env.command = name
-        env.as_json = bool(params.get("as_json", False))
+        env.as_json = bool(params.get(json_param)) if json_param else False
         return callback(*args, **params)
 
     return run
