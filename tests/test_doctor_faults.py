@@ -721,6 +721,14 @@ LAB_FAULTS = [
         ("create a new key",),
     ),
     (
+        "clock-skew",
+        "alice",
+        "alice",
+        "credentials.identity",
+        ("clock is wrong", "20 minutes behind AWS's clock", "(SignatureDoesNotMatch)"),
+        ("timedatectl",),
+    ),
+    (
         "no-start-session",
         "alice",
         "alice",
