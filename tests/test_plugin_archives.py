@@ -189,6 +189,54 @@ def test_rpm_with_a_zstd_payload_is_read_with_the_zstd_program(tmp_path):
 
 
 @needs_zstd
+def test_a_zstd_payload_is_streamed_through_the_program_not_held_in_memory(tmp_path):
+    filler = bundles.PayloadFile("usr/local/sessionmanagerplugin/filler", bytes(48 << 20))
+    cpio = bundles.cpio_newc(
+        [bundles.PayloadFile(formats.PACKAGE_BINARY, stand_in_plugin(), 0o755), filler], 0
+    )
+    payload = subprocess.run(["zstd", "-q", "-c"], input=cpio, capture_output=True, check=True).stdout
+    del cpio, filler
+    rpm = _rpm_with_payload(tmp_path, "zstd", payload)
+    tracemalloc.start()
+    try:
+        binary = extract_plugin_binary(rpm, "rpm", tmp_path / "out")
+        _size, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert binary.read_bytes() == stand_in_plugin()
+    assert peak < 16 << 20, f"peak {peak / 2**20:.0f} MiB while unpacking 48 MB of zstd payload"
+
+
+@needs_zstd
+def test_a_deb_with_a_zstd_data_tar_is_read(tmp_path):
+    # Ubuntu's dpkg has written data.tar.zst since 21.10.
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w") as tar:
+        binary = tarfile.TarInfo(f"./{formats.PACKAGE_BINARY}")
+        binary.size, binary.mode = len(stand_in_plugin()), 0o755
+        tar.addfile(binary, io.BytesIO(stand_in_plugin()))
+    zst = subprocess.run(["zstd", "-q", "-c"], input=raw.getvalue(), capture_output=True, check=True).stdout
+    deb = tmp_path / "zstd.deb"
+    deb.write_bytes(
+        formats.AR_MAGIC
+        + bundles.ar_member("debian-binary", b"2.0\n", 0)
+        + bundles.ar_member("data.tar.zst", zst, 0)
+    )
+    assert extract_plugin_binary(deb, "deb", tmp_path / "out").read_bytes() == stand_in_plugin()
+
+
+@needs_zstd
+def test_a_corrupt_zstd_payload_is_refused_with_what_zstd_said(tmp_path):
+    payload = subprocess.run(
+        ["zstd", "-q", "-c"], input=_plugin_cpio(), capture_output=True, check=True
+    ).stdout
+    rpm = _rpm_with_payload(tmp_path, "zstd", payload[:8] + b"garbage" * 20)
+    with pytest.raises(VerificationError, match=r"the rpm payload is corrupt \(zstd: .+\)"):
+        extract_plugin_binary(rpm, "rpm", tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+@needs_zstd
 def test_without_zstd_the_installer_falls_back_to_the_deb_payload(
     plugin_site, trusted_keys, test_signing_key, tmp_path, monkeypatch
 ):

@@ -17,6 +17,7 @@ decompressed into memory for zstd) and needs the same tar checks on top, so it w
 from __future__ import annotations
 
 import bz2
+import contextlib
 import gzip
 import io
 import lzma
@@ -26,12 +27,13 @@ import stat
 import struct
 import subprocess
 import tarfile
+import threading
 import zipfile
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import IO, BinaryIO
+from typing import IO, Any, BinaryIO
 
 from onboard.errors import VerificationError
 from onboard.fileio import atomic_writer
@@ -258,10 +260,58 @@ def _zstd_stream(archive: Path, raw: BinaryIO) -> BinaryIO:
             f"{archive}: its payload is zstd-compressed, which this Python cannot read",
             "Install the zstd program (apt/dnf/brew install zstd) or use Python 3.14+, then try again.",
         )
-    done = subprocess.run([program, "-dc"], input=raw.read(), capture_output=True, check=False)
-    if done.returncode != 0:
-        raise refuse(archive, f"the zstd payload is corrupt ({done.stderr.decode(errors='replace').strip()})")
-    return io.BytesIO(done.stdout)
+    return io.BufferedReader(_ZstdProgram(program, raw), _CHUNK)
+
+
+class _ZstdProgram(io.RawIOBase):
+    """``zstd -dc`` as a stream: fed from ``raw`` by a thread, read as it comes, never held in memory whole.
+
+    The end of the output is an error (an OSError, as a corrupt stream is) when zstd exited non-zero.
+    Closing it (or the end of the ``with`` of the reader using it) stops the program.
+    """
+
+    def __init__(self, program: str, raw: BinaryIO):
+        super().__init__()
+        self._process = subprocess.Popen(
+            [program, "-dcq"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+        self._feeder = threading.Thread(target=self._feed, args=(raw,), daemon=True)
+        self._feeder.start()
+
+    def _feed(self, raw: BinaryIO) -> None:
+        stdin = self._process.stdin
+        assert stdin is not None  # made with stdin=PIPE
+        try:
+            while chunk := raw.read(_CHUNK):
+                stdin.write(chunk)
+        except (OSError, ValueError):  # zstd stopped (corrupt input, or the reader closed us)
+            pass
+        finally:
+            with contextlib.suppress(OSError):
+                stdin.close()
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        stdout, stderr = self._process.stdout, self._process.stderr
+        assert stdout is not None and stderr is not None  # made with PIPEs
+        chunk = os.read(stdout.fileno(), len(buffer))
+        buffer[: len(chunk)] = chunk
+        if not chunk and self._process.wait() != 0:
+            said = stderr.read().decode(errors="replace").strip()
+            raise OSError(f"zstd: {said or f'exit code {self._process.returncode}'}")
+        return len(chunk)
+
+    def close(self) -> None:
+        if self._process.poll() is None:
+            self._process.kill()
+        self._process.wait()
+        self._feeder.join()
+        for pipe in (self._process.stdout, self._process.stderr):
+            if pipe is not None:
+                pipe.close()
+        super().close()
 
 
 def extract_deb_binary(archive: Path, dest: Path, limits: Limits = DEFAULT_LIMITS) -> Path:
@@ -285,8 +335,8 @@ def extract_deb_binary(archive: Path, dest: Path, limits: Limits = DEFAULT_LIMIT
                 if not 0 <= size <= limits.max_total_bytes:
                     raise refuse(archive, f"{name} is {size} bytes, over the limit")
                 compression = name[len("data.tar") :].lstrip(".")
-                stream = _decompressing(archive, member, compression or "none")
-                return _tar_extract_binary(archive, stream, PACKAGE_BINARY, dest, limits)
+                with contextlib.closing(_decompressing(archive, member, compression or "none")) as stream:
+                    return _tar_extract_binary(archive, stream, PACKAGE_BINARY, dest, limits)
         except arpy.ArchiveFormatError as error:
             raise refuse(archive, f"the ar archive is truncated or corrupt ({error})") from None
         except arpy.ArchiveAccessError:
@@ -397,14 +447,14 @@ def extract_rpm_binary(archive: Path, dest: Path, limits: Limits = DEFAULT_LIMIT
         compressor = header.strings.get(RPMTAG_PAYLOADCOMPRESSOR, "gzip")
         with _HeldBack(archive, dest, PACKAGE_BINARY) as held:
             try:
-                stream = _decompressing(archive, data, compressor)
-                for name, _mode, size in _cpio_entries(archive, stream, limits):
-                    entry = _Bounded(stream, size)
-                    if not held.take(name, entry, size):  # type: ignore[arg-type]
-                        while entry.read(_CHUNK):
-                            pass
-                    if entry.left:
-                        raise refuse(archive, "the rpm payload is truncated")
+                with contextlib.closing(_decompressing(archive, data, compressor)) as stream:
+                    for name, _mode, size in _cpio_entries(archive, stream, limits):
+                        entry = _Bounded(stream, size)
+                        if not held.take(name, entry, size):  # type: ignore[arg-type]
+                            while entry.read(_CHUNK):
+                                pass
+                        if entry.left:
+                            raise refuse(archive, "the rpm payload is truncated")
             except (OSError, EOFError, lzma.LZMAError, zlib.error) as error:
                 raise refuse(archive, f"the rpm payload is corrupt ({error})") from None
             return held.finish()
