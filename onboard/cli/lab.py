@@ -122,7 +122,7 @@ def up_command(
         world_spec = world_spec.with_learners(names)
 
     def ready(server) -> None:
-        data = {"running": True, **server.describe(), "system_plugin": system_plugin}
+        data = {"running": True, **server.describe().to_json(), "system_plugin": system_plugin}
         emit(Outcome("lab.up", data, _render_state), as_json=as_json)
         if not as_json:
             typer.echo("Press Ctrl-C to stop the lab.")

@@ -25,7 +25,7 @@ from onboard.errors import OnboardError
 from onboard.lab.faults import apply_fault, clear_faults
 from onboard.lab.httpserver import HOST, PREFERRED_PORT, bind, log_to, request_handler
 from onboard.lab.motoboot import Background, Phases, import_moto_ec2, prepare_moto_settings, warm_up
-from onboard.lab.state import LabLock, LabPaths
+from onboard.lab.state import FaultInForce, LabLock, LabPaths, LabStatus, PluginSummary, SessionCounts
 from onboard.lab.world import World
 from onboard.labfaults import describe_faults
 from onboard.secrets import Secret
@@ -244,39 +244,36 @@ class LabServer:
         )
         write_state(self.paths, self.describe())
 
-    def describe(self) -> dict[str, Any]:
+    def describe(self) -> LabStatus:
         """What lab.json and `onboard lab status` show: never a secret."""
-        return {
-            "status": "ready",
-            "pid": os.getpid(),
-            "lab_id": self.state.lab_id,
-            "endpoint_url": self.endpoint_url,
-            "port": self.http.server_port,
-            "moved_from": self.moved_from,
-            "data_channel_port": self.channel.port if self.channel is not None else None,
-            "started_at": self.started_at,
-            "state_dir": str(self.paths.root),
-            "team_file": str(self.paths.team_file),
-            "credentials": {user: str(self.paths.credentials_csv(user)) for user in self.seeded.keys},
-            "world": self.world.summary(),
-            "faults": [{"name": name, "target": target} for name, target in self.active_faults],
-            "plugin": self._plugin_summary(),
-            "sessions": {
-                "active": sum(1 for s in self.state.registry.all() if s.is_active),
-                "total": len(self.state.registry.all()),
-            },
-        }
+        sessions = self.state.registry.all()
+        return LabStatus(
+            pid=os.getpid(),
+            lab_id=self.state.lab_id,
+            endpoint_url=self.endpoint_url,
+            port=self.http.server_port,
+            moved_from=self.moved_from,
+            data_channel_port=self.channel.port if self.channel is not None else None,
+            started_at=self.started_at,
+            state_dir=str(self.paths.root),
+            team_file=str(self.paths.team_file),
+            credentials={user: str(self.paths.credentials_csv(user)) for user in self.seeded.keys},
+            world=self.world.summary(),
+            faults=tuple(FaultInForce(name, target) for name, target in self.active_faults),
+            plugin=self._plugin_summary(),
+            sessions=SessionCounts(active=sum(1 for s in sessions if s.is_active), total=len(sessions)),
+        )
 
-    def _plugin_summary(self) -> dict[str, Any]:
+    def _plugin_summary(self) -> PluginSummary:
         if self.published is None:
-            return {"mode": self.plugin_mode}
-        return {
-            "mode": self.plugin_mode,
-            "download_url": f"{self.endpoint_url}/_onboard/downloads/plugin/",
-            "version": self.published.version,
-            "signing_key": str(self.published.public_key),
-            "fingerprint": self.published.fingerprint,
-        }
+            return PluginSummary(mode=self.plugin_mode)
+        return PluginSummary(
+            mode=self.plugin_mode,
+            download_url=f"{self.endpoint_url}/_onboard/downloads/plugin/",
+            version=self.published.version,
+            signing_key=str(self.published.public_key),
+            fingerprint=self.published.fingerprint,
+        )
 
     def wait(self) -> None:
         """Block until the lab is told to stop (admin shutdown, SIGTERM, Ctrl-C) and has stopped serving."""
@@ -311,10 +308,13 @@ class LabServer:
 
     def _admin_handlers(self) -> dict[str, Callable[[dict[str, Any]], dict[str, Any]]]:
         return {
-            "status": lambda _: self.describe(),
+            "status": lambda _: self.describe().to_json(),
             "fault": lambda request: self._faulted(apply_fault(self, request)),
             "fault/clear": lambda _: self._faulted(clear_faults(self)),
-            "fault/list": lambda _: {"faults": describe_faults(), "active": self.describe()["faults"]},
+            "fault/list": lambda _: {
+                "faults": describe_faults(),
+                "active": self.describe().to_json()["faults"],
+            },
             "reset": lambda _: self._reset(),
             "shutdown": lambda _: self._shutdown(),
         }
@@ -332,7 +332,7 @@ class LabServer:
         moto_api_backend.reset()
         self._seed()
         self._write_files()
-        return self.describe()
+        return self.describe().to_json()
 
     def _shutdown(self) -> dict[str, Any]:
         self.request_stop()

@@ -24,7 +24,7 @@ import io
 import json
 import os
 import secrets
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -158,6 +158,61 @@ def read_credentials_csv(path: Path) -> tuple[str, Secret]:
     return rows[0]["Access key ID"], Secret(rows[0]["Secret access key"])
 
 
+@dataclass(frozen=True)
+class PluginSummary:
+    """Which plugin the learners use: the lab's own (served for download, signed) or AWS's installed one."""
+
+    mode: str
+    download_url: str | None = None
+    version: str | None = None
+    signing_key: str | None = None
+    fingerprint: str | None = None
+
+
+@dataclass(frozen=True)
+class FaultInForce:
+    name: str
+    #: The instance id or learner it hits ("" for a fault without a target).
+    target: str
+
+
+@dataclass(frozen=True)
+class SessionCounts:
+    active: int
+    total: int
+
+
+@dataclass(frozen=True)
+class LabStatus:
+    """What lab.json and `onboard lab status` show of a running lab: never a secret."""
+
+    pid: int
+    lab_id: str
+    endpoint_url: str
+    port: int
+    #: The last lab's endpoint, when its port was taken and this lab had to move.
+    moved_from: str | None
+    data_channel_port: int | None
+    started_at: float
+    state_dir: str
+    team_file: str
+    #: user -> their access-key CSV (the path, never the key).
+    credentials: dict[str, str]
+    #: The world's summary (:meth:`onboard.lab.world.World.summary`).
+    world: dict[str, Any]
+    faults: tuple[FaultInForce, ...]
+    plugin: PluginSummary
+    sessions: SessionCounts
+    status: str = "ready"
+
+    def to_json(self) -> dict[str, Any]:
+        """lab.json's shape (a plugin summary without the fields its mode lacks)."""
+        data = asdict(self)
+        data["faults"] = list(data["faults"])
+        data["plugin"] = {key: value for key, value in data["plugin"].items() if value is not None}
+        return data
+
+
 def read_state(paths: LabPaths) -> dict[str, Any] | None:
     try:
         return json.loads(paths.state_file.read_text(encoding="utf-8"))
@@ -165,8 +220,8 @@ def read_state(paths: LabPaths) -> dict[str, Any] | None:
         return None
 
 
-def write_state(paths: LabPaths, state: dict[str, Any]) -> None:
-    write_text_atomic(paths.state_file, json.dumps(state, indent=2) + "\n")
+def write_state(paths: LabPaths, status: LabStatus) -> None:
+    write_text_atomic(paths.state_file, json.dumps(status.to_json(), indent=2) + "\n")
 
 
 def remembered_port(paths: LabPaths) -> int | None:
