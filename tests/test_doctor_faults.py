@@ -297,6 +297,11 @@ def misspelled_secret_key(f: Fixtures) -> None:
     write_aws(f.home, PROFILE, MISSPELLED_KEYS)
 
 
+def assert_key_id_spelled_right(f: Fixtures) -> None:
+    assert botocore_reads(f.credentials)["ssm"]["aws_access_key_id"] == "AKIAEXAMPLEDOCTOR001"
+    assert backups_of(f.credentials)
+
+
 def secret_key_spelled_right(f: Fixtures) -> None:
     assert botocore_reads(f.credentials)["ssm"]["aws_secret_access_key"] == SECRET
     assert "aws_secret_acess_key" not in f.credentials.read_text()
@@ -329,6 +334,16 @@ FAULTS = [
         next_says=("aws configure set output json --profile ssm",),
         fixed_status=Status.OK,
         after_fix=output_is_json,
+    ),
+    Fault(
+        "misspelled-key-id-name",
+        "config.profile",
+        Status.FAIL,
+        ("no access keys", "`aws_access_keyid`", "aws_access_key_id", "line 2"),
+        files_with(PROFILE, KEYS.replace("aws_access_key_id", "aws_access_keyid")),
+        next_says=("rename",),
+        fixed_status=Status.OK,
+        after_fix=assert_key_id_spelled_right,
     ),
     Fault(
         "misspelled-key-name",

@@ -174,11 +174,19 @@ def profile(ctx: DoctorContext) -> Finding:
         )
     import botocore.exceptions
 
+    placed = [(files.config, s) for s in in_config] + [(files.credentials, s) for s in in_credentials]
     try:
         credentials = ctx.session().get_credentials()
     except botocore.exceptions.PartialCredentialsError as partial:
-        placed = [(files.config, s) for s in in_config] + [(files.credentials, s) for s in in_credentials]
-        return _partial_keys(ctx, str(partial.kwargs.get("cred_var", "")), placed, evidence)
+        missing = str(partial.kwargs.get("cred_var", ""))
+        summary = f"the profile {name!r} has no {missing}, so the AWS CLI refuses its keys"
+        return _misspelled(summary, missing, placed, evidence) or fail(
+            summary,
+            *evidence,
+            next=_setup_command(ctx) + " --credentials-csv FILE",
+            doc=DOC_FILES,
+            data={"missing": missing},
+        )
     region = ctx.profile_region()
     data = {
         "profile": name,
@@ -186,9 +194,10 @@ def profile(ctx: DoctorContext) -> Finding:
         "credentials_from": credentials.method if credentials else None,
     }
     if credentials is None:
-        return fail(
-            f"the profile {name!r} has no access keys (no aws_access_key_id in [{name}] of the "
-            f"credentials file)",
+        summary = f"the profile {name!r} has no access keys (no aws_access_key_id in [{name}] of the "
+        summary += "credentials file)"
+        return _misspelled(summary, "aws_access_key_id", placed, evidence) or fail(
+            summary,
             *evidence,
             next=_setup_command(ctx) + " --credentials-csv FILE",
             doc=DOC_FILES,
@@ -272,14 +281,17 @@ def output(ctx: DoctorContext) -> Finding:
 _KEY_NAMES = ("aws_access_key_id", "aws_secret_access_key", "aws_session_token")
 
 
-def _partial_keys(
-    ctx: DoctorContext, missing: str, sections: list[tuple[Path, Section]], evidence: list[str]
-) -> Finding:
-    """The profile has one of the two keys: botocore refuses it. A misspelled key name is the usual cause."""
+def _misspelled(
+    summary: str, missing: str, placed: list[tuple[Path, Section]], evidence: list[str]
+) -> Finding | None:
+    """A failure naming the misspelled key that stands for ``missing`` in the profile's sections, if any.
+
+    botocore ignores key names it does not know, so ``aws_secret_acess_key`` leaves the profile without
+    a secret: the usual cause of a profile with half its keys.
+    """
     import difflib
 
-    summary = f"the profile {ctx.profile!r} has no {missing}, so the AWS CLI refuses its keys"
-    for path, section in sections:
+    for path, section in placed:
         for key in section.keys:
             if key in _KEY_NAMES or not difflib.get_close_matches(key, [missing], n=1, cutoff=0.8):
                 continue
@@ -293,13 +305,7 @@ def _partial_keys(
                 fix=rename_key(path, section.header_line, key, missing),
                 data={"missing": missing, "misspelled": key},
             )
-    return fail(
-        summary,
-        *evidence,
-        next=_setup_command(ctx) + " --credentials-csv FILE",
-        doc=DOC_FILES,
-        data={"missing": missing},
-    )
+    return None
 
 
 def environment(ctx: DoctorContext) -> Finding:
