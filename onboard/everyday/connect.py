@@ -250,10 +250,20 @@ def terminate_quietly(ssm: Any, session_id: str) -> None:
         ssm.terminate_session(SessionId=session_id)
 
 
+def plugin_and_client(reach: Reach) -> tuple[str, Any]:
+    """The checked plugin and an SSM client, made at once (``--version`` is a process of its own, the
+    client mostly imports); both before StartSession: no session is left behind for want of a plugin."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        plugin = pool.submit(find_plugin)
+        ssm = reach.client("ssm")
+        return plugin.result(), ssm
+
+
 def connect(reach: Reach, target: str, user: str | None) -> int:
     """Open a shell on ``target`` (an instance id) as ``user`` (None: the team file's, else ssm-user)."""
-    plugin = find_plugin()  # before StartSession: no session is left behind for want of a plugin
     request = shell_request(target, user or default_user(reach, target))
-    ssm = reach.client("ssm")
+    plugin, ssm = plugin_and_client(reach)
     response = start_session(reach, ssm, request)
     return run_plugin(reach, ssm, request, response, plugin)

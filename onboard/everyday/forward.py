@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass
 
 from onboard.errors import UsageError
-from onboard.everyday.connect import SessionRequest, find_plugin, run_plugin, start_session
+from onboard.everyday.connect import SessionRequest, plugin_and_client, run_plugin, start_session
 from onboard.everyday.reach import Reach
 
 PORT_DOCUMENT = "AWS-StartPortForwardingSession"
@@ -129,8 +129,7 @@ def open_when_ready(url: str, port: int) -> None:
 
 def forward(reach: Reach, tunnel: Forward, *, open_browser: bool, say) -> int:
     """Run the tunnel until Ctrl-C (or the session ends); the plugin's exit code."""
-    plugin = find_plugin()
-    ssm = reach.client("ssm")
+    plugin, ssm = plugin_and_client(reach)
     request = tunnel.request()
     response = start_session(reach, ssm, request)
     where = (

@@ -722,3 +722,7 @@ def run_checks(verify: list[dict[str, Any]], context: CheckContext, time_limit: 
                 )
             )
     return verdicts
+
+
+# The daily-tools lesson's kinds register themselves (a module of their own: onboard.lessons.daily).
+import onboard.lessons.daily  # noqa: E402, F401

@@ -1,0 +1,208 @@
+"""Issue 12: the everyday commands against the lab, each beside the manual route measured in the same run.
+
+- `onboard connect` to the first prompt: <= 0.7x `aws ssm start-session` to its first prompt;
+- `onboard transfer put` of 50 MB: <= 0.8x the write-up's manual route (`aws s3 cp` to the bucket, then
+  `aws s3 cp` from the bucket inside a session);
+- `onboard forward`: HTTP GET of 1 MB through the tunnel, p50 <= 2x the same GET straight to the lab's
+  service; 20 MB through one tunnel at >= 20 MB/s.
+"""
+
+from __future__ import annotations
+
+import http.client
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from benchlib import VENV_BIN, Figure, learner_profile, start_lab
+
+LEARNER = "alice"
+PROMPT = "sh-4.2$ "
+RUNS = 5
+SIZE = 50 * 1000 * 1000
+
+
+def _spawn(argv: list[str], env: dict[str, str]):
+    import pexpect
+
+    return pexpect.spawn(argv[0], argv[1:], env=env, encoding="utf-8", codec_errors="replace", timeout=120)
+
+
+def _to_prompt(argv: list[str], env: dict[str, str]) -> float:
+    begun = time.perf_counter()
+    child = _spawn(argv, env)
+    child.expect_exact(PROMPT)
+    seconds = time.perf_counter() - begun
+    child.sendline("exit")
+    child.expect("Exiting session")
+    child.close()
+    return seconds
+
+
+class _UnixHTTPConnection(http.client.HTTPConnection):
+    def __init__(self, path: str) -> None:
+        super().__init__("localhost", timeout=60)
+        self.unix_path = path
+
+    def connect(self) -> None:
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.connect(self.unix_path)
+
+
+def _get(connection: http.client.HTTPConnection, path: str) -> float:
+    begun = time.perf_counter()
+    connection.request("GET", path)
+    answer = connection.getresponse()
+    answer.read()
+    return time.perf_counter() - begun
+
+
+def run() -> list[Figure]:
+    from onboard.lab.control import stop
+    from onboard.labplugin.launcher import write_launcher
+
+    figures: list[Figure] = []
+    with tempfile.TemporaryDirectory(prefix="onboard-bench-everyday-") as folder:
+        root = Path(folder)
+        paths, state, env = start_lab(root, [LEARNER])
+        try:
+            target = state["world"]["instances"]["jupyter"]
+            bucket = state["world"]["transfer_bucket"]
+            plugin_dir = write_launcher(root / "bin").parent
+            learner = dict(env)
+            learner.update(learner_profile(root / "aws", paths, state, LEARNER))
+            learner.update(
+                PATH=os.pathsep.join([str(plugin_dir), str(VENV_BIN), env.get("PATH", "")]),
+                ONBOARD_TEAM=str(paths.team_file),
+                TERM="xterm",
+            )
+            aws = str(VENV_BIN / "aws")
+            onboard = [sys.executable, "-m", "onboard"]
+
+            # connect against start-session, interleaved.
+            manual, ours = [], []
+            for _ in range(RUNS):
+                manual.append(
+                    _to_prompt([aws, "ssm", "start-session", "--target", target, "--profile", "ssm"], learner)
+                )
+                ours.append(_to_prompt([*onboard, "connect", "jupyter"], learner))
+            manual_ms, ours_ms = statistics.median(manual) * 1000, statistics.median(ours) * 1000
+            figures.append(
+                Figure(
+                    f"onboard connect to the first prompt (median of {RUNS})",
+                    ours_ms,
+                    "ms",
+                    "aws ssm start-session",
+                    manual_ms,
+                    "<= 0.7x",
+                    ours_ms <= 0.7 * manual_ms,
+                )
+            )
+
+            # transfer put of 50 MB against the write-up's two aws s3 cp.
+            source = root / "data-50mb.bin"
+            source.write_bytes(os.urandom(SIZE))
+            manual, ours = [], []
+            for attempt in range(3):
+                key = f"users/{LEARNER}/manual-{attempt}.bin"
+                begun = time.perf_counter()
+                subprocess.run(
+                    [
+                        aws,
+                        "s3",
+                        "cp",
+                        str(source),
+                        f"s3://{bucket}/{key}",
+                        "--profile",
+                        "ssm",
+                        "--only-show-errors",
+                    ],
+                    env=learner,
+                    check=True,
+                    stdout=subprocess.DEVNULL,
+                )
+                child = _spawn(
+                    [
+                        aws,
+                        "ssm",
+                        "start-session",
+                        "--target",
+                        target,
+                        "--profile",
+                        "ssm",
+                        "--document-name",
+                        "AWS-StartNonInteractiveCommand",
+                        "--parameters",
+                        f"command=aws s3 cp --only-show-errors s3://{bucket}/{key} manual.bin",
+                    ],
+                    learner,
+                )
+                child.expect("Exiting session")
+                child.close()
+                manual.append(time.perf_counter() - begun)
+                begun = time.perf_counter()
+                subprocess.run(
+                    [*onboard, "transfer", "put", str(source), "jupyter:ours.bin"],
+                    env=learner,
+                    check=True,
+                    stdout=subprocess.DEVNULL,
+                )
+                ours.append(time.perf_counter() - begun)
+            manual_s, ours_s = statistics.median(manual), statistics.median(ours)
+            figures.append(
+                Figure(
+                    "onboard transfer put of 50 MB (median of 3)",
+                    ours_s * 1000,
+                    "ms",
+                    "aws s3 cp + aws s3 cp in a session",
+                    manual_s * 1000,
+                    "<= 0.8x",
+                    ours_s <= 0.8 * manual_s,
+                )
+            )
+
+            # forward: 1 MB GETs through the tunnel against straight to the service; 20 MB throughput.
+            with socket.socket() as probe:
+                probe.bind(("127.0.0.1", 0))
+                port = probe.getsockname()[1]
+            tunnel = _spawn([*onboard, "forward", "jupyter", "--local-port", str(port)], learner)
+            tunnel.expect("Waiting for connections")
+            through = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+            for _ in range(3):
+                _get(through, "/blob/1000000")
+            tunnelled = [_get(through, "/blob/1000000") for _ in range(30)]
+            # The lab's applications listen on Unix sockets in a private temp folder (onboard.lab.ports).
+            sockets = Path(tempfile.gettempdir()).glob(f"onboard-lab-apps-*/{target}-8888.sock")
+            service = str(max(sockets, key=os.path.getmtime))
+            straight = _UnixHTTPConnection(service)
+            direct = [_get(straight, "/blob/1000000") for _ in range(33)][3:]
+            p50, direct_p50 = statistics.median(tunnelled) * 1000, statistics.median(direct) * 1000
+            figures.append(
+                Figure(
+                    "GET of 1 MB through onboard forward, p50",
+                    p50,
+                    "ms",
+                    "the same GET straight to the lab service",
+                    direct_p50,
+                    "<= 2x",
+                    p50 <= 2 * direct_p50,
+                )
+            )
+            rates = [20 / _get(through, "/blob/20000000") for _ in range(3)]
+            rate = statistics.median(rates)
+            figures.append(
+                Figure(
+                    "20 MB through one tunnel (median of 3)", rate, "MB/s", goal=">= 20 MB/s", met=rate >= 20
+                )
+            )
+            tunnel.sendcontrol("c")
+            tunnel.expect("Forwarding stopped")
+            tunnel.close()
+        finally:
+            stop(paths)
+    return figures
