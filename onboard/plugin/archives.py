@@ -16,27 +16,23 @@ decompressed into memory for zstd) and needs the same tar checks on top, so it w
 
 from __future__ import annotations
 
-import bz2
 import contextlib
-import gzip
 import io
 import lzma
 import os
-import shutil
 import stat
 import struct
-import subprocess
 import tarfile
-import threading
 import zipfile
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import IO, Any, BinaryIO
+from typing import IO, BinaryIO
 
 from onboard.errors import VerificationError
 from onboard.fileio import atomic_writer
+from onboard.plugin import decompress
 from onboard.plugin.formats import (
     AR_MAGIC,
     MAC_BUNDLE_BINARY,
@@ -69,10 +65,6 @@ DEFAULT_LIMITS = Limits()
 
 #: Bundle kinds (catalog Bundle.kind) this module can take the plugin binary out of.
 READABLE_KINDS = ("mac-zip", "deb", "rpm", "windows-zip", "linux-binary")
-
-
-class UnsupportedCompression(VerificationError):
-    """The payload's compression cannot be read here (zstd without the zstd program before Python 3.14)."""
 
 
 def refuse(archive: Path | str, why: str) -> VerificationError:
@@ -233,85 +225,9 @@ def _tar_extract_binary(archive: Path, tar_stream: BinaryIO, wanted: str, dest: 
 
 
 def _decompressing(archive: Path, raw: BinaryIO, compressor: str) -> BinaryIO:
-    """A stream of ``raw`` decompressed; zstd needs the ``zstd`` program (Python 3.10-3.13 lack it)."""
-    if compressor in ("gzip", "gz"):
-        return gzip.GzipFile(fileobj=raw)  # type: ignore[return-value]
-    if compressor in ("xz", "lzma"):
-        return lzma.LZMAFile(raw, format=lzma.FORMAT_AUTO)  # type: ignore[return-value]
-    if compressor in ("bzip2", "bz2"):
-        return bz2.BZ2File(raw)  # type: ignore[return-value]
-    if compressor in ("zstd", "zst"):
-        return _zstd_stream(archive, raw)
-    if compressor in ("", "none"):
-        return raw
-    raise refuse(archive, f"unsupported compression {compressor!r}")
-
-
-def _zstd_stream(archive: Path, raw: BinaryIO) -> BinaryIO:
-    try:
-        from compression import zstd  # Python 3.14+
-
-        return zstd.ZstdFile(raw)
-    except ImportError:
-        pass
-    program = shutil.which("zstd")
-    if program is None:
-        raise UnsupportedCompression(
-            f"{archive}: its payload is zstd-compressed, which this Python cannot read",
-            "Install the zstd program (apt/dnf/brew install zstd) or use Python 3.14+, then try again.",
-        )
-    return io.BufferedReader(_ZstdProgram(program, raw), _CHUNK)
-
-
-class _ZstdProgram(io.RawIOBase):
-    """``zstd -dc`` as a stream: fed from ``raw`` by a thread, read as it comes, never held in memory whole.
-
-    The end of the output is an error (an OSError, as a corrupt stream is) when zstd exited non-zero.
-    Closing it (or the end of the ``with`` of the reader using it) stops the program.
-    """
-
-    def __init__(self, program: str, raw: BinaryIO):
-        super().__init__()
-        self._process = subprocess.Popen(
-            [program, "-dcq"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE
-        )
-        self._feeder = threading.Thread(target=self._feed, args=(raw,), daemon=True)
-        self._feeder.start()
-
-    def _feed(self, raw: BinaryIO) -> None:
-        stdin = self._process.stdin
-        assert stdin is not None  # made with stdin=PIPE
-        try:
-            while chunk := raw.read(_CHUNK):
-                stdin.write(chunk)
-        except (OSError, ValueError):  # zstd stopped (corrupt input, or the reader closed us)
-            pass
-        finally:
-            with contextlib.suppress(OSError):
-                stdin.close()
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        stdout, stderr = self._process.stdout, self._process.stderr
-        assert stdout is not None and stderr is not None  # made with PIPEs
-        chunk = os.read(stdout.fileno(), len(buffer))
-        buffer[: len(chunk)] = chunk
-        if not chunk and self._process.wait() != 0:
-            said = stderr.read().decode(errors="replace").strip()
-            raise OSError(f"zstd: {said or f'exit code {self._process.returncode}'}")
-        return len(chunk)
-
-    def close(self) -> None:
-        if self._process.poll() is None:
-            self._process.kill()
-        self._process.wait()
-        self._feeder.join()
-        for pipe in (self._process.stdout, self._process.stderr):
-            if pipe is not None:
-                pipe.close()
-        super().close()
+    if compressor not in decompress.KNOWN:
+        raise refuse(archive, f"unsupported compression {compressor!r}")
+    return decompress.decompressing(archive, raw, compressor)
 
 
 def extract_deb_binary(archive: Path, dest: Path, limits: Limits = DEFAULT_LIMITS) -> Path:

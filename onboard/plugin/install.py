@@ -22,6 +22,7 @@ from onboard.fileio import swap_link
 from onboard.paths import AppDirs
 from onboard.platform import Platform
 from onboard.plugin import archives, catalog
+from onboard.plugin.decompress import UnsupportedCompression
 from onboard.plugin.download import DEFAULT_NETWORK, NetworkSettings
 from onboard.plugin.executable import plugin_version, require_minimum
 from onboard.plugin.fetch import UNVERIFIED, Fetched, Source, candidates, fetch
@@ -148,7 +149,7 @@ def _fetch_and_unpack(platform: Platform, source: Source, work: Path) -> tuple[F
         binary = work / "unpacked" / archives.plugin_binary_name(bundle.kind)
         try:
             archives.extract_plugin_binary(fetched.path, bundle.kind, binary)
-        except archives.UnsupportedCompression as error:
+        except UnsupportedCompression as error:
             if position + 1 == len(bundles):
                 raise
             skipped.append(f"{error.message}; used the {bundles[position + 1].kind} bundle instead")
