@@ -14,8 +14,9 @@ import pytest
 from fixtures_awsconfig import ACCESS_KEY_ID, SECRET_ACCESS_KEY, botocore_reads, write
 
 from onboard.awsconfig import ProfileSettings, apply_plan, aws_files, plan_profile
-from onboard.awsconfig.writer import BACKUP_INFIX, TEMP_SUFFIX, file_lock, real_path
+from onboard.awsconfig.writer import real_path
 from onboard.errors import OnboardError
+from onboard.fileio import BACKUP_INFIX, BACKUPS_KEPT, TEMP_SUFFIX, file_lock
 
 SSM = ProfileSettings(region="eu-west-1", access_key_id=ACCESS_KEY_ID, secret_access_key=SECRET_ACCESS_KEY)
 
@@ -188,18 +189,6 @@ def test_a_change_the_user_did_not_review_is_refused():
     assert "ap-south-1" in files.config.read_text()
 
 
-def test_a_folder_that_cannot_be_written_is_explained_and_nothing_changes():
-    files = aws_files()
-    write(files.config, "[default]\nregion = us-east-1\n")
-    plan = plan_profile(SSM, files)
-    # Something in the way of the lock file, as a root-owned folder would be for a user.
-    (files.config.parent / ".config.onboard-lock").mkdir()
-    with pytest.raises(OnboardError) as raised:
-        apply_plan(plan)
-    assert ".config.onboard-lock" in raised.value.message and "chown" in raised.value.hint
-    assert files.config.read_text() == "[default]\nregion = us-east-1\n" and not files.credentials.exists()
-
-
 def test_a_lock_held_too_long_is_explained():
     target = real_path(aws_files().config)
     with file_lock(target):
@@ -213,12 +202,104 @@ def test_a_lock_held_too_long_is_explained():
     assert "run again" in raised.value.hint
 
 
-def test_without_any_file_lock_the_write_still_happens(monkeypatch):
-    # As on a platform (or network file system) that offers no lock: degrade to an unlocked write.
-    from onboard.awsconfig import writer
-
-    monkeypatch.setattr(writer, "fcntl", None)
-    monkeypatch.setattr(writer, "msvcrt", None)
+def test_no_lock_file_is_left_in_the_aws_folder():
     files = aws_files()
+    write(files.config, "[default]\nregion = us-east-1\n")
     apply_plan(plan_profile(SSM, files))
-    assert botocore_reads(files, "ssm")[0]["region"] == "eu-west-1"
+    assert sorted(p.name for p in files.config.parent.iterdir() if BACKUP_INFIX not in p.name) == [
+        "config",
+        "credentials",
+    ]
+
+
+def test_backups_of_the_secret_file_are_bounded_and_private():
+    files = aws_files()
+    for number in range(BACKUPS_KEPT + 3):
+        secret = SECRET_ACCESS_KEY[:-2] + f"{number:02d}"
+        apply_plan(plan_profile(ProfileSettings(access_key_id=ACCESS_KEY_ID, secret_access_key=secret), files))
+    kept = [p for p in files.credentials.parent.iterdir() if p.name.startswith("credentials" + BACKUP_INFIX)]
+    assert len(kept) == BACKUPS_KEPT
+    assert all(mode(p) == 0o600 for p in kept)
+    # The newest backup holds the version just before the last write.
+    newest = max(kept, key=lambda p: p.name)
+    assert SECRET_ACCESS_KEY[:-2] + f"{BACKUPS_KEPT + 1:02d}" in newest.read_text()
+
+
+def test_a_group_readable_credentials_file_and_an_open_folder_are_tightened_and_said(umask_022):
+    files = aws_files()
+    write(files.credentials, "[dev]\naws_access_key_id = AKIAOTHEROTHEROTHER1\n")
+    write(files.config, "[default]\nregion = us-east-1\n")
+    os.chmod(files.credentials, 0o644)
+    os.chmod(files.config, 0o644)
+    os.chmod(files.credentials.parent, 0o777)
+    applied = apply_plan(plan_profile(SSM, files))
+    assert mode(files.credentials) == 0o600
+    assert mode(files.credentials.parent) == 0o700
+    assert mode(files.config) == 0o644  # no secret in it: its mode is the user's choice
+    said = [line for change in applied for line in change.tightened]
+    assert any(str(files.credentials) in line and "0600" in line for line in said), said
+    assert any(str(files.credentials.parent) in line and "0700" in line for line in said), said
+
+
+def _in_a_small_file_system(tmp_path, script: str, size: str = "64k", read_only: bool = False):
+    """Run ``script`` with HOME on a tmpfs of ``size`` (a real full disk), in a private mount namespace."""
+    import shutil
+
+    if shutil.which("unshare") is None:
+        pytest.skip("needs unshare (util-linux) for a private mount")
+    small = tmp_path / "small"
+    small.mkdir()
+    remount = f"mount -o remount,ro,bind {small} {small} && " if read_only else ""
+    command = (
+        f"mount -t tmpfs -o size={size} tmpfs {small} && mkdir -p {small}/.aws && "
+        f"printf '[default]\\nregion = us-east-1\\n# %s\\n' \"$(head -c 40000 /dev/zero | tr '\\0' x)\" "
+        f"> {small}/.aws/config && {remount}exec {sys.executable} -c \"$SCRIPT\""
+    )
+    env = {**os.environ, "HOME": str(small), "SCRIPT": script}
+    done = subprocess.run(["unshare", "-rm", "sh", "-c", command], capture_output=True, text=True, env=env)
+    if "unshare failed" in done.stderr or "Operation not permitted" in done.stderr:
+        pytest.skip(f"no private mount namespace here: {done.stderr.strip()}")
+    return done
+
+
+def test_a_full_disk_leaves_no_empty_backup_and_says_the_disk_is_full(tmp_path):
+    script = textwrap.dedent(
+        """
+        import os
+        from pathlib import Path
+        from onboard.awsconfig import ProfileSettings, apply_plan, plan_profile
+        from onboard.errors import OnboardError
+        aws = Path.home() / ".aws"
+        before = (aws / "config").read_bytes()
+        try:
+            apply_plan(plan_profile(ProfileSettings(region="eu-west-1")))
+        except OnboardError as error:
+            print("MESSAGE", error.message)
+            print("HINT", error.hint)
+        assert (aws / "config").read_bytes() == before
+        print("LEFT", sorted((p.name, p.stat().st_size) for p in aws.iterdir()))
+        """
+    )
+    done = _in_a_small_file_system(tmp_path, script)
+    assert done.returncode == 0, done.stderr
+    assert "No space left" in done.stdout
+    assert "chown" not in done.stdout and "full" in done.stdout.split("HINT", 1)[1]
+    left = done.stdout.split("LEFT", 1)[1]
+    assert "onboard-backup" not in left and "onboard-tmp" not in left, left
+
+
+def test_a_read_only_folder_is_explained(tmp_path):
+    script = textwrap.dedent(
+        """
+        from onboard.awsconfig import ProfileSettings, apply_plan, plan_profile
+        from onboard.errors import OnboardError
+        try:
+            apply_plan(plan_profile(ProfileSettings(region="eu-west-1")))
+        except OnboardError as error:
+            print("MESSAGE", error.message)
+            print("HINT", error.hint)
+        """
+    )
+    done = _in_a_small_file_system(tmp_path, script, read_only=True)
+    assert done.returncode == 0, done.stderr
+    assert "read-only" in done.stdout.lower() and "left as it was" in done.stdout

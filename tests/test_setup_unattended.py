@@ -364,3 +364,23 @@ def test_debug_tracebacks_do_not_show_the_secret(isolated_home, moto_server, aut
     assert "39 characters" in ran.stderr
     assert almost not in ran.output
     assert aws_files(isolated_home) == {"config": None, "credentials": None}
+
+
+def test_a_readable_credentials_file_and_an_open_aws_folder_are_tightened_and_said(
+    isolated_home, tmp_path, moto_server, authenticated_user
+):
+    aws = isolated_home / ".aws"
+    aws.mkdir()
+    (aws / "credentials").write_text("[dev]\naws_access_key_id = AKIAOTHEROTHEROTHER1\n", encoding="utf-8")
+    os.chmod(aws / "credentials", 0o644)
+    os.chmod(aws, 0o777)
+    csv = access_key_csv(tmp_path, authenticated_user)
+    ran = run_onboard(
+        *setup_args(moto_server.url, "--region", "eu-west-1", "--credentials-csv", str(csv), "--yes")
+    )
+    assert ran.exit_code == 0, ran.output
+    assert (aws / "credentials").stat().st_mode & 0o777 == 0o600
+    assert aws.stat().st_mode & 0o777 == 0o700
+    flat = " ".join(ran.stdout.split())
+    assert f"{aws / 'credentials'} was readable by other users" in flat and "now 0600" in flat
+    assert f"{aws} could be changed by other users" in flat and "now 0700" in flat

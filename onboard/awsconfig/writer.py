@@ -1,49 +1,53 @@
-"""Writing a planned profile safely: locked, re-checked, backed up, atomic and symlink-safe.
+"""Writing a planned profile safely: locked, re-checked, backed up, atomic, symlink-safe and private.
 
-The order matters and is the point of this module: take a lock beside each file (so two wizards
-cannot lose each other's update), re-read the files and re-plan if they changed since the user saw
-the plan, copy each file to a timestamped backup, then write a temp file in the same folder, fsync
-it and ``os.replace`` it over the real file (the symlink's target, never the link). A kill at any
-moment leaves the old file or the new one, never a truncated one.
+The order matters and is the point of this module: take a lock on each file (so two wizards cannot
+lose each other's update; the lock files live in onboard's state folder, not in ``~/.aws``), re-read
+the files and re-plan if they changed since the user saw the plan, keep a bounded number of private
+backups of each file's old content, then replace the file atomically (the symlink's target, never the
+link), all through :mod:`onboard.fileio`. A kill at any moment leaves the old file or the new one,
+never a truncated one; a full disk leaves the old file and no empty backup.
+
+A credentials file that other users can read is made private (0600) when it is written, and a
+folder holding it that others can write to is made 0700; each such change is reported, so the wizard
+can say so.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
-import tempfile
-import time
-from collections.abc import Iterator
+import stat
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 
 from onboard.awsconfig.files import read_bytes
 from onboard.awsconfig.profile import ProfilePlan, plan_profile
 from onboard.errors import OnboardError
+from onboard.fileio import (
+    PRIVATE_FILE,
+    PRIVATE_FOLDER,
+    atomic_write,
+    file_lock,
+    keep_backup,
+    private_folder,
+    remove_stale_temp_files,
+)
 
-try:  # POSIX
-    import fcntl
-except ImportError:  # pragma: no cover - Windows
-    fcntl = None  # type: ignore[assignment]
-try:  # Windows
-    import msvcrt
-except ImportError:
-    msvcrt = None  # type: ignore[assignment]
-
-NEW_FILE_MODE = 0o600
-NEW_FOLDER_MODE = 0o700
-TEMP_SUFFIX = ".onboard-tmp"
-BACKUP_INFIX = ".onboard-backup-"
-LOCK_TIMEOUT_SECONDS = 30.0
+#: Mode bits that let other users read or write a file.
+_OTHERS = stat.S_IRWXG | stat.S_IRWXO
+#: Mode bits that let other users replace what a folder holds.
+_OTHERS_WRITE = stat.S_IWGRP | stat.S_IWOTH
 
 
 @dataclass(frozen=True)
 class AppliedChange:
-    """A file that was written, and its backup (None when the file is new or backups were off)."""
+    """A file that was written, its backup (None when the file is new), and the modes made private."""
 
     path: Path
     backup: Path | None
+    #: One sentence per mode tightened ("... was readable by other users (-rw-r--r--): it is now 0600").
+    tightened: tuple[str, ...] = ()
 
 
 def real_path(path: Path) -> Path:
@@ -51,119 +55,40 @@ def real_path(path: Path) -> Path:
     return Path(os.path.realpath(path))
 
 
-def ensure_folder(folder: Path) -> None:
-    """Create ``folder`` (and its parents) private to the user: a new ~/.aws is 0700."""
-    if folder.is_dir():
-        return
-    folder.mkdir(mode=NEW_FOLDER_MODE, parents=True, exist_ok=True)
-    os.chmod(folder, NEW_FOLDER_MODE)  # mkdir's mode is filtered by the umask
+def _tighten_folder(folder: Path) -> str | None:
+    """Make ``folder`` 0700 when others can write to it (they could swap the credentials file)."""
+    if os.name != "posix":  # pragma: no cover - Windows uses ACLs
+        return None
+    before = folder.stat().st_mode
+    if not before & _OTHERS_WRITE:
+        return None
+    private_folder(folder, tighten=True)
+    return f"{folder} could be changed by other users ({stat.filemode(before)}): it is now 0700."
 
 
-def lock_path(target: Path) -> Path:
-    return target.with_name(f".{target.name}.onboard-lock")
-
-
-def _try_lock(descriptor: int) -> bool | None:
-    """True when locked, False when another holder has it, None when this file system offers no lock."""
-    if fcntl is not None:
-        try:
-            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return False
-        except OSError:  # e.g. ENOLCK on some network file systems
-            return None
-        return True
-    if msvcrt is not None:  # pragma: no cover - Windows
-        try:
-            msvcrt.locking(descriptor, msvcrt.LK_NBLCK, 1)
-        except OSError:
-            return False
-        return True
-    return None  # pragma: no cover - neither
-
-
-def _acquire(descriptor: int, target: Path, timeout: float) -> bool:
-    """Wait for the lock; False when the platform offers none (the write then goes unlocked)."""
-    deadline = time.monotonic() + timeout
-    while (locked := _try_lock(descriptor)) is False:
-        if time.monotonic() >= deadline:
-            raise OnboardError(
-                f"Another program has been writing {target} for {timeout:.0f} seconds.",
-                hint="Wait for the other onboard (or aws configure) to finish, then run again.",
-            )
-        time.sleep(0.05)
-    return bool(locked)
-
-
-@contextlib.contextmanager
-def file_lock(target: Path, timeout: float = LOCK_TIMEOUT_SECONDS) -> Iterator[None]:
-    """Hold an exclusive lock on ``target`` (through a lock file beside it) for a read-modify-write."""
-    ensure_folder(target.parent)
-    descriptor = os.open(lock_path(target), os.O_RDWR | os.O_CREAT, NEW_FILE_MODE)
+def _new_mode(target: Path, holds_secrets: bool) -> tuple[int, str | None]:
+    """The mode to write ``target`` with (its own, a secret file's made private) and what changed."""
     try:
-        locked = _acquire(descriptor, target, timeout)
-        try:
-            yield
-        finally:
-            if locked and fcntl is not None:
-                fcntl.flock(descriptor, fcntl.LOCK_UN)
-            elif locked and msvcrt is not None:  # pragma: no cover - Windows
-                msvcrt.locking(descriptor, msvcrt.LK_UNLCK, 1)
-    finally:
-        os.close(descriptor)
+        mode = stat.S_IMODE(os.stat(target).st_mode)
+    except FileNotFoundError:
+        return PRIVATE_FILE, None
+    if holds_secrets and os.name == "posix" and mode & _OTHERS:
+        said = f"{target} was readable by other users ({stat.filemode(mode)[1:]}): it is now 0600."
+        return mode & ~_OTHERS & 0o7777, said
+    return mode, None
 
 
-def _remove_stale_temp_files(target: Path) -> None:
-    # Left by a writer killed between writing and renaming; safe to remove while holding the lock.
-    for leftover in target.parent.glob(f".{target.name}.*{TEMP_SUFFIX}"):
-        with contextlib.suppress(OSError):
-            leftover.unlink()
-
-
-def _fsync_folder(folder: Path) -> None:
-    if os.name != "posix":  # pragma: no cover - folders cannot be opened for fsync on Windows
-        return
-    descriptor = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
-
-
-def atomic_write(target: Path, data: bytes, mode: int) -> None:
-    """Replace ``target`` with ``data`` in one step: temp file beside it, fsync, chmod, rename."""
-    descriptor, temp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=TEMP_SUFFIX)
-    temp = Path(temp_name)
-    try:
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temp, mode)
-        os.replace(temp, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            temp.unlink()
-        raise
-    _fsync_folder(target.parent)
-
-
-def write_backup(target: Path, data: bytes) -> Path:
-    """A 0600 copy of ``data`` beside ``target``, named with the UTC time (never overwriting one)."""
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    for attempt in range(1000):
-        suffix = "" if attempt == 0 else f"-{attempt}"
-        backup = target.with_name(f"{target.name}{BACKUP_INFIX}{stamp}{suffix}")
-        try:
-            descriptor = os.open(backup, os.O_WRONLY | os.O_CREAT | os.O_EXCL, NEW_FILE_MODE)
-        except FileExistsError:
-            continue
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        return backup
-    raise OnboardError(f"Could not find a free backup name beside {target}.", hint="Remove old backups.")
+def _write_one(path: Path, before: bytes | None, after: bytes, holds_secrets: bool) -> AppliedChange:
+    target = real_path(path)
+    private_folder(target.parent)
+    tightened = [said for said in (_tighten_folder(target.parent) if holds_secrets else None,) if said]
+    mode, said = _new_mode(target, holds_secrets)
+    if said:
+        tightened.append(said)
+    remove_stale_temp_files(target)
+    saved = keep_backup(target, before) if before is not None else None
+    atomic_write(target, after, mode)
+    return AppliedChange(path, saved, tuple(tightened))
 
 
 def _replan_if_changed(plan: ProfilePlan) -> ProfilePlan:
@@ -181,40 +106,42 @@ def _replan_if_changed(plan: ProfilePlan) -> ProfilePlan:
     return fresh
 
 
-def _write_one(path: Path, before: bytes | None, after: bytes, backup: bool) -> AppliedChange:
-    target = real_path(path)
-    ensure_folder(target.parent)
-    try:
-        mode = os.stat(target).st_mode & 0o7777
-    except FileNotFoundError:
-        mode = NEW_FILE_MODE
-    _remove_stale_temp_files(target)
-    saved = write_backup(target, before) if backup and before is not None else None
-    atomic_write(target, after, mode)
-    return AppliedChange(path, saved)
+def _write_failed(error: OSError, fallback: Path) -> OnboardError:
+    """What went wrong, said as what it is: a full disk is not an ownership problem."""
+    failed = Path(error.filename) if error.filename else fallback
+    folder = failed.parent if error.filename else failed
+    message = (
+        f"Could not write {failed}: {error.strerror or error}. The file being written was left as it was."
+    )
+    if error.errno in (errno.ENOSPC, errno.EDQUOT):
+        hint = f"The disk (or your quota) holding {folder} is full: free some space (df -h {folder}), then run again."
+    elif error.errno == errno.EROFS:
+        hint = f"{folder} is on a read-only file system: point AWS_CONFIG_FILE / AWS_SHARED_CREDENTIALS_FILE elsewhere."
+    elif error.errno in (errno.EACCES, errno.EPERM):
+        hint = (
+            f"Check that you own {folder} and can write to it (a folder made with sudo is owned by root: "
+            f'sudo chown -R "$(id -un)" {folder}).'
+        )
+    else:
+        hint = f"Check {folder} (ls -ld {folder}), then run again."
+    return OnboardError(message, hint=hint)
 
 
-def apply_plan(plan: ProfilePlan, *, backup: bool = True) -> list[AppliedChange]:
-    """Write the plan's changes; a no-op plan writes nothing (no backup, no lock file)."""
+def apply_plan(plan: ProfilePlan) -> list[AppliedChange]:
+    """Write the plan's changes; a no-op plan writes nothing (no backup, no lock)."""
     if plan.is_noop:
         return []
-    written = {real_path(change.path) for change in plan.changes}
-    # The other file is locked too (it was read for the plan) unless its folder does not even exist.
-    read = {real_path(path) for path in plan.seen if real_path(path).parent.is_dir()}
-    targets = sorted(written | read)
+    # The other file is locked too: it was read for the plan, and a re-plan reads it again.
+    targets = sorted({real_path(path) for path in plan.seen} | {real_path(c.path) for c in plan.changes})
+    credentials = real_path(plan.files.credentials)
     try:
         with contextlib.ExitStack() as locks:
             for target in targets:  # always in the same order, so two writers cannot deadlock
                 locks.enter_context(file_lock(target))
             current = _replan_if_changed(plan)
             return [
-                _write_one(change.path, change.before, change.after, backup) for change in current.changes
+                _write_one(change.path, change.before, change.after, real_path(change.path) == credentials)
+                for change in current.changes
             ]
     except OSError as error:
-        where = Path(error.filename).parent if error.filename else targets[0].parent
-        raise OnboardError(
-            f"Could not write {error.filename or where}: {error.strerror or error}. "
-            "The file being written was left as it was.",
-            hint=f"Check that you own {where} and can write to it (a folder made with sudo is owned by root: "
-            f'sudo chown -R "$(id -un)" {where}).',
-        ) from None
+        raise _write_failed(error, targets[0].parent) from None

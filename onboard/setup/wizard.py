@@ -385,11 +385,18 @@ class Wizard:
             return
         applied = apply_plan(plan)
         self.report.data["written"] = [
-            {"path": str(done.path), "backup": str(done.backup) if done.backup else None} for done in applied
+            {
+                "path": str(done.path),
+                "backup": str(done.backup) if done.backup else None,
+                "tightened": list(done.tightened),
+            }
+            for done in applied
         ]
         for done in applied:
             backup = f" (previous version kept as {done.backup})" if done.backup else ""
             self.say(f"  Wrote {done.path}{backup}.", style="green")
+            for said in done.tightened:
+                self.say(f"  Made private: {said}", style="yellow")
 
     def identity_screen(self, profile: str, region: str) -> None:
         from onboard.identity import SKEW_WARNING_SECONDS, check_identity, describe_skew
