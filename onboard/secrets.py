@@ -76,8 +76,18 @@ _SECRET_PATTERNS = [
 ]
 
 
+# A bare value shaped like a secret access key (40 base64 characters) or a session token (long base64),
+# not part of a longer run of such characters.
+_BARE_SECRET = re.compile(r"(?<![A-Za-z0-9/+=])(?:[A-Za-z0-9/+]{40}|[A-Za-z0-9/+=]{100,})(?![A-Za-z0-9/+=])")
+
+
 def scrub(text: str) -> str:
     """``text`` with anything shaped like a secret assignment masked."""
     for pattern in _SECRET_PATTERNS:
         text = pattern.sub(lambda m: m.group(1) + MASK, text)
     return text
+
+
+def scrub_free_text(text: str) -> str:
+    """:func:`scrub`, and also bare values shaped like a secret key or token (for comments, notes)."""
+    return _BARE_SECRET.sub(MASK, scrub(text))

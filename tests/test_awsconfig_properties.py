@@ -17,8 +17,8 @@ from hypothesis import strategies as st
 from onboard.awsconfig import AwsFiles, ProfileSettings, apply_plan, plan_profile
 from onboard.awsconfig.ini import config_section_identity, credentials_section_identity, parse, split_lines
 from onboard.awsconfig.profile import CREDENTIAL_KEYS, CREDENTIAL_SOURCE_KEYS
-from onboard.fileio import BACKUP_INFIX
 from onboard.errors import OnboardError
+from onboard.fileio import BACKUP_INFIX
 
 TARGETS = ("ssm", "default", "team.ssm_1")
 OTHER_NAMES = ("dev", "prod", "ssm-old", "default")

@@ -216,7 +216,8 @@ def test_backups_of_the_secret_file_are_bounded_and_private():
     files = aws_files()
     for number in range(BACKUPS_KEPT + 3):
         secret = SECRET_ACCESS_KEY[:-2] + f"{number:02d}"
-        apply_plan(plan_profile(ProfileSettings(access_key_id=ACCESS_KEY_ID, secret_access_key=secret), files))
+        settings = ProfileSettings(access_key_id=ACCESS_KEY_ID, secret_access_key=secret)
+        apply_plan(plan_profile(settings, files))
     kept = [p for p in files.credentials.parent.iterdir() if p.name.startswith("credentials" + BACKUP_INFIX)]
     assert len(kept) == BACKUPS_KEPT
     assert all(mode(p) == 0o600 for p in kept)
@@ -231,7 +232,7 @@ def test_a_group_readable_credentials_file_and_an_open_folder_are_tightened_and_
     write(files.config, "[default]\nregion = us-east-1\n")
     os.chmod(files.credentials, 0o644)
     os.chmod(files.config, 0o644)
-    os.chmod(files.credentials.parent, 0o777)
+    os.chmod(files.credentials.parent, 0o777)  # noqa: S103 - the mistake under test
     applied = apply_plan(plan_profile(SSM, files))
     assert mode(files.credentials) == 0o600
     assert mode(files.credentials.parent) == 0o700
@@ -253,7 +254,7 @@ def _in_a_small_file_system(tmp_path, script: str, size: str = "64k", read_only:
     command = (
         f"mount -t tmpfs -o size={size} tmpfs {small} && mkdir -p {small}/.aws && "
         f"printf '[default]\\nregion = us-east-1\\n# %s\\n' \"$(head -c 40000 /dev/zero | tr '\\0' x)\" "
-        f"> {small}/.aws/config && {remount}exec {sys.executable} -c \"$SCRIPT\""
+        f'> {small}/.aws/config && {remount}exec {sys.executable} -c "$SCRIPT"'
     )
     env = {**os.environ, "HOME": str(small), "SCRIPT": script}
     done = subprocess.run(["unshare", "-rm", "sh", "-c", command], capture_output=True, text=True, env=env)

@@ -373,7 +373,7 @@ def test_a_readable_credentials_file_and_an_open_aws_folder_are_tightened_and_sa
     aws.mkdir()
     (aws / "credentials").write_text("[dev]\naws_access_key_id = AKIAOTHEROTHEROTHER1\n", encoding="utf-8")
     os.chmod(aws / "credentials", 0o644)
-    os.chmod(aws, 0o777)
+    os.chmod(aws, 0o777)  # noqa: S103 - the mistake under test
     csv = access_key_csv(tmp_path, authenticated_user)
     ran = run_onboard(
         *setup_args(moto_server.url, "--region", "eu-west-1", "--credentials-csv", str(csv), "--yes")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +15,9 @@ from onboard.errors import EnvironmentProblem, OnboardError
 CONFIG_VARIABLE = "AWS_CONFIG_FILE"
 CREDENTIALS_VARIABLE = "AWS_SHARED_CREDENTIALS_FILE"
 BOM = "\ufeff"
+#: The largest AWS file onboard edits. Real ones are kilobytes (an SSO organisation's config with
+#: thousands of profiles is well under 1 MiB); a bigger one is refused at once, without reading it.
+MAX_FILE_BYTES = 4 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -54,19 +59,78 @@ def aws_files(environ: Mapping[str, str] | None = None) -> AwsFiles:
     return AwsFiles(config, credentials, config_source, credentials_source)
 
 
+def _special_kind(mode: int) -> str:
+    if stat.S_ISFIFO(mode):
+        return "a FIFO (named pipe)"
+    if stat.S_ISCHR(mode):
+        return "a character device"
+    if stat.S_ISBLK(mode):
+        return "a block device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "a special file"
+
+
+def _file_in_the_way(path: Path) -> Path:
+    """The nearest parent of ``path`` that exists but is not a folder (it made the open fail)."""
+    for parent in path.parents:
+        if parent.exists():
+            return parent
+    return path.parent  # pragma: no cover - the root always exists
+
+
 def read_bytes(path: Path) -> bytes | None:
-    """The file's bytes, or None when it does not exist (a dangling symlink counts as missing)."""
+    """The file's bytes, or None when it does not exist (a dangling symlink counts as missing).
+
+    Anything but a regular file is refused before a byte is read: a FIFO would block forever and a
+    device such as ``/dev/zero`` never ends. A symlink loop, a folder, or a file where a folder should
+    be (``~/.aws`` itself a file) get a message naming the path.
+    """
     try:
-        return path.read_bytes()
+        # O_NONBLOCK: opening a FIFO with no writer returns at once instead of waiting for one.
+        descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
     except FileNotFoundError:
         return None
-    except IsADirectoryError:
+    except NotADirectoryError:
+        in_the_way = _file_in_the_way(Path(path))
+        raise OnboardError(
+            f"{in_the_way} is a file, not a folder, so {path} cannot exist.",
+            hint=f"Move it aside (mv {in_the_way} {in_the_way}.old), then run again.",
+        ) from None
+    except IsADirectoryError:  # pragma: no cover - Windows; POSIX opens a folder and fstat says so
         raise OnboardError(f"{path} is a folder, not a file.", hint="Move it aside and run again.") from None
     except PermissionError:
         raise OnboardError(
             f"{path} cannot be read (permission denied).",
             hint=f"Check its owner and mode: ls -l {path}",
         ) from None
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            raise OnboardError(
+                f"{path} cannot be read: too many levels of symbolic links (the links form a loop).",
+                hint=f"Point {path} at a real file (ls -l {path} shows where it leads), then run again.",
+            ) from None
+        raise OnboardError(
+            f"{path} cannot be read: {error.strerror or error}.", hint=f"Check it: ls -l {path}"
+        ) from None
+    with os.fdopen(descriptor, "rb") as handle:
+        mode = os.fstat(handle.fileno()).st_mode
+        if stat.S_ISDIR(mode):
+            raise OnboardError(f"{path} is a folder, not a file.", hint="Move it aside and run again.")
+        if not stat.S_ISREG(mode):
+            raise OnboardError(
+                f"{path} is not a regular file but {_special_kind(mode)}; the AWS CLI reads only files.",
+                hint=f"Replace it with a regular file (or remove it): ls -l {path}",
+            )
+        size = os.fstat(handle.fileno()).st_size
+        if size > MAX_FILE_BYTES:
+            raise OnboardError(
+                f"{path} is {size / 1024 / 1024:.0f} MiB; onboard edits AWS files of at most "
+                f"{MAX_FILE_BYTES // 1024 // 1024} MiB (the AWS CLI reads the whole file on every command).",
+                hint=f"Check what filled it (a log or a loop appending to it?), keep the profiles you need, "
+                f"then run again: ls -l {path}",
+            )
+        return handle.read(MAX_FILE_BYTES + 1)
 
 
 def first_undecodable_line(data: bytes) -> int | None:

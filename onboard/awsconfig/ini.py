@@ -23,6 +23,8 @@ _COMMENT_PREFIXES = ("#", ";")
 # configparser's own name for the section whose keys every other section inherits.
 DEFAULTS_SECTION = configparser.DEFAULTSECT
 # Python reads the files with universal newlines: each of these ends a line, nothing else does.
+# The characters shlex.split (POSIX mode, no comments) treats specially, besides whitespace.
+_SHLEX_SPECIAL = re.compile(r"[\"'\\]")
 _LINE_RE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+")
 
 
@@ -90,6 +92,8 @@ _ISSUE_HINTS = {
     "duplicate-key": "Delete one of the two lines.",
     "missing-section-header": "Put the line under a [section] header, or delete it.",
     "invalid-line": "Write it as key = value, or delete it.",
+    "invalid-nested-line": "Under a key with an empty value (such as s3 =) indent only name = value lines; "
+    "start a [section] header or any other line at the beginning of the line, or delete it.",
 }
 
 
@@ -190,7 +194,32 @@ def parse(text: str) -> IniDocument:
         section.entries.append(entry)
     for position, section in enumerate(sections):
         section.end = sections[position + 1].first if position + 1 < len(sections) else len(lines)
+        issues += _nested_issues(lines, section)
+    issues.sort(key=lambda issue: issue.line)
     return IniDocument(lines, sections, issues)
+
+
+def _nested_issues(lines: list[Line], section: RawSection) -> list[Issue]:
+    """Lines of a nested block (``s3 =`` then indented lines) that botocore cannot split at ``=``.
+
+    configparser accepts them as continuation lines, but botocore then reads a value starting with a
+    line break as ``name = value`` pairs (``configloader._parse_nested``) and fails on any other line.
+    """
+    issues = []
+    for entry in section.entries:
+        if entry.parts[0] or not entry.value:
+            continue
+        for index in range(entry.first + 1, entry.last + 1):
+            if lines[index].role is Role.CONTINUATION and "=" not in lines[index].text:
+                issues.append(
+                    Issue(
+                        index + 1,
+                        "invalid-nested-line",
+                        f"an indented line without '=' inside the nested block of {entry.key!r} "
+                        f"(line {entry.first + 1}), which botocore reads as name = value pairs",
+                    )
+                )
+    return issues
 
 
 def option_prefix(line: Line) -> str:
@@ -203,6 +232,8 @@ def option_prefix(line: Line) -> str:
 
 def header_parts(header: str) -> list[str] | None:
     """botocore's split of a header (``profile "my name"`` -> two parts); None when shlex fails."""
+    if not _SHLEX_SPECIAL.search(header):  # the common case, and shlex is slow: a plain split agrees
+        return header.split()
     try:
         return shlex.split(header)
     except ValueError:

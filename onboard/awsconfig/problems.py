@@ -140,14 +140,15 @@ def _file_problems(
 def _ambiguous_profiles(path: Path, kind: FileKind, document: IniDocument) -> list[Problem]:
     identity = _identity(kind)
     first_seen: dict[str, int] = {}
+    headers_before: set[str] = set()  # a repeated header itself is the "duplicate-section" error
     problems = []
     for raw in document.sections:
         section_kind, name = identity(raw.header)
+        repeated = raw.header in headers_before
+        headers_before.add(raw.header)
         if section_kind != "profile":
             continue
-        if name in first_seen and raw.header not in (
-            s.header for s in document.sections if s.first < raw.first
-        ):
+        if name in first_seen and not repeated:
             problems.append(
                 Problem(
                     path,
@@ -249,8 +250,9 @@ def _permission_problems(path: Path) -> list[Problem]:
 def find_problems(files: AwsFiles | None = None) -> list[Problem]:
     """Every trap found in the two files (missing files are not a problem here)."""
     files = files or aws_files()
-    found = {}
-    for path, kind in ((files.config, "config"), (files.credentials, "credentials")):
+    found: dict[FileKind, tuple[Path, bytes, IniDocument, bool]] = {}
+    pairs: tuple[tuple[Path, FileKind], ...] = ((files.config, "config"), (files.credentials, "credentials"))
+    for path, kind in pairs:
         data = read_bytes(path)
         if data is not None:
             found[kind] = (path, data, *_parse_leniently(data))

@@ -9,6 +9,7 @@ is written here (see :mod:`onboard.awsconfig.writer`); a plan can be shown as a 
 from __future__ import annotations
 
 import difflib
+import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -25,7 +26,7 @@ from onboard.awsconfig.ini import (
     parse,
 )
 from onboard.errors import OnboardError, UsageError
-from onboard.secrets import MASK, Secret, scrub
+from onboard.secrets import MASK, Secret, redact, scrub_free_text
 
 #: The keys that belong in the credentials file; everything else belongs in the config file.
 CREDENTIAL_KEYS = ("aws_access_key_id", "aws_secret_access_key", "aws_session_token")
@@ -118,12 +119,13 @@ class ProfileSettings:
         for label, value in plain.items():
             if value is not None:
                 _check_value(label, value, secret=False)
-        for label, value in {
+        secrets: dict[str, Secret | None] = {
             "secret access key": self.secret_access_key,
             "session token": self.session_token,
-        }.items():
-            if value is not None:
-                _check_value(label, value, secret=True)
+        }
+        for label, secret in secrets.items():
+            if secret is not None:
+                _check_value(label, secret, secret=True)
         if self.region is not None and not _REGION_RE.fullmatch(self.region):
             raise UsageError(f"{self.region!r} is not a region name.", hint="Regions look like eu-west-1.")
         if self.output is not None and self.output not in OUTPUT_FORMATS:
@@ -178,9 +180,18 @@ def mask_secrets(text: str) -> str:
                 if line.text.strip():
                     line.text = line.indent + MASK
             masked.update(range(entry.first, entry.last + 1))
-    # Lines outside any entry (a key before the first header) are scrubbed by shape.
+    # Comments and lines outside any entry may hold a secret too (an old key noted down, a key before
+    # the first header): the file's own secret values and anything shaped like a secret are masked.
+    known = [
+        part
+        for section in document.sections
+        for entry in section.entries
+        if entry.key in SECRET_KEYS
+        for part in entry.parts
+        if part
+    ]
     return "".join(
-        (line.text if index in masked else scrub(line.text)) + line.ending
+        (line.text if index in masked else redact(scrub_free_text(line.text), known)) + line.ending
         for index, line in enumerate(document.lines)
     )
 
@@ -202,14 +213,51 @@ class FileChange:
                 return []
             return mask_secrets(data.decode("utf-8", errors="replace")).splitlines()
 
-        lines = difflib.unified_diff(
+        return _unified_diff(
             shown(self.before),
             shown(self.after),
-            fromfile="/dev/null" if self.before is None else f"{self.path} (now)",
-            tofile=f"{self.path} (after)",
+            "/dev/null" if self.before is None else f"{self.path} (now)",
+            f"{self.path} (after)",
+        )
+
+
+_HUNK_RE = re.compile(r"^@@ -(\d+)((?:,\d+)?) \+(\d+)((?:,\d+)?) @@$")
+
+
+def _unified_diff(before: list[str], after: list[str], from_name: str, to_name: str) -> str:
+    """``difflib.unified_diff`` of two line lists, in time linear in their length.
+
+    A profile write changes a few lines of a file that may be long; difflib's matcher is quadratic in
+    the lines it compares, so only the changed middle (with its context) goes through it, and the hunk
+    headers are moved back to the lines' real numbers.
+    """
+    context = 3
+    start = 0
+    while start < min(len(before), len(after)) and before[start] == after[start]:
+        start += 1
+    end = 0
+    while end < min(len(before), len(after)) - start and before[-1 - end] == after[-1 - end]:
+        end += 1
+    skip = max(start - context, 0)
+    keep_after = max(end - context, 0)
+    lines = list(
+        difflib.unified_diff(
+            before[skip : len(before) - keep_after],
+            after[skip : len(after) - keep_after],
+            fromfile=from_name,
+            tofile=to_name,
             lineterm="",
         )
-        return "\n".join(lines) + "\n"
+    )
+
+    def moved(line: str) -> str:
+        hunk = _HUNK_RE.match(line)
+        if hunk is None:
+            return line
+        old_start, old_length, new_start, new_length = hunk.groups()
+        return f"@@ -{int(old_start) + skip}{old_length} +{int(new_start) + skip}{new_length} @@"
+
+    return "\n".join(moved(line) if line.startswith("@@") else line for line in lines) + "\n"
 
 
 @dataclass
@@ -379,7 +427,8 @@ def plan_profile(
     ``strip_bom=True`` removes a UTF-8 byte-order mark (with the user's consent) instead of refusing.
     """
     files = files or aws_files()
-    if files.config.resolve() == files.credentials.resolve():
+    # os.path.realpath, not Path.resolve: a symlink loop is reported by the read below, with its path.
+    if os.path.realpath(files.config) == os.path.realpath(files.credentials):
         raise UsageError(
             f"The config and credentials files are the same file ({files.config}).",
             hint="Point AWS_CONFIG_FILE and AWS_SHARED_CREDENTIALS_FILE at two different files.",

@@ -26,7 +26,6 @@ from onboard.awsconfig.profile import ProfilePlan, plan_profile
 from onboard.errors import OnboardError
 from onboard.fileio import (
     PRIVATE_FILE,
-    PRIVATE_FOLDER,
     atomic_write,
     file_lock,
     keep_backup,
@@ -114,9 +113,15 @@ def _write_failed(error: OSError, fallback: Path) -> OnboardError:
         f"Could not write {failed}: {error.strerror or error}. The file being written was left as it was."
     )
     if error.errno in (errno.ENOSPC, errno.EDQUOT):
-        hint = f"The disk (or your quota) holding {folder} is full: free some space (df -h {folder}), then run again."
+        hint = (
+            f"The disk (or your quota) holding {folder} is full: free some space (df -h {folder}), "
+            "then run again."
+        )
     elif error.errno == errno.EROFS:
-        hint = f"{folder} is on a read-only file system: point AWS_CONFIG_FILE / AWS_SHARED_CREDENTIALS_FILE elsewhere."
+        hint = (
+            f"{folder} is on a read-only file system: write to a writable folder "
+            "(set AWS_CONFIG_FILE and AWS_SHARED_CREDENTIALS_FILE to files there)."
+        )
     elif error.errno in (errno.EACCES, errno.EPERM):
         hint = (
             f"Check that you own {folder} and can write to it (a folder made with sudo is owned by root: "

@@ -51,7 +51,7 @@ def _profile_name(value: str) -> str:
 def _output(value: str) -> str:
     from onboard.awsconfig import ProfileSettings
 
-    return ProfileSettings(output=value.strip()).output
+    return ProfileSettings(output=value.strip()).output or ""
 
 
 def _region(value: str) -> str:
