@@ -31,33 +31,19 @@ import difflib
 import json
 import os
 import re
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from onboard.errors import UsageError
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
+from onboard.facts import BUCKET_NAME, DEFAULT_PROFILE, INSTANCE_ID, NAME, OS_USER, PROFILE_NAME
 
 FORMAT_VERSION = 1
-DEFAULT_PROFILE = "ssm"
 TEAM_ENV = "ONBOARD_TEAM"
 
-#: Shapes other modules (the lab's world) check with the same rules as the team file.
-INSTANCE_ID = re.compile(r"i-(?:[0-9a-f]{8}|[0-9a-f]{17})")
-OS_USER = re.compile(r"[a-z_][a-z0-9_-]{0,31}")
-
-#: Team names and instance aliases.
-_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 #: Instance aliases (the user's own aliases file follows the team file's rule).
-ALIAS = _NAME
-_PROFILE = re.compile(r"[A-Za-z0-9._-]+")
-_BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+ALIAS = NAME
 _IPV4 = re.compile(r"\d{1,3}(?:\.\d{1,3}){3}")
 _FINGERPRINT = re.compile(r"[0-9A-F]{40}")
 
@@ -178,48 +164,87 @@ class TeamFile:
 # ---------------------------------------------------------------------------------------------- loading
 
 
-def find_team(explicit: str | os.PathLike[str] | None = None) -> TeamFile | None:
-    """The team file named by ``explicit``, else by $ONBOARD_TEAM, else None."""
+def team_path(explicit: str | os.PathLike[str] | None = None) -> tuple[Path, str | None] | None:
+    """Where the team file is: ``explicit``, else $ONBOARD_TEAM (and who named it), else None."""
     if explicit:
-        return load_team(Path(explicit))
+        return Path(explicit), None
     from_env = os.environ.get(TEAM_ENV)
     if from_env:
-        return load_team(Path(from_env), named_by=f"${TEAM_ENV}")
+        return Path(from_env), f"${TEAM_ENV}"
     return None
 
 
-def load_team(path: str | os.PathLike[str], *, named_by: str | None = None) -> TeamFile:
-    """Read and validate the team file at ``path``; a TeamFileError says what to fix, and where."""
+def find_team(
+    explicit: str | os.PathLike[str] | None = None, *, check_region: bool = True
+) -> TeamFile | None:
+    """The team file named by ``explicit``, else by $ONBOARD_TEAM, else None (see :func:`load_team`)."""
+    found = team_path(explicit)
+    if found is None:
+        return None
+    path, named_by = found
+    return load_team(path, named_by=named_by, check_region=check_region)
+
+
+def load_team(
+    path: str | os.PathLike[str], *, named_by: str | None = None, check_region: bool = True
+) -> TeamFile:
+    """Read and validate the team file at ``path``; a TeamFileError says what to fix, and where.
+
+    ``check_region=False`` skips only the region lookup (which loads botocore's endpoint data), for
+    commands such as ``lesson list`` that must start fast; every other check still runs.
+    """
+    from onboard import tomlfile
+
     path = Path(path).expanduser()
     try:
-        text = path.read_bytes().decode("utf-8-sig")
+        text = tomlfile.read_text(path, "the team file", TeamFileError)
     except FileNotFoundError as missing:
         source = f" (named by {named_by})" if named_by else ""
         raise TeamFileError(
             f"the team file {path}{source} does not exist",
             "Check the path, or ask your trainer for the team file.",
         ) from missing
-    except (OSError, UnicodeDecodeError) as unreadable:
-        raise TeamFileError(
-            f"the team file {path} cannot be read: {unreadable}",
-            "The team file is a UTF-8 text file; ask your trainer for a fresh copy.",
-        ) from unreadable
+    data = tomlfile.parse(text, f"the team file {path}", TeamFileError)
+    return _Reader(path, check_region=check_region).team(data)
+
+
+def endpoint_is_trusted(url: str) -> bool:
+    """Whether a team file's endpoint may be written without asking: AWS's own (over https), or loopback.
+
+    Any other endpoint receives every AWS call the profile makes, signed with the user's keys.
+    """
+    import ipaddress
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    host = (parts.hostname or "").rstrip(".").lower()
+    if host == "localhost":
+        return True
     try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as bad:
-        raise TeamFileError(
-            f"the team file {path} is not valid TOML: {bad}",
-            "Fix the line named above (strings need double quotes), or ask your trainer for a fresh copy.",
-        ) from bad
-    return _Reader(path).team(data)
+        if ipaddress.ip_address(host).is_loopback:
+            return True
+    except ValueError:
+        pass
+    return parts.scheme == "https" and host.endswith(_AWS_DOMAINS)
+
+
+#: The domains AWS's public endpoints live under (commercial, China, the newer dual-stack names).
+_AWS_DOMAINS = (".amazonaws.com", ".amazonaws.com.cn", ".api.aws")
+
+
+def _shown(value: Any) -> str:
+    """``value`` for a message: quoted, and cut short when it is long."""
+    text = repr(value)
+    return text if len(text) <= 80 else f"{text[:60]}... ({len(text)} characters)"
 
 
 class _Reader:
     """Turns the parsed TOML into a TeamFile, naming the file and the key in every error."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, *, check_region: bool = True):
         self.path = path
         self.base = path.resolve().parent
+        self.check_region = check_region
 
     def fail(self, where: str, problem: str, fix: str) -> TeamFileError:
         return TeamFileError(f"{self.path}: {where}: {problem}", fix)
@@ -242,12 +267,14 @@ class _Reader:
         value = table[key]
         if not isinstance(value, str):
             raise self.fail(
-                f"{where}{key}", f"expected a string, got {value!r}", 'Put the value in "quotes".'
+                f"{where}{key}", f"expected a string, got {_shown(value)}", 'Put the value in "quotes".'
             )
         if not value.strip() or "\n" in value or "\r" in value:
-            raise self.fail(f"{where}{key}", f"{value!r} is empty or spans lines", "Give a one-line value.")
+            raise self.fail(
+                f"{where}{key}", f"{_shown(value)} is empty or spans lines", "Give a one-line value."
+            )
         if pattern is not None and not pattern.fullmatch(value):
-            raise self.fail(f"{where}{key}", f"{value!r} is not valid", rule)
+            raise self.fail(f"{where}{key}", f"{_shown(value)} is not valid", rule)
         return value
 
     def optional_string(self, table, key, where, pattern=None, rule="") -> str | None:
@@ -273,22 +300,27 @@ class _Reader:
                 "Upgrade onboard (pipx upgrade onboard)." if newer else "Set version = 1.",
             )
         region = self.string(data, "region", "")
-        from onboard.awsclient import check_region
+        if self.check_region:
+            from onboard.awsclient import check_region
 
-        try:
-            region = check_region(region, where="the value")
-        except UsageError as unknown:
-            raise self.fail("region", unknown.message, unknown.hint or "") from None
+            try:
+                region = check_region(region, where="the value")
+            except UsageError as unknown:
+                raise self.fail("region", unknown.message, unknown.hint or "") from None
         profile = DEFAULT_PROFILE
         if "profile" in data:
             profile = self.string(
-                data, "profile", "", _PROFILE, "Profile names use letters, digits, '.', '_' and '-'."
+                data,
+                "profile",
+                "",
+                PROFILE_NAME,
+                "Profile names use letters, digits, '.', '_' and '-' (at most 64), and are not '.' or '..'.",
             )
         return TeamFile(
             path=self.path,
             version=version,
             team=self.string(
-                data, "team", "", _NAME, "Team names use letters, digits, '.', '_' and '-' (at most 64)."
+                data, "team", "", NAME, "Team names use letters, digits, '.', '_' and '-' (at most 64)."
             ),
             region=region,
             profile=profile,
@@ -372,11 +404,12 @@ class _Reader:
                 "letter or digit.",
             )
         prefix = table.get("prefix", "")
-        if not isinstance(prefix, str) or prefix.startswith("/") or "\n" in prefix:
+        if not _is_key_prefix(prefix):
             raise self.fail(
                 f"{where}prefix",
-                f"{prefix!r} is not a key prefix",
-                'Write it like "users/" (no leading "/").',
+                f"{_shown(prefix)} is not a key prefix",
+                'Write it like "users/": folder names separated by "/", no leading "/", no "." or ".." '
+                "folders, no empty folder names, no backslashes or control characters.",
             )
         if prefix and not prefix.endswith("/"):
             prefix += "/"
@@ -427,7 +460,7 @@ class _Reader:
                 required=("alias", "id"),
             )
             alias = self.string(
-                item, "alias", where, _NAME, "Aliases use letters, digits, '.', '_' and '-' (at most 64)."
+                item, "alias", where, NAME, "Aliases use letters, digits, '.', '_' and '-' (at most 64)."
             )
             instance_id = self.string(
                 item, "id", where, INSTANCE_ID, "An instance id is i- and 8 or 17 lower-case hex digits."
@@ -471,7 +504,7 @@ class _Reader:
         if not isinstance(table, dict):
             raise self.fail(where, f"{table!r} is not a table", "Write it like { jupyter = 8888 }.")
         for name, port in table.items():
-            if not _NAME.fullmatch(name):
+            if not NAME.fullmatch(name):
                 raise self.fail(
                     where, f"{name!r} is not a service name", "Use letters, digits, '.', '_', '-'."
                 )
@@ -482,10 +515,22 @@ class _Reader:
         return tuple(table.items())
 
 
+def _is_key_prefix(prefix: Any) -> bool:
+    """A plain S3 key prefix: "" or folder names joined by "/" (learners' keys are built under it)."""
+    if not isinstance(prefix, str):
+        return False
+    if not prefix:
+        return True
+    if len(prefix) > 512 or "\\" in prefix or any(ch < " " or ch == "\x7f" for ch in prefix):
+        return False
+    folders = prefix.removesuffix("/").split("/")
+    return all(folder not in ("", ".", "..") for folder in folders)
+
+
 def valid_bucket_name(name: str) -> bool:
     """S3's naming rules for general purpose buckets (3-63 characters, no IP address shape, ...)."""
     return (
-        bool(_BUCKET.fullmatch(name))
+        bool(BUCKET_NAME.fullmatch(name))
         and ".." not in name
         and not _IPV4.fullmatch(name)
         and not name.startswith(("xn--", "sthree-"))

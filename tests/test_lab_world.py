@@ -42,7 +42,7 @@ def test_a_class_replaces_the_learners_up_to_thirty():
             ('id = "i-0a1b2c3d4e5f60002"', 'id = "i-0a1b2c3d4e5f60001"'),
             "instance id i-0a1b2c3d4e5f60001 appears twice",
         ),
-        (('id = "i-0a1b2c3d4e5f60003"', 'id = "web-3"'), "is not i- and 17 hex digits"),
+        (('id = "i-0a1b2c3d4e5f60003"', 'id = "web-3"'), "is not i- and 8 or 17 hex digits"),
         (('region = "ap-northeast-1"', 'region = "tokyo"'), "is not an AWS region"),
         (('account = "123456789012"', 'account = "1234"'), "is not 12 digits"),
         (('users = ["redash"]', 'users = ["Redash Admin"]'), "not an OS user name"),

@@ -15,6 +15,8 @@ from fixtures_moto import access_key_csv, authenticated_user, aws_files, moto_se
 from onboard.errors import ExitCode
 
 DOWN = "\x1b[B"
+#: PATH with the test environment's own `aws` (the awscli package: AWS CLI v1) first.
+AWS_CLI_V1_PATH = os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")
 ENTER = "\r"
 
 
@@ -51,7 +53,8 @@ def test_a_new_user_answers_every_screen(
     isolated_home, tmp_path, moto_server, authenticated_user, transcript
 ):
     csv = access_key_csv(tmp_path, authenticated_user)
-    child = spawn_setup("--endpoint-url", moto_server.url)
+    # With the AWS CLI v1 of the test environment on PATH: it prints json, text and table, never yaml.
+    child = spawn_setup("--endpoint-url", moto_server.url, PATH=AWS_CLI_V1_PATH)
     transcript.append(child)
     child.expect("This computer")
     child.expect("Profile name")
@@ -59,7 +62,9 @@ def test_a_new_user_answers_every_screen(
     child.expect("AWS region")
     child.send("eu-west-1" + ENTER)
     child.expect("Output format")
-    child.send(DOWN + ENTER)  # json -> yaml
+    child.expect("table")
+    assert "text" in child.before and "yaml" not in child.before
+    child.send(DOWN + ENTER)  # json -> text
     child.expect("Where are your access keys")
     child.send(ENTER)  # from the CSV
     child.expect("Path of the credentials CSV")
@@ -73,7 +78,7 @@ def test_a_new_user_answers_every_screen(
     assert status == 0, output
     assert "Done: profile ssm is set up and works." in output
     profile = read_profile("ssm")
-    assert (profile["region"], profile["output"]) == ("eu-west-1", "yaml")
+    assert (profile["region"], profile["output"]) == ("eu-west-1", "text")
     assert profile["aws_secret_access_key"] == authenticated_user.secret_access_key
 
 
@@ -183,4 +188,29 @@ def test_ctrl_c_at_the_final_confirmation_writes_nothing(
     child.sendintr()
     output, status = finish(child)
     assert status == ExitCode.INTERRUPTED, output
+    assert aws_files(isolated_home) == {"config": None, "credentials": None}
+
+
+def test_a_team_endpoint_that_is_not_aws_is_asked_about_and_no_means_nothing_is_written(
+    isolated_home, tmp_path, authenticated_user, transcript
+):
+    team = tmp_path / "team.toml"
+    team.write_text(
+        'version = 1\nteam = "t"\nregion = "eu-west-1"\n\n[endpoint]\nurl = "https://aws-mirror.example"\n',
+        encoding="utf-8",
+    )
+    csv = access_key_csv(tmp_path, authenticated_user)
+    child = spawn_setup("--team", str(team), "--credentials-csv", str(csv), "--output", "json")
+    transcript.append(child)
+    child.expect("Endpoint: the team file sends every AWS call of the profile to https://aws-mirror.example")
+    child.expect("Profile name")
+    child.send(ENTER)
+    child.expect("AWS region")
+    child.send(ENTER)
+    child.expect("instead of AWS")
+    child.expect("Send this profile's AWS calls to that endpoint")
+    child.send("n")
+    output, status = finish(child)
+    assert status == ExitCode.USAGE, output
+    assert "--endpoint-url https://aws-mirror.example" in output
     assert aws_files(isolated_home) == {"config": None, "credentials": None}

@@ -296,3 +296,89 @@ def test_the_trusted_signing_key_must_have_the_pinned_fingerprint(tmp_path):
     with pytest.raises(TeamFileError) as raised:
         load_team(path).plugin.trusted_keys()
     assert "does not have the pinned fingerprint" in raised.value.message
+
+
+# --- hostile team files -------------------------------------------------------------------------------
+
+MINIMAL = 'version = 1\nteam = "t"\nregion = "eu-west-1"\n'
+
+
+def test_deep_nesting_is_a_clear_error_not_a_recursion_error(tmp_path):
+    path = tmp_path / "team.toml"
+    path.write_text(MINIMAL + "x = " + "[" * 5000 + "]" * 5000 + "\n", encoding="utf-8")
+    with pytest.raises(TeamFileError, match="nested too deeply") as raised:
+        load_team(path)
+    assert str(path) in raised.value.message
+
+
+def test_a_fifo_as_the_team_file_is_refused_at_once(tmp_path):
+    import os
+    import time
+
+    path = tmp_path / "team.toml"
+    os.mkfifo(path)
+    started = time.monotonic()
+    with pytest.raises(TeamFileError, match="not a regular file"):
+        load_team(path)
+    assert time.monotonic() - started < 1
+
+
+@pytest.mark.parametrize(
+    ("line", "where"),
+    [
+        ('profile = ".."', "profile"),
+        ('profile = "."', "profile"),
+        ('profile = "' + "p" * 300 + '"', "profile"),
+        ('team = "' + "t" * 5000 + '"', "team"),
+    ],
+)
+def test_names_that_would_be_paths_or_too_long_are_refused(tmp_path, line, where):
+    key = line.split(" ", 1)[0]
+    text = "\n".join(part for part in MINIMAL.splitlines() if not part.startswith(key)) + "\n" + line + "\n"
+    path = tmp_path / "team.toml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(TeamFileError) as raised:
+        load_team(path)
+    assert where in raised.value.message and len(raised.value.message) < 400
+
+
+@pytest.mark.parametrize("prefix", ["../", "users/../others/", "./", "a\\\\b/", "users//x/"])
+def test_a_transfer_prefix_that_climbs_or_is_odd_is_refused(tmp_path, prefix):
+    path = tmp_path / "team.toml"
+    path.write_text(
+        MINIMAL + f'\n[transfer]\nbucket = "team-transfer"\nprefix = "{prefix}"\n', encoding="utf-8"
+    )
+    with pytest.raises(TeamFileError, match=r"\[transfer\] prefix"):
+        load_team(path)
+
+
+@pytest.mark.parametrize(
+    ("url", "trusted"),
+    [
+        ("http://127.0.0.1:4566", True),
+        ("http://localhost:4566", True),
+        ("http://[::1]:4566", True),
+        ("https://ssm.eu-west-1.amazonaws.com", True),
+        ("https://s3.cn-north-1.amazonaws.com.cn", True),
+        ("https://sts.eu-west-1.api.aws", True),
+        ("https://aws.example.com", False),
+        ("https://amazonaws.com.evil.example", False),
+        ("http://ssm.eu-west-1.amazonaws.com", False),  # not https: anyone on the path can answer
+        ("http://10.0.0.5:4566", False),
+    ],
+)
+def test_which_endpoints_need_the_users_confirmation(url, trusted):
+    from onboard.team import endpoint_is_trusted
+
+    assert endpoint_is_trusted(url) is trusted
+
+
+@pytest.mark.parametrize("command", [("lesson", "list"), ("lesson", "reset", "ready")])
+def test_lesson_commands_validate_the_team_file_as_every_command_does(tmp_path, command):
+    from helpers import run_onboard
+
+    path = tmp_path / "team.toml"
+    path.write_text('version = 1\nteam = "' + "t" * 5000 + '"\nregion = "eu-west-1"\n', encoding="utf-8")
+    ran = run_onboard(*command, "--team", str(path))
+    assert ran.exit_code == ExitCode.USAGE, ran.output
+    assert f"{path}: team:" in ran.stderr and "Traceback" not in ran.output

@@ -26,6 +26,7 @@ from onboard.awsconfig.ini import (
     parse,
 )
 from onboard.errors import OnboardError, UsageError
+from onboard.facts import DEFAULT_PROFILE, PROFILE_NAME
 from onboard.secrets import MASK, Secret, redact, scrub_free_text
 
 #: The keys that belong in the credentials file; everything else belongs in the config file.
@@ -59,7 +60,6 @@ def output_formats(cli_major: int | None) -> tuple[str, ...]:
 
 #: What an inline comment looks like; botocore has none, so whitespace then # or ; is part of the value.
 INLINE_COMMENT_RE = re.compile(r"\s[#;]")
-_PROFILE_NAME_RE = re.compile(r"[A-Za-z0-9._-]+")
 _REGION_RE = re.compile(r"[a-z0-9]+(-[a-z0-9]+)*")
 _CONFIG_KEY_RE = re.compile(r"[a-z0-9_]+")
 # How many trailing characters of a secret a diff shows, as `aws configure` does.
@@ -92,7 +92,7 @@ def _check_value(field_name: str, value: str | Secret, *, secret: bool) -> None:
 class ProfileSettings:
     """What to write for one profile. Secrets are held as :class:`Secret` (plain strings are wrapped)."""
 
-    name: str = "ssm"
+    name: str = DEFAULT_PROFILE
     region: str | None = None
     output: str | None = None
     access_key_id: str | None = None
@@ -106,11 +106,12 @@ class ProfileSettings:
             value = getattr(self, secret_field)
             if isinstance(value, str):
                 object.__setattr__(self, secret_field, Secret(value))
-        if not isinstance(self.name, str) or not _PROFILE_NAME_RE.fullmatch(self.name):
+        if not isinstance(self.name, str) or not PROFILE_NAME.fullmatch(self.name):
             shown = self.name if isinstance(self.name, str) and len(self.name) < 80 else "(too long)"
             raise UsageError(
                 f"{shown!r} cannot be a profile name.",
-                hint="Use letters, digits, '.', '_' and '-' only, e.g. ssm or team-ssm.",
+                hint="Use letters, digits, '.', '_' and '-' only (at most 64, not '.' or '..'), "
+                "e.g. ssm or team-ssm.",
             )
         self._check_values()
 

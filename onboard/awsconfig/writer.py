@@ -98,8 +98,8 @@ def _replan_if_changed(plan: ProfilePlan) -> ProfilePlan:
     unreviewed = [line for line in fresh.replaced if line not in plan.replaced]
     if unreviewed:
         raise OnboardError(
-            "The AWS files changed since the plan was shown, and writing now would also replace: "
-            + "; ".join(unreviewed),
+            "Another program changed the AWS files since the plan was shown, and writing now would also "
+            "replace: " + "; ".join(unreviewed),
             hint="Run the command again to review the new plan.",
         )
     return fresh

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from onboard.doctor.model import DEFAULT_TIMEOUT, Finding
+from onboard.facts import DEFAULT_PROFILE, MANAGED_NODE_ID
 
 if TYPE_CHECKING:
     from onboard.awsconfig.files import AwsFiles
@@ -23,7 +24,6 @@ if TYPE_CHECKING:
     from onboard.team import TeamFile
 
 T = TypeVar("T")
-DEFAULT_PROFILE = "ssm"
 
 
 @dataclass(frozen=True)
@@ -227,11 +227,9 @@ def _targets(named: tuple[str, ...], team: TeamFile | None) -> tuple[Target, ...
 
 
 def _require_instance_id(name: str) -> None:
-    import re
-
     from onboard.errors import UsageError
 
-    if not re.fullmatch(r"(i|mi)-[0-9a-f]{8,17}", name):
+    if not MANAGED_NODE_ID.fullmatch(name):
         raise UsageError(
             f"--target {name!r} is not an instance id",
             "Give an instance id such as i-0123456789abcdef0, or an alias from the team file (--team).",

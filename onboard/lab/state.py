@@ -22,7 +22,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import secrets
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -110,23 +109,17 @@ class LabPaths:
 
 def write_private(path: Path, data: bytes) -> None:
     """Write ``data`` readable by the owner only (0600 from the first byte), atomically."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
+    from onboard.fileio import atomic_write, private_folder
+
+    private_folder(path.parent)
+    atomic_write(path, data)
 
 
 def write_text_atomic(path: Path, text: str) -> None:
+    from onboard.fileio import atomic_write_text
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    temporary.write_text(text, encoding="utf-8")
-    os.replace(temporary, path)
+    atomic_write_text(path, text, mode=0o644)  # read by the lab's shells and by other tools too
 
 
 def admin_secret(paths: LabPaths, *, create: bool = False) -> str | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from onboard.facts import DEFAULT_PROFILE
 from onboard.lab.state import LabPaths, write_text_atomic
 from onboard.lab.world import World
 
@@ -35,7 +36,7 @@ def write_team_file(
         version=1,
         team=world.team,
         region=world.region,
-        profile="ssm",
+        profile=DEFAULT_PROFILE,
         plugin=plugin,
         endpoint_url=endpoint_url,
         transfer=Location(world.transfer_bucket, world.transfer_prefix),

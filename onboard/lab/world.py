@@ -37,19 +37,13 @@ and starts the lab with ``onboard lab up --world FILE``. Format (version 1)::
 from __future__ import annotations
 
 import re
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from onboard.errors import UsageError
-from onboard.iamnames import check_learner_names
-from onboard.team import OS_USER
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
+from onboard.facts import BUCKET_NAME, INSTANCE_ID, NAME, OS_USER
+from onboard.iamnames import IAM_USER_NAME, check_learner_names
 
 MAX_LEARNERS = 30
 
@@ -105,9 +99,6 @@ private_ip = "10.0.1.25"
 services = { redash = 5000 }
 """
 
-_IAM_NAME = re.compile(r"^[A-Za-z0-9+=,.@_-]{1,64}$")
-_INSTANCE_ID = re.compile(r"^i-[0-9a-f]{17}$")
-_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _ACCOUNT = re.compile(r"^[0-9]{12}$")
 
 
@@ -175,21 +166,22 @@ def load_world(path: Path | None = None) -> World:
     """The world in ``path`` (a lab.toml), or the default world."""
     if path is None:
         return parse_world(DEFAULT_WORLD_TOML, "(default world)")
+    from onboard import tomlfile
+
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as error:
+        text = tomlfile.read_text(path, "the lab world file")
+    except FileNotFoundError:
         raise UsageError(
-            f"cannot read the lab world file {path}: {error.strerror}",
+            f"cannot read the lab world file {path}: it does not exist",
             "Write one with `onboard lab init-world lab.toml`, then pass it with --world.",
         ) from None
     return parse_world(text, str(path))
 
 
 def parse_world(text: str, source: str) -> World:
-    try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as error:
-        raise UsageError(f"{source} is not valid TOML: {error}", "Fix the line named above.") from None
+    from onboard import tomlfile
+
+    raw = tomlfile.parse(text, source)
     reader = _Reader(raw, source)
     # Unknown keys first: a misspelt key would otherwise show up as a missing one.
     reader.finish(("version", "team", "region", "account", "transfer", "session_logs", "people", "instances"))
@@ -202,7 +194,7 @@ def parse_world(text: str, source: str) -> World:
     transfer = reader.table("transfer", ("bucket", "prefix", "shared_prefix"))
     logs = reader.table("session_logs", ("bucket", "prefix"))
     people = reader.table("people", ("group", "learners", "trainer"))
-    trainer = people.get("trainer", str, pattern=_IAM_NAME, what="an IAM user name")
+    trainer = people.get("trainer", str, pattern=IAM_USER_NAME, what="an IAM user name")
     learners = _check_learners(people.get("learners", list), trainer, f"{source} [people] learners")
     instances = tuple(
         _instance(table, f"{source} [[instances]] #{n + 1}")
@@ -220,15 +212,15 @@ def parse_world(text: str, source: str) -> World:
                 f"{source}: instance {what} {duplicates[0]} appears twice", "Give every instance its own."
             )
     return World(
-        team=reader.get("team", str, pattern=_IAM_NAME, what="a short name"),
+        team=reader.get("team", str, pattern=NAME, what="a short name (letters, digits, . _ -; at most 64)"),
         region=region,
         account=reader.get("account", str, pattern=_ACCOUNT, what="12 digits"),
-        transfer_bucket=transfer.get("bucket", str, pattern=_BUCKET, what="an S3 bucket name"),
+        transfer_bucket=transfer.get("bucket", str, pattern=BUCKET_NAME, what="an S3 bucket name"),
         transfer_prefix=_prefix(transfer.get("prefix", str, default="users/")),
         shared_prefix=_prefix(transfer.get("shared_prefix", str, default="shared/")),
-        log_bucket=logs.get("bucket", str, pattern=_BUCKET, what="an S3 bucket name"),
+        log_bucket=logs.get("bucket", str, pattern=BUCKET_NAME, what="an S3 bucket name"),
         log_prefix=_prefix(logs.get("prefix", str, default="sessions/")),
-        group=people.get("group", str, pattern=_IAM_NAME, what="an IAM group name", default="ssm-users"),
+        group=people.get("group", str, pattern=IAM_USER_NAME, what="an IAM group name", default="ssm-users"),
         learners=learners,
         trainer=trainer,
         instances=instances,
@@ -251,7 +243,7 @@ def _instance(table: dict[str, Any], where: str) -> WorldInstance:
         alias=reader.get(
             "alias", str, pattern=re.compile(r"^[a-z0-9][a-z0-9-]{0,30}$"), what="a short lower-case name"
         ),
-        instance_id=reader.get("id", str, pattern=_INSTANCE_ID, what="i- and 17 hex digits"),
+        instance_id=reader.get("id", str, pattern=INSTANCE_ID, what="i- and 8 or 17 hex digits"),
         users=tuple(users),
         platform=reader.get("platform", str, default="Amazon Linux"),
         platform_version=reader.get("platform_version", str, default="2"),
@@ -327,7 +319,7 @@ class _Reader:
             raise UsageError(
                 f"{self.where}: `{key}` must be a {kind.__name__}, not {value!r}", "Fix the value."
             )
-        if pattern is not None and not pattern.match(str(value)):
+        if pattern is not None and not pattern.fullmatch(str(value)):
             raise UsageError(f"{self.where}: `{key}` = {value!r} is not {what}", "Fix the value.")
         return value
 

@@ -197,7 +197,7 @@ class ProgressStore:
             return Progress(team=self.team, profile=self.profile)
 
     def save(self, progress: Progress) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        partial = self.path.with_name(f".{self.path.name}.{os.urandom(4).hex()}.tmp")
-        partial.write_text(json.dumps(progress.to_dict(), indent=2) + "\n", encoding="utf-8")
-        os.replace(partial, self.path)
+        from onboard.fileio import atomic_write_text, private_folder
+
+        private_folder(self.path.parent)
+        atomic_write_text(self.path, json.dumps(progress.to_dict(), indent=2) + "\n")

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from onboard.errors import EnvironmentProblem, UsageError
+from onboard.facts import DEFAULT_PROFILE
 from onboard.lessons.catalog import Course
 from onboard.lessons.format import Lesson, Step, fill, fill_data
 from onboard.lessons.progress import (
@@ -40,37 +41,20 @@ class TeamSummary:
 
 
 def peek_team(path: Path | None) -> TeamSummary | None:
-    import sys
-
-    if sys.version_info >= (3, 11):
-        import tomllib
-    else:  # pragma: no cover - Python 3.10
-        import tomli as tomllib
+    """The team file validated as every command does, without the region lookup (slow to load)."""
+    from onboard.team import load_team
 
     if path is None:
         return None
-    try:
-        data = tomllib.loads(Path(path).read_text(encoding="utf-8-sig"))
-    except (OSError, ValueError):
-        return None  # the full load, where needed, explains what is wrong
-    lessons = data.get("lessons") if isinstance(data.get("lessons"), dict) else {}
-    folder = lessons.get("dir")
-    base = Path(path).expanduser().resolve().parent
-    return TeamSummary(
-        team=str(data.get("team", "default")),
-        profile=str(data.get("profile", "ssm")),
-        lessons_dir=(base / Path(folder).expanduser()).resolve() if isinstance(folder, str) else None,
-        select=tuple(lessons.get("select", ())) if isinstance(lessons.get("select"), list) else (),
-    )
+    team = load_team(path, check_region=False)
+    return TeamSummary(team.team, team.profile, team.lessons.dir, team.lessons.select)
 
 
 def team_path(explicit: Path | None) -> Path | None:
-    from onboard.team import TEAM_ENV
+    from onboard.team import team_path as find_team_path
 
-    if explicit is not None:
-        return explicit
-    from_env = os.environ.get(TEAM_ENV)
-    return Path(from_env) if from_env else None
+    found = find_team_path(explicit)
+    return found[0] if found else None
 
 
 def practice_dir(team: str, profile: str) -> Path:
@@ -87,7 +71,7 @@ class Runner:
     store: ProgressStore
     #: The full, validated team file (None only for `lesson list`, which does not need one).
     team: Any = None
-    profile: str = "ssm"
+    profile: str = DEFAULT_PROFILE
     settings: Any = None
     workdir: Path = field(default_factory=Path.cwd)
     progress: Progress = field(init=False)
@@ -109,7 +93,7 @@ class Runner:
         """A runner for the team file (``team``, else $ONBOARD_TEAM) and profile (else the team's)."""
         path = team_path(team)
         if not need_team:
-            summary = peek_team(path) or TeamSummary(team="default", profile="ssm")
+            summary = peek_team(path) or TeamSummary(team="default", profile=DEFAULT_PROFILE)
             chosen = profile or summary.profile
             course = Course.from_settings(lessons_dir or summary.lessons_dir, summary.select)
             return cls(course, ProgressStore(summary.team, chosen), profile=chosen)

@@ -139,6 +139,12 @@ QUESTIONS: dict[str, Question] = {
             "confirm",
             "--yes",
         ),
+        Question(
+            "trust_endpoint",
+            "Send this profile's AWS calls to that endpoint?",
+            "confirm",
+            "--endpoint-url URL (the same URL, to confirm it)",
+        ),
         Question("write", "Write these changes?", "confirm", "--yes"),
     )
 }

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from onboard.errors import EnvironmentProblem, ExitCode, OnboardError, UsageError
+from onboard.facts import DEFAULT_PROFILE
 from onboard.secrets import Secret
 
 if TYPE_CHECKING:
@@ -33,7 +34,6 @@ if TYPE_CHECKING:
     from onboard.team import TeamFile
 
 SECRET_ENV = "ONBOARD_SECRET_ACCESS_KEY"  # noqa: S105 - the name of a variable, not a secret
-DEFAULT_PROFILE = "ssm"
 DEFAULT_OUTPUT = "json"
 #: The first of the lessons shipped with onboard (lessons/01-ready.md).
 FIRST_LESSON = "ready"
@@ -81,6 +81,14 @@ class Wizard:
         self.team: TeamFile | None = None
         #: The user agreed to remove a byte-order mark from the AWS files.
         self.strip_bom = False
+        #: The AWS CLI found or installed (its major version decides the output formats offered).
+        self.aws_cli_major: int | None = None
+        self.aws_cli_version: str | None = None
+
+    @property
+    def endpoint(self) -> str | None:
+        """The endpoint the profile gets: --endpoint-url, else the team file's, else None (AWS's own)."""
+        return self.options.endpoint_url or (self.team.endpoint_url if self.team is not None else None)
 
     # ------------------------------------------------------------------------------------- printing
 
@@ -108,7 +116,7 @@ class Wizard:
         plan = self.plan(profile, region, output, key)
         if self.review_screen(plan):
             self.apply(plan)
-            self.identity_screen(profile, region)
+            self.identity_screen(profile, region, key)
             self.next_steps(profile)
         installed = [
             self.report.data.get(step, {}).get("action") == "installed" for step in ("plugin", "aws_cli")
@@ -131,6 +139,15 @@ class Wizard:
         files = aws_files()
         self.say("  Plan: 1. the Session Manager plugin  2. the AWS CLI  3. your profile and access keys, in")
         self.say(f"        {files.config} and {files.credentials}  4. a check of the keys with AWS")
+        if self.team is not None and self.team.endpoint_url:
+            from onboard.team import endpoint_is_trusted
+
+            url = self.team.endpoint_url
+            trusted = endpoint_is_trusted(url)
+            kind = (
+                "an AWS endpoint or this computer" if trusted else "NOT AWS: you will be asked to confirm it"
+            )
+            self.say(f"  Endpoint: the team file sends every AWS call of the profile to {url} ({kind}).")
         # A file botocore cannot read is refused now, before any question, with its line and the fix;
         # a byte-order mark alone is removed when the user agrees (it is the only change made to it).
         for problem in find_problems(files):
@@ -176,14 +193,21 @@ class Wizard:
             )
             return
         source = self.team.plugin if self.team is not None else None
-        result = install_plugin(
-            platform=platform,
-            download_url=self.options.download_url or (source.download_url if source else None),
-            bundle_file=self.options.bundle_file,
-            bin_dir=self.options.bin_dir,
-            extra_trusted_keys=source.trusted_keys() if source else (),
-            progress=self.out is not None,
-        )
+        try:
+            result = install_plugin(
+                platform=platform,
+                download_url=self.options.download_url or (source.download_url if source else None),
+                bundle_file=self.options.bundle_file,
+                bin_dir=self.options.bin_dir,
+                extra_trusted_keys=source.trusted_keys() if source else (),
+                progress=self.out is not None,
+            )
+        except EnvironmentProblem as failed:
+            # The profile and the key check need no plugin, so a download the network (a proxy, a
+            # firewall) blocked does not stop them: carry on, and end with the one command left. A
+            # download that fails its signature check still stops everything.
+            self._unfinished("plugin", "the Session Manager plugin", failed, self._plugin_command())
+            return
         self.report.data["plugin"] = {"action": "installed" if result.changed else "kept", **result.to_dict()}
         verified = (
             "unverified"
@@ -192,6 +216,32 @@ class Wizard:
         )
         self.say(f"  Version {result.version} installed at {result.link}, {verified}.", style="green")
         self._path_hint(result.path_hint, ())
+
+    def _plugin_command(self) -> str:
+        """The `onboard plugin install` that finishes what this run could not, with this run's sources."""
+        words = ["onboard", "plugin", "install"]
+        for flag, value in (
+            ("--download-url", self.options.download_url),
+            ("--bundle-file", self.options.bundle_file),
+            ("--bin-dir", self.options.bin_dir),
+            ("--team", self.options.team),
+        ):
+            if value is not None:
+                words += [flag, shlex.quote(str(value))]
+        return " ".join(words)
+
+    def _unfinished(self, step: str, what: str, failed: OnboardError, command: str) -> None:
+        """Record a step that failed without stopping setup: what, why, and the command that finishes it."""
+        self.report.data[step] = {"action": "failed", "error": failed.to_dict()}
+        self.report.data.setdefault("unfinished", []).append(
+            {"step": what, "error": failed.message, "command": command}
+        )
+        if self.report.exit_code == ExitCode.OK:
+            self.report.exit_code = failed.exit_code
+        self.say(f"  Could not install {what}: {failed.message}", style="red")
+        if failed.hint:
+            self.say(f"  {failed.hint}")
+        self.say(f"  Setup carries on with your profile; afterwards, finish with: {command}")
 
     def _path_hint(self, hint: Any, problems: tuple[str, ...]) -> None:
         for problem in problems:
@@ -206,6 +256,7 @@ class Wizard:
 
         self.screen("AWS CLI")
         found = detect_awscli()
+        self.aws_cli_major, self.aws_cli_version = found.major, found.version
         if found.usable:
             self.report.data["aws_cli"] = {"action": "kept", **found.to_dict()}
             self.say(f"  {found.reason} at {found.path}: nothing to do.")
@@ -221,9 +272,14 @@ class Wizard:
             for line in explain_install(platform).splitlines():
                 self.say(f"  {line}")
             return
-        installed = install_awscli(
-            platform=platform, bin_dir=self.options.bin_dir, progress=self.out is not None
-        )
+        try:
+            installed = install_awscli(
+                platform=platform, bin_dir=self.options.bin_dir, progress=self.out is not None
+            )
+        except EnvironmentProblem as failed:
+            self._unfinished("aws_cli", "the AWS CLI", failed, "onboard setup --aws-cli")
+            return
+        self.aws_cli_major, self.aws_cli_version = 2, installed.version
         self.report.data["aws_cli"] = {"action": "installed", **installed.to_dict()}
         self.say(f"  AWS CLI {installed.version} installed at {installed.link}.", style="green")
 
@@ -238,9 +294,7 @@ class Wizard:
         region = self.ask.answer(
             "region", given=self.options.region, default=team_region or existing.get("region")
         )
-        output = self.ask.answer(
-            "output", given=self.options.output, default=existing.get("output") or DEFAULT_OUTPUT
-        )
+        output = self._output_format(existing.get("output"))
         self.report.data.update(profile=profile, region=region, output=output)
         self.say(f"  Profile {profile}: region {region}, output {output}.")
         # The environment beats the profile's region for every aws command, --profile or not.
@@ -255,6 +309,26 @@ class Wizard:
                 self.report.warnings.append(warning)
                 break
         return profile, region, output
+
+    def _output_format(self, existing: str | None) -> str:
+        """The output format, offered and checked against what the AWS CLI found can print."""
+        from onboard.awsconfig.profile import output_formats
+        from onboard.setup.questions import Choice
+
+        formats = output_formats(self.aws_cli_major)
+        output = self.ask.answer(
+            "output",
+            given=self.options.output,
+            default=existing if existing in formats else DEFAULT_OUTPUT,
+            choices=tuple(Choice(name, name) for name in formats),
+        )
+        if output not in formats:
+            raise UsageError(
+                f"AWS CLI v{self.aws_cli_major} ({self.aws_cli_version}) cannot print {output!r} output "
+                f"(it prints {', '.join(formats)}); every aws command would fail with 'Unknown output type'",
+                f"Choose one of {', '.join(formats)} (e.g. --output json), or install AWS CLI v2 first.",
+            )
+        return output
 
     def keys_screen(self, profile: str) -> AccessKey | None:
         """The key to write, or None to keep the profile's keys as they are."""
@@ -335,7 +409,7 @@ class Wizard:
     def plan(self, profile: str, region: str, output: str, key: AccessKey | None) -> ProfilePlan:
         from onboard.awsconfig import ProfileSettings, plan_profile
 
-        endpoint = self.options.endpoint_url or (self.team.endpoint_url if self.team is not None else None)
+        endpoint = self.endpoint
         settings = ProfileSettings(
             name=profile,
             region=region,
@@ -369,6 +443,7 @@ class Wizard:
         if self.options.dry_run:
             self.say("  Dry run: nothing was written.")
             return False
+        self._confirm_endpoint()
         if plan.replaced and not self.ask.answer("replace_profile", default=self.options.yes or None):
             raise OnboardError(
                 "the profile was left as it was",
@@ -377,6 +452,25 @@ class Wizard:
         if not self.ask.answer("write", default=True):
             raise OnboardError("nothing was written", "Run `onboard setup` again when you are ready.")
         return True
+
+    def _confirm_endpoint(self) -> None:
+        """A team file's endpoint that is neither AWS nor this computer is written only when confirmed."""
+        from onboard.team import endpoint_is_trusted
+
+        url = self.team.endpoint_url if self.team is not None else None
+        if url is None or endpoint_is_trusted(url) or self.options.endpoint_url == url:
+            return
+        self.say(
+            f"  The team file sets endpoint_url = {url}: every AWS call with this profile, signed with your "
+            "keys, goes there instead of AWS.",
+            style="yellow",
+        )
+        if not self.ask.answer("trust_endpoint", default=False):
+            raise UsageError(
+                f"the team file's endpoint {url} is not AWS and was not confirmed; nothing was written",
+                "If your trainer gave you this endpoint, confirm it: run setup again with "
+                f"--endpoint-url {url}",
+            )
 
     def apply(self, plan: ProfilePlan) -> None:
         from onboard.awsconfig import apply_plan
@@ -398,13 +492,12 @@ class Wizard:
             for said in done.tightened:
                 self.say(f"  Made private: {said}", style="yellow")
 
-    def identity_screen(self, profile: str, region: str) -> None:
+    def identity_screen(self, profile: str, region: str, key: AccessKey | None) -> None:
         from onboard.identity import SKEW_WARNING_SECONDS, check_identity, describe_skew
 
         self.screen("Checking the keys with AWS")
-        endpoint = self.options.endpoint_url or (self.team.endpoint_url if self.team is not None else None)
         try:
-            identity = check_identity(profile, region=region, endpoint_url=endpoint)
+            identity = check_identity(profile, region=region, endpoint_url=self.endpoint)
         except OnboardError as failed:
             # The keys may be fine when AWS could not be reached at all: say what a re-run needs.
             unreachable = isinstance(failed, EnvironmentProblem)
@@ -414,6 +507,21 @@ class Wizard:
             self.report.exit_code = failed.exit_code
             self.say(f"  {failed.message}", style="red")
             self.say(f"  {failed.hint or ''}{written if self.report.data.get('written') else ''}")
+            return
+        # The check read the profile from the files; another setup may have written them since this one
+        # did. Only this run writes this key, so the profile still holding it afterwards means the check
+        # above used it; otherwise the identity seen may be someone else's, and is not shown.
+        holds_now = existing_profile(profile).get("aws_access_key_id")
+        if key is not None and holds_now != key.access_key_id:
+            replaced = OnboardError(
+                f"Another program changed profile {profile} while setup checked it: it now holds access key "
+                f"{holds_now or '(none)'}, not {key.access_key_id}, so this check says nothing of your key",
+                "Run setup again once the other program (another onboard setup, aws configure) is done.",
+            )
+            self.report.data["identity"] = {"ok": False, "error": replaced.to_dict()}
+            self.report.exit_code = replaced.exit_code
+            self.say(f"  {replaced.message}", style="red")
+            self.say(f"  {replaced.hint}")
             return
         self.report.data["identity"] = {
             "ok": True,
@@ -476,6 +584,12 @@ def render_setup(out: Console, data: dict[str, Any]) -> None:
         out.print("Dry run: nothing was written." if data.get("dry_run") else "Setup stopped.")
     elif not identity["ok"]:
         out.print(f"Setup is not finished: the keys in profile {data['profile']} did not work (see above).")
+    elif data.get("unfinished"):
+        for left in data["unfinished"]:
+            out.print(f"Setup is not finished: {left['step']} could not be installed ({left['error']}).")
+        out.print(f"Profile {data['profile']} is written and its keys work. To finish, run:")
+        for left in data["unfinished"]:
+            out.print(f"  {left['command']}", style="bold")
     elif data["changed"]:
         out.print(f"Done: profile {data['profile']} is set up and works.", style="bold green")
     else:

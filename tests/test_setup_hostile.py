@@ -1,0 +1,177 @@
+"""`onboard setup` against what a newcomer meets: a team file pointing elsewhere, other setups at once,
+an AWS CLI v1, a proxy that blocks the plugin download."""
+
+# ruff: noqa: F811 - pytest fixtures are imported by name and then requested as parameters
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from fixtures_moto import (  # noqa: F401
+    access_key_csv,
+    authenticated_user,
+    aws_files,
+    moto_server,
+    read_profile,
+    setup_args,
+)
+
+from helpers import run_onboard
+from onboard.errors import ExitCode
+
+
+def team_with_endpoint(tmp_path, url: str):
+    team = tmp_path / "team.toml"
+    team.write_text(
+        f'version = 1\nteam = "data-team"\nregion = "eu-west-1"\n\n[endpoint]\nurl = "{url}"\n',
+        encoding="utf-8",
+    )
+    return team
+
+
+def test_a_team_endpoint_that_is_not_aws_is_shown_and_needs_confirmation(
+    isolated_home, tmp_path, authenticated_user
+):
+    team = team_with_endpoint(tmp_path, "https://aws-mirror.example")
+    csv = access_key_csv(tmp_path, authenticated_user)
+    args = ("setup", "--no-plugin", "--no-aws-cli", "--team", str(team), "--credentials-csv", str(csv))
+    refused = run_onboard(*args, "--yes")
+    assert refused.exit_code == ExitCode.USAGE, refused.output
+    assert "https://aws-mirror.example" in refused.stdout  # shown in the plan
+    assert "https://aws-mirror.example" in refused.stderr and "--endpoint-url" in refused.stderr
+    assert aws_files(isolated_home) == {"config": None, "credentials": None}
+
+
+def test_a_team_endpoint_confirmed_with_the_flag_is_written(isolated_home, tmp_path, authenticated_user):
+    team = team_with_endpoint(tmp_path, "https://aws-mirror.example")
+    csv = access_key_csv(tmp_path, authenticated_user)
+    ran = run_onboard(
+        "setup",
+        "--no-plugin",
+        "--no-aws-cli",
+        "--team",
+        str(team),
+        "--credentials-csv",
+        str(csv),
+        "--endpoint-url",
+        "https://aws-mirror.example",
+        "--dry-run",
+        "--yes",
+    )
+    assert ran.exit_code == 0, ran.output
+    assert "+endpoint_url = https://aws-mirror.example" in ran.stdout
+
+
+def test_a_loopback_team_endpoint_needs_no_confirmation(
+    isolated_home, tmp_path, moto_server, authenticated_user
+):
+    team = team_with_endpoint(tmp_path, moto_server.url)
+    csv = access_key_csv(tmp_path, authenticated_user)
+    ran = run_onboard(
+        "setup", "--no-plugin", "--no-aws-cli", "--team", str(team), "--credentials-csv", str(csv), "--yes"
+    )
+    assert ran.exit_code == 0, ran.output
+    assert moto_server.url in ran.stdout
+    assert read_profile("ssm")["endpoint_url"] == moto_server.url
+
+
+def test_five_setups_at_once_each_confirm_their_own_key(isolated_home, tmp_path, moto_server):
+    users = [moto_server.create_user(f"learner{number}") for number in range(5)]
+    moto_server.enable_auth()
+    runs = []
+    for user in users:
+        csv = access_key_csv(tmp_path, user)
+        command = [sys.executable, "-m", "onboard", *setup_args(moto_server.url, "--region", "eu-west-1")]
+        command += ["--credentials-csv", str(csv), "--yes", "--json"]
+        runs.append(
+            (user, subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+        )
+    confirmed = 0
+    for user, process in runs:
+        stdout, stderr = process.communicate(timeout=120)
+        assert "internal error" not in stderr.lower(), stderr
+        arns = set(re.findall(r"arn:aws:iam::\d+:user/\w+", stdout))
+        if process.returncode == 0:
+            assert arns == {user.arn}, (user.arn, stdout)
+            confirmed += 1
+        else:
+            assert "Another program changed" in stdout + stderr, stdout + stderr
+            assert not (arns - {user.arn}), (user.arn, stdout)
+    # The last writer's key stays in the profile, and its run confirmed it.
+    assert confirmed >= 1
+    final = read_profile("ssm")["aws_access_key_id"]
+    assert final in {user.access_key_id for user in users}
+
+
+def test_the_output_menu_offers_only_what_aws_cli_v1_prints(
+    isolated_home, tmp_path, moto_server, authenticated_user
+):
+    # The test environment's `aws` is AWS CLI v1 (the awscli package), which has no yaml output.
+    csv = access_key_csv(tmp_path, authenticated_user)
+    ran = run_onboard(
+        *setup_args(moto_server.url, "--region", "eu-west-1", "--credentials-csv", str(csv), "--yes"),
+        "--output",
+        "yaml",
+        env={"PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")},
+    )
+    assert ran.exit_code == ExitCode.USAGE, ran.output
+    assert "yaml" in ran.stderr and "AWS CLI v1" in ran.stderr and "json, text, table" in ran.stderr
+    assert aws_files(isolated_home) == {"config": None, "credentials": None}
+
+
+class _BlockingProxy(BaseHTTPRequestHandler):
+    """A corporate proxy that refuses every download."""
+
+    def _refuse(self) -> None:
+        self.send_response(403, "Forbidden by policy")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    do_CONNECT = do_GET = do_HEAD = _refuse
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+@pytest.fixture
+def blocking_proxy():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _BlockingProxy)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_blocked_plugin_download_still_writes_the_profile_and_says_what_is_left(
+    isolated_home, tmp_path, moto_server, authenticated_user, blocking_proxy
+):
+    csv = access_key_csv(tmp_path, authenticated_user)
+    ran = run_onboard(
+        "setup",
+        "--plugin",
+        "--no-aws-cli",
+        "--download-url",
+        "https://plugin-mirror.example/",
+        "--endpoint-url",
+        moto_server.url,
+        "--region",
+        "eu-west-1",
+        "--credentials-csv",
+        str(csv),
+        "--yes",
+        env={"HTTPS_PROXY": blocking_proxy, "HTTP_PROXY": blocking_proxy, "NO_PROXY": "127.0.0.1,localhost"},
+        timeout=120,
+    )
+    assert ran.exit_code != 0, ran.output
+    assert read_profile("ssm")["aws_access_key_id"] == authenticated_user.access_key_id
+    assert "You are " + authenticated_user.arn in ran.stdout  # the keys were checked, and work
+    last = " ".join(ran.stdout.strip().splitlines()[-3:])
+    assert "plugin" in last and "onboard plugin install" in last
+    assert "keys" not in last.replace("keys work", "")
