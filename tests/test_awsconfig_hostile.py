@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import textwrap
 import time
 
@@ -12,6 +10,7 @@ import botocore.exceptions
 import pytest
 from fixtures_awsconfig import ACCESS_KEY_ID, SECRET_ACCESS_KEY, botocore_reads, botocore_session, write
 
+from helpers import run_onboard
 from onboard.awsconfig import ProfileSettings, apply_plan, aws_files, find_problems, plan_profile
 from onboard.errors import OnboardError
 
@@ -99,24 +98,8 @@ def test_setup_on_a_fifo_ends_with_a_message_not_a_hang(isolated_home):
     aws = isolated_home / ".aws"
     aws.mkdir()
     os.mkfifo(aws / "credentials")
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "onboard",
-            "setup",
-            "--no-plugin",
-            "--no-aws-cli",
-            "--region",
-            "eu-west-1",
-            "-y",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        env=os.environ,
-    )
-    assert done.returncode != 0
+    done = run_onboard("setup", "--no-plugin", "--no-aws-cli", "--region", "eu-west-1", "-y", timeout=30)
+    assert done.exit_code != 0
     assert "not a regular file" in done.stderr and "internal error" not in done.stderr
 
 
@@ -173,27 +156,12 @@ def test_secrets_in_comments_are_masked_in_setup_json(isolated_home):
     aws = isolated_home / ".aws"
     aws.mkdir()
     (aws / "credentials").write_text(COMMENTED, encoding="utf-8")
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "onboard",
-            "setup",
-            "--no-plugin",
-            "--no-aws-cli",
-            "--region",
-            "eu-west-1",
-            "--access-key-id",
-            ACCESS_KEY_ID,
-            "--dry-run",
-            "--json",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={**os.environ, "ONBOARD_SECRET_ACCESS_KEY": SECRET_ACCESS_KEY},
+    done = run_onboard(
+        *("setup", "--no-plugin", "--no-aws-cli", "--region", "eu-west-1", "--access-key-id", ACCESS_KEY_ID),
+        *("--dry-run", "--json"),
+        env={"ONBOARD_SECRET_ACCESS_KEY": SECRET_ACCESS_KEY},
     )
-    assert done.returncode == 0, done.stderr
+    assert done.exit_code == 0, done.stderr
     assert '"diff"' in done.stdout
     for secret in (SECRET_ACCESS_KEY, SECRET_ACCESS_KEY[::-1], SECRET_ACCESS_KEY[1:] + "Q"):
         assert secret not in done.stdout + done.stderr

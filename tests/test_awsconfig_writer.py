@@ -183,7 +183,7 @@ def test_a_change_the_user_did_not_review_is_refused():
     files = aws_files()
     plan = plan_profile(SSM, files)
     write(files.config, "[profile ssm]\nregion = ap-south-1\nrole_arn = arn:aws:iam::111122223333:role/x\n")
-    with pytest.raises(OnboardError, match="changed since the plan was shown") as raised:
+    with pytest.raises(OnboardError, match="changed the AWS files since the plan was shown") as raised:
         apply_plan(plan)
     assert "role_arn in [profile ssm]" in raised.value.message
     assert "ap-south-1" in files.config.read_text()

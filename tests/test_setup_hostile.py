@@ -13,14 +13,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from fixtures_moto import (  # noqa: F401
-    access_key_csv,
-    authenticated_user,
-    aws_files,
-    moto_server,
-    read_profile,
-    setup_args,
-)
+from fixtures_moto import access_key_csv, authenticated_user, aws_files, moto_server, read_profile, setup_args  # noqa: F401
 
 from helpers import run_onboard
 from onboard.errors import ExitCode

@@ -69,7 +69,7 @@ def setup_command(
     """
     from onboard.output import Outcome
     from onboard.setup import SetupOptions, run_setup
-    from onboard.setup.wizard import render_setup
+    from onboard.setup.report import render_setup
 
     options = SetupOptions(
         team=team,

@@ -1,5 +1,6 @@
-"""The `onboard setup` wizard: questions as data (questions.py) and the screens that ask them (wizard.py)."""
+"""The `onboard setup` wizard: questions as data, the screens (tools.py, wizard.py), the report."""
 
-from onboard.setup.wizard import SetupOptions, SetupReport, run_setup
+from onboard.setup.report import SetupOptions, SetupReport
+from onboard.setup.wizard import run_setup
 
 __all__ = ["SetupOptions", "SetupReport", "run_setup"]

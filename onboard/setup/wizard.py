@@ -17,21 +17,17 @@ from __future__ import annotations
 import os
 import shlex
 import sys
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from onboard.errors import EnvironmentProblem, ExitCode, OnboardError, UsageError
 from onboard.facts import DEFAULT_PROFILE
 from onboard.secrets import Secret
+from onboard.setup.report import SetupOptions, SetupReport
+from onboard.setup.tools import ToolScreens
 
 if TYPE_CHECKING:
-    from rich.console import Console
-
     from onboard.awsconfig import AccessKey, ProfilePlan
     from onboard.platform import Platform
-    from onboard.setup.questions import Asker
-    from onboard.team import TeamFile
 
 SECRET_ENV = "ONBOARD_SECRET_ACCESS_KEY"  # noqa: S105 - the name of a variable, not a secret
 DEFAULT_OUTPUT = "json"
@@ -39,68 +35,14 @@ DEFAULT_OUTPUT = "json"
 FIRST_LESSON = "ready"
 
 
-@dataclass
-class SetupOptions:
-    """Answers given on the command line; None means "not given" (ask, or take the default)."""
-
-    team: Path | None = None
-    profile: str | None = None
-    region: str | None = None
-    output: str | None = None
-    credentials_csv: Path | None = None
-    access_key_id: str | None = None
-    #: Read the secret access key from standard input (one line).
-    secret_from_stdin: bool = False
-    plugin: bool | None = None
-    aws_cli: bool | None = None
-    download_url: str | None = None
-    bundle_file: Path | None = None
-    bin_dir: Path | None = None
-    endpoint_url: str | None = None
-    dry_run: bool = False
-    #: Accept defaults and ask nothing (also implied by --json and by a non-terminal stdin).
-    yes: bool = False
-
-
-@dataclass
-class SetupReport:
-    """What setup found and did; ``data`` becomes the JSON envelope's data."""
-
-    data: dict[str, Any] = field(default_factory=dict)
-    exit_code: ExitCode = ExitCode.OK
-    warnings: list[str] = field(default_factory=list)
-
-
-class Wizard:
-    def __init__(self, options: SetupOptions, asker: Asker, out: Console | None):
-        self.options = options
-        self.ask = asker
-        #: Where screens are printed; None in --json runs.
-        self.out = out
-        self.report = SetupReport()
-        self.team: TeamFile | None = None
-        #: The user agreed to remove a byte-order mark from the AWS files.
-        self.strip_bom = False
-        #: The AWS CLI found or installed (its major version decides the output formats offered).
-        self.aws_cli_major: int | None = None
-        self.aws_cli_version: str | None = None
+class Wizard(ToolScreens):
+    """The whole run: the tools (:class:`ToolScreens`), then the profile, the keys, the review, the write
+    and the identity check."""
 
     @property
     def endpoint(self) -> str | None:
         """The endpoint the profile gets: --endpoint-url, else the team file's, else None (AWS's own)."""
         return self.options.endpoint_url or (self.team.endpoint_url if self.team is not None else None)
-
-    # ------------------------------------------------------------------------------------- printing
-
-    def say(self, text: str = "", *, style: str | None = None) -> None:
-        if self.out is not None:
-            from onboard.output import escape
-
-            self.out.print(escape(text), style=style)
-
-    def screen(self, title: str) -> None:
-        self.say()
-        self.say(title, style="bold")
 
     # ---------------------------------------------------------------------------------------- steps
 
@@ -164,124 +106,6 @@ class Wizard:
                 hint += " Or let onboard remove it: run setup again with --yes."
             raise UsageError(f"{where}: {problem.message}", hint)
         return platform
-
-    def plugin_screen(self, platform: Platform) -> None:
-        self.screen("Session Manager plugin")
-        if self.options.plugin is False:
-            self.report.data["plugin"] = {"action": "skipped"}
-            self.say("  Skipped (--no-plugin).")
-            return
-        from onboard.plugin.catalog import version_at_least
-        from onboard.plugin.install import install_plugin
-        from onboard.plugin.status import plugin_status
-
-        status = plugin_status(bin_dir=self.options.bin_dir)
-        ours_installed = status.link_ok and version_at_least(status.installed_version or "0")
-        if self.options.bundle_file is None and (status.ok or ours_installed):
-            self.report.data["plugin"] = {"action": "kept", **status.to_dict()}
-            where = status.installed_path if ours_installed else status.active_path
-            version = status.installed_version if ours_installed else status.active_version
-            self.say(f"  Version {version} is installed ({where}): nothing to do.")
-            self._path_hint(status.path_hint, status.problems)
-            return
-        for problem in status.problems:
-            self.say(f"  {problem}")
-        if not self.ask.answer("install_plugin", given=self.options.plugin, default=True):
-            self.report.data["plugin"] = {"action": "declined", **status.to_dict()}
-            self.report.warnings.append(
-                "The Session Manager plugin is missing: `onboard plugin install` adds it."
-            )
-            return
-        source = self.team.plugin if self.team is not None else None
-        try:
-            result = install_plugin(
-                platform=platform,
-                download_url=self.options.download_url or (source.download_url if source else None),
-                bundle_file=self.options.bundle_file,
-                bin_dir=self.options.bin_dir,
-                extra_trusted_keys=source.trusted_keys() if source else (),
-                progress=self.out is not None,
-            )
-        except EnvironmentProblem as failed:
-            # The profile and the key check need no plugin, so a download the network (a proxy, a
-            # firewall) blocked does not stop them: carry on, and end with the one command left. A
-            # download that fails its signature check still stops everything.
-            self._unfinished("plugin", "the Session Manager plugin", failed, self._plugin_command())
-            return
-        self.report.data["plugin"] = {"action": "installed" if result.changed else "kept", **result.to_dict()}
-        verified = (
-            "unverified"
-            if result.verified_by == "unverified"
-            else f"signature checked ({result.verified_by})"
-        )
-        self.say(f"  Version {result.version} installed at {result.link}, {verified}.", style="green")
-        self._path_hint(result.path_hint, ())
-
-    def _plugin_command(self) -> str:
-        """The `onboard plugin install` that finishes what this run could not, with this run's sources."""
-        words = ["onboard", "plugin", "install"]
-        for flag, value in (
-            ("--download-url", self.options.download_url),
-            ("--bundle-file", self.options.bundle_file),
-            ("--bin-dir", self.options.bin_dir),
-            ("--team", self.options.team),
-        ):
-            if value is not None:
-                words += [flag, shlex.quote(str(value))]
-        return " ".join(words)
-
-    def _unfinished(self, step: str, what: str, failed: OnboardError, command: str) -> None:
-        """Record a step that failed without stopping setup: what, why, and the command that finishes it."""
-        self.report.data[step] = {"action": "failed", "error": failed.to_dict()}
-        self.report.data.setdefault("unfinished", []).append(
-            {"step": what, "error": failed.message, "command": command}
-        )
-        if self.report.exit_code == ExitCode.OK:
-            self.report.exit_code = failed.exit_code
-        self.say(f"  Could not install {what}: {failed.message}", style="red")
-        if failed.hint:
-            self.say(f"  {failed.hint}")
-        self.say(f"  Setup carries on with your profile; afterwards, finish with: {command}")
-
-    def _path_hint(self, hint: Any, problems: tuple[str, ...]) -> None:
-        for problem in problems:
-            self.say(f"  {problem}", style="yellow")
-        if hint is not None:
-            line = f"To put the plugin first on PATH, {hint}"
-            self.say(f"  {line}", style="yellow")
-            self.report.warnings.append(line)
-
-    def aws_cli_screen(self, platform: Platform) -> None:
-        from onboard.plugin.awscli import detect_awscli, explain_install, install_awscli
-
-        self.screen("AWS CLI")
-        found = detect_awscli()
-        self.aws_cli_major, self.aws_cli_version = found.major, found.version
-        if found.usable:
-            self.report.data["aws_cli"] = {"action": "kept", **found.to_dict()}
-            self.say(f"  {found.reason} at {found.path}: nothing to do.")
-            return
-        self.say(f"  {found.reason}.", style="yellow")
-        # A 60 MB download that changes PATH: only when asked for (--aws-cli, or yes at the prompt).
-        installable = platform.is_linux or platform.os == "macos"
-        if not (
-            installable and self.ask.answer("install_aws_cli", given=self.options.aws_cli, default=False)
-        ):
-            self.report.data["aws_cli"] = {"action": "explained", **found.to_dict()}
-            self.report.warnings.append(f"{found.reason}: `aws ssm start-session` needs the AWS CLI.")
-            for line in explain_install(platform).splitlines():
-                self.say(f"  {line}")
-            return
-        try:
-            installed = install_awscli(
-                platform=platform, bin_dir=self.options.bin_dir, progress=self.out is not None
-            )
-        except EnvironmentProblem as failed:
-            self._unfinished("aws_cli", "the AWS CLI", failed, "onboard setup --aws-cli")
-            return
-        self.aws_cli_major, self.aws_cli_version = 2, installed.version
-        self.report.data["aws_cli"] = {"action": "installed", **installed.to_dict()}
-        self.say(f"  AWS CLI {installed.version} installed at {installed.link}.", style="green")
 
     def profile_screen(self) -> tuple[str, str, str]:
         self.screen("Profile")
@@ -574,25 +398,3 @@ def run_setup(options: SetupOptions, *, as_json: bool) -> SetupReport:
     interactive = not (options.yes or as_json) and sys.stdin.isatty() and sys.stdout.isatty()
     wizard = Wizard(options, Asker(interactive=interactive), None if as_json else console())
     return wizard.run()
-
-
-def render_setup(out: Console, data: dict[str, Any]) -> None:
-    """The closing line, after the screens printed the details."""
-    out.print()
-    identity = data.get("identity")
-    if identity is None:
-        out.print("Dry run: nothing was written." if data.get("dry_run") else "Setup stopped.")
-    elif not identity["ok"]:
-        out.print(f"Setup is not finished: the keys in profile {data['profile']} did not work (see above).")
-    elif data.get("unfinished"):
-        for left in data["unfinished"]:
-            out.print(f"Setup is not finished: {left['step']} could not be installed ({left['error']}).")
-        out.print(f"Profile {data['profile']} is written and its keys work. To finish, run:")
-        for left in data["unfinished"]:
-            out.print(f"  {left['command']}", style="bold")
-    elif data["changed"]:
-        out.print(f"Done: profile {data['profile']} is set up and works.", style="bold green")
-    else:
-        out.print(
-            f"Nothing changed: profile {data['profile']} was already set up, and works.", style="bold green"
-        )
