@@ -22,6 +22,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import secrets
 from dataclasses import asdict, dataclass
 from pathlib import Path
