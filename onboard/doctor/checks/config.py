@@ -247,7 +247,7 @@ def output(ctx: DoctorContext) -> Finding:
     cli = ctx.finding("tools.aws-cli").data
     major = cli.get("major")
     from_env = ctx.environ.get("AWS_DEFAULT_OUTPUT")
-    chosen = from_env or ctx.session().get_scoped_config().get("output")
+    chosen = from_env or _profile_setting(ctx, "output")
     where = "AWS_DEFAULT_OUTPUT" if from_env else f"the profile {ctx.profile!r}"
     if not chosen:
         return ok("no output format set: the AWS CLI prints json")
@@ -259,9 +259,10 @@ def output(ctx: DoctorContext) -> Finding:
     data = {"output": chosen, "from": where, "supported": list(supported)}
     if chosen in supported:
         return ok(f"output = {chosen}, which the AWS CLI prints", *evidence, data=data)
+    which = "every `aws` command" if from_env else f"every `aws ... --profile {ctx.profile}` command"
     summary = (
-        f"output = {chosen} (from {where}), but AWS CLI v{major} cannot print it: every `aws` command "
-        f'fails with "Unknown output type: {chosen}"'
+        f"output = {chosen} (from {where}), but AWS CLI v{major} cannot print it: {which} fails with "
+        f'"Unknown output type: {chosen}"'
     )
     if from_env:
         return fail(
@@ -438,14 +439,19 @@ def _profile_exists(ctx: DoctorContext, name: str) -> bool:
 
 def _profile_region(ctx: DoctorContext) -> str | None:
     """The region the profile itself sets (credentials file first, as botocore merges them)."""
+    return _profile_setting(ctx, "region")
+
+
+def _profile_setting(ctx: DoctorContext, key: str) -> str | None:
+    """What the profile itself sets for ``key`` (credentials file first, as botocore merges them)."""
     files = ctx.files()
     from onboard.awsconfig import find_sections
 
     places: tuple[tuple[Path, FileKind], ...] = ((files.credentials, "credentials"), (files.config, "config"))
     for path, kind in places:
         for section in find_sections(path, kind):
-            if section.kind == "profile" and section.name == ctx.profile and "region" in section.keys:
-                return _value_of(path, section.header_line, "region")
+            if section.kind == "profile" and section.name == ctx.profile and key in section.keys:
+                return _value_of(path, section.header_line, key)
     return None
 
 
@@ -480,5 +486,5 @@ CHECKS = (
     Check("config.permissions", GROUP, "Credentials file permissions", permissions, ("config.files",)),
     Check("config.profile", GROUP, "The profile", profile, ("config.parse",)),
     Check("config.environment", GROUP, "Environment overrides", environment, ("config.parse",)),
-    Check("config.output", GROUP, "Output format", output, ("config.profile", "tools.aws-cli")),
+    Check("config.output", GROUP, "Output format", output, ("config.parse", "tools.aws-cli")),
 )
