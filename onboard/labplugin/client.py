@@ -45,6 +45,8 @@ FORWARDED_SIGNALS = {"SIGINT": b"\x03", "SIGQUIT": b"\x1c", "SIGTSTP": b"\x1a"}
 SIZE_POLL_SECONDS = 0.5
 TIMER_TICK = 0.05
 RESUME_ATTEMPTS = 5
+#: After Ctrl-C in a port session: how long channel_closed may take before the plugin exits anyway.
+TERMINATE_GRACE_SECONDS = 1.0
 #: Wait for the handshake this long before giving up on a server that accepted the socket.
 HANDSHAKE_TIMEOUT = 30.0
 
@@ -163,6 +165,8 @@ class ShellSession:
     def _signalled(self, byte: bytes) -> None:
         if self.port is not None:  # a port session has no remote terminal: Ctrl-C ends it
             self.port.terminate()
+            # As AWS's plugin: exit right after sending the flag, whether or not the agent answers.
+            threading.Timer(TERMINATE_GRACE_SECONDS, self._closed.set).start()
         else:
             self._input.put((byte, PayloadType.OUTPUT))
 
