@@ -117,12 +117,16 @@ def test_a_50_mb_config_is_refused_at_once_naming_its_size():
 
 
 def _plan_and_check_time(files, text: str) -> float:
+    """CPU seconds (less disturbed by a busy machine than wall time) to plan, diff and inspect, best of 2."""
     write(files.config, text + "[profile ssm]\nregion = us-east-1\n")  # the profile at the very end
-    started = time.monotonic()
-    diff = plan_profile(SSM, files).changes[0].diff()
-    find_problems(files)
-    assert "-region = us-east-1" in diff and "+region = eu-west-1" in diff
-    return time.monotonic() - started
+    times = []
+    for _attempt in range(2):
+        started = time.process_time()
+        diff = plan_profile(SSM, files).changes[0].diff()
+        find_problems(files)
+        times.append(time.process_time() - started)
+        assert "-region = us-east-1" in diff and "+region = eu-west-1" in diff
+    return min(times)
 
 
 def test_a_large_config_is_planned_in_linear_time():
