@@ -20,13 +20,17 @@ import pexpect
 import pytest
 
 from onboard.lab.datachannel import DataChannelServer
+from onboard.lab.instance import layout_of
 from onboard.lab.sessions import LabInstance, LabSession, SessionRegistry
 from onboard.secrets import Secret
 
 REGION = "eu-west-1"
 JUPYTER = "i-0a1b2c3d4e5f60001"
 AIRFLOW = "i-0a1b2c3d4e5f60002"
+#: An Ubuntu instance, as the team's write-up had: the agent is a snap there.
+REDASH = "i-0a1b2c3d4e5f60003"
 SSM_PROMPT = "sh-4.2$ "
+UBUNTU_PROMPT = "$ "
 
 
 @dataclass
@@ -93,7 +97,9 @@ def plugin_arguments(target: str, endpoint: str = "http://127.0.0.1:9") -> list[
 
 
 def lab_instances(root: Path) -> dict[str, LabInstance]:
-    def instance(instance_id: str, name: str, users: list[str]) -> LabInstance:
+    def instance(
+        instance_id: str, name: str, users: list[str], platform: str = "Amazon Linux"
+    ) -> LabInstance:
         return LabInstance(
             instance_id=instance_id,
             name=name,
@@ -104,12 +110,20 @@ def lab_instances(root: Path) -> dict[str, LabInstance]:
             role_access_key_id="ASIALABROLE" + name.upper(),
             role_secret_access_key=Secret("role-secret-" + secrets.token_hex(12)),
             hostname="ip-10-0-1-23" if name == "jupyter" else "",
+            platform_name=platform,
         )
 
     return {
         JUPYTER: instance(JUPYTER, "jupyter", ["analyst"]),
         AIRFLOW: instance(AIRFLOW, "airflow", ["airflow", "analyst"]),
+        REDASH: instance(REDASH, "redash", ["redash"], platform="Ubuntu"),
     }
+
+
+def seen_path(lab: ChannelLab, target: str, inside: str) -> str:
+    """``inside`` (``/home/ssm-user``) as the shells of ``target`` see it: as is in a sandbox, under the
+    instance's folder tree otherwise."""
+    return layout_of(lab.instances[target]).path(inside)
 
 
 def start_channel_lab(root: Path, **server_options) -> ChannelLab:

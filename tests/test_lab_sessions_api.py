@@ -9,6 +9,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 from fixtures_lab import lab, lab_server  # noqa: F401
 
+from onboard.lab import sandbox
 from onboard.lab.sessions import MAX_SESSION_MINUTES
 
 pytestmark = pytest.mark.slow
@@ -48,3 +49,11 @@ def test_max_session_duration_is_the_labs_limit_in_minutes(lab):
         assert described["MaxSessionDuration"] == str(MAX_SESSION_MINUTES) == "1440"
     finally:
         ssm.terminate_session(SessionId=session_id)
+
+
+def test_lab_status_says_how_instance_shells_are_isolated(lab):
+    from onboard.lab import control
+
+    isolation = control.status(lab.paths)["isolation"]
+    assert isolation == sandbox.isolation().describe()
+    assert isolation["mode"] in ("sandbox", "host") and isolation["detail"]

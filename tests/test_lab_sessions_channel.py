@@ -16,6 +16,7 @@ from fixtures_sessions import (
     channel_lab,
     resize_and_read_back,
     run_command,
+    seen_path,
     start_channel_lab,
     stop_channel_lab,
 )
@@ -38,10 +39,13 @@ def _connected(lab, **options):
     return answer, child
 
 
-def test_a_session_is_a_shell_as_ssm_user_in_the_instance_home(channel_lab):
+def test_a_session_is_a_shell_as_ssm_user_where_the_agent_starts_it(channel_lab):
     answer, child = _connected(channel_lab)
-    home = channel_lab.instances[JUPYTER].home_of("ssm-user")
-    assert run_command(child, "whoami; pwd; echo $HOME").split() == ["ssm-user", str(home), str(home)]
+    start, home = (
+        seen_path(channel_lab, JUPYTER, "/usr/bin"),
+        seen_path(channel_lab, JUPYTER, "/home/ssm-user"),
+    )
+    assert run_command(child, "whoami; pwd; echo $HOME").split() == ["ssm-user", start, home]
     assert run_command(child, "echo $AWS_DEFAULT_REGION $AWS_EC2_METADATA_DISABLED").split() == [
         "eu-west-1",
         "true",
@@ -62,7 +66,7 @@ def test_sudo_switches_users_and_exit_comes_back(channel_lab):
         child.sendline("whoami; pwd; echo $USER")
         child.expect(analyst)
         lines = child.before.replace("\r", "").split("\n")[1:4]
-        assert lines == ["analyst", str(channel_lab.instances[JUPYTER].home_of("analyst")), "analyst"]
+        assert lines == ["analyst", seen_path(channel_lab, JUPYTER, "/home/analyst"), "analyst"]
         child.sendline("exit")
         child.expect_exact(SSM_PROMPT)
         assert run_command(child, "whoami").strip() == "ssm-user"
@@ -72,12 +76,12 @@ def test_sudo_switches_users_and_exit_comes_back(channel_lab):
     child.sendline("exit")
     child.expect_exact(SSM_PROMPT)
     child.sendline("sudo -s")
-    child.expect(r"\[root@ip-10-0-1-23 ssm-user\]# ")
-    assert run_command(child, "whoami", prompt="ssm-user]# ").split("\n")[0] == "root"
+    child.expect(r"\[root@ip-10-0-1-23 bin\]# ")  # no login: stays in the folder (/usr/bin)
+    assert run_command(child, "whoami", prompt="bin]# ").split("\n")[0] == "root"
     child.sendline("exit")
     child.expect_exact(SSM_PROMPT)
     child.sendline("sudo su")
-    child.expect(r"\[root@ip-10-0-1-23 ssm-user\]# ")  # no dash: stays in the folder
+    child.expect(r"\[root@ip-10-0-1-23 bin\]# ")  # no dash: stays in the folder
     child.sendline("exit")
     child.expect_exact(SSM_PROMPT)
     assert "sudo: unknown user nosuchuser" in run_command(child, "sudo -iu nosuchuser")
@@ -171,7 +175,7 @@ def test_two_learners_at_once_see_only_their_own_sessions(channel_lab):
     bob.expect_exact(SSM_PROMPT)
     assert run_command(alice, "hostname").strip() == "ip-10-0-1-23"
     assert "alice" not in run_command(bob, "true") and "bob" not in run_command(alice, "true")
-    assert str(channel_lab.instances[AIRFLOW].root) in run_command(bob, "pwd")
+    assert run_command(bob, "ls ~/..").split() == ["airflow", "analyst", "ssm-user"]
 
 
 @contextlib.contextmanager

@@ -55,6 +55,8 @@ def _render_state(out, data) -> None:
     out.print(f"  access-key CSVs in {escape(str(Path(data['state_dir']) / 'credentials'))}")
     sessions = data.get("sessions", {})
     out.print(f"  sessions: {sessions.get('active', 0)} active, {sessions.get('total', 0)} in all")
+    if "isolation" in data:
+        out.print(f"  instance shells: {escape(data['isolation']['detail'])}")
     for fault in data.get("faults", []):
         out.print(f"  [yellow]fault in force:[/yellow] {fault['name']} {fault['target'] or ''}")
     if data.get("system_plugin"):

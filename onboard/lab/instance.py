@@ -1,10 +1,15 @@
-"""A lab instance's shell: a pseudo-terminal running bash in the instance's own folder tree.
+"""A lab instance's shell: a pseudo-terminal running bash, looking like a shell on the EC2 instance.
 
-Each session gets a fresh login shell as the OS user running the lab (there is no other user: see
-:mod:`onboard.lab.shell` for the sudo simulation), with HOME in ``<root>/home/ssm-user``, the prompt of
-ssm-user on Amazon Linux (``sh-4.2$``), and the instance role's lab credentials plus the lab endpoint in
-its environment, so that ``aws s3 cp`` on the instance reaches the lab's S3, like an instance profile
-does on EC2. Nothing from the lab operator's own environment (their AWS_* variables, ~/.aws) leaks in.
+Each session gets a fresh shell as ``ssm-user``, started where AWS's agent starts it (its working folder:
+``/usr/bin`` on Amazon Linux, prompt ``sh-4.2$``; ``/var/snap/amazon-ssm-agent/<revision>`` on Ubuntu, where
+the agent is a snap, prompt ``$``), with HOME ``/home/ssm-user``, and the instance role's lab credentials
+plus the lab endpoint in its environment, so that ``aws s3 cp`` on the instance reaches the lab's S3, like
+an instance profile does on EC2. Nothing from the lab operator's own environment (their AWS_* variables,
+~/.aws) leaks in.
+
+Where bubblewrap works (:mod:`onboard.lab.sandbox`) the shell runs in a sandbox whose ``/`` is the
+instance's; elsewhere it runs on the host as the lab's OS user, every instance path under the instance's
+folder tree (``<root>/home/ssm-user``...). :func:`layout_of` says which paths the shell sees.
 """
 
 from __future__ import annotations
@@ -21,8 +26,10 @@ import subprocess
 import sys
 import termios
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
+from onboard.lab import sandbox
 from onboard.lab.sessions import (
     DEFAULT_DOCUMENT,
     INTERACTIVE_COMMAND,
@@ -35,16 +42,63 @@ from onboard.lab.sessions import (
 from onboard.lab.shell import BIN_DIR, RC_FILE, SSM_USER_PROMPT
 
 SSM_USER = "ssm-user"
+#: The snap revision of the agent on the lab's Ubuntu instances (the one the team's write-up shows).
+SNAP_REVISION = "1480"
+
+
+@dataclass(frozen=True)
+class Flavour:
+    """What an instance's operating system makes a session look like."""
+
+    name: str
+    #: Where AWS's agent starts sessions: its working folder (``WorkingDirectory=/usr/bin/`` in the
+    #: agent's systemd unit; a snap service runs in its ``$SNAP_DATA`` folder). ssm-user cannot write there.
+    start_folder: str
+    #: ssm-user's prompt: its shell is ``sh``, which is bash 4.2 on Amazon Linux 2 and dash on Ubuntu.
+    prompt: str
+
+
+AMAZON_LINUX = Flavour("amazon-linux", "/usr/bin", SSM_USER_PROMPT)
+UBUNTU = Flavour("ubuntu", f"/var/snap/amazon-ssm-agent/{SNAP_REVISION}", "$ ")
+
+
+def flavour_of(instance: LabInstance) -> Flavour:
+    return UBUNTU if instance.platform_name.lower().startswith("ubuntu") else AMAZON_LINUX
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where an instance's folders are as its shells see them."""
+
+    #: ``""`` in a sandbox (the instance's folders are at ``/``), else the instance's tree on the host.
+    root: str
+    sandboxed: bool
+
+    def path(self, inside: str) -> str:
+        """``inside`` (``/home/ssm-user``) as the shell sees it."""
+        return self.root + inside
+
+
+def layout_of(instance: LabInstance) -> Layout:
+    if sandbox.isolation().sandboxed:
+        return Layout("", True)
+    return Layout(str(instance.root), False)
+
+
 #: Bytes typed into a non-interactive command that AWS's agent turns into signals (appconfig's
 #: ByteControlSignalsLinux): there is no terminal to do it.
 CONTROL_SIGNALS = {0x03: signal.SIGINT, 0x1C: signal.SIGQUIT}
 #: Largest terminal side accepted in a Size message, in characters.
 MAX_TERMINAL_SIDE = 10000
 
-#: The child becomes a session leader (start_new_session) and takes the pty as its controlling
-#: terminal, so that Ctrl-C typed by the learner reaches the foreground job as SIGINT.
+#: The child becomes a session leader (start_new_session; in a sandbox, where it is the PID namespace's
+#: second process, setsid) and takes the pty as its controlling terminal, so that Ctrl-C typed by the
+#: learner reaches the foreground job as SIGINT.
 _TAKE_TERMINAL = (
-    "import fcntl, os, sys, termios; fcntl.ioctl(0, termios.TIOCSCTTY, 0); "
+    "import fcntl, os, sys, termios\n"
+    "if os.getsid(0) != os.getpid():\n"
+    "    os.setsid()\n"
+    "fcntl.ioctl(0, termios.TIOCSCTTY, 0)\n"
     "os.execvp(sys.argv[1], sys.argv[1:])"
 )
 
@@ -63,30 +117,52 @@ def _aws_cli() -> str | None:
     return str(beside_python) if beside_python.exists() else shutil.which("aws")
 
 
-def _lab_bin(instance: LabInstance) -> Path:
-    """The instance's own bin folder: the simulated sudo/whoami/hostname (copied executable: wheels drop
-    mode bits) and a link to the AWS CLI, as an Amazon Linux instance has it on PATH."""
-    target = instance.root / "opt" / "onboard-lab" / "bin"
-    target.mkdir(parents=True, exist_ok=True)
-    for script in BIN_DIR.iterdir():
-        copy = target / script.name
-        if not copy.exists() or copy.read_bytes() != script.read_bytes():
-            shutil.copyfile(script, copy)
+def _prepare_tree(instance: LabInstance, layout: Layout) -> None:
+    """The instance's folders a shell needs: every user's home, /root, /tmp, /var, the agent's start
+    folder (read-only to ssm-user, as on AWS), the lab's tools in /opt/onboard-lab, and in a sandbox the
+    instance's /etc/passwd and friends."""
+    root = instance.root
+    for user in (SSM_USER, *instance.users):
+        instance.home_of(user).mkdir(parents=True, exist_ok=True)
+    (root / "root").mkdir(parents=True, exist_ok=True)
+    for shared in ("tmp", "var/tmp"):
+        (root / shared).mkdir(parents=True, exist_ok=True)
+        (root / shared).chmod(0o1777)
+    start = flavour_of(instance).start_folder
+    if not (layout.sandboxed and start.startswith("/usr/")):  # a sandbox has the host's /usr
+        start_folder = root / start.lstrip("/")
+        start_folder.mkdir(parents=True, exist_ok=True)
+        start_folder.chmod(0o555)
+    _lab_tools(instance)
+    if layout.sandboxed:
+        sandbox.write_identity_files(root, instance.users, hostname_of(instance))
+
+
+def _lab_tools(instance: LabInstance) -> None:
+    """/opt/onboard-lab: the simulated sudo/whoami/hostname and the shells' start-up file (copied,
+    executable: wheels drop mode bits) and a link to the AWS CLI, as an instance has it on PATH."""
+    tools = instance.root / "opt" / "onboard-lab"
+    (tools / "bin").mkdir(parents=True, exist_ok=True)
+    for source, copy in [(script, tools / "bin" / script.name) for script in BIN_DIR.iterdir()] + [
+        (RC_FILE, tools / RC_FILE.name)
+    ]:
+        if not copy.exists() or copy.read_bytes() != source.read_bytes():
+            shutil.copyfile(source, copy)
             copy.chmod(0o755)
     aws = _aws_cli()
-    link = target / "aws"
+    link = tools / "bin" / "aws"
     if aws and not (link.is_symlink() and os.readlink(link) == aws):
         link.unlink(missing_ok=True)
         link.symlink_to(aws)
-    return target
 
 
-def shell_environment(instance: LabInstance, user: str = SSM_USER) -> dict[str, str]:
+def shell_environment(instance: LabInstance, layout: Layout, user: str = SSM_USER) -> dict[str, str]:
     """The environment of a shell on ``instance``: only what an EC2 shell would have, plus the lab's."""
-    home = instance.home_of(user)
-    path = [str(_lab_bin(instance)), "/usr/local/bin", "/usr/bin", "/bin", "/usr/sbin", "/sbin"]
+    home = layout.path(f"/home/{user}")
+    path = [layout.path("/opt/onboard-lab/bin"), "/usr/local/bin", "/usr/bin", "/bin", "/usr/sbin", "/sbin"]
+    flavour = flavour_of(instance)
     environment = {
-        "HOME": str(home),
+        "HOME": home,
         "USER": user,
         "LOGNAME": user,
         "SHELL": "/bin/bash",
@@ -99,28 +175,33 @@ def shell_environment(instance: LabInstance, user: str = SSM_USER) -> dict[str, 
         "AWS_REGION": instance.region,
         "AWS_ENDPOINT_URL": instance.endpoint_url,
         "AWS_EC2_METADATA_DISABLED": "true",
-        "AWS_CONFIG_FILE": str(home / ".aws" / "config"),
-        "AWS_SHARED_CREDENTIALS_FILE": str(home / ".aws" / "credentials"),
-        "ONBOARD_LAB_ROOT": str(instance.root),
+        "AWS_CONFIG_FILE": f"{home}/.aws/config",
+        "AWS_SHARED_CREDENTIALS_FILE": f"{home}/.aws/credentials",
+        "ONBOARD_LAB_ROOT": layout.root,
         "ONBOARD_LAB_USERS": " ".join(instance.users),
         "ONBOARD_LAB_HOSTNAME": hostname_of(instance),
+        "ONBOARD_LAB_FLAVOUR": flavour.name,
         "ONBOARD_LAB_USER": user,
-        "ONBOARD_LAB_RC": str(RC_FILE),
-        "ONBOARD_LAB_PS1": SSM_USER_PROMPT,
+        "ONBOARD_LAB_RC": rc_file(layout),
+        "ONBOARD_LAB_PS1": flavour.prompt,
     }
     if instance.role_session_token:
         environment["AWS_SESSION_TOKEN"] = instance.role_session_token.reveal()
     return environment
 
 
-def shell_command(session: LabSession) -> list[str]:
+def rc_file(layout: Layout) -> str:
+    return layout.path(f"/opt/onboard-lab/{RC_FILE.name}")
+
+
+def shell_command(session: LabSession, layout: Layout) -> list[str]:
     """What the session's document runs: a shell, or the ``command`` parameter.
 
     As AWS's agent (session/shell/shell_unix.go): the interactive command runs under ``sh -c`` in a
     terminal; the non-interactive one is split like a shell would split it and run directly, no shell.
     """
     bash = shutil.which("bash") or "/bin/bash"
-    interactive = [bash, "--noprofile", "--rcfile", str(RC_FILE), "-i"]
+    interactive = [bash, "--noprofile", "--rcfile", rc_file(layout), "-i"]
     if session.document_name == DEFAULT_DOCUMENT:
         return interactive
     parameters = check_parameters(session.document_name, session.parameters)
@@ -145,18 +226,26 @@ class ShellProcess:
     """
 
     def __init__(self, instance: LabInstance, session: LabSession, cols: int = 300, rows: int = 100):
-        env = shell_environment(instance)
-        home = Path(env["HOME"])
-        home.mkdir(parents=True, exist_ok=True)
-        argv = shell_command(session)
+        layout = layout_of(instance)
+        _prepare_tree(instance, layout)
+        env = shell_environment(instance, layout)
+        argv = shell_command(session, layout)
+        self.sandboxed = layout.sandboxed
         self.interactive = session.document_name != NON_INTERACTIVE_COMMAND
         if self.interactive:
             self.output_fd, child_fd = os.openpty()
-            child_stdin = child_fd
+            child_stdin: int = child_fd
             argv = [sys.executable, "-I", "-S", "-c", _TAKE_TERMINAL, *argv]
         else:
             self.output_fd, child_fd = os.pipe()
             child_stdin = subprocess.DEVNULL
+        start = layout.path(flavour_of(instance).start_folder)
+        if layout.sandboxed:
+            # the environment (with the role's secret) reaches the shell through bwrap's own, never argv
+            argv = sandbox.sandboxed_command(
+                argv, root=instance.root, hostname=hostname_of(instance), cwd=start
+            )
+            start = str(instance.root)
         try:
             self.resize(cols, rows)
             self.process = subprocess.Popen(
@@ -164,7 +253,7 @@ class ShellProcess:
                 stdin=child_stdin,
                 stdout=child_fd,
                 stderr=child_fd,
-                cwd=home,
+                cwd=start,
                 env=env,
                 start_new_session=True,
             )
@@ -197,8 +286,7 @@ class ShellProcess:
         if not self.interactive:
             for byte in data:
                 if byte in CONTROL_SIGNALS and self.process.poll() is None:
-                    with contextlib.suppress(ProcessLookupError):
-                        os.killpg(self.process.pid, CONTROL_SIGNALS[byte])
+                    self._signal_command(CONTROL_SIGNALS[byte])
             return len(data)
         try:
             return os.write(self.output_fd, data)
@@ -224,14 +312,18 @@ class ShellProcess:
         self.close()
 
     def _session_processes(self) -> list[int]:
-        """Processes in the shell's session: the shell and every job it started, stopped or in the
-        background (they have their own process groups, so killpg alone would miss them)."""
-        session = self.process.pid
-        found = []
-        proc = Path("/proc")
-        if not proc.is_dir():  # not Linux: the shell's own process group is the best we know
-            return [session] if self.process.poll() is None else []
-        for entry in proc.iterdir():
+        """Processes of the session: the shell and every job it started, stopped or in the background
+        (they have process groups of their own, so killpg alone would miss them): those in the shell's
+        session, and those descended from it (a sandbox's processes are in sessions of their own)."""
+        return [pid for pid, _ in self._processes()]
+
+    def _processes(self) -> list[tuple[int, str]]:
+        """(pid, command name) of every live process of the session (see :meth:`_session_processes`)."""
+        leader = self.process.pid
+        if not Path("/proc").is_dir():  # not Linux: the shell's own process group is the best we know
+            return [(leader, "")] if self.process.poll() is None else []
+        table: dict[int, tuple[int, int, str]] = {}  # pid -> (parent, session, name)
+        for entry in Path("/proc").iterdir():
             if not entry.name.isdigit():
                 continue
             try:
@@ -240,9 +332,29 @@ class ShellProcess:
                 continue
             # fields after "(comm)": state ppid pgrp session ...
             fields = stat[stat.rfind(")") + 2 :].split()
-            if len(fields) > 3 and int(fields[3]) == session and fields[0] != "Z":
-                found.append(int(entry.name))
+            if len(fields) > 3 and fields[0] != "Z":
+                name = stat[stat.find("(") + 1 : stat.rfind(")")]
+                table[int(entry.name)] = (int(fields[1]), int(fields[3]), name)
+        found = []
+        for pid, (parent, session, name) in table.items():
+            ancestor, hops = parent, 0
+            while ancestor not in (0, 1, leader) and ancestor in table and hops < 64:
+                ancestor, hops = table[ancestor][0], hops + 1
+            if pid == leader or session == leader or ancestor == leader:
+                found.append((pid, name))
         return found
+
+    def _signal_command(self, signum: int) -> None:
+        """Signal the document's command as AWS's agent does for Ctrl-C in a non-interactive session;
+        in a sandbox, the processes inside it (bubblewrap does not pass signals on)."""
+        if not self.sandboxed:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signum)
+            return
+        for pid, name in self._processes():
+            if name != "bwrap":
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signum)
 
     def _signal_session(self, signum: int) -> None:
         if not Path("/proc").is_dir():

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from onboard.errors import OnboardError
+from onboard.lab import sandbox
 from onboard.lab.faults import apply_fault, clear_faults
 from onboard.lab.httpserver import HOST, PREFERRED_PORT, bind, log_to, request_handler
 from onboard.lab.motoboot import Background, Phases, import_moto_ec2, prepare_moto_settings, warm_up
@@ -261,6 +262,7 @@ class LabServer:
             world=self.world.summary(),
             faults=tuple(FaultInForce(name, target) for name, target in self.active_faults),
             plugin=self._plugin_summary(),
+            isolation=sandbox.isolation(),
             sessions=SessionCounts(active=sum(1 for s in sessions if s.is_active), total=len(sessions)),
         )
 

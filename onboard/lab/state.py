@@ -30,6 +30,7 @@ from typing import Any
 
 from onboard.errors import EnvironmentProblem
 from onboard.fileio import HeldLock
+from onboard.lab.sandbox import Isolation
 from onboard.secrets import Secret
 
 #: The IAM console's access-key download: a header row, then the key.
@@ -197,6 +198,8 @@ class LabStatus:
     faults: tuple[FaultInForce, ...]
     plugin: PluginSummary
     sessions: SessionCounts
+    #: How instance shells are kept apart from this computer (:mod:`onboard.lab.sandbox`).
+    isolation: Isolation
     status: str = "ready"
 
     def to_json(self) -> dict[str, Any]:
