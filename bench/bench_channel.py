@@ -20,10 +20,10 @@ from benchlib import REPO, Figure, start_lab
 
 sys.path.insert(0, str(REPO / "tests"))  # the client the tests use
 
-from smclient import SessionClient  # noqa: E402
+from smclient import SessionClient
 
-from onboard.session import protocol  # noqa: E402
-from onboard.session.protocol import ClientMessage, PayloadType  # noqa: E402
+from onboard.session import protocol
+from onboard.session.protocol import ClientMessage, PayloadType
 
 MiB = 1024 * 1024
 UPLOADS = 5
@@ -67,7 +67,9 @@ def _upload_rate(uploader: SessionClient, home: Path, run: int) -> float:
     """MB/s of one 1 MiB upload (raw bytes into `head -c`), checked byte for byte on the instance."""
     data = os.urandom(MiB)
     name = f"upload-{run}.bin"
-    uploader.send_input(f"stty raw -echo; head -c {MiB} > ~/{name}; stty sane; echo UP-{run}-$((40+2))\r".encode())
+    uploader.send_input(
+        f"stty raw -echo; head -c {MiB} > ~/{name}; stty sane; echo UP-{run}-$((40+2))\r".encode()
+    )
     time.sleep(0.3)  # stty has switched the terminal to raw before the data comes
     started = time.perf_counter()
     uploader.send_input(data)
