@@ -85,8 +85,12 @@ class ChannelLimits:
     agent does when its handler is not ready.
     """
 
-    #: Input queued for the shell beyond which an in-order message is refused (not acknowledged).
+    #: Input queued for the shell beyond which an in-order message waits for room, then is refused.
     queued_input: int = 256 * 1024
+    #: How long an in-order message waits for room before it is refused (not acknowledged): meanwhile this
+    #: one connection is not read, as AWS's agent stops reading while the shell does not take its input;
+    #: briefly, since the client's acknowledgements of our output come on the same socket.
+    room_wait: float = 0.05
     #: Out-of-order input acknowledged and held, per session and for all sessions together.
     held_per_session: int = 4 * MiB
     held_total: int = 32 * MiB
@@ -109,6 +113,8 @@ class _Channel:
     queued_input: bytearray = field(default_factory=bytearray)
     #: Whether the loop waits for the terminal to take :attr:`queued_input`.
     writing: bool = False
+    #: Set while :attr:`queued_input` is under the limit.
+    room: asyncio.Event = field(default_factory=asyncio.Event)
     #: The expected input message was refused for lack of room: later ones are refused until it is taken,
     #: so that nothing acknowledged waits behind a message the client still has to resend.
     input_refused: bool = False
@@ -365,7 +371,7 @@ class DataChannelServer:
                 self._start_shell(channel)
         elif kind == PayloadType.OUTPUT:
             channel.last_input = time.monotonic()
-            if not room_or_not and len(channel.queued_input) >= self.limits.queued_input:
+            if not room_or_not and not await self._room_for_input(channel):
                 return False
             channel.queued_input += message.payload
             self._write_input(channel)
@@ -401,11 +407,22 @@ class DataChannelServer:
             return  # queued until the shell starts
         taken = shell.write_some(channel.queued_input)
         del channel.queued_input[:taken]
+        if len(channel.queued_input) < self.limits.queued_input:
+            channel.room.set()
         if channel.queued_input and not channel.writing and shell.input_fd >= 0:
             channel.writing = True
             self._running_loop.add_writer(shell.input_fd, self._write_input, channel)
         elif not channel.queued_input and channel.writing:
             self._stop_writing(channel)
+
+    async def _room_for_input(self, channel: _Channel) -> bool:
+        """Whether the input queue has room, waiting a little for the shell to take some."""
+        if len(channel.queued_input) < self.limits.queued_input:
+            return True
+        channel.room.clear()
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(channel.room.wait(), self.limits.room_wait)
+        return len(channel.queued_input) < self.limits.queued_input
 
     def _stop_writing(self, channel: _Channel) -> None:
         if channel.writing and channel.shell is not None and channel.shell.input_fd >= 0:
