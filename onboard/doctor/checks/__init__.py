@@ -1,8 +1,8 @@
-"""Every check doctor runs, by group (one module per group)."""
+"""Every check doctor runs, by group (a module per group; Config files has two: config and environment)."""
 
 from __future__ import annotations
 
-from onboard.doctor.checks import config, credentials, network, permissions, targets, tools
+from onboard.doctor.checks import config, credentials, environment, network, permissions, targets, tools
 from onboard.doctor.context import DoctorContext
 from onboard.doctor.model import Check
 
@@ -12,6 +12,7 @@ def build_checks(ctx: DoctorContext) -> list[Check]:
     return [
         *tools.CHECKS,
         *config.CHECKS,
+        *environment.CHECKS,
         *credentials.CHECKS,
         *network.CHECKS,
         *permissions.CHECKS,

@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING
 from onboard.doctor.context import DoctorContext
 from onboard.doctor.fixes import move_region, rename_key, repair_structure, set_output, tighten_permissions
 from onboard.doctor.model import Check, Finding, Group, fail, ok, warn
-from onboard.secrets import MASK
 
 if TYPE_CHECKING:
     from onboard.awsconfig.ini import Entry
@@ -247,7 +246,7 @@ def output(ctx: DoctorContext) -> Finding:
     cli = ctx.finding("tools.aws-cli").data
     major = cli.get("major")
     from_env = ctx.environ.get("AWS_DEFAULT_OUTPUT")
-    chosen = from_env or _profile_setting(ctx, "output")
+    chosen = from_env or profile_setting(ctx, "output")
     where = "AWS_DEFAULT_OUTPUT" if from_env else f"the profile {ctx.profile!r}"
     if not chosen:
         return ok("no output format set: the AWS CLI prints json")
@@ -309,140 +308,7 @@ def _misspelled(
     return None
 
 
-def environment(ctx: DoctorContext) -> Finding:
-    """Environment variables that override the files, and a table of where each value comes from."""
-    env = ctx.environ
-    table = _configure_list(ctx)
-    evidence = _table([("Name", "Value", "Type", "Location"), *table])
-    problems: list[tuple[str, str, str]] = []  # (status, message, next)
-    named = env.get("AWS_PROFILE") or env.get("AWS_DEFAULT_PROFILE")
-    if named and not _profile_exists(ctx, named):
-        variable = "AWS_PROFILE" if env.get("AWS_PROFILE") else "AWS_DEFAULT_PROFILE"
-        problems.append(
-            (
-                "fail",
-                f"{variable}={named} names a profile that does not exist: every aws command without "
-                f"--profile "
-                f'fails with "The config profile ({named}) could not be found"',
-                f"unset {variable}   (and remove it from your shell's startup file)",
-            )
-        )
-    key_variables = [
-        v for v in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN") if env.get(v)
-    ]
-    if key_variables:
-        problems.append(
-            (
-                "warn",
-                f"{', '.join(key_variables)} set in the environment: every aws command without "
-                f"--profile uses "
-                f"those keys instead of any profile's (with --profile {ctx.profile} the profile's "
-                f"keys are used)",
-                f"unset {' '.join(key_variables)}",
-            )
-        )
-    region = _profile_region(ctx)
-    for variable in ("AWS_REGION", "AWS_DEFAULT_REGION"):
-        value = env.get(variable)
-        if value and region and value != region:
-            who = "AWS CLI v2 and the SDKs" if variable == "AWS_REGION" else "every aws command"
-            problems.append(
-                (
-                    "warn",
-                    f"{variable}={value} overrides the profile's region {region} for {who}, --profile or not",
-                    f"unset {variable}",
-                )
-            )
-    data = {
-        "configure_list": [
-            dict(zip(("name", "value", "type", "location"), row, strict=True)) for row in table
-        ]
-    }
-    if not problems:
-        return ok("no environment variable overrides the profile", *evidence, doc=DOC_PRECEDENCE, data=data)
-    status = "fail" if any(p[0] == "fail" for p in problems) else "warn"
-    messages = [p[1] for p in problems]
-    finding = fail if status == "fail" else warn
-    return finding(
-        messages[0] if len(messages) == 1 else f"{len(messages)} environment variables override the profile",
-        *messages,
-        *evidence,
-        next="; ".join(p[2] for p in problems),
-        doc=DOC_ENV,
-        data=data,
-    )
-
-
-def _table(rows: list[tuple[str, str, str, str]]) -> list[str]:
-    widths = [max(len(row[column]) for row in rows) for column in range(3)]
-    return [
-        f"{name:>{widths[0]}}  {value:<{widths[1]}}  {kind:<{widths[2]}}  {where}"
-        for name, value, kind, where in rows
-    ]
-
-
-def _configure_list(ctx: DoctorContext) -> list[tuple[str, str, str, str]]:
-    """What ``aws configure list --profile NAME`` shows: each value, its type and where it comes from."""
-    env = ctx.environ
-    rows = []
-    if ctx.profile_source == "--profile":
-        rows.append(("profile", ctx.profile, "manual", "--profile"))
-    else:
-        rows.append(("profile", ctx.profile, "doctor", ctx.profile_source))
-    key_id, key_kind, key_where = "<not set>", "None", "None"
-    try:
-        credentials = ctx.session().get_credentials()
-    except Exception:
-        credentials = None
-    if credentials is not None:
-        # An assumed role's keys exist only once AWS has answered AssumeRole: say where they come from.
-        key_id = (
-            "<from AssumeRole>" if credentials.method == "assume-role" else MASK + credentials.access_key[-4:]
-        )
-        key_kind = credentials.method
-        key_where = _where(ctx, credentials.method)
-    rows.append(("access_key", key_id, key_kind, key_where))
-    rows.append(("secret_key", MASK if credentials is not None else "<not set>", key_kind, key_where))
-    if env.get("AWS_DEFAULT_REGION"):
-        rows.append(("region", env["AWS_DEFAULT_REGION"], "env", "AWS_DEFAULT_REGION"))
-    else:
-        region = _profile_region(ctx)
-        rows.append(
-            (
-                "region",
-                region or "<not set>",
-                "config-file" if region else "None",
-                str(ctx.files().config) if region else "None",
-            )
-        )
-    if env.get("AWS_ENDPOINT_URL"):
-        rows.append(("endpoint", env["AWS_ENDPOINT_URL"], "env", "AWS_ENDPOINT_URL"))
-    return rows
-
-
-def _where(ctx: DoctorContext, method: str) -> str:
-    files = ctx.files()
-    return {
-        "shared-credentials-file": str(files.credentials),
-        "config-file": str(files.config),
-        "env": "AWS_ACCESS_KEY_ID",
-    }.get(method, method)
-
-
-def _profile_exists(ctx: DoctorContext, name: str) -> bool:
-    from onboard.awsconfig import find_sections
-
-    files = ctx.files()
-    sections = find_sections(files.config, "config") + find_sections(files.credentials, "credentials")
-    return any(s.kind == "profile" and s.name == name for s in sections)
-
-
-def _profile_region(ctx: DoctorContext) -> str | None:
-    """The region the profile itself sets (credentials file first, as botocore merges them)."""
-    return _profile_setting(ctx, "region")
-
-
-def _profile_setting(ctx: DoctorContext, key: str) -> str | None:
+def profile_setting(ctx: DoctorContext, key: str) -> str | None:
     """What the profile itself sets for ``key`` (credentials file first, as botocore merges them)."""
     files = ctx.files()
     from onboard.awsconfig import find_sections
@@ -485,6 +351,5 @@ CHECKS = (
     Check("config.traps", GROUP, "Settings that mislead", traps, ("config.files",)),
     Check("config.permissions", GROUP, "Credentials file permissions", permissions, ("config.files",)),
     Check("config.profile", GROUP, "The profile", profile, ("config.parse",)),
-    Check("config.environment", GROUP, "Environment overrides", environment, ("config.parse",)),
     Check("config.output", GROUP, "Output format", output, ("config.parse", "tools.aws-cli")),
 )
