@@ -34,7 +34,7 @@ def spawn(lab, tmp_path):
 
     def start(program: str, *args: str) -> pexpect.spawn:
         child = pexpect.spawn(
-            program, list(args), env=env, encoding="utf-8", codec_errors="replace", timeout=30
+            program, list(args), env=env, encoding="utf-8", codec_errors="replace", timeout=60
         )
         children.append(child)
         return child
