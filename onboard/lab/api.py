@@ -43,9 +43,10 @@ from onboard.lab.awserrors import (
     xml_error,
 )
 from onboard.lab.iampolicy import Decision, Principal, as_document, evaluate, principal_of, role_policies
+from onboard.lab.jsoninput import parse_json_body
 from onboard.lab.requestcheck import Checked, check_request
 from onboard.lab.sessions import SessionRegistry
-from onboard.lab.ssmapi import SESSION_OPERATIONS, SessionOperations, json_default, parse_json_body
+from onboard.lab.ssmapi import SESSION_OPERATIONS, SessionOperations, json_default
 from onboard.lab.world import World
 
 #: What the agent on an instance must be allowed to do to register and open sessions.

@@ -4,10 +4,7 @@ StartSession, ResumeSession, TerminateSession, DescribeSessions, DescribeInstanc
 GetConnectionStatus, authorised with :mod:`onboard.lab.iampolicy` against the real instance, document and
 session ARNs, and answered from the :class:`~onboard.lab.sessions.SessionRegistry`.
 
-Each request is first checked against the operation's input shape in botocore's SSM service model, as
-AWS's front end does: a member of the wrong type (``NextToken: 5``, ``Filters: "junk"``, a parameter value
-that is not a string) is a ``SerializationException``, a missing required member a
-``ValidationException``; unknown members are ignored, as AWS ignores them.
+Each request is first parsed and checked against the operation's input shape (:mod:`onboard.lab.jsoninput`).
 """
 
 from __future__ import annotations
@@ -17,7 +14,6 @@ import json
 import secrets
 from collections.abc import Callable
 from datetime import datetime, timezone
-from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from onboard.iamnames import document_arn
@@ -31,6 +27,7 @@ from onboard.lab.iampolicy import (
     role_policies,
     user_policies,
 )
+from onboard.lab.jsoninput import check_shape, parse_json_body
 from onboard.lab.sessions import (
     DEFAULT_DOCUMENT,
     DOCUMENTS,
@@ -40,7 +37,6 @@ from onboard.lab.sessions import (
     check_parameters,
 )
 from onboard.lab.world import WorldInstance
-from onboard.session.protocol import nesting_depth
 from onboard.team import INSTANCE_ID
 
 if TYPE_CHECKING:
@@ -54,60 +50,6 @@ SESSION_OPERATIONS = (
     "DescribeInstanceInformation",
     "GetConnectionStatus",
 )
-#: JSON nesting beyond this is refused before parsing (AWS's parsers refuse deep input too).
-MAX_JSON_DEPTH = 64
-
-
-def parse_json_body(body: bytes) -> Any:
-    """A JSON request body, or AWS's SerializationException for one that is not JSON (or nested absurdly)."""
-    if nesting_depth(body, MAX_JSON_DEPTH) > MAX_JSON_DEPTH:
-        raise ApiError(
-            "SerializationException", f"The request body nests deeper than {MAX_JSON_DEPTH} levels."
-        )
-    try:
-        return json.loads(body or b"{}")
-    except (ValueError, RecursionError):
-        raise ApiError("SerializationException", "The request body is not valid JSON.") from None
-
-
-@cache
-def _input_shape(operation: str) -> Any:
-    import botocore.session
-
-    return botocore.session.get_session().get_service_model("ssm").operation_model(operation).input_shape
-
-
-def check_shape(operation: str, request: Any) -> None:
-    """Refuse input that does not fit the operation's shape, with the error AWS's front end gives."""
-    from botocore.validate import ParamValidator
-
-    if not isinstance(request, dict):
-        raise ApiError("SerializationException", "Start of structure or map found where not expected.")
-    report = ParamValidator().validate(request, _input_shape(operation))
-    # StartSession's Parameters are checked by the sessions module, which the data channel shares.
-    errors = [
-        error
-        for error in report._errors
-        if error[0] != "unknown field" and not error[1].lstrip(".").startswith("Parameters")
-    ]
-    errors = [(reason, name.lstrip("."), details) for reason, name, details in errors]
-    for reason, name, details in errors:
-        if reason in ("invalid type", "invalid type for document"):
-            raise ApiError(
-                "SerializationException", f"{name}: {details.get('param')!r} is not of the expected type."
-            )
-    for reason, name, details in errors:
-        member = details.get("required_name") or name
-        member = member[:1].lower() + member[1:]
-        if reason == "missing required field":
-            raise ApiError(
-                "ValidationException",
-                f"1 validation error detected: Value null at '{member}' failed to satisfy constraint: "
-                "Member must not be null",
-            )
-        raise ApiError(
-            "ValidationException", f"1 validation error detected: {name} failed to satisfy its constraint."
-        )
 
 
 def _tag_context(lab: LabState, instance_id: str) -> Context:
