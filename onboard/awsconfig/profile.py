@@ -8,14 +8,14 @@ is written here (see :mod:`onboard.awsconfig.writer`); a plan can be shown as a 
 
 from __future__ import annotations
 
-import difflib
 import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from onboard.awsconfig.files import BOM, AwsFiles, aws_files, parse_file, read_bytes
+from onboard.awsconfig.diff import SECRET_HINT_LENGTH, SECRET_KEYS, mask_secrets, unified_diff
+from onboard.awsconfig.files import AwsFiles, aws_files, parse_file, read_bytes
 from onboard.awsconfig.ini import (
     IniDocument,
     Line,
@@ -23,15 +23,13 @@ from onboard.awsconfig.ini import (
     config_section_identity,
     credentials_section_identity,
     option_prefix,
-    parse,
 )
 from onboard.errors import OnboardError, UsageError
 from onboard.facts import DEFAULT_PROFILE, PROFILE_NAME
-from onboard.secrets import MASK, Secret, redact, scrub_free_text
+from onboard.secrets import Secret
 
 #: The keys that belong in the credentials file; everything else belongs in the config file.
 CREDENTIAL_KEYS = ("aws_access_key_id", "aws_secret_access_key", "aws_session_token")
-SECRET_KEYS = frozenset({"aws_secret_access_key", "aws_session_token"})
 #: Keys that make botocore take credentials from somewhere else than the static keys onboard writes
 #: (an assumed role, SSO, an external process): they win over the keys, so a profile holding them is
 #: "something else" and the plan lists them as replaced.
@@ -62,8 +60,6 @@ def output_formats(cli_major: int | None) -> tuple[str, ...]:
 INLINE_COMMENT_RE = re.compile(r"\s[#;]")
 _REGION_RE = re.compile(r"[a-z0-9]+(-[a-z0-9]+)*")
 _CONFIG_KEY_RE = re.compile(r"[a-z0-9_]+")
-# How many trailing characters of a secret a diff shows, as `aws configure` does.
-_SECRET_HINT_LENGTH = 4
 
 
 def _check_value(field_name: str, value: str | Secret, *, secret: bool) -> None:
@@ -166,37 +162,6 @@ class ProfileSettings:
         return {key: value for key, value in values.items() if value is not None}
 
 
-def mask_secrets(text: str) -> str:
-    """``text`` (an AWS INI file) with every secret key's value masked, keeping its last characters."""
-    document = parse(text[1:] if text.startswith(BOM) else text)
-    masked: set[int] = set()
-    for section in document.sections:
-        for entry in section.entries:
-            if entry.key not in SECRET_KEYS:
-                continue
-            first = document.lines[entry.first]
-            first.text = option_prefix(first) + Secret(entry.parts[0]).masked(keep=_SECRET_HINT_LENGTH)
-            for index in range(entry.first + 1, entry.last + 1):
-                line = document.lines[index]
-                if line.text.strip():
-                    line.text = line.indent + MASK
-            masked.update(range(entry.first, entry.last + 1))
-    # Comments and lines outside any entry may hold a secret too (an old key noted down, a key before
-    # the first header): the file's own secret values and anything shaped like a secret are masked.
-    known = [
-        part
-        for section in document.sections
-        for entry in section.entries
-        if entry.key in SECRET_KEYS
-        for part in entry.parts
-        if part
-    ]
-    return "".join(
-        (line.text if index in masked else redact(scrub_free_text(line.text), known)) + line.ending
-        for index, line in enumerate(document.lines)
-    )
-
-
 @dataclass
 class FileChange:
     """One file's bytes before (None: the file does not exist yet) and after the plan."""
@@ -214,51 +179,12 @@ class FileChange:
                 return []
             return mask_secrets(data.decode("utf-8", errors="replace")).splitlines()
 
-        return _unified_diff(
+        return unified_diff(
             shown(self.before),
             shown(self.after),
             "/dev/null" if self.before is None else f"{self.path} (now)",
             f"{self.path} (after)",
         )
-
-
-_HUNK_RE = re.compile(r"^@@ -(\d+)((?:,\d+)?) \+(\d+)((?:,\d+)?) @@$")
-
-
-def _unified_diff(before: list[str], after: list[str], from_name: str, to_name: str) -> str:
-    """``difflib.unified_diff`` of two line lists, in time linear in their length.
-
-    A profile write changes a few lines of a file that may be long; difflib's matcher is quadratic in
-    the lines it compares, so only the changed middle (with its context) goes through it, and the hunk
-    headers are moved back to the lines' real numbers.
-    """
-    context = 3
-    start = 0
-    while start < min(len(before), len(after)) and before[start] == after[start]:
-        start += 1
-    end = 0
-    while end < min(len(before), len(after)) - start and before[-1 - end] == after[-1 - end]:
-        end += 1
-    skip = max(start - context, 0)
-    keep_after = max(end - context, 0)
-    lines = list(
-        difflib.unified_diff(
-            before[skip : len(before) - keep_after],
-            after[skip : len(after) - keep_after],
-            fromfile=from_name,
-            tofile=to_name,
-            lineterm="",
-        )
-    )
-
-    def moved(line: str) -> str:
-        hunk = _HUNK_RE.match(line)
-        if hunk is None:
-            return line
-        old_start, old_length, new_start, new_length = hunk.groups()
-        return f"@@ -{int(old_start) + skip}{old_length} +{int(new_start) + skip}{new_length} @@"
-
-    return "\n".join(moved(line) if line.startswith("@@") else line for line in lines) + "\n"
 
 
 @dataclass
@@ -292,7 +218,7 @@ class _FileEdit:
 
 
 def _shown_value(key: str, value: str) -> str:
-    return Secret(value).masked(keep=_SECRET_HINT_LENGTH) if key in SECRET_KEYS else value
+    return Secret(value).masked(keep=SECRET_HINT_LENGTH) if key in SECRET_KEYS else value
 
 
 def _key_line(indent: str, key: str, value: str | Secret, newline: str) -> Line:
