@@ -105,12 +105,9 @@ class LabState:
     def session_arn(self, session_id: str) -> str:
         return f"arn:aws:ssm:{self.region}:{self.account}:session/{session_id}"
 
-    def output_url(self, session_id: str) -> str:
-        """Where a session's transcript goes: the log bucket, path-style on the lab's own endpoint."""
-        return f"{self.endpoint_url}/{self.world.log_bucket}/{self.log_key(session_id)}"
-
-    def log_key(self, session_id: str) -> str:
-        return f"{self.world.log_prefix}{session_id}.log"
+    def output_url(self, location: tuple[str, str] | None) -> str:
+        """Where a session's transcript goes (path-style on the lab's own endpoint); "" when not logged."""
+        return f"{self.endpoint_url}/{location[0]}/{location[1]}" if location else ""
 
     def agent_online(self, instance_id: str) -> bool:
         """Online: the agent runs, registered when it started, and its role still lets it (lab/agent.py)."""

@@ -54,7 +54,6 @@ log = logging.getLogger(__name__)
 AGENT_VERSION = "3.3.0.0"
 PATH_PREFIX = "/v1/data-channel/"
 #: As on AWS: 20 minutes without input ends a session.
-DEFAULT_IDLE_TIMEOUT = 20 * 60
 DEFAULT_MAX_SESSION_SECONDS = MAX_SESSION_MINUTES * 60
 #: How long a client has to send its OpenDataChannel frame.
 OPEN_TIMEOUT = 10.0
@@ -137,7 +136,7 @@ class DataChannelServer:
         instances: Mapping[str, LabInstance],
         host: str = "127.0.0.1",
         port: int = 0,
-        idle_timeout: float = DEFAULT_IDLE_TIMEOUT,
+        idle_timeout: float | None = None,
         max_session_seconds: float = DEFAULT_MAX_SESSION_SECONDS,
         limits: ChannelLimits | None = None,
         known_secrets: Callable[[], Iterable[Secret | str]] = tuple,
@@ -148,6 +147,7 @@ class DataChannelServer:
         self.instances = instances
         self.host = host
         self.port = port
+        #: Seconds without input before a session ends; None: each session's preference (idle_minutes).
         self.idle_timeout = idle_timeout
         self.max_session_seconds = max_session_seconds
         self.limits = limits or ChannelLimits()
@@ -534,7 +534,10 @@ class DataChannelServer:
             for channel in list(self._channels.values()):
                 if channel.ended:
                     continue
-                if now - channel.last_input > self.idle_timeout:
+                idle = (
+                    self.idle_timeout if self.idle_timeout is not None else channel.session.idle_minutes * 60
+                )
+                if now - channel.last_input > idle:
                     notice = "\r\nYour session timed out due to inactivity and has been terminated.\r\n"
                     self._spawn(self._end(channel, "Terminated", drain=False, notice=notice))
                     continue

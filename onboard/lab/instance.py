@@ -226,9 +226,13 @@ class ShellProcess:
     """
 
     def __init__(self, instance: LabInstance, session: LabSession, cols: int = 300, rows: int = 100):
+        if session.run_as != SSM_USER and session.run_as not in instance.users:
+            # The agent's own words when Run As names a user the instance does not have.
+            user = session.run_as or "(none)"
+            raise ValueError(f"failed to start pty since RunAs user {user} does not exist")
         layout = layout_of(instance)
         _prepare_tree(instance, layout)
-        env = shell_environment(instance, layout)
+        env = shell_environment(instance, layout, session.run_as)
         argv = shell_command(session, layout)
         self.sandboxed = layout.sandboxed
         self.interactive = session.document_name != NON_INTERACTIVE_COMMAND

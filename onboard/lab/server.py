@@ -182,7 +182,9 @@ class LabServer:
         self.instances.clear()
         self.instances.update(self.seeded.instances)
         from onboard.lab.agent import boot_world
+        from onboard.lab.preferences import seed_preferences
 
+        seed_preferences(self.world)
         boot_world(self)
 
     def _known_keys(self) -> dict[str, AccessKeyPair]:
@@ -302,9 +304,12 @@ class LabServer:
     def _store_transcript(self, session: LabSession, transcript: bytes | None) -> None:
         from moto.s3.models import s3_backends
 
+        if session.log_location is None:  # the preferences say no S3 logging
+            return
         s3 = s3_backends[self.world.account]["aws"]
+        bucket, key = session.log_location
         with contextlib.suppress(Exception):  # a missing log bucket loses the log, never the session's end
-            s3.put_object(self.world.log_bucket, self.state.log_key(session.session_id), transcript or b"")
+            s3.put_object(bucket, key, transcript or b"")
 
     # --- admin operations --------------------------------------------------------------------------------
 

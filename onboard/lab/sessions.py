@@ -131,6 +131,11 @@ class LabSession:
     #: Where the transcript goes: {"S3OutputUrl": "https://...", ...} as DescribeSessions shows it.
     output_url: dict[str, str] = field(default_factory=dict)
     max_session_minutes: int = MAX_SESSION_MINUTES
+    #: What the session preferences decided when it started (onboard.lab.preferences): the OS user its
+    #: shell runs as, the minutes without input that end it, and the S3 bucket and key of its transcript.
+    run_as: str = "ssm-user"
+    idle_minutes: int = 20
+    log_location: tuple[str, str] | None = None
     #: Sequence numbers the data channel reached, so a resumed channel continues them.
     channel_state: dict[str, Any] = field(default_factory=dict)
 

@@ -28,6 +28,7 @@ from onboard.lab.iampolicy import (
     user_policies,
 )
 from onboard.lab.jsoninput import check_shape, parse_json_body
+from onboard.lab.preferences import settings_for
 from onboard.lab.sessions import (
     DEFAULT_DOCUMENT,
     DOCUMENTS,
@@ -113,6 +114,7 @@ class SessionOperations:
         except InvalidSessionParameters as err:
             raise ApiError(err.code, str(err)) from None
         session_id = f"{principal.name}-{secrets.token_hex(9)[:17]}"
+        settings = settings_for(self.lab, principal, session_id)
         session = LabSession(
             session_id=session_id,
             owner_arn=principal.arn,
@@ -121,7 +123,13 @@ class SessionOperations:
             document_name=document or DEFAULT_DOCUMENT,
             parameters=parameters,
             reason=request.get("Reason"),
-            output_url={"S3OutputUrl": self.lab.output_url(session_id), "CloudWatchOutputUrl": ""},
+            output_url={
+                "S3OutputUrl": self.lab.output_url(settings.log_location),
+                "CloudWatchOutputUrl": "",
+            },
+            run_as=settings.run_as,
+            idle_minutes=settings.idle_minutes,
+            log_location=settings.log_location,
         )
         self.lab.registry.add(session)
         return self._stream_answer(session_id)
