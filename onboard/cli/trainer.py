@@ -94,3 +94,66 @@ def policy_command(
         if validation.has_errors:
             exit_code = ExitCode.FAILURE
     finish(Outcome("trainer.policy", data, render_policies, exit_code), as_json=as_json)
+
+
+@app.command("check-account")
+def check_account_command(
+    team: TeamOption = None,
+    fix: Annotated[
+        bool, typer.Option("--fix", help="Show the plan, then apply the safe fixes and check again.")
+    ] = False,
+    learners: Annotated[
+        OptionalText, typer.Option("--learners", metavar="NAME,...", help="The learners' IAM user names.")
+    ] = None,
+    group: Annotated[
+        OptionalText,
+        typer.Option(
+            "--group", help="The learners' IAM group, when --learners is not given (e.g. ssm-users)."
+        ),
+    ] = None,
+    account: Annotated[
+        OptionalText, typer.Option("--account", help="The 12-digit account id (default: the profile's).")
+    ] = None,
+    profile: ProfileOption = None,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Show every check and its evidence.")
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Check that the account is ready for class: every instance, the session preferences, buckets, learners.
+
+    Per instance: running, an instance profile, its role allowing the agent's actions, registered and
+    Online (with the agent version; the restart-the-agent trap and a missing agent named). Then the
+    SSM-SessionManagerRunShell preferences (S3 logging to the team's bucket and prefix, encryption, idle
+    timeout, Run As), the transfer and session-log buckets, and the learners' permissions. Exit codes:
+    0 ready, 1 a problem, 3 warnings only.
+
+    Example: onboard trainer check-account --team team.toml --group ssm-users --fix
+    """
+    import sys
+
+    from onboard.doctor.report import renderer
+    from onboard.output import Outcome
+    from onboard.trainer.account import AccountOptions, check_account, plan
+
+    options = AccountOptions(
+        team=team,
+        profile=profile,
+        learners=tuple(n.strip() for n in (learners or "").split(",") if n.strip()),
+        group=group,
+        account=account,
+    )
+    planned: list[tuple[str, str]] = []
+    if fix:
+        planned = plan(options)
+        lines = [f"  {title}: {what}" for title, what in planned] or ["  nothing to fix"]
+        sys.stderr.write("The plan (safe fixes only):\n" + "\n".join(lines) + "\n")
+    report = check_account(options, fix=fix and bool(planned))
+    data = report.to_dict()
+    if fix:
+        data["plan"] = [{"check": title, "fix": what} for title, what in planned]
+    command = "onboard trainer check-account"
+    finish(
+        Outcome("trainer.check-account", data, renderer(verbose, command=command), report.exit_code),
+        as_json=as_json,
+    )

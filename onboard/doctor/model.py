@@ -38,10 +38,13 @@ class Group(str, Enum):
     NETWORK = "Network"
     PERMISSIONS = "Permissions"
     TARGETS = "Targets"
+    #: The trainer's account checks (onboard trainer check-account), on the same model and runner.
+    INSTANCES = "Instances"
+    ACCOUNT = "Account"
 
 
-#: The groups, in the order the report shows them.
-GROUPS = tuple(Group)
+#: Doctor's own groups, in the order the report shows them (the trainer's checks have the last two).
+GROUPS = tuple(group for group in Group if group not in (Group.INSTANCES, Group.ACCOUNT))
 
 
 @dataclass(frozen=True)

@@ -23,16 +23,19 @@ _PLAIN = {"ok": "ok", "warn": "warn", "fail": "FAIL", "error": "ERROR", "skipped
 _WORDS = {"ok": "ok", "warn": "warning", "fail": "failed", "error": "error", "skipped": "skipped"}
 
 
-def renderer(verbose: bool):
+def renderer(verbose: bool, *, command: str = "onboard doctor"):
     def render(out: Console, data: dict[str, Any]) -> None:
-        render_report(out, data, verbose=verbose)
+        render_report(out, data, verbose=verbose, command=command)
 
     return render
 
 
-def render_report(out: Console, data: dict[str, Any], *, verbose: bool) -> None:
+def render_report(
+    out: Console, data: dict[str, Any], *, verbose: bool, command: str = "onboard doctor"
+) -> None:
+    """``command`` names the check family in the heading and the ``--fix`` hints (doctor, check-account)."""
     source = "the team file" if data["profile_source"].startswith("the team file") else data["profile_source"]
-    out.print(f"onboard doctor: profile {escape(data['profile'])} (from {escape(source)})")
+    out.print(f"{command}: profile {escape(data['profile'])} (from {escape(source)})")
     if data.get("team"):
         out.print(f"team file: {escape(data['team'])}")
     if data.get("fixes"):
@@ -47,12 +50,12 @@ def render_report(out: Console, data: dict[str, Any], *, verbose: bool) -> None:
     if shown:
         out.print()
     for finding in shown:
-        _render_finding(out, finding, verbose=verbose)
+        _render_finding(out, finding, verbose=verbose, command=command)
     out.print()
     out.print(_verdict(data))
 
 
-def _render_finding(out: Console, finding: dict[str, Any], *, verbose: bool) -> None:
+def _render_finding(out: Console, finding: dict[str, Any], *, verbose: bool, command: str) -> None:
     out.print(
         f"{_MARKS[finding['status']]} {escape(finding['group'])} / {escape(finding['title'])}: "
         f"{escape(finding['summary'])}"
@@ -63,7 +66,7 @@ def _render_finding(out: Console, finding: dict[str, Any], *, verbose: bool) -> 
     if finding.get("next"):
         out.print(f"    next: {escape(finding['next'])}")
     if finding.get("fix"):
-        out.print(f"    fix:  onboard doctor --fix  ({escape(finding['fix']['describe'])})")
+        out.print(f"    fix:  {command} --fix  ({escape(finding['fix']['describe'])})")
     if finding.get("doc") and (verbose or finding["status"] != "ok"):
         out.print(f"    docs: {escape(finding['doc'])}")
 

@@ -217,26 +217,26 @@ def _operator_holds(
 def user_policies(iam: Any, user_name: str) -> list[dict[str, Any]]:
     """Every identity policy that applies to ``user_name``: inline, attached, and its groups'."""
     user = iam.get_user(user_name)
-    documents = [_parse(doc) for doc in user.policies.values()]
+    documents = [parse_document(doc) for doc in user.policies.values()]
     documents += [_default_version(policy) for policy in user.managed_policies.values()]
     for group in iam.get_groups_for_user(user_name):
-        documents += [_parse(doc) for doc in group.policies.values()]
+        documents += [parse_document(doc) for doc in group.policies.values()]
         documents += [_default_version(policy) for policy in group.managed_policies.values()]
     return documents
 
 
 def role_policies(iam: Any, role_name: str) -> list[dict[str, Any]]:
     role = iam.get_role(role_name)
-    documents = [_parse(doc) for doc in role.policies.values()]
+    documents = [parse_document(doc) for doc in role.policies.values()]
     return documents + [_default_version(policy) for policy in role.managed_policies.values()]
 
 
 def _default_version(policy: Any) -> dict[str, Any]:
     version = next(v for v in policy.versions if v.is_default)
-    return _parse(version.document)
+    return parse_document(version.document)
 
 
-def _parse(document: str | dict[str, Any]) -> dict[str, Any]:
+def parse_document(document: str | dict[str, Any]) -> dict[str, Any]:
     if isinstance(document, dict):
         return document
     return json.loads(unquote(document) if document.startswith("%7B") else document)
@@ -280,7 +280,7 @@ def principal_of(access_key: Any) -> Principal:
 def as_document(policy: Any) -> dict[str, Any]:
     """A policy moto's access keys collect (inline JSON, a dict, a managed policy), as parsed JSON."""
     if isinstance(policy, (str, dict)) and not (isinstance(policy, dict) and "policy_document" in policy):
-        return _parse(policy)
+        return parse_document(policy)
     if isinstance(policy, dict):
-        return _parse(policy["policy_document"])
+        return parse_document(policy["policy_document"])
     return _default_version(policy)
