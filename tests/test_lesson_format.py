@@ -50,9 +50,9 @@ Nothing to check here.
 def test_the_shipped_lessons_lint_clean_and_come_in_course_order():
     files, problems = lint_paths([REPO / "lessons"])
     assert problems == []
-    assert len(files) == 7
+    assert len(files) == 8
     ids = [header.id for header in Course.from_settings().headers()]
-    assert ids == ["ready", "connect", "sudo", "transfer", "habits", "troubleshoot", "daily"]
+    assert ids == ["ready", "connect", "sudo", "transfer", "habits", "troubleshoot", "daily", "new-server"]
     assert shipped_lessons_dir().resolve() == (REPO / "lessons").resolve()
 
 
