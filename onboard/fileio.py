@@ -8,8 +8,9 @@
 - :func:`swap_link`: point a symlink somewhere else in one rename (a reader sees the old target or the
   new one, never no link).
 - :func:`file_lock`: an exclusive, cross-process lock on a file's path (``filelock``, which uses
-  ``fcntl`` on POSIX and ``msvcrt`` on Windows). The lock files live in onboard's own state folder, never
-  beside the user's files, so ``~/.aws`` holds nothing but what the user put there.
+  ``fcntl`` on POSIX and ``msvcrt`` on Windows). The lock files live in onboard's runtime folder (on Linux
+  ``$XDG_RUNTIME_DIR``, where the XDG spec puts locks), never beside the user's files, so ``~/.aws`` holds
+  nothing but what the user put there.
 - :class:`HeldLock`: the same lock held for the life of a process (the lab), released by the OS when the
   process dies.
 - :func:`keep_backup`: a private, timestamped copy of a file's old content, keeping a bounded number.
@@ -128,12 +129,12 @@ def swap_link(link: Path, target: Path) -> None:
 
 
 def lock_file_for(target: Path) -> Path:
-    """Where the lock for ``target`` lives: onboard's state folder, named by the target's real path."""
+    """Where the lock for ``target`` lives: onboard's runtime folder, named by the target's real path."""
     from onboard.paths import app_dirs
 
     real = os.path.realpath(target)
     digest = hashlib.sha256(real.encode("utf-8", "surrogateescape")).hexdigest()[:24]
-    return app_dirs().state / "locks" / f"{Path(real).name}.{digest}.lock"
+    return app_dirs().runtime / "locks" / f"{Path(real).name}.{digest}.lock"
 
 
 def _lock(lock_path: Path) -> BaseFileLock:

@@ -40,6 +40,19 @@ class AppDirs:
         return Path(self._platformdirs.user_cache_dir)
 
     @property
+    def runtime(self) -> Path:
+        """Lock files: ``$XDG_RUNTIME_DIR/onboard`` on Linux (private, emptied when the user logs out).
+
+        platformdirs checks the folder is the user's own with mode 0700, and otherwise falls back to a
+        private folder in the temp directory; its warning about the fallback is not for onboard's users.
+        """
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return Path(self._platformdirs.user_runtime_dir)
+
+    @property
     def config(self) -> Path:
         return Path(self._platformdirs.user_config_dir)
 

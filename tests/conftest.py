@@ -47,7 +47,9 @@ def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("XDG_DATA_HOME", str(home / ".local" / "share"))
     monkeypatch.setenv("XDG_STATE_HOME", str(home / ".local" / "state"))
     monkeypatch.setenv("XDG_CACHE_HOME", str(home / ".cache"))
-    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path / "run"))
+    runtime = tmp_path / "run"
+    runtime.mkdir(mode=0o700)  # as the OS makes it: platformdirs refuses any other, and falls back to /tmp
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))
     # boto3 and the AWS CLI would otherwise ask the instance metadata service (a non-loopback address)
     # for credentials and region when none are configured.
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")

@@ -146,3 +146,10 @@ def test_keep_backup_is_private_and_bounded(tmp_path: Path) -> None:
     assert kept == made[-3:]
     assert [p.read_text() for p in kept] == ["v3", "v4", "v5"]
     assert all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in kept)
+
+
+def test_lock_files_live_in_the_runtime_folder_not_the_home(tmp_path: Path, isolated_home: Path) -> None:
+    """Lock files go where the XDG spec puts them, so a tour's sandboxed setup leaves nothing in the home."""
+    lock = fileio.lock_file_for(isolated_home / ".aws" / "credentials")
+    assert lock.is_relative_to(Path(os.environ["XDG_RUNTIME_DIR"]))
+    assert not lock.is_relative_to(isolated_home)
