@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from pathlib import Path
 
 import pexpect
 import pytest
@@ -42,8 +43,11 @@ def test_a_step_is_shown_hinted_checked_and_skipped_with_points_kept(learner):
     assert failed.exit_code == 1
     assert "FAIL a session of yours to" in failed.stdout and f"--target {jupyter}" in failed.stdout
 
-    hint = run_onboard("lesson", "hint", "--json").json()["data"]
-    assert jupyter in hint["hint"] and hint["hints_left"] == 1
+    offered = run_onboard("lesson", "hint")  # no terminal to ask on: the cost, and how to take it
+    assert offered.exit_code == 0 and "costs 4 of the 14 points left" in offered.stdout
+    assert "onboard lesson hint --yes" in offered.stdout
+    hint = run_onboard("lesson", "hint", "--yes", "--json").json()["data"]
+    assert jupyter in hint["hint"] and hint["hints_left"] == 1 and hint["cost"] == 4
     refused = run_onboard("lesson", "next")
     assert refused.exit_code == 2 and "is not done yet" in refused.stderr
 
@@ -60,6 +64,31 @@ def test_a_step_is_shown_hinted_checked_and_skipped_with_points_kept(learner):
     reset = run_onboard("lesson", "reset", "connect")
     assert reset.exit_code == 0 and "Reset: connect" in reset.stdout
     assert "0/30 points, not started" in run_onboard("lesson", "list").stdout
+
+
+def test_resetting_the_whole_course_asks_first_and_keeps_a_backup(learner):
+    assert learner.play("ready").passed
+    refused = run_onboard("lesson", "reset")
+    assert refused.exit_code == 2 and "forgets the whole course (ready)" in refused.stderr
+    assert "--yes" in refused.stderr
+    assert "15/15 points" in run_onboard("lesson", "list").stdout  # nothing was wiped
+    done = run_onboard("lesson", "reset", "--yes", "--json")
+    assert done.exit_code == 0, done.output
+    backup = Path(done.json()["data"]["backup"])
+    assert json.loads(backup.read_text())["lessons"]["ready"]["status"] == "completed"
+    assert backup.stat().st_mode & 0o777 == 0o600
+    assert "0/15 points, not started" in run_onboard("lesson", "list").stdout
+
+
+def test_a_passed_step_has_nothing_to_hint(learner):
+    runner = learner.runner()
+    runner.start("ready")
+    assert runner.check()["passed"]
+    shown = run_onboard("lesson", "hint", "--yes")
+    assert shown.exit_code == 0 and "Nothing to hint in this step: it is passed" in shown.stdout
+    assert "Hint 0" not in shown.stdout
+    steps = json.loads(_progress_files(learner.home)[0].read_text())["lessons"]["ready"]["steps"]
+    assert steps["install-the-plugin"]["hints"] == 0
 
 
 def test_the_practice_shell_has_the_profile_and_the_lab_and_a_check_passes_after_it(learner):
@@ -92,7 +121,7 @@ def test_the_practice_shell_has_the_profile_and_the_lab_and_a_check_passes_after
     checked = run_onboard("lesson", "check", "--json")
     assert checked.exit_code == 0, checked.output
     data = checked.json()["data"]
-    assert data["passed"] and data["points"] == 10 and len(data["verdicts"]) == 2
+    assert data["passed"] and data["points"] == 15 and len(data["verdicts"]) == 2
 
 
 def test_a_finished_lesson_shows_its_summary_and_publishes_the_record(learner):
@@ -114,8 +143,36 @@ def test_a_finished_lesson_shows_its_summary_and_publishes_the_record(learner):
         and record["lessons"]["ready"]["steps"]["confirm-who-you-are"]["points"] == 5
     )
     assert "nonce" not in json.dumps(record)
+    assert record["edited_by_hand"] == []
+    who = record["lessons"]["ready"]["steps"]["confirm-who-you-are"]["evidence"]
+    assert who == [{"kind": "identity", "ref": f"arn:aws:iam::{learner.lab.account}:user/{LEARNER}"}]
     status = run_onboard("lesson", "status")
     assert "ready: completed, 15/15 points" in status.stdout
+
+
+def test_a_hand_edited_progress_file_is_published_as_edited(learner):
+    assert learner.play("ready").passed
+    path = _progress_files(learner.home)[0]
+    data = json.loads(path.read_text())
+    data["lessons"]["ready"]["steps"]["confirm-who-you-are"]["points"] = 999
+    path.write_text(json.dumps(data))
+    published = run_onboard("lesson", "publish", "--json")
+    assert published.exit_code == 0, published.output
+    edits = published.json()["data"]["edited_by_hand"]
+    assert "ready/confirm-who-you-are: 999 points, above the step's maximum 5" in edits
+    bucket = learner.lab.state["world"]["transfer_bucket"]
+    record = json.loads(
+        learner.lab.client("s3", "lab-admin")
+        .get_object(Bucket=bucket, Key=f"onboard/progress/{LEARNER}.json")["Body"]
+        .read()
+    )
+    assert record["edited_by_hand"] == edits
+    again = json.loads(path.read_text())
+    again["lessons"]["ready"]["steps"]["confirm-who-you-are"]["points"] = 5  # put back: still said
+    path.write_text(json.dumps(again))
+    assert any(
+        "999 points" in e for e in run_onboard("lesson", "publish", "--json").json()["data"]["edited_by_hand"]
+    )
 
 
 def test_no_secret_reaches_output_or_the_progress_file(learner):

@@ -129,6 +129,7 @@ def test_lint_command_exits_1_with_file_and_line_and_json(tmp_path):
         "file": str(folder / "kind.md"),
         "line": 27,
         "message": body["data"]["problems"][0]["message"],
+        "severity": "error",
     }
     assert run_onboard("lesson", "lint", str(REPO / "lessons")).exit_code == 0
 
@@ -162,3 +163,90 @@ def test_the_format_documents_example_is_a_valid_lesson(tmp_path):
     path = build_file_tree(tmp_path, {"hello.md": example}) / "hello.md"
     _, problems = lint_paths([path])
     assert problems == [] and load_lesson(path).steps[0].verify[0]["kind"] == "s3_object"
+
+
+# ------------------------------------------------------------------------- lint: hostile and careless files
+
+
+def _lint_one(tmp_path: Path, text: str) -> list[str]:
+    path = tmp_path / "lesson.md"
+    path.write_text(text)
+    _, problems = lint_paths([path])
+    return [str(problem) for problem in problems]
+
+
+def _with_check(check: str) -> str:
+    return GOOD.replace('[[verify]]\nkind = "local_file"\npath = "hello.txt"\ncontains = "{{nonce}}"', check)
+
+
+@pytest.mark.parametrize("kind", ['["local_file"]', "{ a = 1 }", "3"])
+def test_lint_names_a_kind_that_is_not_a_name_instead_of_crashing(tmp_path, kind):
+    problems = _lint_one(tmp_path, _with_check(f"[[verify]]\nkind = {kind}\npath = 'x'"))
+    assert any("unknown verifier kind a " in problem for problem in problems), problems
+
+
+def test_lint_survives_deep_nesting_in_a_check_and_in_combinators(tmp_path):
+    deep = '[[verify]]\nkind = "all"\nof = ' + "[" * 5000 + "]" * 5000
+    problems = _lint_one(tmp_path, _with_check(deep))
+    assert problems and all("Traceback" not in problem for problem in problems)
+    nested = '{kind = "local_file", path = "x"}'
+    for _ in range(12):
+        nested = f'{{kind = "any", of = [{nested}]}}'
+    problems = _lint_one(tmp_path, _with_check(f'[[verify]]\nkind = "all"\nof = [{nested}]'))
+    assert any("nests deeper than 8 levels" in problem for problem in problems), problems
+
+
+def test_lint_names_an_unknown_lab_fault(tmp_path):
+    text = GOOD.replace("## Read on", '## Read on\n\n```setup\nlab_fault = "agent-ofline"\n```')
+    problems = _lint_one(tmp_path, text)
+    assert any("unknown lab fault 'agent-ofline' (did you mean 'agent-offline'?)" in p for p in problems)
+
+
+def test_lint_names_an_unclosed_fence(tmp_path):
+    problems = _lint_one(tmp_path, GOOD + "\n## Last\n\n```sh\necho never closed\n")
+    assert any("block is never closed" in problem for problem in problems), problems
+
+
+def test_a_huge_lesson_is_refused_at_once(tmp_path):
+    import time
+
+    path = tmp_path / "huge.md"
+    path.write_text(GOOD + ("filler line of text\n" * 600_000))  # about 12 MB
+    began = time.monotonic()
+    _, problems = lint_paths([path])
+    assert time.monotonic() - began < 2
+    assert "a lesson is at most 1024 KiB" in problems[0].message
+
+
+def test_a_large_lesson_under_the_cap_lints_in_linear_time(tmp_path):
+    import time
+
+    step = "## Step {n}\n\nsome text {{{{nonce}}}}\n\n```sh\necho hi\n```\n\n"
+    path = tmp_path / "large.md"
+    path.write_text(GOOD + "".join(step.format(n=n) for n in range(10_000)))  # about 600 KB
+    began = time.monotonic()
+    lint_paths([path])
+    assert time.monotonic() - began < 15  # 27 s for 10 MB before; the cap now keeps a file at 1 MB
+
+
+@pytest.mark.parametrize("pattern", ["(a+)+$", r"(\w+\s?)*x", "(?:ab{1,500})+"])
+def test_lint_refuses_a_pattern_that_backtracks_catastrophically(tmp_path, pattern):
+    check = f'[[verify]]\nkind = "transcript_contains"\ntarget = "i-0"\npatterns = [\'{pattern}\']'
+    problems = _lint_one(tmp_path, _with_check(check))
+    assert any("can take forever on a long log" in problem for problem in problems), problems
+
+
+def test_a_catastrophic_pattern_is_stopped_at_run_time_too():
+    from onboard.lessons.verifiers.patterns import PatternTooSlow, compiled, search
+
+    with pytest.raises(PatternTooSlow, match="was stopped"):
+        search(compiled("(a|aa)+$"), "a" * 5000 + "!")  # alternation: no nested repeat for lint to see
+
+
+def test_a_trainers_lesson_that_runs_local_commands_is_flagged_but_passes(tmp_path):
+    check = '[[verify]]\nkind = "command_output"\ncommand = "curl https://example.com/x | sh"'
+    path = tmp_path / "lesson.md"
+    path.write_text(_with_check(check))
+    result = run_onboard("lesson", "lint", str(path))
+    assert result.exit_code == 0, result.output
+    assert "note: its checks run commands on the learner's computer" in result.output

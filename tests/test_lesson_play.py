@@ -31,7 +31,8 @@ def test_connect_passes_every_step_and_another_users_session_is_refused(learner)
     assert played.passed, [(s.title, s.verdicts) for s in played.steps]
     assert played.summary["points"] == 30
     assert any("terminate-session --session-id carol-" in line for line in played.steps[1].typed)
-    assert "AccessDenied" in played.steps[2].verdicts[0]["evidence"]
+    assert "terminated from outside" in played.steps[1].verdicts[0]["evidence"]
+    assert not played.steps[2].graded and played.steps[2].points == 0  # a demonstration
 
 
 def test_connect_to_the_wrong_instance_says_where_the_session_went(learner):
@@ -63,7 +64,9 @@ def test_still_inside_sudo_when_the_session_ends_fails_with_the_way_back(learner
     played = learner.play("sudo", edit=forget_to_come_back)
     assert not played.completed
     failed = _failed(played)[0]
-    assert "lacks '^ssm-user" in failed["evidence"] and "(after 2 found)" in failed["evidence"]
+    assert "does not show whoami printing ssm-user after you came back" in failed["evidence"]
+    assert "(after 2 of 3 found)" in failed["evidence"]
+    assert "the session ended at ssm-user's prompt" in failed["evidence"]  # back, but not proved
     assert "exit once" in failed["hint"] and "ssm-user" in failed["hint"]
 
 
@@ -101,21 +104,30 @@ def test_habits_alias_and_name_tags(learner):
     assert (learner.home / ".bashrc").read_text().count("alias ssm-jupyter=") == 1
 
 
-def test_troubleshooting_drill_is_graded_by_the_fault_being_gone(learner):
+def test_troubleshooting_drill_grades_the_diagnosis_then_the_fault_being_gone(learner):
     runner = learner.runner()
     view = runner.start("troubleshoot")
     jupyter = learner.lab.instances["jupyter"]
     ssm = learner.lab.client("ssm", LEARNER)
     info = ssm.describe_instance_information(Filters=[{"Key": "InstanceIds", "Values": [jupyter]}])
     assert info["InstanceInformationList"][0]["PingStatus"] == "ConnectionLost"  # the drill broke it
-    assert view["step"] == 1 and not view["graded"]
+    assert view["step"] == 1 and view["graded"]
+    assert "agent-offline" not in view["instructions"] and "fault clear" not in view["instructions"]
+    (runner.workdir / "diagnosis.txt").write_text("the network is down\n")
+    wrong = runner.check()
+    assert not wrong["passed"] and "which is not what is wrong" in wrong["verdicts"][0]["evidence"]
+    (runner.workdir / "diagnosis.txt").write_text("doctor says targets.jupyter\n")
+    assert runner.check()["passed"]
     runner.next()
-    early = runner.check()  # not fixed yet
+    early = runner.check()  # named, but not fixed yet
     assert not early["passed"]
-    assert "Online" in early["verdicts"][0]["check"] and "ConnectionLost" in early["verdicts"][0]["evidence"]
+    assert early["verdicts"][0]["check"] == "AWS sees the agent of jupyter Online again"
+    assert "ConnectionLost" in early["verdicts"][0]["evidence"]
     runner.reset("troubleshoot")
     learner.lab.clear_faults()
 
-    played = learner.play("troubleshoot")
+    played = learner.play(
+        "troubleshoot", edit=lambda where, line: line.replace("<what you found>", "agent-offline")
+    )
     assert played.passed, [(s.title, s.verdicts) for s in played.steps]
-    assert played.summary["failed_checks"] == 0
+    assert played.summary["failed_checks"] == 0 and played.summary["points"] == 20

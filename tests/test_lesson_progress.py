@@ -64,15 +64,66 @@ def test_summaries_add_up_points_time_hints_and_skips():
 def test_the_published_record_has_summaries_and_no_nonce():
     record = _record().record()
     assert record["format"] == "onboard-lesson-record" and record["user"] == "carol"
-    assert record["lessons"]["connect"]["steps"]["start"] == {
+    start = record["lessons"]["connect"]["steps"]["start"]
+    assert {key: start[key] for key in ("status", "points", "max_points", "hints", "failed_checks")} == {
         "status": "passed",
         "points": 8,
         "max_points": 10,
         "hints": 1,
         "failed_checks": 0,
-        "seconds": 240,
     }
+    assert start["seconds"] == 240 and start["began_at"] == "2026-01-01T10:00:00Z"
     assert "nonce" not in json.dumps(record)
+
+
+def _evidenced() -> Progress:
+    progress = _record()
+    for step in progress.lessons["connect"].steps.values():
+        if step.status == "passed":
+            step.evidence = [{"kind": "session", "ref": "carol-0123456789abcdef0", "at": step.began_at}]
+    return progress
+
+
+def test_a_record_only_onboard_wrote_shows_no_hand_edit(tmp_path):
+    store = ProgressStore("t", "ssm", tmp_path)
+    store.save(_evidenced())
+    loaded = store.load()
+    assert loaded.edits() == []
+    record = loaded.record()
+    assert record["edited_by_hand"] == []
+    assert record["lessons"]["connect"]["steps"]["start"]["evidence"][0]["ref"] == "carol-0123456789abcdef0"
+
+
+@pytest.mark.parametrize(
+    ("edit", "said"),
+    [
+        (lambda step: step.update(points=999), "999 points, above the step's maximum 10"),
+        (lambda step: step.update(hints=0), "does not match its seal"),
+        (lambda step: step.update(evidence=[]), "does not match its seal"),
+    ],
+)
+def test_a_hand_edited_record_is_detected_and_published_as_such(tmp_path, edit, said):
+    store = ProgressStore("t", "ssm", tmp_path)
+    store.save(_evidenced())
+    data = json.loads(store.path.read_text())
+    edit(data["lessons"]["connect"]["steps"]["start"])
+    store.path.write_text(json.dumps(data))
+    edits = store.load().edits()
+    assert any(said in problem and problem.startswith("connect/start") for problem in edits), edits
+    assert store.load().record()["edited_by_hand"] == edits
+
+
+def test_points_that_hints_and_retries_do_not_leave_are_an_edit_even_with_a_new_seal(tmp_path):
+    progress = _evidenced()
+    progress.lessons["connect"].steps["start"].points = 10  # 1 hint taken: 8 at most
+    progress.seal()  # whoever edits can recompute the seal; the arithmetic still tells
+    assert any("1 hints and 0 failed checks leave 8" in p for p in progress.edits())
+
+
+def test_a_pass_without_evidence_is_said_to_be():
+    progress = _record()
+    progress.seal()
+    assert "connect/start: passed without any evidence" in progress.edits()
 
 
 def test_the_file_round_trips_and_is_replaced_atomically(tmp_path):
@@ -81,7 +132,7 @@ def test_the_file_round_trips_and_is_replaced_atomically(tmp_path):
     assert store.load().lessons == {}
     store.save(_record())
     data = json.loads(store.path.read_text())
-    assert data["format"] == FORMAT and data["version"] == 1
+    assert data["format"] == FORMAT and data["version"] == 2
     again = store.load()
     assert again.lessons["connect"].steps["start"].hints == 1 and again.user == "carol"
     assert [p.name for p in store.path.parent.iterdir()] == [store.path.name]  # no temporary file left
@@ -99,3 +150,15 @@ def test_a_newer_or_damaged_file_is_kept_aside_not_overwritten(tmp_path, content
     assert fresh.lessons == {}
     kept = [p for p in store.path.parent.iterdir() if ".bad-" in p.name]
     assert len(kept) == 1 and kept[0].read_text() == content
+
+
+def test_a_version_1_file_is_read_and_its_passes_kept_without_evidence(tmp_path):
+    store = ProgressStore("t", "ssm", tmp_path)
+    data = _record().to_dict()
+    data["version"] = 1
+    for step in data["lessons"]["connect"]["steps"].values():
+        del step["evidence"], step["seal"], step["legacy"]
+    store.path.write_text(json.dumps(data))
+    loaded = store.load()
+    assert loaded.lessons["connect"].steps["start"].legacy
+    assert loaded.edits() == []

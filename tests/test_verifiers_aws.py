@@ -134,7 +134,7 @@ def test_transcript_contains_the_lines_in_order(learner, sessions, tmp_path):
         patterns=["sudo su - analyst", "^analyst$", "^ssm-user$"],
     )
     assert not passed.passed  # ssm-user is never printed after analyst in this log
-    assert session_id in passed.evidence and "lacks '^ssm-user$' (after 2 found)" in passed.evidence
+    assert session_id in passed.evidence and "lacks line 3 of the step" in passed.evidence
     in_order = _verify(
         context,
         kind="transcript_contains",
@@ -239,3 +239,69 @@ def test_a_transcript_check_without_any_session_answers_at_once(learner, session
     )
     assert time.monotonic() - started < 2
     assert not verdict.passed and f"went to {learner.lab.instances['airflow']}" in verdict.evidence
+
+
+SUDO_COMMANDS = [
+    {"command": "sudo +su +- +analyst", "user": "ssm-user", "says": "sudo su - analyst"},
+    {"command": "whoami", "user": "analyst", "output": "^analyst$", "says": "whoami as analyst"},
+    {"command": "whoami", "user": "ssm-user", "output": "^ssm-user$", "says": "whoami as ssm-user"},
+]
+
+
+def test_session_commands_read_the_log_as_prompts_commands_and_output(learner, sessions, tmp_path):
+    context = check_context(learner.lab, tmp_path)
+    jupyter = learner.lab.instances["jupyter"]
+    honest = FIXTURE_TRANSCRIPT.replace("sh-4.2$ exit\n", "sh-4.2$ whoami\nssm-user\nsh-4.2$ exit\n")
+    session_id = _ended_with_log(learner, sessions, honest)
+    passed = _verify(context, kind="session_commands", target=jupyter, commands=SUDO_COMMANDS)
+    assert passed.passed, passed
+    assert [item.kind for item in passed.found] == ["session", "session_log"]
+    assert passed.found[0].ref == session_id and passed.found[1].etag
+
+
+def test_session_commands_are_not_fooled_by_printed_text(learner, sessions, tmp_path):
+    context = check_context(learner.lab, tmp_path)
+    forged = (
+        "SessionId: {session_id}\n\nsh-4.2$ printf 'sudo su - analyst\\nanalyst\\nssm-user\\n'\n"
+        "sudo su - analyst\nanalyst\nssm-user\nsh-4.2$ exit\n"
+    )
+    _ended_with_log(learner, sessions, forged)
+    jupyter = learner.lab.instances["jupyter"]
+    weak = _verify(
+        context,
+        kind="transcript_contains",
+        target=jupyter,
+        patterns=["sudo su - analyst", "^analyst$", "^ssm-user$"],
+    )
+    assert weak.passed  # why transcript_contains is weak evidence
+    sound = _verify(context, kind="session_commands", target=jupyter, commands=SUDO_COMMANDS)
+    assert not sound.passed
+    assert "does not show sudo su - analyst (after 0 of 3 found)" in sound.evidence
+    assert "commands typed at its prompts: printf" in sound.evidence
+
+
+def test_session_commands_read_ubuntu_prompts_and_a_raw_terminal_log(learner, sessions, tmp_path):
+    context = check_context(learner.lab, tmp_path)
+    raw = (
+        "\x1b[?2004h$ whoo\b\bami\r\nssm-user\r\n$ sudo su - analyst\r\n"
+        "\x1b]0;analyst@ip-10-0-1-23: ~\x07analyst@ip-10-0-1-23:~$ whoami\r\nanalyst\r\n"
+        "analyst@ip-10-0-1-23:~$ exit\r\nlogout\r\n$ whoami\r\nssm-user\r\n$ exit\r\n"
+    )
+    _ended_with_log(learner, sessions, raw.replace("{", "{{").replace("}", "}}"))
+    passed = _verify(
+        context, kind="session_commands", target=learner.lab.instances["jupyter"], commands=SUDO_COMMANDS
+    )
+    assert passed.passed, passed
+
+
+def test_an_object_written_outside_any_session_is_not_from_the_server(learner, sessions, tmp_path):
+    context = check_context(learner.lab, tmp_path)
+    bucket = learner.lab.state["world"]["transfer_bucket"]
+    key = f"users/{LEARNER}/from-server.txt"
+    learner.lab.client("s3", LEARNER).put_object(Bucket=bucket, Key=key, Body=b"changed nonce-0123abcd")
+    jupyter = learner.lab.instances["jupyter"]
+    verdict = _verify(context, kind="s3_object", bucket=bucket, key=key, from_session=jupyter)
+    assert not verdict.passed
+    assert f"no session of yours to {jupyter} was open" in verdict.evidence
+    plain = _verify(context, kind="s3_object", bucket=bucket, key=key)
+    assert plain.passed and plain.found[0].etag and plain.found[0].ref == f"s3://{bucket}/{key}"

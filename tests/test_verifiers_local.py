@@ -163,3 +163,20 @@ def test_verifier_problems_name_what_is_wrong(data, message):
 )
 def test_split_s3_url_reads_every_form(url, expected):
     assert split_s3_url(url) == expected
+
+
+def test_a_session_log_is_read_as_turns_of_prompt_command_and_output():
+    from onboard.lessons.verifiers.sessionlog import parse_session_log
+
+    log = (
+        "SessionId: carol-1\n\nsh-4.2$ whoami\nssm-user\nsh-4.2$ sudo su - analyst\n"
+        "[analyst@ip-10-0-1-23 ~]$ echo 'sh-4.2$ whoami'\nsh-4.2$ whoami\n[analyst@ip-10-0-1-23 ~]$ \n"
+    )
+    turns = parse_session_log(log)
+    assert [(t.user, t.command) for t in turns][:3] == [
+        ("ssm-user", "whoami"),
+        ("ssm-user", "sudo su - analyst"),
+        ("analyst", "echo 'sh-4.2$ whoami'"),
+    ]
+    assert turns[0].output == "ssm-user" and turns[0].line == 3
+    assert turns[-1].command == "" and turns[-1].user == "analyst"  # the session ended at this prompt

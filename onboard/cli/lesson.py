@@ -107,16 +107,35 @@ def next_command(
     _show_step("lesson.next", runner.next(), runner, shell, as_json)
 
 
+AllowCommandsOption = Annotated[
+    bool,
+    typer.Option(
+        "--allow-commands",
+        help="Let a lesson that is not one of onboard's own run its checks' commands on this computer.",
+    ),
+]
+YesOption = Annotated[bool, typer.Option("--yes", "-y", help="Do it without asking (for scripts).")]
+
+
+def _asked(question: str) -> bool:
+    """Ask on a terminal; elsewhere (scripts, pipes) the answer is no: they pass --yes."""
+    import sys
+
+    return sys.stdin.isatty() and typer.confirm(question, default=False)
+
+
 @app.command("check")
 def check_command(
     team: TeamOption = None,
     profile: ProfileOption = None,
     lessons_dir: LessonsDirOption = None,
+    allow_commands: AllowCommandsOption = False,
     as_json: JsonOption = False,
 ) -> None:
     """Check the current step against AWS: one line per check, with what was seen and how to fix it.
 
-    Exits 1 when a check fails.
+    Exits 1 when a check fails. A lesson from outside onboard's own set whose checks run commands on
+    your computer shows them first and runs them only with --allow-commands.
 
     Example: onboard lesson check
     """
@@ -124,7 +143,7 @@ def check_command(
     from onboard.lessons.render import render_check
     from onboard.output import Outcome
 
-    data = _runner(team, profile, lessons_dir).check()
+    data = _runner(team, profile, lessons_dir).check(allow_commands=allow_commands)
     code = ExitCode.OK if data["passed"] else ExitCode.FAILURE
     finish(Outcome("lesson.check", data, render_check, exit_code=code), as_json=as_json)
 
@@ -134,16 +153,29 @@ def hint_command(
     team: TeamOption = None,
     profile: ProfileOption = None,
     lessons_dir: LessonsDirOption = None,
+    yes: YesOption = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Show the next hint for the current step (each costs a quarter of the step's points).
+    """Show the next hint for the current step, after saying what it costs (a quarter of the step's points).
+
+    On a terminal it asks first; scripts pass --yes. A passed step has nothing to hint.
 
     Example: onboard lesson hint
     """
     from onboard.lessons.render import render_hint
     from onboard.output import Outcome
 
-    finish(Outcome("lesson.hint", _runner(team, profile, lessons_dir).hint(), render_hint), as_json=as_json)
+    runner = _runner(team, profile, lessons_dir)
+    offer = runner.hint(take=False)
+    take = offer["note"] is None and (
+        yes
+        or (
+            not as_json
+            and _asked(f"This hint costs {offer['cost']} of the {offer['points_left']} points left. Show it?")
+        )
+    )
+    data = runner.hint() if take else offer
+    finish(Outcome("lesson.hint", data, render_hint), as_json=as_json)
 
 
 @app.command("skip")
@@ -167,21 +199,35 @@ def reset_command(
     team: TeamOption = None,
     profile: ProfileOption = None,
     lessons_dir: LessonsDirOption = None,
+    yes: YesOption = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Forget your progress in a lesson (or in all), to take it again.
+    """Forget your progress in a lesson (or, after asking, in the whole course), to take it again.
+
+    A backup of your progress file is kept beside it first. Without a lesson name it asks on a
+    terminal; scripts pass --yes.
 
     Example: onboard lesson reset connect
     """
+    from onboard.errors import UsageError
     from onboard.output import Outcome
 
-    data = _runner(team, profile, lessons_dir, need_team=False).reset(name)
-    finish(
-        Outcome(
-            "lesson.reset", data, lambda out, d: out.print(f"Reset: {', '.join(d['reset']) or 'nothing'}.")
-        ),
-        as_json=as_json,
-    )
+    runner = _runner(team, profile, lessons_dir, need_team=False)
+    if name is None and runner.progress.lessons and not yes:
+        started = ", ".join(runner.progress.lessons)
+        if as_json or not _asked(f"Forget your progress in every lesson ({started})?"):
+            raise UsageError(
+                f"`lesson reset` without a lesson forgets the whole course ({started})",
+                "Name one lesson (onboard lesson reset connect), or pass --yes to reset them all.",
+            )
+    data = runner.reset(name)
+
+    def render(out, d):
+        out.print(f"Reset: {', '.join(d['reset']) or 'nothing'}.")
+        if d["backup"]:
+            out.print(f"Your progress before it is kept in {d['backup']}.")
+
+    finish(Outcome("lesson.reset", data, render), as_json=as_json)
 
 
 @app.command("status")
@@ -230,7 +276,8 @@ def lint_command(
 ) -> None:
     """Check lesson files: front matter, steps, verifiers, variables; every problem with file:line.
 
-    Exits 1 when a problem is found.
+    Exits 1 when a problem is found (notes, such as a lesson that runs commands on the learner's
+    computer, are shown but do not fail).
 
     Example: onboard lesson lint lessons/
     """
@@ -242,7 +289,10 @@ def lint_command(
     files, problems = lint_paths(paths)
     data = {
         "files": [str(path) for path in files],
-        "problems": [{"file": str(p.path), "line": p.line, "message": p.message} for p in problems],
+        "problems": [
+            {"file": str(p.path), "line": p.line, "message": p.message, "severity": p.severity}
+            for p in problems
+        ],
     }
-    code = ExitCode.FAILURE if problems else ExitCode.OK
+    code = ExitCode.FAILURE if any(p.severity == "error" for p in problems) else ExitCode.OK
     finish(Outcome("lesson.lint", data, render_lint, exit_code=code), as_json=as_json)

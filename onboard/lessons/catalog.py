@@ -79,3 +79,8 @@ class Course:
 
     def lesson(self, name: str) -> Lesson:
         return load_lesson(self.header(name).path)
+
+
+def is_shipped(lesson: Header) -> bool:
+    """Whether the lesson is one of onboard's own (not a trainer's file)."""
+    return lesson.path.resolve().parent == shipped_lessons_dir().resolve()

@@ -18,7 +18,15 @@ import hashlib
 from pathlib import Path
 
 from onboard.lessons import verifiers
-from onboard.lessons.verifiers import CheckContext, TranscriptContains, Verdict, Verifier, learner_sessions
+from onboard.lessons.verifiers import (
+    CheckContext,
+    Evidence,
+    TranscriptContains,
+    Verdict,
+    Verifier,
+    learner_sessions,
+    session_evidence,
+)
 
 #: What the instance's half of ``onboard transfer`` reports (onboard.everyday.relay.MARKER).
 TRANSFER_REPORT = "ONBOARD-TRANSFER ok"
@@ -34,7 +42,12 @@ class SessionOfDocument(Verifier):
         sessions = [s for s in learner_sessions(context) if s.get("Target") == target]
         right = [s for s in sessions if s.get("DocumentName") == document]
         if right:
-            return Verdict(check, True, f"session {right[0]['SessionId']} ({right[0].get('Status')})")
+            return Verdict(
+                check,
+                True,
+                f"session {right[0]['SessionId']} ({right[0].get('Status')})",
+                found=[session_evidence(right[0])],
+            )
         seen = sorted({str(s.get("DocumentName")) for s in sessions})
         evidence = f"your sessions to {target} used {', '.join(seen)}" if seen else f"no session to {target}"
         return Verdict(
@@ -64,7 +77,8 @@ class TransferredFile(Verifier):
         )
         verdict = verifiers.run_verifier(inner, context)
         hint = "" if verdict.passed else f"Move the file with onboard transfer (SHA-256 {digest[:12]}...)."
-        return Verdict(check, verdict.passed, verdict.evidence, hint)
+        found = [*verdict.found, Evidence("local_file", str(path), detail=f"sha256 {digest}")]
+        return Verdict(check, verdict.passed, verdict.evidence, hint, found=found if verdict.passed else [])
 
 
 verifiers.VERIFIERS.update({kind.kind: kind for kind in (SessionOfDocument, TransferredFile)})

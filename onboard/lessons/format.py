@@ -106,9 +106,12 @@ class Problem:
     path: Path
     line: int
     message: str
+    #: "error" (the lesson cannot be used as it stands) or "note" (worth knowing: lint still passes).
+    severity: str = "error"
 
     def __str__(self) -> str:
-        return f"{self.path}:{self.line}: {self.message}"
+        note = "note: " if self.severity == "note" else ""
+        return f"{self.path}:{self.line}: {note}{self.message}"
 
 
 @dataclass(frozen=True)
@@ -197,6 +200,9 @@ def _split_front_matter(path: Path, text: str, problems: list[Problem]) -> tuple
             except tomllib.TOMLDecodeError as bad:
                 problems.append(Problem(path, 2 + _toml_error_line(bad), f"front matter is not TOML: {bad}"))
                 data = {}
+            except RecursionError:
+                problems.append(Problem(path, 2, "front matter nests too deeply to read"))
+                data = {}
             return data, body, index + 1
     problems.append(Problem(path, 1, f"the front matter has no closing {FRONT_MATTER_FENCE} line"))
     return {}, "", len(lines)
@@ -233,8 +239,23 @@ def _header_fields(path: Path, data: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+#: A lesson is a page of text; a file this big is a mistake (and would make lint crawl).
+MAX_LESSON_BYTES = 1024 * 1024
+
+
 def _read_text(path: Path) -> str:
+    import stat
+
     try:
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode):
+            raise UsageError(f"the lesson file {path} is not a regular file", "Name a Markdown file.")
+        if info.st_size > MAX_LESSON_BYTES:
+            raise UsageError(
+                f"the lesson file {path} is {info.st_size // 1024} KiB; a lesson is at most "
+                f"{MAX_LESSON_BYTES // 1024} KiB",
+                "Split it into several lessons.",
+            )
         return path.read_bytes().decode("utf-8-sig")
     except OSError as unreadable:
         raise UsageError(
@@ -311,7 +332,8 @@ def parse_lesson(path: Path, text: str | None = None) -> tuple[Lesson | None, li
     front, body, offset = _split_front_matter(path, text, problems)
     problems += _front_matter_problems(path, front, text)
     body_lines = body.splitlines(keepends=True)
-    tokens = MarkdownIt("commonmark").parse(body)
+    # Only blocks matter here (headings, fences); inline parsing would be most of the time.
+    tokens = MarkdownIt("commonmark").disable("inline").parse(body)
 
     sections: list[dict[str, Any]] = []  # the intro, then one per ## heading
     current: dict[str, Any] = {"title": None, "line": offset + 1, "skip": [], "fences": [], "start": 0}
@@ -324,6 +346,15 @@ def parse_lesson(path: Path, text: str | None = None) -> tuple[Lesson | None, li
             current["start"] = token.map[1]
         elif token.type == "fence" and token.map:
             info = token.info.strip().split(maxsplit=1)[0].lower() if token.info.strip() else ""
+            closing = body_lines[token.map[1] - 1].strip() if token.map[1] - 1 > token.map[0] else ""
+            if not (closing.startswith(token.markup) and closing.strip(token.markup[0]) == ""):
+                problems.append(
+                    Problem(
+                        path,
+                        offset + token.map[0] + 1,
+                        f"this {token.markup} {info} block is never closed: it runs to the end of the file",
+                    )
+                )
             current["fences"].append((info, token.content, offset + token.map[0] + 1))
             if info in DATA_FENCES:
                 current["skip"].append((token.map[0], token.map[1]))
@@ -391,6 +422,9 @@ def _read_step(
                     Problem(path, line + 1 + _toml_error_line(bad), f"the {info} block is not TOML: {bad}")
                 )
                 continue
+            except RecursionError:
+                problems.append(Problem(path, line, f"the {info} block nests too deeply to read"))
+                continue
             if info == "check":
                 if check is not None:
                     problems.append(Problem(path, line, "a step has one check block"))
@@ -404,6 +438,8 @@ def _read_step(
                         )
                 if "lab_fault" not in data:
                     problems.append(Problem(path, line, "a setup block names a lab_fault"))
+                else:
+                    problems += _fault_problems(path, line, data["lab_fault"])
     verify: list[dict[str, Any]] = []
     points = None
     time_limit = DEFAULT_TIME_LIMIT
@@ -447,6 +483,17 @@ def _read_step(
         "setup": setup,
         "check_line": check_line,
     }
+
+
+def _fault_problems(path: Path, line: int, fault: Any) -> list[Problem]:
+    from onboard.lab.interface import fault_names
+
+    known = fault_names()
+    if isinstance(fault, str) and fault in known:
+        return []
+    shown = repr(fault[:60]) if isinstance(fault, str) else f"a {type(fault).__name__}"
+    hint = _did_you_mean(fault, known) if isinstance(fault, str) else ""
+    return [Problem(path, line, f"unknown lab fault {shown}{hint}; known: {', '.join(known)}")]
 
 
 def _verify_lines(content: str, fence_line: int, count: int) -> list[int]:
@@ -525,7 +572,11 @@ def lint_paths(paths: list[Path]) -> tuple[list[Path], list[Problem]]:
     ids: dict[str, Path] = {}
     lessons: list[Lesson] = []
     for file in files:
-        lesson, found = parse_lesson(file)
+        try:
+            lesson, found = parse_lesson(file)
+        except UsageError as unreadable:
+            problems.append(Problem(file, 1, unreadable.message))
+            continue
         problems += found
         if lesson is not None:
             if lesson.id in ids:
@@ -538,7 +589,19 @@ def lint_paths(paths: list[Path]) -> tuple[list[Path], list[Problem]]:
     shipped = {
         read_header(path).id for path in shipped_lessons_dir().glob("*.md") if path.name != "README.md"
     }
+    from onboard.lessons.consent import local_commands
+
     for lesson in lessons:
+        if lesson.path.resolve().parent != shipped_lessons_dir().resolve() and local_commands(lesson):
+            problems.append(
+                Problem(
+                    lesson.path,
+                    1,
+                    "its checks run commands on the learner's computer (command_output); learners are "
+                    "shown them and asked before they run",
+                    severity="note",
+                )
+            )
         for prerequisite in lesson.prerequisites:
             if prerequisite not in ids and prerequisite not in shipped:
                 problems.append(

@@ -8,10 +8,19 @@ newer or damaged one is kept aside (``.bad-<time>``) rather than overwritten.
 
 Grading: a step is worth its points; each hint taken costs a quarter of them, each failed check a
 tenth; a skipped step earns nothing. The lesson's and the course's summaries add the steps up.
+
+A passed step keeps the evidence it was graded from (session ids, log and object keys with their ETag and
+version, times: :class:`onboard.lessons.verifiers.Evidence` as data) and a *seal*, a SHA-256 digest over
+the step's record. The file is the learner's own and plain JSON, so a seal proves nothing against someone
+who recomputes it; it catches the hand edit, and :func:`edits` names what no run of onboard writes (points
+above the step's maximum or beside what its hints and retries leave, a pass without evidence, a broken
+seal). The published record carries the evidence, so the trainer's report looks each piece up in AWS again
+instead of trusting the file.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from dataclasses import asdict, dataclass, field
@@ -20,7 +29,8 @@ from pathlib import Path
 from typing import Any
 
 FORMAT = "onboard-lesson-progress"
-VERSION = 1
+#: 2: steps keep their evidence and a seal; the record keeps the hand edits noticed.
+VERSION = 2
 HINT_COST = 0.25
 RETRY_COST = 0.10
 
@@ -57,6 +67,46 @@ class StepRecord:
     failed_checks: int = 0
     points: int = 0
     max_points: int = 0
+    #: What the pass rests on (Evidence.to_dict() items), and the seal over this record.
+    evidence: list[dict[str, str]] = field(default_factory=list)
+    seal: str | None = None
+    #: Graded by an onboard that kept no evidence (a version 1 file): no evidence to look for.
+    legacy: bool = False
+
+    def digest(self, lesson: str, step: str) -> str:
+        """SHA-256 over this record (all but the seal) and where it sits."""
+        data = {**asdict(self), "seal": None, "lesson": lesson, "step": step}
+        return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+
+    def sealed(self, lesson: str, step: str) -> None:
+        self.seal = self.digest(lesson, step)
+
+    def edits(self, lesson: str, step: str, max_points: int | None = None) -> list[str]:
+        """What in this record no run of onboard writes: signs of a hand edit."""
+        where = f"{lesson}/{step}"
+        found = []
+        if self.seal is not None and self.seal != self.digest(lesson, step):
+            found.append(f"{where}: the record does not match its seal (edited by hand)")
+        if max_points is not None and self.max_points != max_points:
+            found.append(f"{where}: max_points {self.max_points}, but the step is worth {max_points}")
+        if self.points > self.max_points:
+            found.append(f"{where}: {self.points} points, above the step's maximum {self.max_points}")
+        elif self.status == "passed" and self.points != step_score(
+            self.max_points, self.hints, self.failed_checks
+        ):
+            found.append(
+                f"{where}: {self.points} points, but {self.hints} hints and {self.failed_checks} failed "
+                f"checks leave {step_score(self.max_points, self.hints, self.failed_checks)}"
+            )
+        if self.status in ("pending", "active", "skipped") and self.points:
+            found.append(f"{where}: {self.points} points for a step that is {self.status}")
+        if self.legacy:
+            return found
+        if self.status == "passed" and self.max_points and not self.evidence:
+            found.append(f"{where}: passed without any evidence")
+        if self.status == "passed" and self.max_points and self.seal is None:
+            found.append(f"{where}: passed without a seal")
+        return found
 
     @property
     def seconds(self) -> int | None:
@@ -76,6 +126,9 @@ class LessonRecord:
     def from_dict(cls, data: dict[str, Any]) -> LessonRecord:
         steps = {name: StepRecord(**value) for name, value in data.get("steps", {}).items()}
         return cls(**{**data, "steps": steps})
+
+    def edits(self, lesson: str) -> list[str]:
+        return [problem for name, step in self.steps.items() for problem in step.edits(lesson, name)]
 
     def summary(self) -> dict[str, Any]:
         steps = list(self.steps.values())
@@ -102,6 +155,10 @@ class Progress:
     arn: str | None = None
     current: str | None = None
     lessons: dict[str, LessonRecord] = field(default_factory=dict)
+    #: Hand edits noticed when the file was read (kept: saving seals the records again).
+    edited_by_hand: list[str] = field(default_factory=list)
+    #: Lessons from outside the shipped set whose local commands the learner allowed: id -> digest.
+    consents: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {"format": FORMAT, "version": VERSION, **asdict(self)}
@@ -116,7 +173,19 @@ class Progress:
             arn=data.get("arn"),
             current=data.get("current"),
             lessons=lessons,
+            edited_by_hand=[str(item) for item in data.get("edited_by_hand", [])],
+            consents={str(k): str(v) for k, v in dict(data.get("consents", {})).items()},
         )
+
+    def seal(self) -> None:
+        """Seal every step record as it stands (before it is saved)."""
+        for name, lesson in self.lessons.items():
+            for step_id, step in lesson.steps.items():
+                step.sealed(name, step_id)
+
+    def edits(self) -> list[str]:
+        """Signs of hand edits in every lesson's steps (empty for a record only onboard wrote)."""
+        return [problem for name, lesson in self.lessons.items() for problem in lesson.edits(name)]
 
     def course_summary(self) -> dict[str, Any]:
         lessons = [record.summary() for record in self.lessons.values()]
@@ -132,7 +201,8 @@ class Progress:
         }
 
     def record(self) -> dict[str, Any]:
-        """What a trainer sees (``lesson publish``): summaries per lesson and step; no nonce, no secret."""
+        """What a trainer sees (``lesson publish``): summaries per lesson and step with the evidence each
+        pass rests on, and what looks edited by hand; no nonce, no secret."""
         return {
             "format": "onboard-lesson-record",
             "version": VERSION,
@@ -141,6 +211,7 @@ class Progress:
             "arn": self.arn,
             "published_at": stamp(utcnow()),
             "course": self.course_summary(),
+            "edited_by_hand": list(dict.fromkeys([*self.edited_by_hand, *self.edits()])),
             "lessons": {
                 name: {
                     **lesson.summary(),
@@ -152,6 +223,10 @@ class Progress:
                             "hints": step.hints,
                             "failed_checks": step.failed_checks,
                             "seconds": step.seconds,
+                            "began_at": step.began_at,
+                            "finished_at": step.finished_at,
+                            "evidence": step.evidence,
+                            "seal": step.seal,
                         }
                         for step_id, step in lesson.steps.items()
                     },
@@ -187,7 +262,12 @@ class ProgressStore:
                 raise ValueError("not a progress file")
             if data["version"] > VERSION:
                 raise ValueError(f"written by a newer onboard (version {data['version']})")
-            return Progress.from_dict(data)
+            progress = Progress.from_dict(data)
+            if data["version"] < 2:
+                for lesson in progress.lessons.values():
+                    for step in lesson.steps.values():
+                        step.legacy = True
+            return progress
         except FileNotFoundError:
             return Progress(team=self.team, profile=self.profile)
         except (ValueError, KeyError, TypeError):
@@ -200,4 +280,15 @@ class ProgressStore:
         from onboard.fileio import atomic_write_text, private_folder
 
         private_folder(self.path.parent)
+        progress.seal()
         atomic_write_text(self.path, json.dumps(progress.to_dict(), indent=2) + "\n")
+
+    def backup(self) -> Path | None:
+        """A private copy of the progress file beside it (bounded in number), before it is wiped."""
+        from onboard.fileio import keep_backup
+
+        try:
+            data = self.path.read_bytes()
+        except FileNotFoundError:
+            return None
+        return keep_backup(self.path, data)

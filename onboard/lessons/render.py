@@ -2,9 +2,30 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from onboard.output import escape
+
+#: A fenced command block's opening line, and the label each kind gets: where its lines are typed.
+_FENCE = re.compile(r"^(?P<fence>```+|~~~+)[ \t]*(?P<info>[A-Za-z]+)[ \t]*$", re.MULTILINE)
+COMPUTER_LABEL = "On your computer (a terminal):"
+SERVER_LABEL = "On the server (inside the session):"
+
+
+def labelled(instructions: str) -> str:
+    """The instructions with a visible label above each command block: your computer, or the server."""
+    from onboard.lessons.format import LOCAL_FENCES, SESSION_FENCE
+
+    def label(found: re.Match[str]) -> str:
+        info = found.group("info").lower()
+        if info == SESSION_FENCE:
+            return f"**{SERVER_LABEL}**\n\n{found.group('fence')}sh"
+        if info in LOCAL_FENCES:
+            return f"**{COMPUTER_LABEL}**\n\n{found.group(0)}"
+        return found.group(0)
+
+    return _FENCE.sub(label, instructions)
 
 
 def _minutes(seconds: int | None) -> str:
@@ -42,11 +63,12 @@ def render_step(out, data: dict[str, Any]) -> None:
         return
     resumed = " (resumed)" if data.get("resumed") else ""
     out.print(f"[bold]{escape(data['lesson_title'])}[/bold]{resumed}")
+    # Prose wraps at the terminal's width, between words (the console otherwise leaves it to the terminal).
     if data.get("intro"):
-        out.print(Markdown(data["intro"]))
+        out.print(Markdown(data["intro"]), soft_wrap=False)
     points = f", {data['points']} points" if data["graded"] else ""
     out.print(f"\n[bold]Step {data['step']}/{data['steps']}: {escape(data['title'])}[/bold]{points}")
-    out.print(Markdown(data["instructions"]))
+    out.print(Markdown(labelled(data["instructions"])), soft_wrap=False)
     out.print(f"\nPractice folder: {escape(data['workdir'])} (profile {escape(data['profile'])})")
     if data["graded"]:
         out.print(
@@ -77,21 +99,28 @@ def render_check(out, data: dict[str, Any]) -> None:
 
 def _render_verdict(out, verdict: dict[str, Any], indent: str) -> None:
     mark = "[green]PASS[/green]" if verdict["passed"] else "[red]FAIL[/red]"
-    out.print(f"{indent}{mark} {escape(verdict['check'])}")
-    out.print(f"{indent}     seen: {escape(verdict['evidence'])}")
+    out.print(f"{indent}{mark} {escape(verdict['check'])}", soft_wrap=False)
+    out.print(f"{indent}     seen: {escape(verdict['evidence'])}", soft_wrap=False)
     if verdict.get("hint"):
-        out.print(f"{indent}     fix:  {escape(verdict['hint'])}")
+        out.print(f"{indent}     fix:  {escape(verdict['hint'])}", soft_wrap=False)
     for child in verdict.get("children", []):
         _render_verdict(out, child, indent + "    ")
 
 
 def render_hint(out, data: dict[str, Any]) -> None:
-    if data["hint"] is None:
-        out.print("No more hints for this step.")
+    where = f"step {data['step']} ({escape(data['title'])})"
+    if data.get("note"):
+        out.print(f"{escape(data['note']).capitalize()} ({where}).")
         return
-    out.print(f"Hint {data['hints_taken']} for step {data['step']} ({escape(data['title'])}):")
-    out.print(f"  {escape(data['hint'])}")
-    out.print(f"({data['hints_left']} more; each hint costs a quarter of the step's points.)")
+    if data["hint"] is None:
+        out.print(
+            f"A hint for {where} costs {data['cost']} of the {data['points_left']} points left; "
+            "to see it: onboard lesson hint --yes"
+        )
+        return
+    out.print(f"Hint {data['hints_taken']} for {where} (cost {data['cost']} points):", soft_wrap=False)
+    out.print(f"  {escape(data['hint'])}", soft_wrap=False)
+    out.print(f"({data['hints_left']} more; each costs a quarter of the step's points.)")
 
 
 def render_summary(out, data: dict[str, Any]) -> None:
@@ -136,8 +165,9 @@ def render_status(out, data: dict[str, Any]) -> None:
 
 def render_lint(out, data: dict[str, Any]) -> None:
     for problem in data["problems"]:
-        out.print(f"{escape(problem['file'])}:{problem['line']}: {escape(problem['message'])}")
-    count = len(data["problems"])
+        note = "note: " if problem.get("severity") == "note" else ""
+        out.print(f"{escape(problem['file'])}:{problem['line']}: {note}{escape(problem['message'])}")
+    count = sum(problem.get("severity") != "note" for problem in data["problems"])
     files = len(data["files"])
     out.print(
         f"{files} lesson file(s), {count} problem(s)." if count else f"{files} lesson file(s): all good."

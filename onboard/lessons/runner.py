@@ -1,14 +1,18 @@
 """The lesson runner: start a lesson, show a step, check it, hint, skip, advance, and keep the score.
 
-:class:`Runner` is what `onboard lesson ...` and the lab tour's scripted learner call. Every method
+:class:`Runner` is what `onboard lesson ...` and the tour's scripted learner call. Every method
 returns plain JSON-ready data; progress is saved after each change. A step *begins* when it is shown
 (start, next, skip): its time starts and it gets a fresh nonce; its checks only accept work done after
-that moment.
+that moment. A passed step keeps the evidence its checks found, sealed (:mod:`.progress`); a record that
+was edited by hand is noticed when it is read, and said to be in the record from then on.
+
+Its neighbours do the other jobs: :mod:`.variables` (the ``{{name}}`` values), :mod:`.publish`,
+:mod:`.practice` (the practice shell), :mod:`.consent` (local commands of lessons from elsewhere);
+the practice lab is reached only through :mod:`onboard.lab.interface`.
 """
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,41 +32,7 @@ from onboard.lessons.progress import (
     step_score,
     utcnow,
 )
-
-
-@dataclass
-class TeamSummary:
-    """What `lesson list` needs from the team file, read without validating it (which loads botocore)."""
-
-    team: str
-    profile: str
-    lessons_dir: Path | None = None
-    select: tuple[str, ...] = ()
-
-
-def peek_team(path: Path | None) -> TeamSummary | None:
-    """The team file validated as every command does, without the region lookup (slow to load)."""
-    from onboard.team import load_team
-
-    if path is None:
-        return None
-    team = load_team(path, check_region=False)
-    return TeamSummary(team.team, team.profile, team.lessons.dir, team.lessons.select)
-
-
-def team_path(explicit: Path | None) -> Path | None:
-    from onboard.team import team_path as find_team_path
-
-    found = find_team_path(explicit)
-    return found[0] if found else None
-
-
-def practice_dir(team: str, profile: str) -> Path:
-    """The practice folder on this computer: files the lessons download and write go here."""
-    from onboard.paths import app_dirs
-
-    safe = "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in f"{team}-{profile}")
-    return app_dirs().data / "lessons" / "practice" / safe
+from onboard.lessons.variables import lesson_variables, practice_dir
 
 
 @dataclass
@@ -78,6 +48,11 @@ class Runner:
 
     def __post_init__(self) -> None:
         self.progress = self.store.load()
+        # Noticed once, kept: saving seals the records again, so what was edited is said from now on.
+        noticed = [p for p in self.progress.edits() if p not in self.progress.edited_by_hand]
+        if noticed:
+            self.progress.edited_by_hand += noticed
+            self._save()
 
     # ------------------------------------------------------------------------------ building one
 
@@ -91,22 +66,23 @@ class Runner:
         need_team: bool = True,
     ) -> Runner:
         """A runner for the team file (``team``, else $ONBOARD_TEAM) and profile (else the team's)."""
-        path = team_path(team)
-        if not need_team:
-            summary = peek_team(path) or TeamSummary(team="default", profile=DEFAULT_PROFILE)
-            chosen = profile or summary.profile
-            course = Course.from_settings(lessons_dir or summary.lessons_dir, summary.select)
-            return cls(course, ProgressStore(summary.team, chosen), profile=chosen)
-        if path is None:
+        from onboard.team import find_team
+
+        # Every command validates the team file (`lesson list` and `reset` too: a broken one is said so).
+        # (`lesson list` must start fast: it skips only the region lookup, which loads botocore's data.)
+        team_file = find_team(team, check_region=need_team)
+        if team_file is None and not need_team:
+            chosen = profile or DEFAULT_PROFILE
+            course = Course.from_settings(lessons_dir)
+            return cls(course, ProgressStore("default", chosen), profile=chosen)
+        if team_file is None:
             raise UsageError(
                 "lessons need your team file (instances, bucket, profile)",
                 "Name it with --team FILE or set ONBOARD_TEAM "
                 '(in the practice lab: eval "$(onboard lab env)").',
             )
         from onboard.awsclient import ClientSettings
-        from onboard.team import load_team
 
-        team_file = load_team(path)
         chosen = profile or team_file.profile
         course = Course.from_settings(lessons_dir or team_file.lessons.dir, team_file.lessons.select)
         settings = ClientSettings(
@@ -118,7 +94,8 @@ class Runner:
             max_attempts=1,
         )
         workdir = practice_dir(team_file.team, chosen)
-        workdir.mkdir(parents=True, exist_ok=True)
+        if need_team:
+            workdir.mkdir(parents=True, exist_ok=True)
         return cls(course, ProgressStore(team_file.team, chosen), team_file, chosen, settings, workdir)
 
     # ---------------------------------------------------------------------------------- helpers
@@ -146,43 +123,20 @@ class Runner:
 
     def variables(self, lesson: Lesson, nonce: str = "") -> dict[str, str]:
         """Every {{name}} a lesson may use, from the team file, the learner and the step."""
-        team = self.team
-        missing = "<not in the team file>"
-        instances = list(team.instances)
-        chosen = team.instance(lesson.instance) if lesson.instance else (instances[0] if instances else None)
-        others = [item for item in instances if chosen is None or item.id != chosen.id]
-        other = others[0] if others else chosen
-        user = self.progress.user or "<you>"
-        values = {
-            "profile": self.profile,
-            "region": team.region,
-            "user": user,
-            "bucket": team.transfer.bucket if team.transfer else missing,
-            "prefix": team.transfer.user_prefix(user) if team.transfer else missing,
-            "log_bucket": team.session_logs.bucket if team.session_logs else missing,
-            "target_user": team.lessons.target_user
-            or next((u for i in instances for u in i.users), None)
-            or missing,
-            "nonce": nonce,
-            "workdir": str(self.workdir),
-        }
-        for prefix, instance in (("instance", chosen), ("other_instance", other)):
-            values[f"{prefix}.alias"] = instance.alias if instance else missing
-            values[f"{prefix}.id"] = instance.id if instance else missing
-            values[f"{prefix}.name"] = (instance.name or instance.alias) if instance else missing
-        return values
+        return lesson_variables(
+            self.team,
+            lesson.instance,
+            user=self.progress.user,
+            profile=self.profile,
+            workdir=self.workdir,
+            nonce=nonce,
+        )
 
     def _lab(self):
-        """The practice lab's files when a lab is running at the team's endpoint, else None."""
-        from onboard.lab.control import find_running
-        from onboard.lab.state import LabPaths
+        """The practice lab serving the team's endpoint (onboard.lab.interface), else None."""
+        from onboard.lab.interface import lab_at
 
-        paths = LabPaths.for_user()
-        state = find_running(paths)
-        endpoint = self.settings.resolved_endpoint() if self.settings else None
-        if state and endpoint and state.get("endpoint_url", "").rstrip("/") == endpoint.rstrip("/"):
-            return paths
-        return None
+        return lab_at(self.settings.resolved_endpoint() if self.settings else None)
 
     def _begin(self, lesson: Lesson, record: LessonRecord, index: int) -> None:
         step = lesson.steps[index]
@@ -194,16 +148,14 @@ class Runner:
             self._apply_setup(lesson, step)
 
     def _apply_setup(self, lesson: Lesson, step: Step) -> None:
-        from onboard.lab import control
-
-        paths = self._lab()
-        if paths is None:
+        lab = self._lab()
+        if lab is None:
             raise EnvironmentProblem(
                 f"the step {step.title!r} of {lesson.id} needs the practice lab (it breaks something there)",
                 'Start it with `onboard lab up --detach`, then eval "$(onboard lab env)" and try again.',
             )
         setup = fill_data(step.setup, self.variables(lesson))
-        control.fault(paths, setup["lab_fault"], setup.get("target"))
+        lab.apply_fault(setup["lab_fault"], setup.get("target"))
 
     def step_title(self, lesson: Lesson, index: int) -> str:
         """A step's title with its placeholders filled ("Switch to analyst and come back")."""
@@ -280,7 +232,7 @@ class Runner:
         self._learner()
         record = self.progress.lessons.get(lesson.id)
         resumed = record is not None and record.status == "in_progress"
-        if not resumed:
+        if record is None or not resumed:
             record = LessonRecord(started_at=stamp(utcnow()))
             self.progress.lessons[lesson.id] = record
             self._begin(lesson, record, 0)
@@ -288,7 +240,8 @@ class Runner:
         self._save()
         return {**self.step_view(lesson, record), "resumed": resumed, "warnings": warnings}
 
-    def check(self) -> dict[str, Any]:
+    def check(self, *, allow_commands: bool = False) -> dict[str, Any]:
+        from onboard.lessons.consent import commands_digest, needs_consent, refuse
         from onboard.lessons.verifiers import CheckContext, run_checks
 
         lesson, record = self._current()
@@ -324,9 +277,17 @@ class Runner:
                 "note": f"already {state.status}",
                 "points": state.points,
             }
+        commands = needs_consent(lesson, self.progress.consents)
+        if commands and not allow_commands:
+            raise refuse(lesson, commands)
+        if commands:
+            self.progress.consents[lesson.id] = commands_digest(lesson)
+        began_at = parse_stamp(state.began_at)
+        if began_at is None:
+            raise UsageError(f"the step {step.title!r} has not begun", "Run `onboard lesson start` again.")
         context = CheckContext(
             settings=self.settings,
-            began_at=parse_stamp(state.began_at),
+            began_at=began_at,
             nonce=state.nonce or "",
             workdir=self.workdir,
             arn=self.progress.arn,
@@ -342,6 +303,7 @@ class Runner:
         if passed:
             state.status, state.finished_at = "passed", stamp(utcnow())
             state.points = step_score(step.points, state.hints, state.failed_checks)
+            state.evidence = [item.to_dict() for verdict in verdicts for item in verdict.all_found()]
         elif not unavailable:
             state.failed_checks += 1
         self._save()
@@ -356,16 +318,40 @@ class Runner:
             "last_step": record.step == len(lesson.steps) - 1,
         }
 
-    def hint(self) -> dict[str, Any]:
+    def hint(self, *, take: bool = True) -> dict[str, Any]:
+        """The next hint of the current step; with ``take=False`` only what it would cost.
+
+        A passed (or skipped, or ungraded) step has nothing to hint: its hints are never shown, and none
+        is counted.
+        """
         lesson, record = self._current()
         step = lesson.steps[record.step]
         state = record.steps[step.id]
-        base = {"lesson": lesson.id, "step": record.step + 1, "title": self.step_title(lesson, record.step)}
+        cost = step_score(step.points, state.hints, state.failed_checks) - step_score(
+            step.points, state.hints + 1, state.failed_checks
+        )
+        base = {
+            "lesson": lesson.id,
+            "step": record.step + 1,
+            "title": self.step_title(lesson, record.step),
+            "hints_taken": state.hints,
+            "hints_left": len(step.hints) - state.hints,
+            "cost": cost,
+            "points_left": step_score(step.points, state.hints, state.failed_checks),
+            "hint": None,
+            "note": None,
+        }
+        if state.status != "active" or not step.graded:
+            done = {"passed": "it is passed", "skipped": "it was skipped"}.get(
+                state.status, "it is not graded"
+            )
+            return {**base, "hints_left": 0, "cost": 0, "note": f"nothing to hint in this step: {done}"}
         if state.hints >= len(step.hints):
-            return {**base, "hint": None, "hints_taken": state.hints, "hints_left": 0}
+            return {**base, "note": "no more hints for this step"}
+        if not take:
+            return base
         text = fill(step.hints[state.hints], self.variables(lesson, state.nonce or ""))
-        if state.status == "active":  # a hint after passing is free
-            state.hints += 1
+        state.hints += 1
         self._save()
         return {**base, "hint": text, "hints_taken": state.hints, "hints_left": len(step.hints) - state.hints}
 
@@ -411,13 +397,15 @@ class Runner:
         return {"skipped": step.id, **self._advance(lesson, record)}
 
     def reset(self, name: str | None = None) -> dict[str, Any]:
+        """Forget one lesson's progress (or, with no name, the whole course's), after a backup."""
         names = [self.course.header(name).id] if name else list(self.progress.lessons)
+        backup = self.store.backup() if names else None
         for item in names:
             self.progress.lessons.pop(item, None)
             if self.progress.current == item:
                 self.progress.current = None
         self._save()
-        return {"reset": names}
+        return {"reset": names, "backup": str(backup) if backup else None}
 
     def status(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -435,71 +423,18 @@ class Runner:
         return data
 
     def publish(self) -> dict[str, Any]:
-        """Put the learner's record at s3://<transfer bucket>/onboard/progress/<IAM user name>.json."""
-        import json
+        """Put the learner's record, with its evidence, in the transfer bucket (onboard.lessons.publish)."""
+        from onboard.lessons.publish import publish_record
 
-        import botocore.exceptions
-
-        from onboard.awsclient import client
-        from onboard.errors import OnboardError
-        from onboard.secrets import scrub
-
-        if self.team is None or self.team.transfer is None:
-            raise UsageError("the team file names no transfer bucket to publish to", "Ask your trainer.")
         self._learner()
-        bucket = self.team.transfer.bucket
-        key = f"onboard/progress/{self.progress.user}.json"
-        body = json.dumps(self.progress.record(), indent=2).encode()
-        try:
-            client("s3", self.settings).put_object(
-                Bucket=bucket, Key=key, Body=body, ContentType="application/json"
-            )
-        except botocore.exceptions.ClientError as refused:
-            error = refused.response.get("Error", {})
-            raise OnboardError(
-                f"s3://{bucket}/{key} could not be written: "
-                f"{error.get('Code')}: {scrub(error.get('Message', ''))}",
-                "Your trainer's policy must allow s3:PutObject on onboard/progress/${aws:username}.json.",
-            ) from None
-        except botocore.exceptions.BotoCoreError as failed:
-            raise OnboardError(
-                f"s3://{bucket}/{key} could not be written: {scrub(str(failed))}",
-                "Check your network, then run `onboard lesson publish` again.",
-            ) from None
-        return {"url": f"s3://{bucket}/{key}", "bytes": len(body)}
+        return publish_record(self.progress, self.team, self.settings)
 
     def shell_environment(self) -> dict[str, str]:
-        """The practice shell's environment: AWS_PROFILE, and the lab's variables in lab mode.
+        from onboard.lessons.practice import shell_environment
 
-        The lab's variables (its sandboxed AWS files, endpoint, bin folder) fill in what the learner's
-        environment does not set already: after ``eval "$(onboard lab env)"`` they are the same, and a
-        learner who points AWS_CONFIG_FILE elsewhere on purpose keeps it.
-        """
-        env = {**os.environ, "AWS_PROFILE": self.profile, "ONBOARD_LESSON_SHELL": "1"}
-        paths = self._lab()
-        if paths is not None:
-            from onboard.lab.control import environment, find_running
-
-            lab_env = environment(paths, find_running(paths) or {})
-            lab_bin = str(paths.bin_dir)
-            if lab_bin not in env.get("PATH", "").split(os.pathsep):
-                env["PATH"] = lab_bin + os.pathsep + env.get("PATH", "")
-            for name, value in lab_env.items():
-                env.setdefault(name, value)
-        elif self.settings is not None and self.settings.endpoint_url:
-            env.setdefault("AWS_ENDPOINT_URL", self.settings.endpoint_url)
-        if self.team is not None:
-            env.setdefault("ONBOARD_TEAM", str(self.team.path))
-        return env
+        return shell_environment(self.profile, self.team, self.settings)
 
     def practice_shell(self) -> int:
-        """A subshell in the practice folder; returns its exit code when the learner types exit."""
-        import subprocess
+        from onboard.lessons.practice import practice_shell
 
-        program = os.environ.get("SHELL") or "/bin/sh"
-        try:
-            return subprocess.call([program], env=self.shell_environment(), cwd=self.workdir)
-        except OSError as error:
-            raise EnvironmentProblem(
-                f"cannot start the shell {program}: {error.strerror}", "Set SHELL to a shell that exists."
-            ) from None
+        return practice_shell(self.shell_environment(), self.workdir)

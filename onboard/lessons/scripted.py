@@ -68,7 +68,7 @@ class ScriptedLearner:
         self.timeout = timeout
         self.transcript = transcript
         self.main = self._terminal()
-        self.second = None
+        self.second: Any = None
         self.session_id: str | None = None
         self.in_session = False
 
@@ -123,8 +123,9 @@ class ScriptedLearner:
 
         if self.second is None:
             self.second = self._terminal()
-        self.second.sendline(line)
-        self.second.expect_exact(LOCAL_PROMPT)
+        second = self.second
+        second.sendline(line)
+        second.expect_exact(LOCAL_PROMPT)
         # The first terminal sees its session end (or keeps it, when the id was wrong).
         if (
             "terminate-session" in line
