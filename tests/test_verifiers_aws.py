@@ -305,3 +305,28 @@ def test_an_object_written_outside_any_session_is_not_from_the_server(learner, s
     assert f"no session of yours to {jupyter} was open" in verdict.evidence
     plain = _verify(context, kind="s3_object", bucket=bucket, key=key)
     assert plain.passed and plain.found[0].etag and plain.found[0].ref == f"s3://{bucket}/{key}"
+
+
+def test_a_records_evidence_can_be_looked_up_again_and_a_change_is_noticed(learner, sessions, tmp_path):
+    from onboard.lessons.verifiers import Evidence
+    from onboard.lessons.verifiers.recheck import recheck
+
+    context = check_context(learner.lab, tmp_path)
+    ssm, s3 = learner.lab.client("ssm", "lab-admin"), learner.lab.client("s3", "lab-admin")
+    jupyter = learner.lab.instances["jupyter"]
+    sessions("jupyter")
+    started = _verify(context, kind="session_started", target=jupyter)
+    assert recheck(started.found[0], ssm, s3).holds is True
+    invented = Evidence("session", "carol-0000000000000000f", at=started.found[0].at)
+    assert recheck(invented, ssm, s3).holds is False
+
+    bucket = learner.lab.state["world"]["transfer_bucket"]
+    key = f"users/{LEARNER}/to-server.txt"
+    learner.lab.client("s3", LEARNER).put_object(Bucket=bucket, Key=key, Body=b"hello nonce-0123abcd")
+    uploaded = _verify(context, kind="s3_object", bucket=bucket, key=key)
+    assert recheck(uploaded.found[0], ssm, s3).holds is True
+    s3.put_object(Bucket=bucket, Key=key, Body=b"something else")
+    changed = recheck(uploaded.found[0], ssm, s3)
+    assert changed.holds is False and "has changed since" in changed.said
+    local = Evidence("local_file", str(tmp_path / "back-home.txt"))
+    assert recheck(local, ssm, s3).holds is None

@@ -314,8 +314,9 @@ def tour_command(
 
     Example: onboard lab tour --keep
     """
-    from onboard.lab.tour import Narrator, render_score, run_tour, tour_exit_code
     from onboard.output import Outcome, console
+    from onboard.tour.narrate import Narrator, render_score, tour_exit_code
+    from onboard.tour.run import run_tour
 
     report = run_tour(_paths(), learner=learner, keep=keep, say=Narrator(None if as_json else console()))
     finish(Outcome("lab.tour", report, render_score, exit_code=tour_exit_code(report)), as_json=as_json)

@@ -69,10 +69,13 @@ def render_step(out, data: dict[str, Any]) -> None:
     points = f", {data['points']} points" if data["graded"] else ""
     out.print(f"\n[bold]Step {data['step']}/{data['steps']}: {escape(data['title'])}[/bold]{points}")
     out.print(Markdown(labelled(data["instructions"])), soft_wrap=False)
-    out.print(f"\nPractice folder: {escape(data['workdir'])} (profile {escape(data['profile'])})")
+    out.print(
+        f"\nPractice folder: {escape(data['workdir'])} (profile {escape(data['profile'])})", soft_wrap=False
+    )
     if data["graded"]:
         out.print(
-            "When you are done: onboard lesson check   (stuck? onboard lesson hint; or onboard lesson skip)"
+            "When you are done: onboard lesson check   (stuck? onboard lesson hint; or onboard lesson skip)",
+            soft_wrap=False,
         )
     else:
         out.print("Then: onboard lesson next")

@@ -242,7 +242,8 @@ class Runner:
 
     def check(self, *, allow_commands: bool = False) -> dict[str, Any]:
         from onboard.lessons.consent import commands_digest, needs_consent, refuse
-        from onboard.lessons.verifiers import CheckContext, run_checks
+        from onboard.lessons.grading import grade_step, settled
+        from onboard.lessons.verifiers import CheckContext
 
         lesson, record = self._current()
         step = lesson.steps[record.step]
@@ -253,30 +254,9 @@ class Runner:
             "step_id": step.id,
             "title": self.step_title(lesson, record.step),
         }
-        if record.status == "completed":
-            return {
-                **base,
-                "passed": True,
-                "verdicts": [],
-                "note": "the lesson is complete",
-                "points": state.points,
-            }
-        if not step.graded:
-            return {
-                **base,
-                "passed": True,
-                "verdicts": [],
-                "note": "nothing to check in this step",
-                "points": 0,
-            }
-        if state.status in ("passed", "skipped"):
-            return {
-                **base,
-                "passed": state.status == "passed",
-                "verdicts": [],
-                "note": f"already {state.status}",
-                "points": state.points,
-            }
+        done = settled(record.status, step, state)
+        if done is not None:
+            return {**base, **done}
         commands = needs_consent(lesson, self.progress.consents)
         if commands and not allow_commands:
             raise refuse(lesson, commands)
@@ -293,30 +273,9 @@ class Runner:
             arn=self.progress.arn,
             user=self.progress.user,
         )
-        values = self.variables(lesson, state.nonce or "")
-        verdicts = run_checks([fill_data(item, values) for item in step.verify], context, step.time_limit)
-        passed = all(verdict.passed for verdict in verdicts)
-        # A check that could not look (AWS out of reach) costs nothing; a wrong answer costs a retry.
-        unavailable = any(v.unavailable for v in verdicts) and all(
-            v.passed or v.unavailable for v in verdicts
-        )
-        if passed:
-            state.status, state.finished_at = "passed", stamp(utcnow())
-            state.points = step_score(step.points, state.hints, state.failed_checks)
-            state.evidence = [item.to_dict() for verdict in verdicts for item in verdict.all_found()]
-        elif not unavailable:
-            state.failed_checks += 1
+        graded = grade_step(step, state, context, self.variables(lesson, state.nonce or ""))
         self._save()
-        return {
-            **base,
-            "passed": passed,
-            "verdicts": [verdict.to_dict() for verdict in verdicts],
-            "points": state.points,
-            "max_points": step.points,
-            "failed_checks": state.failed_checks,
-            "unavailable": unavailable,
-            "last_step": record.step == len(lesson.steps) - 1,
-        }
+        return {**base, **graded, "last_step": record.step == len(lesson.steps) - 1}
 
     def hint(self, *, take: bool = True) -> dict[str, Any]:
         """The next hint of the current step; with ``take=False`` only what it would cost.
@@ -324,12 +283,12 @@ class Runner:
         A passed (or skipped, or ungraded) step has nothing to hint: its hints are never shown, and none
         is counted.
         """
+        from onboard.lessons.grading import hint_cost
+
         lesson, record = self._current()
         step = lesson.steps[record.step]
         state = record.steps[step.id]
-        cost = step_score(step.points, state.hints, state.failed_checks) - step_score(
-            step.points, state.hints + 1, state.failed_checks
-        )
+        cost = hint_cost(step, state)
         base = {
             "lesson": lesson.id,
             "step": record.step + 1,

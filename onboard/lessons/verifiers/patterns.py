@@ -9,6 +9,7 @@ culprit, a repeat inside a repeat (``(a+)+``, ``(\\w+\\s?)*``), before a learner
 from __future__ import annotations
 
 import re
+import sys
 from typing import Any
 
 from onboard.errors import OnboardError
@@ -53,10 +54,17 @@ def fullmatch(pattern: Any, text: str) -> Any:
 
 def catastrophic(pattern: str) -> str | None:
     """Why ``pattern`` can backtrack catastrophically (a repeat inside a repeat), or None."""
-    import re._constants as constants  # the stdlib's own pattern parser: its syntax is what `re` accepts
-    import re._parser as parser
+    # The stdlib's own pattern parser: its syntax is what `re` accepts (re._parser from 3.11).
+    if sys.version_info >= (3, 11):
+        import re._constants as constants
+        import re._parser as parser
+    else:  # pragma: no cover - Python 3.10
+        import sre_constants as constants
+        import sre_parse as parser
 
-    repeats = (constants.MAX_REPEAT, constants.MIN_REPEAT, constants.POSSESSIVE_REPEAT)
+    # A possessive repeat (3.11: a++) never backtracks into what it took.
+    possessive = getattr(constants, "POSSESSIVE_REPEAT", None)
+    repeats = (constants.MAX_REPEAT, constants.MIN_REPEAT, possessive)
 
     def unbounded(high: int) -> bool:
         return high is constants.MAXREPEAT or high > LARGE_REPEAT
@@ -68,7 +76,7 @@ def catastrophic(pattern: str) -> str | None:
                 _low, high, sub = argument
                 if unbounded(high) and inside:
                     return "a repeat (+, * or {n,}) inside another repeat"
-                found = walk(sub, inside or (unbounded(high) and op != constants.POSSESSIVE_REPEAT))
+                found = walk(sub, inside or (unbounded(high) and op is not possessive))
             elif op is constants.SUBPATTERN:
                 found = walk(argument[-1], inside)
             elif op is constants.BRANCH:

@@ -163,6 +163,16 @@ def target_sessions(context: CheckContext, target: str) -> tuple[list[dict[str, 
     return sessions, everywhere
 
 
+def shown_in(check: str, log: SessionLog, seen: str) -> Verdict:
+    """A pass resting on a session and its log."""
+    return Verdict(
+        check,
+        True,
+        f"the log of {log.session['SessionId']} {seen}",
+        found=[session_evidence(log.session), log.evidence],
+    )
+
+
 def still_open(check: str, session: dict[str, Any]) -> Verdict:
     return Verdict(
         check,
@@ -275,12 +285,7 @@ class TranscriptContains(Verifier):
                     break
                 matched, position = matched + 1, found.end()
             if matched == len(patterns):
-                return Verdict(
-                    check,
-                    True,
-                    f"the log of {session['SessionId']} shows every line, in order",
-                    found=[session_evidence(session), log.evidence],
-                )
+                return shown_in(check, log, "shows every line, in order")
             if best is None or matched > best[0]:
                 best = (matched, session["SessionId"])
         if best is None:
@@ -372,12 +377,7 @@ class SessionCommands(Verifier):
             count, shown = follow(log.turns, expected)
             if count == len(expected):
                 lines = ", ".join(str(turn.line) for turn in shown)
-                return Verdict(
-                    check,
-                    True,
-                    f"the log of {session['SessionId']} shows each command at a prompt (lines {lines})",
-                    found=[session_evidence(session), log.evidence],
-                )
+                return shown_in(check, log, f"shows each command at a prompt (lines {lines})")
             if best is None or count > best[0]:
                 best = (count, log)
         if best is None:

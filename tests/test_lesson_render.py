@@ -1,0 +1,72 @@
+"""How a step reads on an 80-column terminal: labelled command blocks, whole words, sentences for checks."""
+
+from __future__ import annotations
+
+import io
+import re
+
+from rich.console import Console
+
+from onboard.lessons.catalog import Course
+from onboard.lessons.render import COMPUTER_LABEL, SERVER_LABEL, render_check, render_step
+
+
+def _console(width: int = 80) -> tuple[Console, io.StringIO]:
+    out = io.StringIO()
+    # As onboard.output.console() makes it (soft_wrap), at a fixed width.
+    return Console(file=out, width=width, soft_wrap=True, highlight=False, color_system=None), out
+
+
+def _step_data(lesson: str, index: int) -> dict:
+    step = Course.from_settings().lesson(lesson).steps[index]
+    return {
+        "lesson_title": lesson,
+        "intro": "",
+        "step": index + 1,
+        "steps": 3,
+        "title": step.title,
+        "points": step.points,
+        "graded": step.graded,
+        "instructions": step.instructions,
+        "workdir": "/home/learner/.local/share/onboard/lessons/practice/data-team-ssm",
+        "profile": "ssm",
+    }
+
+
+def test_command_blocks_say_where_they_run():
+    console, out = _console()
+    render_step(console, _step_data("transfer", 1))
+    text = out.getvalue()
+    assert COMPUTER_LABEL in text and SERVER_LABEL in text
+    assert text.index(COMPUTER_LABEL) < text.index("aws ssm start-session")
+    assert text.index(SERVER_LABEL) < text.rindex("cd ~") < text.index("aws s3 cp s3://")
+
+
+def test_prose_wraps_between_words_at_80_columns():
+    console, out = _console(80)
+    render_step(console, _step_data("connect", 1))
+    lines = out.getvalue().splitlines()
+    prose = [line for line in lines if line.strip() and not line.strip().startswith(("aws ", "Practice"))]
+    assert all(len(line) <= 80 for line in prose), [line for line in prose if len(line) > 80]
+    words = set(re.findall(r"[A-Za-z]{4,}", _step_data("connect", 1)["instructions"]))
+    shown = set(re.findall(r"[A-Za-z]{4,}", out.getvalue()))
+    cut = {word for word in shown - words if any(word in whole for whole in words)}
+    assert not cut, cut  # a word cut in two would show as a fragment
+
+
+def test_a_check_line_is_a_sentence_not_a_regular_expression():
+    console, out = _console()
+    verdict = {
+        "check": "in a session to jupyter, whoami printed ssm-user",
+        "passed": False,
+        "evidence": "the log of carol-1 does not show whoami printing ssm-user (after 0 of 1 found)",
+        "hint": "Type whoami in the session.",
+    }
+    render_check(
+        console, {"step": 1, "title": "t", "verdicts": [verdict], "passed": False, "failed_checks": 1}
+    )
+    assert "FAIL in a session to jupyter, whoami printed ssm-user" in out.getvalue()
+    for lesson in Course.from_settings().headers():
+        for step in Course.from_settings().lesson(lesson.id).steps:
+            for item in step.verify:
+                assert item["kind"] != "transcript_contains", (lesson.id, step.title)
