@@ -242,3 +242,61 @@ def test_the_team_file_can_publish_every_finished_lesson(learner, tmp_path, monk
         admin_s3.get_object(Bucket=bucket, Key=f"onboard/progress/{LEARNER}.json")["Body"].read()
     )
     assert record["lessons"]["ready"]["status"] == "completed"
+
+
+TRAINERS_LESSON = """+++
+id = "local-cmd"
+title = "A trainer's lesson"
+order = 20
+minutes = 1
+points = 10
++++
+
+## Run something here
+
+```check
+points = 5
+
+[[verify]]
+kind = "command_output"
+command = "echo ran >> marker.txt; echo fine"
+expect = "fine"
+```
+
+## And again
+
+```check
+points = 5
+
+[[verify]]
+kind = "command_output"
+command = "echo ran >> marker.txt; echo fine"
+expect = "fine"
+```
+"""
+
+
+def test_a_trainers_lesson_runs_local_commands_only_with_consent(learner, tmp_path):
+    from onboard.errors import UsageError
+    from onboard.lessons.runner import Runner
+
+    folder = tmp_path / "trainer-lessons"
+    folder.mkdir()
+    (folder / "local-cmd.md").write_text(TRAINERS_LESSON)
+    runner = Runner.open(lessons_dir=folder)
+    runner.start("local-cmd")
+    marker = runner.workdir / "marker.txt"
+    with pytest.raises(UsageError, match="not one of onboard's own") as refused:
+        runner.check()
+    assert "echo ran >> marker.txt" in refused.value.message and "--allow-commands" in refused.value.hint
+    assert not marker.exists()  # nothing ran
+    assert runner.check(allow_commands=True)["passed"] and marker.read_text() == "ran\n"
+    runner.next()
+    again = Runner.open(lessons_dir=folder)  # consent kept for this lesson as it stands
+    assert again.check()["passed"] and marker.read_text() == "ran\nran\n"
+    (folder / "local-cmd.md").write_text(TRAINERS_LESSON.replace("echo fine", "echo fine; id"))
+    changed = Runner.open(lessons_dir=folder)
+    changed.reset("local-cmd")
+    changed.start("local-cmd")
+    with pytest.raises(UsageError, match="not one of onboard's own"):
+        changed.check()  # the commands changed: asked again

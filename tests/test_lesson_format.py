@@ -250,3 +250,12 @@ def test_a_trainers_lesson_that_runs_local_commands_is_flagged_but_passes(tmp_pa
     result = run_onboard("lesson", "lint", str(path))
     assert result.exit_code == 0, result.output
     assert "note: its checks run commands on the learner's computer" in result.output
+
+
+@pytest.mark.parametrize("command", [["lesson", "list"], ["lesson", "reset", "--yes"]])
+def test_lesson_list_and_reset_validate_the_team_file(tmp_path, command):
+    team = tmp_path / "team.toml"
+    team.write_text('team = "' + "x" * 5000 + '"\nregion = "eu-west-1"\nprofile = "ssm"\n')
+    ran = run_onboard(*command, env={"ONBOARD_TEAM": str(team)})
+    assert ran.exit_code != 0 and "Traceback" not in ran.output
+    assert str(team) in ran.stderr  # the team file's own message, naming the file

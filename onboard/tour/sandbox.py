@@ -106,6 +106,9 @@ def sandbox_environment(lab: TourLab, base: dict[str, str] | None = None) -> dic
     home = lab.paths.sandbox_home
     env["XDG_DATA_HOME"] = str(home / ".local" / "share")
     env["XDG_CACHE_HOME"] = str(home / ".cache")
+    # onboard's own state (the locks its writers take) stays in the sandbox too; the tour reaches its lab
+    # through the paths it holds, never through this variable.
+    env["XDG_STATE_HOME"] = str(home / ".local" / "state")
     # The scripted learner's shells keep their history there too, not in the user's ~/.bash_history.
     env["HISTFILE"] = str(home / ".bash_history")
     # A proxy for the user's network must not sit between the AWS CLI and a server on this machine.
