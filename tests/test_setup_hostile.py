@@ -168,3 +168,91 @@ def test_a_blocked_plugin_download_still_writes_the_profile_and_says_what_is_lef
     last = " ".join(ran.stdout.strip().splitlines()[-3:])
     assert "plugin" in last and "onboard plugin install" in last
     assert "keys" not in last.replace("keys work", "")
+
+
+class _HeldForwarder(BaseHTTPRequestHandler):
+    """Forwards each request to moto unchanged (Host header included, so signatures hold) once released."""
+
+    release: threading.Event
+    target: tuple[str, int]
+
+    def do_POST(self) -> None:
+        import http.client
+
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        self.release.wait(60)
+        upstream = http.client.HTTPConnection(*self.target, timeout=30)
+        upstream.putrequest("POST", self.path, skip_host=True, skip_accept_encoding=True)
+        for name, value in self.headers.items():
+            upstream.putheader(name, value)
+        upstream.endheaders(body)
+        answer = upstream.getresponse()
+        data = answer.read()
+        self.send_response(answer.status)
+        for name, value in answer.getheaders():
+            if name.lower() not in ("content-length", "transfer-encoding", "connection", "date", "server"):
+                self.send_header(name, value)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+def test_a_profile_rewritten_during_the_identity_check_is_not_called_done(
+    isolated_home, tmp_path, moto_server
+):
+    import time
+    from urllib.parse import urlsplit
+
+    first, second = moto_server.create_user("first"), moto_server.create_user("second")
+    moto_server.enable_auth()
+    moto = urlsplit(moto_server.url)
+    release = threading.Event()
+    handler = type("Held", (_HeldForwarder,), {"release": release, "target": (moto.hostname, moto.port)})
+    held = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=held.serve_forever, daemon=True).start()
+    try:
+        # The first setup writes its key, then waits in its identity check...
+        command = [
+            sys.executable,
+            "-m",
+            "onboard",
+            "setup",
+            "--no-plugin",
+            "--no-aws-cli",
+            "--region",
+            "eu-west-1",
+        ]
+        slow = subprocess.Popen(
+            [
+                *command,
+                *("--endpoint-url", f"http://127.0.0.1:{held.server_address[1]}"),
+                *("--credentials-csv", str(access_key_csv(tmp_path, first)), "--yes"),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        credentials = isolated_home / ".aws" / "credentials"
+        deadline = time.monotonic() + 60
+        while first.access_key_id not in (credentials.read_text() if credentials.exists() else ""):
+            assert time.monotonic() < deadline and slow.poll() is None, slow.communicate()
+            time.sleep(0.1)
+        # ...while a second setup writes another key into the same profile and finishes.
+        fast = run_onboard(
+            *setup_args(moto_server.url, "--region", "eu-west-1"),
+            *("--credentials-csv", str(access_key_csv(tmp_path, second)), "--yes"),
+        )
+        assert fast.exit_code == 0 and second.arn in fast.stdout, fast.output
+        release.set()
+        stdout, stderr = slow.communicate(timeout=60)
+    finally:
+        release.set()
+        held.shutdown()
+        held.server_close()
+    assert slow.returncode != 0, stdout + stderr
+    assert "Done:" not in stdout, stdout
+    assert "Another program changed profile ssm" in " ".join(stdout.split()), stdout + stderr
+    assert read_profile("ssm")["aws_access_key_id"] == second.access_key_id
