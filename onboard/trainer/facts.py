@@ -95,7 +95,13 @@ class AccountFacts:
         return needs
 
     def account_id(self) -> str:
-        return self.inputs.account or self.ctx.identity().account
+        """--account, else the account of the IAM ARNs already read (no STS client or call), else STS."""
+        if self.inputs.account:
+            return self.inputs.account
+        authorization = self.authorization()
+        for principal in (*authorization.roles.values(), *authorization.users.values()):
+            return principal.arn.split(":")[4]
+        return self.ctx.identity().account
 
     def region(self) -> str:
         return self.team.region
