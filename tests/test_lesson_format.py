@@ -8,7 +8,8 @@ import pytest
 
 from helpers import REPO, build_file_tree, run_onboard
 from onboard.lessons.catalog import Course, shipped_lessons_dir
-from onboard.lessons.format import fill, fill_data, lint_paths, load_lesson, parse_lesson
+from onboard.lessons.format import fill, fill_data, load_lesson, parse_lesson
+from onboard.lessons.lint import lint_paths
 
 GOOD = """+++
 id = "tiny"

@@ -282,7 +282,7 @@ def lint_command(
     Example: onboard lesson lint lessons/
     """
     from onboard.errors import ExitCode
-    from onboard.lessons.format import lint_paths
+    from onboard.lessons.lint import lint_paths
     from onboard.lessons.render import render_lint
     from onboard.output import Outcome
 
