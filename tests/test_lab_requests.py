@@ -341,3 +341,32 @@ def test_the_lab_log_names_the_operation_the_caller_and_the_error(lab):
     assert any("s3:GetObject" in line and "carol" in line and "AccessDenied" in line for line in lines), (
         written
     )
+
+
+@pytest.mark.parametrize(
+    ("operation", "request_body"),
+    [("GetParameter", {"Name": 5}), ("GetParameters", {"Names": "x"}), ("NoSuchOperation", {})],
+)
+def test_ssm_input_of_the_wrong_shape_is_refused_before_moto_sees_it(lab, operation, request_body):
+    offset = lab.paths.log_file.stat().st_size
+    status, answer = ssm_call(lab, operation, json.dumps(request_body).encode(), user=lab.trainer)
+    assert status == 400, answer
+    assert answer["__type"] in ("SerializationException", "UnknownOperationException")
+    assert "Traceback" not in log_after(lab, offset)
+
+
+def test_input_moto_fails_on_gets_an_aws_shaped_error_never_an_html_page(lab):
+    key_id, secret = lab.keys(lab.trainer)
+    offset = lab.paths.log_file.stat().st_size
+    status, body = signed_request(
+        lab.endpoint_url,
+        "ec2",
+        lab.region,
+        key_id,
+        secret,
+        body=b"Action=DescribeInstances&Version=2016-11-15&MaxResults=abc",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert status >= 400
+    assert body.startswith(b"<?xml") and b"<Code>" in body and b"<html" not in body
+    assert "Traceback" not in log_after(lab, offset)

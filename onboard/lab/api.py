@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import logging
 import secrets
 import threading
 from collections.abc import Callable, Iterable
@@ -43,11 +44,13 @@ from onboard.lab.awserrors import (
     xml_error,
 )
 from onboard.lab.iampolicy import Decision, Principal, as_document, evaluate, principal_of, role_policies
-from onboard.lab.jsoninput import parse_json_body
+from onboard.lab.jsoninput import check_shape, parse_json_body
 from onboard.lab.requestcheck import Checked, check_request
 from onboard.lab.sessions import SessionRegistry
 from onboard.lab.ssmapi import SESSION_OPERATIONS, SessionOperations, json_default
 from onboard.lab.world import World
+
+log = logging.getLogger("onboard.lab")
 
 #: What the agent on an instance must be allowed to do to register and open sessions.
 AGENT_ACTIONS = (
@@ -172,13 +175,21 @@ class LabApplication:
                 )
                 return respond(start_response, 200, answer, "application/x-amz-json-1.1")
             elif protocol is Protocol.JSON:
-                parse_json_body(checked.body or b"")  # moto would answer a 500 for what is not JSON
+                # moto answers an HTML 500 for what is not JSON, or not of the operation's shape.
+                request = parse_json_body(checked.body or b"")
+                if target.startswith("AmazonSSM."):
+                    check_shape(operation, request)
         except ApiError as error:
             requestlog.note(code=error.code)
             return error_response(start_response, error, protocol)
-        if protocol is Protocol.JSON:
-            return self._forward_json(environ, start_response)
-        return self._forward(environ, start_response)
+        except Exception as error:  # a lab bug: AWS's internal error, and one line in the log
+            return _failed(start_response, protocol, operation, error)
+        try:
+            if protocol is Protocol.JSON:
+                return self._forward_json(environ, start_response)
+            return self._forward(environ, start_response, protocol)
+        except Exception as error:  # moto failed on input AWS would refuse with a clearer error
+            return _failed(start_response, protocol, operation, error)
 
     # --- S3 copies ----------------------------------------------------------------------------------------
 
@@ -199,19 +210,27 @@ class LabApplication:
 
     # --- forwarding ------------------------------------------------------------------------------------
 
-    def _forward(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
-        """Hand the request to moto; an error answer's code goes to the log."""
+    def _forward(
+        self, environ: dict[str, Any], start_response: StartResponse, protocol: Protocol
+    ) -> Iterable[bytes]:
+        """Hand the request to moto; an error answer's code goes to the log, and moto's own HTML page for
+        what it failed on becomes the service's internal error (never an HTML page)."""
         captured: dict[str, Any] = {}
 
         def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
             captured["status"], captured["headers"] = status, headers
-            return start_response(status, headers, exc_info) if exc_info else start_response(status, headers)
+            return lambda data: None
 
         chunks = self.moto_app(environ, capture)
-        if int(captured.get("status", "200").split()[0]) < 400:
+        status = int(captured.get("status", "200").split()[0])
+        if status < 400:
+            start_response(captured["status"], captured["headers"])
             return chunks
         body = _drain(chunks)
+        if _is_html(body):
+            return error_response(start_response, _internal_error(protocol), protocol)
         requestlog.note(code=error_code(body, captured["headers"]))
+        start_response(captured["status"], captured["headers"])
         return [body]
 
     def _forward_json(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
@@ -224,6 +243,8 @@ class LabApplication:
 
         body = _drain(self.moto_app(environ, capture))
         status = int(captured["status"].split()[0])
+        if status >= 400 and _is_html(body):
+            return error_response(start_response, _internal_error(Protocol.JSON), Protocol.JSON)
         if status >= 400 and body.lstrip().startswith(b"<"):
             code, message = xml_error(body)
             code = {
@@ -320,6 +341,29 @@ def _operation_name(checked: Checked, operation: str) -> str:
     if not operation and checked.body:
         operation = parse_qs(checked.body.decode("utf-8", errors="replace")).get("Action", [""])[0]
     return f"{checked.service}:{operation}" if operation else checked.service
+
+
+def _failed(
+    start_response: StartResponse, protocol: Protocol, operation: str, error: Exception
+) -> list[bytes]:
+    """AWS's internal error for a request the lab or moto failed on; one line in the log, no traceback."""
+    log.error("the lab failed on %s: %s", operation or "a request", type(error).__name__)
+    return error_response(start_response, _internal_error(protocol), protocol)
+
+
+def _is_html(body: bytes) -> bool:
+    """werkzeug's error page: what moto answers when it fails on a request (its traceback is in the log)."""
+    return body.lstrip()[:15].lower().startswith((b"<!doctype html", b"<html"))
+
+
+def _internal_error(protocol: Protocol) -> ApiError:
+    """What each protocol's services answer when they fail on a request."""
+    requestlog.note(code="InternalError (moto failed on the request)")
+    if protocol is Protocol.S3:
+        return ApiError("InternalError", "We encountered an internal error. Please try again.", 500)
+    if protocol is Protocol.JSON:
+        return ApiError("InternalServerError", "The practice lab could not answer this request.", 500)
+    return ApiError("InternalFailure", "The request processing has failed because of an unknown error.", 500)
 
 
 def _drain(chunks: Iterable[bytes]) -> bytes:

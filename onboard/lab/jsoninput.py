@@ -35,8 +35,13 @@ def parse_json_body(body: bytes) -> Any:
 @cache
 def _input_shape(operation: str) -> Any:
     import botocore.session
+    from botocore.model import OperationNotFoundError
 
-    return botocore.session.get_session().get_service_model("ssm").operation_model(operation).input_shape
+    model = botocore.session.get_session().get_service_model("ssm")
+    try:
+        return model.operation_model(operation).input_shape
+    except OperationNotFoundError:
+        raise ApiError("UnknownOperationException", f"The operation {operation!r} is not known.") from None
 
 
 def check_shape(operation: str, request: Any) -> None:
