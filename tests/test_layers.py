@@ -54,7 +54,7 @@ def test_every_import_points_down_the_map_or_is_named_in_it():
     # A package imports the layers above its own, and what its layer's last column names; a dotted name
     # there (`lab.interface`) narrows its package to those modules: the layer may import only them of it.
     layers = _layers()
-    layer_of = {package: index for index, (_name, packages, _also) in enumerate(layers) for package in packages}
+    layer_of = {package: index for index, (_name, members, _also) in enumerate(layers) for package in members}
     wrong = []
     for module in sorted(PACKAGE.rglob("*.py")):
         package = _package_of(module)
