@@ -4,6 +4,7 @@ passes after the onboard command and fails for the shortcut that skips the skill
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import sys
 import urllib.request
 
@@ -61,7 +62,7 @@ def test_connect_as_the_teams_user_and_not_a_plain_session(learner, cleanup, tmp
     assert _verify(context, **check).passed
 
 
-def test_a_file_moved_with_onboard_transfer_and_not_only_copied_to_the_bucket(learner, tmp_path):
+def test_a_file_moved_with_onboard_transfer_and_not_only_copied_to_the_bucket(learner, cleanup, tmp_path):
     context = check_context(learner.lab, tmp_path)
     jupyter = learner.lab.instances["jupyter"]
     (tmp_path / "daily.txt").write_text("daily nonce-0123abcd\n")
@@ -72,6 +73,16 @@ def test_a_file_moved_with_onboard_transfer_and_not_only_copied_to_the_bucket(le
     )
     check = {"kind": "transferred_file", "target": jupyter, "path": "daily.txt"}
     assert not _verify(context, **check).passed
+    # The other shortcut: the report line the transfer prints, echoed in a shell on the instance.
+    digest = hashlib.sha256((tmp_path / "daily.txt").read_bytes()).hexdigest()
+    child = _onboard(learner, cleanup, "connect", "jupyter")
+    child.expect(r"sh-4\.2\$")
+    child.sendline(f"echo 'ONBOARD-TRANSFER ok {digest}'")
+    child.expect(r"sh-4\.2\$")
+    child.sendline("exit")
+    child.expect(pexpect.EOF)
+    echoed = _verify(context, **check)
+    assert not echoed.passed and "no onboard transfer session" in echoed.evidence
     moved = run_onboard("transfer", "put", str(tmp_path / "daily.txt"), "jupyter:daily.txt", env=learner.env)
     assert moved.exit_code == 0, moved.output
     assert _verify(context, **check).passed

@@ -5,9 +5,11 @@
   AWS-StartInteractiveCommand, a tunnel AWS-StartPortForwardingSession. A plain ``aws ssm start-session``
   fails it.
 - ``transferred_file``: the SHA-256 of the learner's local file appears in the log of one of their
-  sessions to the target: ``onboard transfer`` has the instance report ``ONBOARD-TRANSFER ok <sha256>``
-  once the file there matched, so the log proves the file arrived (or left) intact. Copying the file
-  into the bucket alone fails it.
+  AWS-StartNonInteractiveCommand sessions to the target: ``onboard transfer`` has the instance report
+  ``ONBOARD-TRANSFER ok <sha256>`` once the file there matched, so the log proves the file arrived (or
+  left) intact. Copying the file into the bucket alone fails it, and so does echoing the report line in a
+  shell session (its log is a shell's, not the relay's). Limit: a non-interactive session started by hand
+  with that echo as its command would pass; DescribeSessions does not show a session's parameters.
 
 Registered into :data:`onboard.lessons.verifiers.VERIFIERS` when either module is imported.
 """
@@ -21,15 +23,17 @@ from onboard.lessons import verifiers
 from onboard.lessons.verifiers import (
     CheckContext,
     Evidence,
-    TranscriptContains,
     Verdict,
     Verifier,
     learner_sessions,
     session_evidence,
 )
+from onboard.lessons.verifiers.sessions import NoLog, read_log, shown_in, target_sessions
 
 #: What the instance's half of ``onboard transfer`` reports (onboard.everyday.relay.MARKER).
 TRANSFER_REPORT = "ONBOARD-TRANSFER ok"
+#: The document ``onboard transfer`` runs the instance's half with.
+RELAY_DOCUMENT = "AWS-StartNonInteractiveCommand"
 
 
 class SessionOfDocument(Verifier):
@@ -68,17 +72,28 @@ class TransferredFile(Verifier):
             return Verdict(
                 check, False, f"{path} cannot be read: {error.strerror}", f"Write the file at {path}."
             )
-        inner = TranscriptContains(
-            {
-                "kind": "transcript_contains",
-                "target": self.data["target"],
-                "patterns": [f"{TRANSFER_REPORT} {digest}"],
-            }
+        report = f"{TRANSFER_REPORT} {digest}"
+        local = Evidence("local_file", str(path), detail=f"sha256 {digest}")
+        sessions, _ = target_sessions(context, self.data["target"])
+        relays = [s for s in sessions if s.get("DocumentName") == RELAY_DOCUMENT]
+        for session in relays:
+            try:
+                log = read_log(context, session)
+            except NoLog:
+                continue
+            # The report line is "ONBOARD-TRANSFER ok <sha256> <path on the server>".
+            if any(line.split()[:3] == report.split() for line in log.text.splitlines()):
+                passed = shown_in(check, log, f"reports {path.name}'s SHA-256 matched on the server")
+                return Verdict(check, True, passed.evidence, found=[*passed.found, local])
+        evidence = (
+            f"none of your {len(relays)} onboard transfer session(s) to {self.data['target']} reported "
+            f"SHA-256 {digest[:12]}..."
+            if relays
+            else f"no onboard transfer session (document {RELAY_DOCUMENT}) to {self.data['target']}"
         )
-        verdict = verifiers.run_verifier(inner, context)
-        hint = "" if verdict.passed else f"Move the file with onboard transfer (SHA-256 {digest[:12]}...)."
-        found = [*verdict.found, Evidence("local_file", str(path), detail=f"sha256 {digest}")]
-        return Verdict(check, verdict.passed, verdict.evidence, hint, found=found if verdict.passed else [])
+        return Verdict(
+            check, False, evidence, f"Move the file with onboard transfer (SHA-256 {digest[:12]}...)."
+        )
 
 
 verifiers.VERIFIERS.update({kind.kind: kind for kind in (SessionOfDocument, TransferredFile)})
