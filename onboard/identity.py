@@ -194,6 +194,8 @@ def _skew(metadata: dict[str, Any]) -> float | None:
         server_time = parsedate_to_datetime(date)
     except (TypeError, ValueError):
         return None
+    if server_time.tzinfo is None:  # "-0000" (RFC 5322's "no zone information"): HTTP dates are in GMT
+        server_time = server_time.replace(tzinfo=timezone.utc)
     skew = (server_time - datetime.now(timezone.utc)).total_seconds()
     # The Date header has a one-second resolution and the request takes time: below 2 s is agreement.
     return 0.0 if abs(skew) < 2 else skew

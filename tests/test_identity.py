@@ -276,3 +276,16 @@ def test_aws_endpoint_url_in_the_environment_is_honoured(
     write_profile(isolated_home, "ssm", key=authenticated_user)
     monkeypatch.setenv("AWS_ENDPOINT_URL", moto_server.url)
     assert check_identity("ssm").arn == authenticated_user.arn
+
+
+def test_a_date_header_without_a_zone_is_read_as_gmt_not_an_internal_error() -> None:
+    from datetime import datetime, timedelta, timezone
+    from email.utils import format_datetime
+
+    from onboard.identity import _skew
+
+    ahead = datetime.now(timezone.utc) + timedelta(minutes=20)
+    header = format_datetime(ahead.replace(tzinfo=None))  # "... -0000": a naive datetime when parsed back
+    assert header.endswith("-0000")
+    skew = _skew({"HTTPHeaders": {"date": header}})
+    assert skew is not None and 19 * 60 < skew < 21 * 60
