@@ -57,3 +57,22 @@ def test_lab_status_says_how_instance_shells_are_isolated(lab):
     isolation = control.status(lab.paths)["isolation"]
     assert isolation == sandbox.isolation().describe()
     assert isolation["mode"] in ("sandbox", "host") and isolation["detail"]
+
+
+def test_port_sessions_have_no_session_log_as_on_aws(lab):
+    """The agent's port plugin (agent/session/plugins/port) writes no session log, unlike its shell plugin:
+    DescribeSessions names no S3 output for a port session, and the lab stores none."""
+    ssm = lab.client("ssm")
+    started = ssm.start_session(
+        Target=lab.instances["jupyter"],
+        DocumentName="AWS-StartPortForwardingSession",
+        Parameters={"portNumber": ["8888"], "localPortNumber": ["0"]},
+    )
+    ssm.terminate_session(SessionId=started["SessionId"])
+    ended = ssm.describe_sessions(State="History")["Sessions"]
+    port = next(s for s in ended if s["SessionId"] == started["SessionId"])
+    assert port.get("OutputUrl", {}).get("S3OutputUrl", "") == ""
+    shell = ssm.start_session(Target=lab.instances["jupyter"])
+    ssm.terminate_session(SessionId=shell["SessionId"])
+    ended = ssm.describe_sessions(State="History")["Sessions"]
+    assert next(s for s in ended if s["SessionId"] == shell["SessionId"])["OutputUrl"]["S3OutputUrl"]

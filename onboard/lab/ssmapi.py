@@ -33,6 +33,7 @@ from onboard.lab.sessions import (
     DEFAULT_DOCUMENT,
     DOCUMENTS,
     HISTORY_STATUSES,
+    PORT_DOCUMENTS,
     InvalidSessionParameters,
     LabSession,
     check_parameters,
@@ -115,6 +116,8 @@ class SessionOperations:
             raise ApiError(err.code, str(err)) from None
         session_id = f"{principal.name}-{secrets.token_hex(9)[:17]}"
         settings = settings_for(self.lab, principal, session_id)
+        # The agent logs shell sessions only: its port plugin (agent/session/plugins/port) writes no log.
+        log_location = None if document in PORT_DOCUMENTS else settings.log_location
         session = LabSession(
             session_id=session_id,
             owner_arn=principal.arn,
@@ -124,12 +127,12 @@ class SessionOperations:
             parameters=parameters,
             reason=request.get("Reason"),
             output_url={
-                "S3OutputUrl": self.lab.output_url(settings.log_location),
+                "S3OutputUrl": self.lab.output_url(log_location),
                 "CloudWatchOutputUrl": "",
             },
             run_as=settings.run_as,
             idle_minutes=settings.idle_minutes,
-            log_location=settings.log_location,
+            log_location=log_location,
         )
         self.lab.registry.add(session)
         return self._stream_answer(session_id)
