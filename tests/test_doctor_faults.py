@@ -692,6 +692,9 @@ def test_in_a_lab_shell_the_fixes_leave_the_real_startup_files_alone(
         progress=False,
     )
     assert (lab.paths.bin_dir / "session-manager-plugin").is_symlink()
+    # The plugin versions themselves went into the sandbox's data folder, not the user's.
+    assert (lab.paths.sandbox_home / ".local" / "share" / "onboard" / "plugin").is_dir()
+    assert not (isolated_home / ".local" / "share" / "onboard").exists()
     without_lab_bin = [
         folder for folder in os.environ["PATH"].split(os.pathsep) if folder != str(lab.paths.bin_dir)
     ]

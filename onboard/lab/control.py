@@ -287,7 +287,8 @@ def uses_system_plugin(state: dict[str, Any]) -> bool:
 
 
 def environment(paths: LabPaths, state: dict[str, Any]) -> dict[str, str]:
-    """The variables that point the AWS CLI, boto3 and onboard at the lab instead of the real ~/.aws.
+    """The variables that point the AWS CLI, boto3 and onboard at the lab instead of the real ~/.aws and
+    onboard's real data folders.
 
     The endpoint goes in AWS_ENDPOINT_URL (honoured by the AWS CLI v1 and boto3), so ``aws`` talks to the
     lab even before ``onboard setup`` has written a profile. Plugin downloads go to the lab too, in either
@@ -304,8 +305,12 @@ def environment(paths: LabPaths, state: dict[str, Any]) -> dict[str, str]:
         "AWS_EC2_METADATA_DISABLED": "true",
         "ONBOARD_TEAM": str(paths.team_file),
         "ONBOARD_BIN_DIR": bin_dir,
-        # What onboard may change in a lab shell: doctor's fixes stay inside it (never the real ~/.bashrc).
+        # What onboard may change in a lab shell: doctor's fixes stay inside it (never the real ~/.bashrc),
+        # and so do the plugin versions, lesson progress and downloads onboard keeps (its data and cache
+        # folders are the sandbox home's, as in the tour); its state folder stays, where the lab is found.
         "ONBOARD_LAB_SANDBOX": str(paths.sandbox_home.parent),
+        "XDG_DATA_HOME": str(paths.sandbox_home / ".local" / "share"),
+        "XDG_CACHE_HOME": str(paths.sandbox_home / ".cache"),
         "ONBOARD_PLUGIN_DOWNLOAD_URL": f"{endpoint}/_onboard/downloads/plugin/",
         "PATH": (
             system_path + os.pathsep + bin_dir

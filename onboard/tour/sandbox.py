@@ -104,8 +104,6 @@ def sandbox_environment(lab: TourLab, base: dict[str, str] | None = None) -> dic
     interpreter_bin = str(Path(sys.executable).parent)
     env["PATH"] = os.pathsep.join([str(lab.paths.bin_dir), interpreter_bin, base.get("PATH", "")])
     home = lab.paths.sandbox_home
-    env["XDG_DATA_HOME"] = str(home / ".local" / "share")
-    env["XDG_CACHE_HOME"] = str(home / ".cache")
     # onboard's own state (the locks its writers take) stays in the sandbox too; the tour reaches its lab
     # through the paths it holds, never through this variable.
     env["XDG_STATE_HOME"] = str(home / ".local" / "state")
