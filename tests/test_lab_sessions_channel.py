@@ -6,6 +6,7 @@ import contextlib
 import json
 import re
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -422,3 +423,17 @@ def test_a_document_that_cannot_start_fails_the_session_with_the_reason(channel_
     assert child.exitstatus == 0  # like AWS's plugin: the channel closed normally, with a reason
     channel_lab.wait_ended(answer["SessionId"])
     assert channel_lab.registry.get(answer["SessionId"]).status == "Failed"
+
+
+@pytest.mark.parametrize("document", [None, "AWS-StartPortForwardingSession"])
+def test_the_handshake_names_the_instances_own_agent_version(channel_lab, document):
+    # AWS's plugin picks smux or basic port forwarding from the handshake's AgentVersion
+    # (session-manager-plugin src/sessionmanagerplugin/session/portsession), and the agent sends its
+    # own version there: an instance with an old agent must say so, as DescribeInstanceInformation does.
+    channel_lab.instances[AIRFLOW] = replace(channel_lab.instances[AIRFLOW], agent_version="2.3.672.0")
+    parameters = {"portNumber": "8080"} if document else {}
+    answer = channel_lab.start_session(target=AIRFLOW, document=document, **parameters)
+    with _open(channel_lab, answer["SessionId"], answer["TokenValue"]) as connection:
+        handshake = _first_message(connection)
+    assert handshake.payload_type == PayloadType.HANDSHAKE_REQUEST
+    assert json.loads(handshake.payload)["AgentVersion"] == "2.3.672.0"

@@ -51,7 +51,6 @@ from onboard.session.protocol import (
 
 log = logging.getLogger(__name__)
 
-AGENT_VERSION = "3.3.0.0"
 PATH_PREFIX = "/v1/data-channel/"
 #: As on AWS: 20 minutes without input ends a session.
 DEFAULT_MAX_SESSION_SECONDS = MAX_SESSION_MINUTES * 60
@@ -294,7 +293,7 @@ class DataChannelServer:
         self.registry.mark_connected(session_id)
         if not channel.handshake_started:
             channel.handshake_started = time.monotonic()
-            request = protocol.handshake_request(AGENT_VERSION, *ports.session_type(session))
+            request = protocol.handshake_request(channel.instance.agent_version, *ports.session_type(session))
             await self._send_stream(channel, request, PayloadType.HANDSHAKE_REQUEST)
         else:
             for pending in channel.outgoing.all_pending():
@@ -389,7 +388,9 @@ class DataChannelServer:
         cols, rows = channel.size or (DEFAULT_COLS, DEFAULT_ROWS)
         try:
             if ports.is_port_session(channel.session):
-                channel.shell = ports.PortSession(channel.instance, channel.session, AGENT_VERSION)
+                channel.shell = ports.PortSession(
+                    channel.instance, channel.session, channel.instance.agent_version
+                )
             else:
                 channel.shell = ShellProcess(channel.instance, channel.session, cols, rows)
         except (OSError, ValueError) as err:

@@ -338,6 +338,7 @@ def lab_instance(
         platform_name=spec.platform,
         hostname=spec.hostname,
         services=spec.services,
+        agent_version=spec.agent_version,
     )
 
 

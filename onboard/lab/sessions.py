@@ -110,6 +110,9 @@ class LabInstance:
     hostname: str = ""
     #: Its web applications, (name, port): what a port session to it reaches (onboard.lab.ports).
     services: tuple[tuple[str, int], ...] = ()
+    #: The version its SSM agent reports in each session's handshake (the plugin picks how it forwards
+    #: ports from it), as in DescribeInstanceInformation.
+    agent_version: str = "3.3.0.0"
 
     def home_of(self, user: str) -> Path:
         return self.root / "home" / user
