@@ -110,18 +110,21 @@ def client(service: str, settings: ClientSettings) -> Any:
 
 @lru_cache(maxsize=1)
 def known_regions() -> frozenset[str]:
-    """Every region botocore knows, in every partition (aws, aws-cn, aws-us-gov, ...)."""
+    """Every region botocore knows, in every partition (aws, aws-cn, aws-us-gov, ...).
+
+    botocore's partitions.json (a few KB) lists every partition's regions; endpoints.json lists the same
+    regions (or fewer) but is over a megabyte and costs a command's start half a second to parse, so it is
+    read only by an older botocore that lacks partitions.json.
+    """
+    from botocore.exceptions import DataNotFoundError
     from botocore.loaders import create_loader
 
     loader = create_loader()
-    regions: set[str] = set()
-    for data_name in ("endpoints", "partitions"):
-        try:
-            data = loader.load_data(data_name)
-        except Exception:  # noqa: S112 - an older botocore lacks partitions.json; endpoints.json suffices
-            continue
-        for partition in data.get("partitions", []):
-            regions.update(partition.get("regions", {}))
+    try:
+        data = loader.load_data("partitions")
+    except DataNotFoundError:
+        data = loader.load_data("endpoints")
+    regions = {region for partition in data.get("partitions", []) for region in partition.get("regions", {})}
     # "aws-global" and friends name a partition's global endpoint, not a region users choose.
     return frozenset(region for region in regions if not region.endswith("-global"))
 
