@@ -58,11 +58,9 @@ DEFAULT_MAX_SESSION_SECONDS = MAX_SESSION_MINUTES * 60
 OPEN_TIMEOUT = 10.0
 #: Largest websocket frame accepted: a little over the protocol's payload limit.
 MAX_FRAME = protocol.MAX_PAYLOAD + protocol.PAYLOAD_OFFSET
-READ_CHUNK = 64 * 1024
-#: Output sent in one message at most (with the last read, still under the protocol's MAX_PAYLOAD). Large
-#: messages matter for port sessions: every message costs a digest, a websocket frame, an acknowledgement
-#: and a thread wake-up on each side, so a 1 MB page in 64 KiB messages took about twice as long.
-OUTPUT_BATCH = 512 * 1024
+READ_CHUNK = 16 * 1024
+#: Output sent in one message at most.
+OUTPUT_BATCH = 64 * 1024
 #: How often resends and timeouts are checked.
 TICK = 0.05
 #: On a normal end, how long to wait for the last output to be acknowledged before channel_closed.
