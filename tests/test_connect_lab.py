@@ -56,12 +56,25 @@ def _session_id(child) -> str:
     return child.match.group(1)
 
 
-def _plugin_command_lines() -> list[list[str]]:
+def _parent_of(pid: str) -> str | None:
+    with contextlib.suppress(OSError, IndexError):
+        # /proc/PID/stat: "pid (comm) state ppid ...", where comm may itself hold spaces and parentheses.
+        return (Path("/proc") / pid / "stat").read_text().rsplit(")", 1)[1].split()[1]
+    return None
+
+
+def _plugin_command_lines(root_pid: int) -> list[list[str]]:
+    """The plugins running below ``root_pid`` (this test's onboard), not anyone else's: their argv."""
     found = []
     for entry in Path("/proc").iterdir():
         with contextlib.suppress(OSError):
             argv = (entry / "cmdline").read_bytes().split(b"\0")
-            if any(b"session-manager-plugin" in arg for arg in argv[:2]):
+            if not any(b"session-manager-plugin" in arg for arg in argv[:2]):
+                continue
+            ancestor: str | None = entry.name
+            while ancestor not in (None, "0", "1", str(root_pid)):
+                ancestor = _parent_of(ancestor)
+            if ancestor == str(root_pid):
                 found.append([arg.decode(errors="replace") for arg in argv])
     return found
 
@@ -77,11 +90,7 @@ def test_connect_by_alias_lands_as_ssm_user_with_the_token_off_the_command_line(
     child = terminal("connect", "jupyter")
     session_id = _session_id(child)
     child.expect_exact("sh-4.2$ ")
-    plugins = [
-        argv
-        for argv in _plugin_command_lines()
-        if any(session_id in a for a in argv) or "StartSession" in argv
-    ]
+    plugins = _plugin_command_lines(child.pid)
     assert plugins, "the plugin is running"
     for argv in plugins:
         script = 1 if argv[0].endswith(("python", "python3")) or "python" in Path(argv[0]).name else 0
