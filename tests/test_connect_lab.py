@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import re
 import sys
+import time
 from pathlib import Path
 
 import pexpect
@@ -120,6 +121,8 @@ def test_ctrl_c_reaches_the_remote_shell_not_onboard(lab, terminal):
     _session_id(child)
     child.expect_exact("sh-4.2$ ")
     child.sendline("sleep 30")
+    child.expect_exact("sleep 30")  # echoed by the remote shell: the line reached it
+    time.sleep(1)  # and the sleep has started, so the Ctrl-C interrupts it rather than racing the line
     child.sendcontrol("c")
     child.expect_exact("sh-4.2$ ")  # the remote sleep was interrupted; the session goes on
     child.sendline("echo still-here")

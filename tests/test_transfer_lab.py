@@ -145,9 +145,10 @@ def test_instance_offline(lab, tmp_path):
 
 
 @pytest.mark.xfail(
-    strict=True,
-    reason="known defect: a session ended mid-download kills the relay script before its trap runs, so its "
-    "hidden temp file stays on the instance (the destination file and the relay object are never left)",
+    strict=False,
+    reason="known defect, not every time: a session ended mid-download can kill the relay script before its "
+    "trap runs, so its hidden temp file stays on the instance (the destination file and the relay object "
+    "are never left)",
 )
 def test_interrupted_halfway_leaves_no_partial_file_and_no_relay_object(lab, tmp_path, big_file):
     source, _ = big_file
