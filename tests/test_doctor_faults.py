@@ -667,6 +667,36 @@ def test_a_role_whose_source_profile_has_wrong_keys_is_a_finding_never_a_bug(lab
     assert SECRET not in shown
 
 
+def test_checks_that_ask_for_a_role_profiles_keys_at_once_load_them_once(isolated_home, monkeypatch):
+    """botocore's assume-role provider may load only once per session (a second load sees the source
+    profile as already visited: InfiniteLoopConfigError); doctor's checks run in threads, so share one."""
+    import time
+
+    import botocore.credentials
+
+    original = botocore.credentials.AssumeRoleProvider.load
+    loads = []
+
+    def slow_load(self):  # widens the window in which a second thread would start its own load
+        loads.append(self)
+        time.sleep(0.3)
+        return original(self)
+
+    monkeypatch.setattr(botocore.credentials.AssumeRoleProvider, "load", slow_load)
+    write_aws(
+        isolated_home,
+        "[profile ssm]\nregion = ap-northeast-1\nrole_arn = arn:aws:iam::123456789012:role/learner\n"
+        "source_profile = base\n[profile base]\nregion = ap-northeast-1\n",
+        f"[base]\naws_access_key_id = AKIAEXAMPLEDOCTOR001\naws_secret_access_key = {SECRET}\n",
+    )
+    report = run_checks_for("config", "credentials")
+    shown = "\n".join(text_of(found) for found in report.findings)
+    assert Status.ERROR not in {found.status for found in report.findings}, shown
+    profile = next(f for f in report.findings if f.check_id == "config.profile")
+    assert profile.summary.startswith("profile 'ssm': keys from assume-role"), shown
+    assert len(loads) == 1, f"the role's keys were loaded {len(loads)} times at once (botocore allows one)"
+
+
 def test_in_a_lab_shell_the_fixes_leave_the_real_startup_files_alone(
     lab, isolated_home, tmp_path, monkeypatch
 ):

@@ -145,6 +145,20 @@ class DoctorContext:
 
         return self.memo("session", make)
 
+    def credentials(self) -> Any:
+        """The profile's keys as botocore resolves them (None: none), loaded once for the whole run.
+
+        botocore's session is not safe to load credentials from two threads at once: each may build its own
+        resolver, and an assume-role provider loaded twice sees its source profile as already visited
+        (InfiniteLoopConfigError). So the load happens under the lock clients are made under.
+        """
+
+        def load() -> Any:
+            with self._lock:
+                return self.session().get_credentials()
+
+        return self.memo("credentials", load)
+
     def profile_region(self) -> str | None:
         """The region the AWS CLI uses with this profile (AWS_DEFAULT_REGION first), if any."""
         return self.session().get_config_variable("region")
@@ -197,6 +211,7 @@ class DoctorContext:
                 read_timeout=limit,
                 retries={"mode": "standard", "total_max_attempts": 1},
             )
+            self.credentials()  # once, first (or its error raised): create_client would load them itself
             with self._lock:  # a session must not make two clients at once
                 return self.session().create_client(service, region_name=self.region(), config=config)
 

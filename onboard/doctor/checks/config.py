@@ -175,7 +175,7 @@ def profile(ctx: DoctorContext) -> Finding:
 
     placed = [(files.config, s) for s in in_config] + [(files.credentials, s) for s in in_credentials]
     try:
-        credentials = ctx.session().get_credentials()
+        credentials = ctx.credentials()
     except botocore.exceptions.PartialCredentialsError as partial:
         missing = str(partial.kwargs.get("cred_var", ""))
         summary = f"the profile {name!r} has no {missing}, so the AWS CLI refuses its keys"

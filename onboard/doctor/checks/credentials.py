@@ -68,7 +68,7 @@ def key_age(ctx: DoctorContext) -> Finding:
     user = ctx.finding("credentials.identity").data.get("user_name")
     if not user:
         return skipped("the keys are not an IAM user's long-term keys")
-    credentials = ctx.session().get_credentials()
+    credentials = ctx.credentials()
     key_id = credentials.access_key if credentials else ""
     try:
         keys = ctx.client("iam").list_access_keys(UserName=user)["AccessKeyMetadata"]

@@ -93,7 +93,7 @@ def _configure_list(ctx: DoctorContext) -> list[tuple[str, str, str, str]]:
         rows.append(("profile", ctx.profile, "doctor", ctx.profile_source))
     key_id, key_kind, key_where = "<not set>", "None", "None"
     try:
-        credentials = ctx.session().get_credentials()
+        credentials = ctx.credentials()
     except Exception:
         credentials = None
     if credentials is not None:
