@@ -72,7 +72,8 @@ def test_escapes_match_literal_characters_and_unknown_variables_match_nothing():
 
 
 @pytest.mark.parametrize("effect", ["Allow", "Deny"])
-def test_statements_with_conditions_never_apply_in_the_lab(effect):
+def test_a_statement_whose_condition_a_key_without_mfa_does_not_meet_never_applies(effect):
+    # Long-term access keys carry no aws:MultiFactorAuthPresent; a Bool condition on a missing key is false.
     conditional = {
         "Statement": [
             {

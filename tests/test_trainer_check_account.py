@@ -84,6 +84,7 @@ def launch(lab, image: str = LAB_AMI, profile: str | None = None) -> str:  # noq
 def test_a_clean_account_passes(lab, trainer, capsys):  # noqa: F811
     code, body = check(capsys, lab.team_file)
     assert code == 0, failed(body)
+    assert (body["data"]["profile"], body["data"]["profile_source"]) == (lab.trainer, "AWS_PROFILE")
     assert finding(body, "instance.agent.jupyter")["summary"].startswith("Online, agent ")
     assert "ssm-user" in " ".join(
         finding(body, "account.preferences")["evidence"]

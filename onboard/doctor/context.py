@@ -30,6 +30,8 @@ T = TypeVar("T")
 class DoctorOptions:
     #: The profile to check (default: the team file's, else "ssm", the one the lessons use).
     profile: str | None = None
+    #: Who chose ``profile``, as the report says it ("--profile" when None).
+    profile_chosen_by: str | None = None
     #: The team file (default: $ONBOARD_TEAM).
     team: str | None = None
     #: Instance aliases or ids to check (default: every instance in the team file).
@@ -70,7 +72,7 @@ class DoctorContext:
         environ = dict(os.environ if environ is None else environ)
         team = find_team(options.team)
         if options.profile:
-            profile, source = options.profile, "--profile"
+            profile, source = options.profile, options.profile_chosen_by or "--profile"
         elif team is not None:
             profile, source = team.profile, f"the team file {team.path}"
         else:

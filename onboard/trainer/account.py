@@ -47,8 +47,15 @@ def _checks(options: AccountOptions) -> Callable[[DoctorContext], list[Check]]:
 
 def _doctor_options(options: AccountOptions, environ: Mapping[str, str]) -> DoctorOptions:
     team = need_team(options.team)
-    profile = options.profile or environ.get("AWS_PROFILE") or "default"
-    return DoctorOptions(profile=profile, team=str(team.path), timeout=CHECK_TIMEOUT)
+    if options.profile:
+        profile, chosen_by = options.profile, "--profile"
+    elif environ.get("AWS_PROFILE"):
+        profile, chosen_by = environ["AWS_PROFILE"], "AWS_PROFILE"
+    else:
+        profile, chosen_by = "default", "the default (the AWS CLI's)"
+    return DoctorOptions(
+        profile=profile, profile_chosen_by=chosen_by, team=str(team.path), timeout=CHECK_TIMEOUT
+    )
 
 
 def plan(options: AccountOptions, environ: Mapping[str, str] | None = None) -> list[tuple[str, str]]:
