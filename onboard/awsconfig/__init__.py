@@ -10,7 +10,7 @@ Typical use, as the setup wizard does::
 """
 
 from onboard.awsconfig.files import AwsFiles, aws_files
-from onboard.awsconfig.keys import AccessKey, clean_access_key, read_credentials_csv
+from onboard.awsconfig.keys import AccessKey, clean_access_key, console_csv, read_credentials_csv
 from onboard.awsconfig.problems import Problem, Section, find_problems, find_sections, tighten_permissions
 from onboard.awsconfig.profile import FileChange, ProfilePlan, ProfileSettings, plan_profile
 from onboard.awsconfig.writer import AppliedChange, apply_plan
@@ -27,6 +27,7 @@ __all__ = [
     "apply_plan",
     "aws_files",
     "clean_access_key",
+    "console_csv",
     "find_problems",
     "find_sections",
     "plan_profile",

@@ -105,6 +105,19 @@ def _column(header: list[str], wanted: str) -> int | None:
     return normalised.index(wanted) if wanted in normalised else None
 
 
+#: The header of the IAM console's access-key CSV download, as the console writes it.
+CONSOLE_CSV_HEADER = ("Access key ID", "Secret access key")
+
+
+def console_csv(access_key_id: str, secret_access_key: Secret) -> bytes:
+    """An access-key CSV as the IAM console downloads it (what :func:`read_credentials_csv` reads)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(CONSOLE_CSV_HEADER)
+    writer.writerow((access_key_id, secret_access_key.reveal()))
+    return buffer.getvalue().encode("utf-8")
+
+
 def read_credentials_csv(path: Path) -> AccessKey:
     """The one access key in an IAM console CSV (the access-key CSV or the user-credentials CSV)."""
     path = Path(path).expanduser()

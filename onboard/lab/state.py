@@ -28,13 +28,13 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from onboard.awsconfig import console_csv
 from onboard.errors import EnvironmentProblem
 from onboard.fileio import HeldLock
 from onboard.lab.sandbox import Isolation
 from onboard.secrets import Secret
 
 #: The IAM console's access-key download: a header row, then the key.
-CSV_HEADER = ("Access key ID", "Secret access key")
 
 
 @dataclass(frozen=True)
@@ -138,11 +138,7 @@ def admin_secret(paths: LabPaths, *, create: bool = False) -> str | None:
 
 def write_credentials_csv(path: Path, access_key_id: str, secret_access_key: Secret) -> None:
     """An IAM-console-style access key CSV (what `onboard setup --credentials-csv` reads), 0600."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(CSV_HEADER)
-    writer.writerow((access_key_id, secret_access_key.reveal()))
-    write_private(path, buffer.getvalue().encode("utf-8"))
+    write_private(path, console_csv(access_key_id, secret_access_key))
 
 
 def read_credentials_csv(path: Path) -> tuple[str, Secret]:
