@@ -2,7 +2,8 @@
 
 One reader for every TOML file onboard reads: only a regular file (a FIFO would block forever, a device
 never end), at most :data:`MAX_BYTES`, UTF-8 (a Windows editor's byte-order mark is allowed), and
-nesting too deep for the parser said as such instead of a RecursionError.
+nesting too deep for the parser said as such instead of a RecursionError. ``fresh`` is the way out the
+hints offer for a file past fixing: a handed-over file is asked for again, the user's own is written anew.
 """
 
 from __future__ import annotations
@@ -23,8 +24,11 @@ else:  # pragma: no cover - Python 3.10
 #: Team files and lab worlds are a few kilobytes; anything this big is not one.
 MAX_BYTES = 1024 * 1024
 
+#: The way out for a file someone handed over.
+ASK_AGAIN = "ask for a fresh copy"
 
-def read_text(path: Path, what: str, error: type[UsageError] = UsageError) -> str:
+
+def read_text(path: Path, what: str, error: type[UsageError] = UsageError, *, fresh: str = ASK_AGAIN) -> str:
     """The UTF-8 text of ``path``; FileNotFoundError is left to the caller, which knows who named it."""
     try:
         descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
@@ -48,27 +52,29 @@ def read_text(path: Path, what: str, error: type[UsageError] = UsageError) -> st
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise error(
-            f"{what} {path} is not UTF-8 text", "Save it as UTF-8, or ask for a fresh copy."
-        ) from None
+        raise error(f"{what} {path} is not UTF-8 text", f"Save it as UTF-8, or {fresh}.") from None
 
 
-def parse(text: str, source: str, error: type[UsageError] = UsageError) -> dict[str, Any]:
+def parse(
+    text: str, source: str, error: type[UsageError] = UsageError, *, fresh: str = ASK_AGAIN
+) -> dict[str, Any]:
     """``text`` as TOML; a parse error names ``source`` and the line."""
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as bad:
         raise error(
             f"{source} is not valid TOML: {bad}",
-            "Fix the line named above (strings need double quotes), or ask for a fresh copy.",
+            f"Fix the line named above (strings need double quotes), or {fresh}.",
         ) from None
     except RecursionError:
         raise error(
             f"{source}: arrays or tables are nested too deeply to read",
-            "A team file or world nests a few levels at most: ask for a fresh copy.",
+            f"A file onboard reads nests a few levels at most: {fresh}.",
         ) from None
 
 
-def load(path: Path, what: str, error: type[UsageError] = UsageError) -> dict[str, Any]:
+def load(
+    path: Path, what: str, error: type[UsageError] = UsageError, *, fresh: str = ASK_AGAIN
+) -> dict[str, Any]:
     """:func:`read_text` then :func:`parse`."""
-    return parse(read_text(path, what, error), f"{what} {path}", error)
+    return parse(read_text(path, what, error, fresh=fresh), f"{what} {path}", error, fresh=fresh)

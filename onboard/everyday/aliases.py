@@ -13,20 +13,16 @@ bounded backup of what was there. Team-file aliases are the trainer's: a user al
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Mapping
 from pathlib import Path
 
+from onboard import tomlfile
 from onboard.errors import UsageError
 from onboard.fileio import atomic_write_text, file_lock, keep_backup, private_folder
 from onboard.team import ALIAS, INSTANCE_ID, TeamFile
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
-
 FILE_NAME = "aliases.toml"
+_WRITE_AGAIN = "remove it and add your aliases again (onboard hosts alias)"
 _HEADER = "# onboard's host aliases (onboard hosts alias NAME ID / onboard hosts unalias NAME)\n"
 
 
@@ -39,22 +35,11 @@ def aliases_path() -> Path:
 def load_aliases(path: Path | None = None) -> dict[str, str]:
     """alias -> instance id from the user's file ({} when there is none)."""
     path = path or aliases_path()
+    # The one TOML reader: a FIFO or a huge file named aliases.toml is refused, not read forever.
     try:
-        text = path.read_text(encoding="utf-8")
+        table = tomlfile.load(path, "your aliases file", fresh=_WRITE_AGAIN).get("aliases", {})
     except FileNotFoundError:
         return {}
-    except OSError as unreadable:
-        raise UsageError(
-            f"your aliases file {path} cannot be read: {unreadable.strerror}",
-            "Check its permissions, or remove it and add your aliases again.",
-        ) from None
-    try:
-        table = tomllib.loads(text).get("aliases", {})
-    except tomllib.TOMLDecodeError as broken:
-        raise UsageError(
-            f"your aliases file {path} is not valid TOML: {broken}",
-            "Fix the line named, or remove the file and add your aliases again (onboard hosts alias).",
-        ) from None
     if not isinstance(table, dict):
         raise UsageError(f"{path}: [aliases] is not a table", 'Write lines like "name" = "i-0123...".')
     return {

@@ -1,167 +1,30 @@
-"""The team file: what a trainer hands out so that setup, lessons, doctor and the lab agree.
-
-A small TOML file (format version 1) naming the team's region and profile, where the Session Manager
-plugin comes from, the S3 locations for file transfer and session logs, the lessons to run and the
-instances people connect to, each with an alias::
-
-    version = 1
-    team = "data-team"
-    region = "ap-northeast-1"
-    profile = "ssm"
-
-    [transfer]
-    bucket = "data-team-transfer"
-    prefix = "users/"
-
-    [[instances]]
-    alias = "jupyter"
-    id = "i-0123456789abcdef0"
-    users = ["analyst"]
-    connect_as = "analyst"            # who `onboard connect jupyter` lands as (default: ssm-user)
-    services = { jupyter = 8888 }     # web applications on it, for `onboard forward`
-
-:func:`load_team` validates everything at once and reports the first problem with the file, the key
-and the fix; unknown keys are refused with a "did you mean", so a typo never silently loses a setting.
-:func:`dump_team` writes the same format back (the practice lab writes its team file with it).
-"""
+"""Finding, reading and validating a team file: every problem named with the file, the key and the fix."""
 
 from __future__ import annotations
 
 import difflib
-import json
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from onboard.errors import UsageError
 from onboard.facts import BUCKET_NAME, DEFAULT_PROFILE, INSTANCE_ID, NAME, OS_USER, PROFILE_NAME
+from onboard.team.model import (
+    FORMAT_VERSION,
+    Instance,
+    LessonSettings,
+    Location,
+    PluginSource,
+    TeamFile,
+    TeamFileError,
+)
 
-FORMAT_VERSION = 1
 TEAM_ENV = "ONBOARD_TEAM"
 
-#: Instance aliases (the user's own aliases file follows the team file's rule).
-ALIAS = NAME
 _IPV4 = re.compile(r"\d{1,3}(?:\.\d{1,3}){3}")
 _FINGERPRINT = re.compile(r"[0-9A-F]{40}")
-
-
-class TeamFileError(UsageError):
-    """The team file is missing, not TOML, or holds a value onboard cannot use."""
-
-
-@dataclass(frozen=True)
-class PluginSource:
-    """Where the Session Manager plugin is downloaded from, and which extra key may sign it."""
-
-    #: A mirror laid out like AWS's downloads (``<url>/latest/ubuntu_64bit/...``); None: AWS's own.
-    download_url: str | None = None
-    #: An extra trusted OpenPGP public key file (the practice lab's), besides AWS's own key.
-    signing_key: Path | None = None
-    #: That key's fingerprint, pinned: 40 upper-case hex digits, no spaces.
-    signing_key_fingerprint: str | None = None
-
-    def trusted_keys(self) -> list[Any]:
-        """The extra key (and its subkeys) as ``onboard.pgp.PublicKey``s, refused unless it has the pin."""
-        if self.signing_key is None:
-            return []
-        from onboard.pgp import load_public_keys
-
-        try:
-            data = self.signing_key.read_bytes()
-        except OSError as unreadable:
-            raise TeamFileError(
-                f"the plugin signing key {self.signing_key} cannot be read: {unreadable.strerror}",
-                "Put the key file your trainer gave you next to the team file.",
-            ) from unreadable
-        # The pin names the primary key; its signing subkeys are trusted with it.
-        pinned = self.signing_key_fingerprint
-        keys = [key for key in load_public_keys(data) if pinned in (key.fingerprint, key.primary_fingerprint)]
-        if not keys:
-            raise TeamFileError(
-                f"the plugin signing key {self.signing_key} does not have the pinned fingerprint "
-                f"{self.signing_key_fingerprint}",
-                "Ask your trainer for the matching key file and team file; never edit the fingerprint "
-                "to make it fit.",
-            )
-        return keys
-
-
-@dataclass(frozen=True)
-class Location:
-    """An S3 bucket and a key prefix ("" or ending in "/")."""
-
-    bucket: str
-    prefix: str = ""
-
-    def user_prefix(self, user_name: str) -> str:
-        """The prefix one learner writes under: ``<prefix><user name>/``."""
-        return f"{self.prefix}{user_name}/"
-
-    @property
-    def uri(self) -> str:
-        return f"s3://{self.bucket}/{self.prefix}"
-
-
-@dataclass(frozen=True)
-class LessonSettings:
-    """Which lessons a class runs, and as whom."""
-
-    #: A trainer's own lessons folder (absolute once loaded); None: only the lessons shipped with onboard.
-    dir: Path | None = None
-    #: Lesson names in the order the class takes them; empty: all of them.
-    select: tuple[str, ...] = ()
-    #: The OS user lessons switch to with sudo.
-    target_user: str | None = None
-    #: Whether learners publish their progress for the trainer.
-    publish: bool = False
-
-
-@dataclass(frozen=True)
-class Instance:
-    alias: str
-    id: str
-    #: Its Name tag, when the trainer gave it.
-    name: str | None = None
-    #: OS users people switch to with sudo on it.
-    users: tuple[str, ...] = ()
-    #: The OS user `onboard connect` lands as on it (None: ssm-user, Session Manager's own).
-    connect_as: str | None = None
-    #: Its web applications: (name, port on the instance), for `onboard forward`.
-    services: tuple[tuple[str, int], ...] = ()
-
-
-@dataclass(frozen=True)
-class TeamFile:
-    path: Path
-    version: int
-    team: str
-    region: str
-    profile: str = DEFAULT_PROFILE
-    plugin: PluginSource | None = None
-    endpoint_url: str | None = None
-    transfer: Location | None = None
-    session_logs: Location | None = None
-    lessons: LessonSettings = field(default_factory=LessonSettings)
-    instances: tuple[Instance, ...] = ()
-
-    def instance(self, alias_or_id: str) -> Instance:
-        """The instance with this alias or id; a UsageError listing the known aliases otherwise."""
-        for candidate in self.instances:
-            if alias_or_id in (candidate.alias, candidate.id):
-                return candidate
-        known = ", ".join(f"{i.alias} ({i.id})" for i in self.instances) or "none"
-        close = difflib.get_close_matches(alias_or_id, [i.alias for i in self.instances], n=1)
-        suggestion = f" Did you mean {close[0]!r}?" if close else ""
-        raise UsageError(
-            f"no instance {alias_or_id!r} in the team file {self.path}.{suggestion}",
-            f"Instances in this team file: {known}.",
-        )
-
-
-# ---------------------------------------------------------------------------------------------- loading
 
 
 def team_path(explicit: str | os.PathLike[str] | None = None) -> tuple[Path, str | None] | None:
@@ -206,30 +69,6 @@ def load_team(
         ) from missing
     data = tomlfile.parse(text, f"the team file {path}", TeamFileError)
     return _Reader(path, check_region=check_region).team(data)
-
-
-def endpoint_is_trusted(url: str) -> bool:
-    """Whether a team file's endpoint may be written without asking: AWS's own (over https), or loopback.
-
-    Any other endpoint receives every AWS call the profile makes, signed with the user's keys.
-    """
-    import ipaddress
-    from urllib.parse import urlsplit
-
-    parts = urlsplit(url)
-    host = (parts.hostname or "").rstrip(".").lower()
-    if host == "localhost":
-        return True
-    try:
-        if ipaddress.ip_address(host).is_loopback:
-            return True
-    except ValueError:
-        pass
-    return parts.scheme == "https" and host.endswith(_AWS_DOMAINS)
-
-
-#: The domains AWS's public endpoints live under (commercial, China, the newer dual-stack names).
-_AWS_DOMAINS = (".amazonaws.com", ".amazonaws.com.cn", ".api.aws")
 
 
 def _shown(value: Any) -> str:
@@ -536,83 +375,3 @@ def valid_bucket_name(name: str) -> bool:
         and not name.startswith(("xn--", "sthree-"))
         and not name.endswith(("-s3alias", "--ol-s3", "--x-s3"))
     )
-
-
-# ---------------------------------------------------------------------------------------------- writing
-
-
-def dump_team(team: TeamFile) -> str:
-    """``team`` as TOML text that :func:`load_team` reads back; paths inside its folder stay relative."""
-    base = team.path.resolve().parent
-    lines = [
-        f"version = {team.version}",
-        f"team = {_toml(team.team)}",
-        f"region = {_toml(team.region)}",
-        f"profile = {_toml(team.profile)}",
-    ]
-
-    def section(header: str, values: dict[str, Any]) -> None:
-        lines.extend(["", header])
-        lines.extend(f"{key} = {_toml(value)}" for key, value in values.items() if value is not None)
-
-    if team.plugin is not None:
-        section(
-            "[plugin]",
-            {
-                "download_url": team.plugin.download_url,
-                "signing_key": _relative(team.plugin.signing_key, base),
-                "signing_key_fingerprint": team.plugin.signing_key_fingerprint,
-            },
-        )
-    if team.endpoint_url is not None:
-        section("[endpoint]", {"url": team.endpoint_url})
-    for name, location in (("transfer", team.transfer), ("session_logs", team.session_logs)):
-        if location is not None:
-            section(f"[{name}]", {"bucket": location.bucket, "prefix": location.prefix})
-    if team.lessons != LessonSettings():
-        section(
-            "[lessons]",
-            {
-                "dir": _relative(team.lessons.dir, base),
-                "select": list(team.lessons.select),
-                "target_user": team.lessons.target_user,
-                "publish": team.lessons.publish,
-            },
-        )
-    for instance in team.instances:
-        section(
-            "[[instances]]",
-            {
-                "alias": instance.alias,
-                "id": instance.id,
-                "name": instance.name,
-                "users": list(instance.users),
-                "connect_as": instance.connect_as,
-                "services": dict(instance.services) or None,
-            },
-        )
-    return "\n".join(lines) + "\n"
-
-
-def _relative(path: Path | None, base: Path) -> str | None:
-    if path is None:
-        return None
-    try:
-        return Path(path).resolve().relative_to(base).as_posix()
-    except ValueError:
-        return str(path)
-
-
-def _toml(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, str):
-        # A JSON string is a TOML basic string once DEL, which TOML also wants escaped, is escaped.
-        return json.dumps(value, ensure_ascii=False).replace("\x7f", "\\u007f")
-    if isinstance(value, list):
-        return "[" + ", ".join(_toml(item) for item in value) + "]"
-    if isinstance(value, dict):
-        return "{ " + ", ".join(f"{_toml(key)} = {_toml(item)}" for key, item in value.items()) + " }"
-    raise TypeError(f"cannot write {type(value).__name__} to a team file")
