@@ -17,6 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from benchlib import VENV_BIN, Figure, learner_profile, start_lab
@@ -62,17 +63,33 @@ def _get(connection: http.client.HTTPConnection, path: str) -> float:
     return time.perf_counter() - begun
 
 
-def run() -> list[Figure]:
+@dataclass(frozen=True)
+class _Bench:
+    """The lab and the learner's terminal every part measures in."""
+
+    root: Path
+    learner: dict[str, str]
+    target: str
+    bucket: str
+
+    @property
+    def aws(self) -> str:
+        return str(VENV_BIN / "aws")
+
+
+ONBOARD = [sys.executable, "-m", "onboard"]
+
+
+def run(parts: tuple[str, ...] = ("connect", "transfer", "forward")) -> list[Figure]:
     from onboard.lab.control import stop
     from onboard.labplugin.launcher import write_launcher
 
+    measure = {"connect": _connect, "transfer": _transfer, "forward": _forward}
     figures: list[Figure] = []
     with tempfile.TemporaryDirectory(prefix="onboard-bench-everyday-") as folder:
         root = Path(folder)
         paths, state, env = start_lab(root, [LEARNER])
         try:
-            target = state["world"]["instances"]["jupyter"]
-            bucket = state["world"]["transfer_bucket"]
             plugin_dir = write_launcher(root / "bin").parent
             learner = dict(env)
             learner.update(learner_profile(root / "aws", paths, state, LEARNER))
@@ -81,128 +98,128 @@ def run() -> list[Figure]:
                 ONBOARD_TEAM=str(paths.team_file),
                 TERM="xterm",
             )
-            aws = str(VENV_BIN / "aws")
-            onboard = [sys.executable, "-m", "onboard"]
-
-            # connect against start-session, interleaved.
-            manual, ours = [], []
-            for _ in range(RUNS):
-                manual.append(
-                    _to_prompt([aws, "ssm", "start-session", "--target", target, "--profile", "ssm"], learner)
-                )
-                ours.append(_to_prompt([*onboard, "connect", "jupyter"], learner))
-            manual_ms, ours_ms = statistics.median(manual) * 1000, statistics.median(ours) * 1000
-            figures.append(
-                Figure(
-                    f"onboard connect to the first prompt (median of {RUNS})",
-                    ours_ms,
-                    "ms",
-                    "aws ssm start-session",
-                    manual_ms,
-                    "<= 0.7x",
-                    ours_ms <= 0.7 * manual_ms,
-                )
+            bench = _Bench(
+                root, learner, state["world"]["instances"]["jupyter"], state["world"]["transfer_bucket"]
             )
-
-            # transfer put of 50 MB against the write-up's two aws s3 cp.
-            source = root / "data-50mb.bin"
-            source.write_bytes(os.urandom(SIZE))
-            manual, ours = [], []
-            for attempt in range(3):
-                key = f"users/{LEARNER}/manual-{attempt}.bin"
-                begun = time.perf_counter()
-                subprocess.run(
-                    [
-                        aws,
-                        "s3",
-                        "cp",
-                        str(source),
-                        f"s3://{bucket}/{key}",
-                        "--profile",
-                        "ssm",
-                        "--only-show-errors",
-                    ],
-                    env=learner,
-                    check=True,
-                    stdout=subprocess.DEVNULL,
-                )
-                child = _spawn(
-                    [
-                        aws,
-                        "ssm",
-                        "start-session",
-                        "--target",
-                        target,
-                        "--profile",
-                        "ssm",
-                        "--document-name",
-                        "AWS-StartNonInteractiveCommand",
-                        "--parameters",
-                        f"command=aws s3 cp --only-show-errors s3://{bucket}/{key} manual.bin",
-                    ],
-                    learner,
-                )
-                child.expect("Exiting session")
-                child.close()
-                manual.append(time.perf_counter() - begun)
-                begun = time.perf_counter()
-                subprocess.run(
-                    [*onboard, "transfer", "put", str(source), "jupyter:ours.bin"],
-                    env=learner,
-                    check=True,
-                    stdout=subprocess.DEVNULL,
-                )
-                ours.append(time.perf_counter() - begun)
-            manual_s, ours_s = statistics.median(manual), statistics.median(ours)
-            figures.append(
-                Figure(
-                    "onboard transfer put of 50 MB (median of 3)",
-                    ours_s * 1000,
-                    "ms",
-                    "aws s3 cp + aws s3 cp in a session",
-                    manual_s * 1000,
-                    "<= 0.8x",
-                    ours_s <= 0.8 * manual_s,
-                )
-            )
-
-            # forward: 1 MB GETs through the tunnel against straight to the service; 20 MB throughput.
-            with socket.socket() as probe:
-                probe.bind(("127.0.0.1", 0))
-                port = probe.getsockname()[1]
-            tunnel = _spawn([*onboard, "forward", "jupyter", "--local-port", str(port)], learner)
-            tunnel.expect("Waiting for connections")
-            through = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-            for _ in range(3):
-                _get(through, "/blob/1000000")
-            tunnelled = [_get(through, "/blob/1000000") for _ in range(30)]
-            # The lab's applications listen on Unix sockets in a private temp folder (onboard.lab.ports).
-            sockets = Path(tempfile.gettempdir()).glob(f"onboard-lab-apps-*/{target}-8888.sock")
-            service = str(max(sockets, key=os.path.getmtime))
-            straight = _UnixHTTPConnection(service)
-            direct = [_get(straight, "/blob/1000000") for _ in range(33)][3:]
-            p50, direct_p50 = statistics.median(tunnelled) * 1000, statistics.median(direct) * 1000
-            figures.append(
-                Figure(
-                    "GET of 1 MB through onboard forward, p50",
-                    p50,
-                    "ms",
-                    "the same GET straight to the lab service",
-                    direct_p50,
-                    "<= 2x",
-                    p50 <= 2 * direct_p50,
-                )
-            )
-            rates = [20 / _get(through, "/blob/20000000") for _ in range(3)]
-            rate = statistics.median(rates)
-            figures.append(
-                Figure(
-                    "20 MB through one tunnel (median of 3)", rate, "MB/s", goal=">= 20 MB/s", met=rate >= 20
-                )
-            )
-            tunnel.sendcontrol("c")
-            tunnel.expect("Forwarding stopped")
-            tunnel.close()
+            for part in parts:
+                figures.extend(measure[part](bench))
         finally:
             stop(paths)
     return figures
+
+
+def _connect(bench: _Bench) -> list[Figure]:
+    """connect against start-session, interleaved."""
+    manual, ours = [], []
+    for _ in range(RUNS):
+        manual.append(
+            _to_prompt(
+                [bench.aws, "ssm", "start-session", "--target", bench.target, "--profile", "ssm"],
+                bench.learner,
+            )
+        )
+        ours.append(_to_prompt([*ONBOARD, "connect", "jupyter"], bench.learner))
+    manual_ms, ours_ms = statistics.median(manual) * 1000, statistics.median(ours) * 1000
+    return [
+        Figure(
+            f"onboard connect to the first prompt (median of {RUNS})",
+            ours_ms,
+            "ms",
+            "aws ssm start-session",
+            manual_ms,
+            "<= 0.7x",
+            ours_ms <= 0.7 * manual_ms,
+        )
+    ]
+
+
+def _aws(bench: _Bench, *words: str) -> list[str]:
+    return [bench.aws, *words, "--profile", "ssm"]
+
+
+def _transfer(bench: _Bench) -> list[Figure]:
+    """transfer put of 50 MB against the write-up's two aws s3 cp."""
+    source = bench.root / "data-50mb.bin"
+    source.write_bytes(os.urandom(SIZE))
+    manual, ours = [], []
+    for attempt in range(3):
+        key = f"users/{LEARNER}/manual-{attempt}.bin"
+        begun = time.perf_counter()
+        subprocess.run(
+            [*_aws(bench, "s3", "cp", str(source), f"s3://{bench.bucket}/{key}"), "--only-show-errors"],
+            env=bench.learner,
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+        child = _spawn(
+            [
+                *_aws(bench, "ssm", "start-session", "--target", bench.target),
+                *("--document-name", "AWS-StartNonInteractiveCommand", "--parameters"),
+                f"command=aws s3 cp --only-show-errors s3://{bench.bucket}/{key} manual.bin",
+            ],
+            bench.learner,
+        )
+        child.expect("Exiting session")
+        child.close()
+        manual.append(time.perf_counter() - begun)
+        begun = time.perf_counter()
+        subprocess.run(
+            [*ONBOARD, "transfer", "put", str(source), "jupyter:ours.bin"],
+            env=bench.learner,
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+        ours.append(time.perf_counter() - begun)
+    manual_s, ours_s = statistics.median(manual), statistics.median(ours)
+    return [
+        Figure(
+            "onboard transfer put of 50 MB (median of 3)",
+            ours_s * 1000,
+            "ms",
+            "aws s3 cp + aws s3 cp in a session",
+            manual_s * 1000,
+            "<= 0.8x",
+            ours_s <= 0.8 * manual_s,
+        )
+    ]
+
+
+def _forward(bench: _Bench) -> list[Figure]:
+    """1 MB GETs through the tunnel against straight to the service; 20 MB throughput."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    tunnel = _spawn([*ONBOARD, "forward", "jupyter", "--local-port", str(port)], bench.learner)
+    tunnel.expect("Waiting for connections")
+    through = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    for _ in range(3):
+        _get(through, "/blob/1000000")
+    tunnelled = [_get(through, "/blob/1000000") for _ in range(30)]
+    # The lab's applications listen on Unix sockets in a private temp folder (onboard.lab.ports).
+    sockets = Path(tempfile.gettempdir()).glob(f"onboard-lab-apps-*/{bench.target}-8888.sock")
+    service = str(max(sockets, key=os.path.getmtime))
+    straight = _UnixHTTPConnection(service)
+    direct = [_get(straight, "/blob/1000000") for _ in range(33)][3:]
+    p50, direct_p50 = statistics.median(tunnelled) * 1000, statistics.median(direct) * 1000
+    rates = [20 / _get(through, "/blob/20000000") for _ in range(3)]
+    rate = statistics.median(rates)
+    tunnel.sendcontrol("c")
+    tunnel.expect("Forwarding stopped")
+    tunnel.close()
+    return [
+        Figure(
+            "GET of 1 MB through onboard forward, p50",
+            p50,
+            "ms",
+            "the same GET straight to the lab service",
+            direct_p50,
+            "<= 2x",
+            p50 <= 2 * direct_p50,
+        ),
+        Figure("20 MB through one tunnel (median of 3)", rate, "MB/s", goal=">= 20 MB/s", met=rate >= 20),
+    ]
+
+
+if __name__ == "__main__":  # one part: python bench/bench_everyday.py forward
+    for figure in run(tuple(sys.argv[1:]) or ("connect", "transfer", "forward")):
+        print(figure.line())

@@ -2,13 +2,22 @@
 
 Each runs the AWS CLI on the instance (which acts with the instance's role) and reports one line,
 ``ONBOARD-TRANSFER ok|fail ...``, that :func:`parse_report` reads back from the session's output. A file
-arriving on the instance is written to a temporary name beside its destination, checked against the
-SHA-256 sent with the script, and only then renamed into place: an interrupted or failed transfer
-(the session's hang-up runs the trap) leaves nothing at the destination.
+arriving on the instance is written to a hidden name beside its destination, ``.onboard-transfer.ID``
+(ID: the transfer's own, in the relay object's key too), checked against the SHA-256 sent with the script,
+and only then renamed into place, so the destination never holds a partial file.
+
+An interrupted transfer cannot count on the script to clean up after itself: when the session is
+terminated AWS's agent SIGKILLs the command (agent/session/shell/shell.go: ``execCmd.Kill()``), so no trap
+runs, and the ``aws s3 cp`` it started lives on as an orphan, still writing. Hence
+:func:`cleanup_script`, run by the client in a session of its own: it stops whatever still works for that
+transfer (found by the ID in its command line) and removes the transfer's hidden files. And should even
+that never run (the laptop lost its network), every transfer into a folder first removes the hidden files
+there that nothing has written to for :data:`STALE_MINUTES`.
 """
 
 from __future__ import annotations
 
+import re
 import shlex
 from dataclasses import dataclass
 
@@ -30,21 +39,52 @@ def _path(path: str) -> str:
     return shlex.quote(path)
 
 
-def receive_script(s3_uri: str, path: str, file_name: str, sha256: str) -> str:
+#: The hidden files of a transfer into a folder (the AWS CLI's own temporary file is the same plus a suffix).
+PART_PREFIX = ".onboard-transfer."
+#: A transfer's ID: hex, as uuid4().hex (it goes into scripts and patterns unquoted).
+TRANSFER_ID = re.compile(r"[0-9a-f]{8,64}")
+#: Hidden files untouched this long belong to no live transfer (one is abandoned after REMOTE_TIMEOUT).
+STALE_MINUTES = 60
+
+
+def _destination(path: str, file_name: str) -> list[str]:
+    """Lines setting ``dest`` (the file to write) and ``dir`` (its folder) for ``path`` on the instance."""
+    return [
+        'cd "$HOME" || { say fail no-such-directory "$HOME"; exit 1; }',
+        f"dest={_path(path)}",
+        f'[ -d "$dest" ] && dest="$dest/"{shlex.quote(file_name)}',
+        'dir=$(dirname -- "$dest")',
+    ]
+
+
+def _checked(transfer_id: str) -> str:
+    if not TRANSFER_ID.fullmatch(transfer_id):
+        raise ValueError(f"not a transfer id: {transfer_id!r}")
+    return transfer_id
+
+
+def _unmatched(transfer_id: str) -> str:
+    """A pattern matching command lines that hold ``transfer_id`` but not the one that holds the pattern
+    (its last character in brackets): the cleanup script's own bash is never among what it stops."""
+    return f"{transfer_id[:-1]}[{transfer_id[-1]}]"
+
+
+def receive_script(s3_uri: str, path: str, file_name: str, sha256: str, transfer_id: str) -> str:
     """Fetch ``s3_uri`` to ``path`` (a folder: ``path/file_name``), verified, renamed into place."""
     return "\n".join(
         [
             "set -u",
             _SAY,
-            'cd "$HOME" || { say fail no-such-directory "$HOME"; exit 1; }',
-            f"dest={_path(path)}",
-            f'[ -d "$dest" ] && dest="$dest/"{shlex.quote(file_name)}',
-            'dir=$(dirname -- "$dest")',
+            *_destination(path, file_name),
             '[ -d "$dir" ] || { say fail no-such-directory "$dir"; exit 1; }',
             '[ -w "$dir" ] || { say fail no-permission "$dir"; exit 1; }',
             '[ -d "$dest" ] && { say fail is-a-directory "$dest"; exit 1; }',
             '[ ! -e "$dest" ] || [ -w "$dest" ] || { say fail no-permission "$dest"; exit 1; }',
-            'part=$(mktemp "$dir/.onboard-transfer.XXXXXX") || { say fail no-permission "$dir"; exit 1; }',
+            # what interrupted transfers of this user left here, if their own cleanup never ran
+            f'find "$dir" -maxdepth 1 -type f -user "$(id -u)" -name \'{PART_PREFIX}*\' '
+            f"-mmin +{STALE_MINUTES} -exec rm -f -- {{}} + 2>/dev/null",
+            f'part="$dir/{PART_PREFIX}{_checked(transfer_id)}"',
+            '(set -C; umask 077; : > "$part") 2>/dev/null || { say fail no-permission "$dir"; exit 1; }',
             "trap 'rm -f -- \"$part\"' EXIT",
             "trap 'exit 1' HUP INT TERM",
             f'err=$(aws s3 cp --only-show-errors {shlex.quote(s3_uri)} "$part" 2>&1) {_OR_FAIL}',
@@ -54,6 +94,31 @@ def receive_script(s3_uri: str, path: str, file_name: str, sha256: str) -> str:
             'mv -f -- "$part" "$dest" || { say fail no-permission "$dest"; exit 1; }',
             "trap - EXIT",
             'say ok "$sum" "$(cd "$(dirname -- "$dest")" && pwd)/$(basename -- "$dest")"',
+        ]
+    )
+
+
+def cleanup_script(path: str, file_name: str, transfer_id: str) -> str:
+    """Undo what an interrupted transfer ``transfer_id`` left on the instance: stop its processes (the
+    AWS CLI still moving the file, the script if it lives), then remove its hidden files beside ``path``.
+
+    Safe to run whatever the transfer got to, and for a transfer from the instance (nothing to remove
+    then, but its AWS CLI may still be uploading the relay object).
+    """
+    pattern = shlex.quote(_unmatched(_checked(transfer_id)))
+    return "\n".join(
+        [
+            "set -u",
+            _SAY,
+            f"if command -v pkill >/dev/null; then pkill -TERM -f -- {pattern}",
+            f"  for _ in $(seq 50); do pgrep -f -- {pattern} >/dev/null || break; sleep 0.1; done",
+            f"  pkill -KILL -f -- {pattern}",
+            "fi",
+            *_destination(path, file_name),
+            # the ID through a variable: this script's own command line must not hold it whole
+            f"id={transfer_id[:-1]}'{transfer_id[-1]}'",
+            f'[ -d "$dir" ] && rm -f -- "$dir/{PART_PREFIX}$id" "$dir/{PART_PREFIX}$id".*',
+            "say ok cleaned",
         ]
     )
 

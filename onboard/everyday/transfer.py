@@ -34,6 +34,8 @@ NON_INTERACTIVE_COMMAND = "AWS-StartNonInteractiveCommand"
 MULTIPART_THRESHOLD = 8 * 1024 * 1024
 #: How long the instance's side may take (the AWS CLI there moves the whole file).
 REMOTE_TIMEOUT = 15 * 60
+#: How long the cleanup after an interrupted transfer may take on the instance.
+CLEANUP_TIMEOUT = 60
 _RELAY_FOLDER = "onboard-relay"
 
 
@@ -76,6 +78,8 @@ class _Relay:
     reach: Reach
     location: Location
     key: str
+    #: In the key and in the instance's hidden file: what the cleanup finds the transfer's leftovers by.
+    transfer_id: str
 
     @property
     def uri(self) -> str:
@@ -103,8 +107,9 @@ def _relay(reach: Reach, file_name: str) -> _Relay:
             "Use the profile onboard setup wrote with your own access keys.",
         )
     location = reach.team.transfer
-    key = f"{location.user_prefix(identity.user_name)}{_RELAY_FOLDER}/{uuid.uuid4().hex}/{file_name}"
-    return _Relay(reach, location, key)
+    transfer_id = uuid.uuid4().hex
+    key = f"{location.user_prefix(identity.user_name)}{_RELAY_FOLDER}/{transfer_id}/{file_name}"
+    return _Relay(reach, location, key, transfer_id)
 
 
 def _check_user(user: str | None) -> None:
@@ -143,8 +148,10 @@ def put(
     relay_object = _relay(reach, local.name)
     try:
         _upload(relay_object, local, size, progress)
-        script = relay.receive_script(relay_object.uri, remote, local.name, checksum)
-        report = _on_instance(reach, instance_id, relay.as_command(script, as_user), plugin, remote)
+        script = relay.receive_script(
+            relay_object.uri, remote, local.name, checksum, relay_object.transfer_id
+        )
+        report = _on_instance(relay_object, instance_id, plugin, remote, local.name, script, as_user)
     finally:
         relay_object.remove()
     if report.fields[0] != checksum:
@@ -256,14 +263,33 @@ _FAILURES = {
 }
 
 
-def _on_instance(reach: Reach, instance_id: str, command: str, plugin: str, path: str) -> relay.Report:
+def _on_instance(
+    relay_object: _Relay,
+    instance_id: str,
+    plugin: str,
+    path: str,
+    file_name: str,
+    script: str,
+    as_user: str | None,
+) -> relay.Report:
+    """Run ``script`` on the instance (as ``as_user``) and read its report; if it never reports
+    (interrupted, timed out, the session lost), clean up after it there (:func:`relay.cleanup_script`, in a
+    session of its own) before passing the failure on."""
+    reach = relay_object.reach
     ssm = reach.client("ssm")
+    command = relay.as_command(script, as_user)
+    cleanup = relay.as_command(relay.cleanup_script(path, file_name, relay_object.transfer_id), as_user)
     request = SessionRequest(instance_id, NON_INTERACTIVE_COMMAND, {"command": [command]})
-    output, exit_code = run_command_session(reach, ssm, request, plugin, timeout=REMOTE_TIMEOUT)
+    try:
+        output, exit_code = run_command_session(reach, ssm, request, plugin, timeout=REMOTE_TIMEOUT)
+    except BaseException:
+        _clean_up(reach, ssm, instance_id, plugin, cleanup)
+        raise
     report = relay.parse_report(output)
     if report is None:
         from onboard.secrets import scrub
 
+        _clean_up(reach, ssm, instance_id, plugin, cleanup)
         tail = scrub(output.strip()[-300:]) or f"no output (plugin exit code {exit_code})"
         raise OnboardError(
             f"the command on {instance_id} did not finish the transfer: {tail}",
@@ -275,6 +301,14 @@ def _on_instance(reach: Reach, instance_id: str, command: str, plugin: str, path
         message, hint = _FAILURES.get(reason, ("the transfer failed on {host}: {detail}", "Try again."))
         raise OnboardError(message.format(host=instance_id, path=path, detail=detail), hint)
     return report
+
+
+def _clean_up(reach: Reach, ssm: Any, instance_id: str, plugin: str, cleanup: str) -> None:
+    """Best effort: a transfer that failed this way already says so; a leftover the cleanup misses is
+    removed by the next transfer into that folder (relay.STALE_MINUTES)."""
+    request = SessionRequest(instance_id, NON_INTERACTIVE_COMMAND, {"command": [cleanup]})
+    with contextlib.suppress(Exception):
+        run_command_session(reach, ssm, request, plugin, timeout=CLEANUP_TIMEOUT)
 
 
 # ---------------------------------------------------------------------------------------------- get
@@ -295,13 +329,8 @@ def get(
     started = time.monotonic()
     relay_object = _relay(reach, file_name)
     try:
-        report = _on_instance(
-            reach,
-            instance_id,
-            relay.as_command(relay.send_script(remote, relay_object.uri), as_user),
-            plugin,
-            remote,
-        )
+        script = relay.send_script(remote, relay_object.uri)
+        report = _on_instance(relay_object, instance_id, plugin, remote, file_name, script, as_user)
         expected, size = report.fields[0], int(report.fields[1].split()[0])
         _download(relay_object, destination, size, expected, progress)
     finally:

@@ -305,7 +305,20 @@ class ShellProcess:
         return self.process.poll() is not None
 
     def terminate(self) -> None:
-        """Hang up every process of the session (like closing a terminal), then kill what remains."""
+        """End the session's processes.
+
+        A shell or interactive command is hung up, like a closed terminal, then killed if anything
+        remains. A non-interactive command is killed at once, as AWS's agent kills it when the session is
+        terminated (agent/session/shell/shell.go, processCommandsWithExec: ``execCmd.Kill()``, a SIGKILL
+        with no hang-up first), so no trap of the command's runs. On AWS only the command gets that SIGKILL
+        and what it started lives on as an orphan; the lab kills those as well (in a sandbox they die with
+        the command anyway: bwrap ends the PID namespace when its command ends).
+        """
+        if not self.interactive:
+            self._signal_session(signal.SIGKILL)
+            self.process.wait()
+            self.close()
+            return
         self._signal_session(signal.SIGHUP)
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.process.wait(timeout=1)

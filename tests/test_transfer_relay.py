@@ -1,0 +1,92 @@
+"""The instance's cleanup after an interrupted transfer, run by real bash over real processes and files.
+
+On AWS the agent SIGKILLs a terminated session's command and the ``aws s3 cp`` it started lives on,
+still writing the transfer's hidden file (the lab's sandbox kills it with the command, so the lab cannot
+show this): the cleanup must stop that process, by the transfer's ID, before removing the files, and
+leave every other transfer alone.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+
+import pytest
+
+from onboard.everyday import relay
+
+pytestmark = pytest.mark.skipif(not shutil.which("pkill"), reason="needs procps (pkill)")
+
+_WRITER = "import sys, time\nwhile True:\n    open(sys.argv[1], 'ab').write(b'x')\n    time.sleep(0.02)\n"
+
+
+def _orphan_cp(home, transfer_id: str) -> subprocess.Popen:
+    """A process with the command line of the relay's ``aws s3 cp``, writing the hidden file as it does."""
+    part = f"./{relay.PART_PREFIX}{transfer_id}"
+    uri = f"s3://bucket/users/alice/onboard-relay/{transfer_id}/data.bin"
+    return subprocess.Popen([sys.executable, "-c", _WRITER, part, uri], cwd=home)
+
+
+def _run_cleanup(home, transfer_id: str, remote: str) -> subprocess.CompletedProcess:
+    script = relay.cleanup_script(remote, "data.bin", transfer_id)
+    return subprocess.run(
+        ["bash", "-c", script],
+        env={**os.environ, "HOME": str(home)},
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+
+
+def _wait_for(path, timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while not path.exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert path.exists()
+
+
+@pytest.mark.parametrize("remote", ["data.bin", ".", "~"])
+def test_cleanup_stops_the_orphaned_copy_and_removes_only_its_files(tmp_path, remote):
+    interrupted, other = uuid.uuid4().hex, uuid.uuid4().hex
+    orphan, bystander = _orphan_cp(tmp_path, interrupted), _orphan_cp(tmp_path, other)
+    part = tmp_path / f"{relay.PART_PREFIX}{interrupted}"
+    cli_temporary = tmp_path / f"{relay.PART_PREFIX}{interrupted}.3fA9c2E1"  # the AWS CLI's own
+    cli_temporary.write_bytes(b"half")
+    other_part = tmp_path / f"{relay.PART_PREFIX}{other}"
+    try:
+        _wait_for(part)
+        _wait_for(other_part)
+        done = _run_cleanup(tmp_path, interrupted, remote)
+        assert done.returncode == 0, done.stderr
+        assert relay.parse_report(done.stdout) == relay.Report(True, ("cleaned",))
+        assert orphan.wait(timeout=10) != 0
+        time.sleep(0.2)  # had it lived on, it would have written the file again by now
+        assert not part.exists()
+        assert not cli_temporary.exists()
+        assert bystander.poll() is None
+        assert other_part.exists()
+    finally:
+        for process in (orphan, bystander):
+            process.kill()
+            process.wait()
+
+
+def test_cleanup_with_nothing_left_is_quiet(tmp_path):
+    done = _run_cleanup(tmp_path, uuid.uuid4().hex, "missing/folder/data.bin")
+    assert done.returncode == 0, done.stderr
+    assert relay.parse_report(done.stdout) == relay.Report(True, ("cleaned",))
+
+
+def test_cleanup_scripts_never_hold_the_id_whole():
+    transfer_id = uuid.uuid4().hex
+    assert transfer_id not in relay.cleanup_script("data.bin", "data.bin", transfer_id)
+
+
+def test_a_transfer_id_must_be_hex():
+    with pytest.raises(ValueError, match="not a transfer id"):
+        relay.cleanup_script("x", "x", "abc; rm -rf /")
