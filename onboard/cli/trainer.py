@@ -1,7 +1,8 @@
-"""`onboard trainer`: prepare the AWS account for a class (policies, readiness checks)."""
+"""`onboard trainer`: prepare the AWS account for a class (policies, readiness checks, the class's stack)."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -157,3 +158,131 @@ def check_account_command(
         Outcome("trainer.check-account", data, renderer(verbose, command=command), report.exit_code),
         as_json=as_json,
     )
+
+
+def _clients(team_file, profile: str | None):
+    """A boto3 client per service for the trainer's profile, in the team's region and endpoint."""
+    import functools
+
+    from onboard.awsclient import ClientSettings, client
+
+    settings = ClientSettings(profile=profile, region=team_file.region, endpoint_url=team_file.endpoint_url)
+    return functools.cache(lambda service: client(service, settings))
+
+
+def _progress(as_json: bool):
+    """A rich progress bar on stderr while the stack works (only on a terminal, never with --json)."""
+    import contextlib
+    import sys
+
+    if as_json or not sys.stderr.isatty():
+        return contextlib.nullcontext(lambda done, total, status: None)
+    from rich.progress import Progress
+
+    from onboard.output import console
+
+    @contextlib.contextmanager
+    def bar():
+        with Progress(console=console(stderr=True)) as shown:
+            task = shown.add_task("CloudFormation", total=None)
+
+            def report(done: int, total: int, status: str) -> None:
+                shown.update(task, completed=done, total=total or None, description=status)
+
+            yield report
+
+    return bar()
+
+
+@app.command("provision")
+def provision_command(
+    class_csv: Annotated[
+        OptionalPath, typer.Option("--class", help="The class list CSV (columns name, display_name, email).")
+    ] = None,
+    learners: Annotated[
+        OptionalText, typer.Option("--learners", metavar="NAME,...", help="The learners' IAM user names.")
+    ] = None,
+    team: TeamOption = None,
+    profile: ProfileOption = None,
+    show_template: Annotated[
+        bool, typer.Option("--template", help="Print the CloudFormation template (JSON) and stop.")
+    ] = False,
+    apply: Annotated[
+        bool, typer.Option("--apply", help="Execute the change set, then create keys and kits.")
+    ] = False,
+    kits: Annotated[
+        Path, typer.Option("--kits", help="Where the learners' kits are written (default: ./kits).")
+    ] = Path("kits"),
+    as_json: JsonOption = False,
+) -> None:
+    """Provision the class as one CloudFormation stack, onboard-class-<team>: policies, role, bucket, users.
+
+    Without --apply: a change set, shown as a table of what is created, changed and removed, then deleted
+    (nothing changes). With --apply: executed, waited for, then an access key (IAM API, never in the
+    stack) and a kit for each learner who has no key. A re-run with nothing changed says so and makes no
+    new keys.
+
+    Example: onboard trainer provision --class class.csv --team team.toml --apply
+    """
+    from onboard.output import Outcome
+    from onboard.trainer.inputs import need_team
+    from onboard.trainer.provision import ProvisionOptions, class_of, plan_resources, provision
+    from onboard.trainer.render import render_provision
+    from onboard.trainer.template import template_text
+
+    team_file = need_team(team)
+    the_class = class_of(class_csv, learners)
+    clients = _clients(team_file, profile)
+    if show_template:
+        import sys
+
+        sys.stdout.write(template_text(plan_resources(team_file, the_class, clients)))
+        raise typer.Exit(0)
+    options = ProvisionOptions(
+        team=team_file, learners=the_class, clients=clients, kits_dir=kits, apply=apply
+    )
+    with _progress(as_json) as report:
+        result = provision(options, report)
+    finish(Outcome("trainer.provision", result.to_dict(), render_provision), as_json=as_json)
+
+
+@app.command("deprovision")
+def deprovision_command(
+    team: TeamOption = None,
+    profile: ProfileOption = None,
+    yes: Annotated[bool, typer.Option("--yes", help="Delete without asking.")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Remove the class: the learners' access keys, their objects, then the stack; check nothing is left.
+
+    Asks first; without a terminal it needs --yes (else exit 2). Exit code 1 when something is left.
+
+    Example: onboard trainer deprovision --team team.toml --yes
+    """
+    import sys
+
+    from onboard.errors import ExitCode, UsageError
+    from onboard.output import Outcome
+    from onboard.trainer.deprovision import deprovision, inventory
+    from onboard.trainer.inputs import need_team
+    from onboard.trainer.render import render_deprovision
+
+    team_file = need_team(team)
+    clients = _clients(team_file, profile)
+    found = inventory(team_file, clients)
+    if found.exists and not yes:
+        if not sys.stdin.isatty():
+            raise UsageError(
+                f"deprovision deletes the stack {found.stack} and {len(found.users)} learners: "
+                "confirm with --yes",
+                "Run it in a terminal to be asked, or pass --yes.",
+            )
+        question = (
+            f"Delete the stack {found.stack}: {len(found.users)} learners and their keys, "
+            f"{len(found.buckets)} buckets with every object in them, the policies, role and profile?"
+        )
+        typer.confirm(question, default=False, abort=True, err=True)
+    with _progress(as_json) as report:
+        result = deprovision(team_file, found, clients, report)
+    code = ExitCode.OK if result.clean else ExitCode.FAILURE
+    finish(Outcome("trainer.deprovision", result.to_dict(), render_deprovision, code), as_json=as_json)

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
 
-from onboard.lab import requestlog
+from onboard.lab import cloudformation, requestlog
 from onboard.lab.awserrors import (
     ApiError,
     Protocol,
@@ -169,6 +169,10 @@ class LabApplication:
             requestlog.note(caller=checked.name, operation=_operation_name(checked, operation))
             if protocol is Protocol.S3:
                 self._authorize_copy_source(environ, checked)
+            elif checked.service == "cloudformation":
+                answered = self._cloudformation(checked, start_response)
+                if answered is not None:
+                    return answered
             elif target.startswith("AmazonSSM.") and operation in SESSION_OPERATIONS:
                 answer = self.sessions.handle(
                     operation, principal_of(checked.access_key), checked.body or b""
@@ -187,7 +191,11 @@ class LabApplication:
         try:
             if protocol is Protocol.JSON:
                 return self._forward_json(environ, start_response)
-            return self._forward(environ, start_response, protocol)
+            forwarded = self._forward(environ, start_response, protocol)
+            if checked.service == "cloudformation":
+                with self._lock:
+                    cloudformation.after_stack_request(self.state.account, self.state.region)
+            return forwarded
         except Exception as error:  # moto failed on input AWS would refuse with a clearer error
             return _failed(start_response, protocol, operation, error)
 
@@ -207,6 +215,30 @@ class LabApplication:
         if evaluate(documents, action, f"arn:aws:s3:::{bucket}/{key}", principal) is not Decision.ALLOWED:
             requestlog.note(operation=f"{action} (copy source)")
             raise ApiError("AccessDenied", "Access Denied", 403)
+
+    # --- CloudFormation -------------------------------------------------------------------------------
+
+    def _cloudformation(self, checked: Checked, start_response: StartResponse) -> Iterable[bytes] | None:
+        """DeleteStack run as CloudFormation runs it (onboard/lab/cloudformation.py), once the caller may."""
+        action, params = cloudformation.operation_of(checked.body)
+        if action != "DeleteStack":
+            return None
+        name = params.get("StackName", "")
+        stack_arn = f"arn:aws:cloudformation:{self.state.region}:{self.state.account}:stack/{name}/*"
+        documents = [as_document(policy) for policy in checked.access_key.collect_policies()]
+        principal = principal_of(checked.access_key)
+        if evaluate(documents, "cloudformation:DeleteStack", stack_arn, principal) is not Decision.ALLOWED:
+            return None  # moto refuses it, as AWS does
+        with self._lock:
+            answered = cloudformation.delete_stack(self.state.account, self.state.region, name)
+        if not answered:
+            return None
+        body = (
+            '<DeleteStackResponse xmlns="http://cloudformation.amazonaws.com/doc/2010-05-15/">'
+            f"<ResponseMetadata><RequestId>{secrets.token_hex(16)}</RequestId></ResponseMetadata>"
+            "</DeleteStackResponse>"
+        ).encode()
+        return respond(start_response, 200, body, "text/xml")
 
     # --- forwarding ------------------------------------------------------------------------------------
 

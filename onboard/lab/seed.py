@@ -182,8 +182,40 @@ def trainer_policy(world: World) -> dict:
             },
             {"Effect": "Allow", "Action": ["iam:Get*", "iam:List*"], "Resource": "*"},
             {"Effect": "Allow", "Action": "s3:*", "Resource": buckets + [f"{b}/*" for b in buckets]},
+            # `onboard trainer provision` and `deprovision`: the class's stack, and what CloudFormation
+            # creates and deletes in it with the caller's permissions (as on AWS), plus the learners' keys.
+            {"Sid": "ClassStacks", "Effect": "Allow", "Action": "cloudformation:*", "Resource": "*"},
+            {"Sid": "ClassIdentities", "Effect": "Allow", "Action": CLASS_IAM_ACTIONS, "Resource": "*"},
+            {"Sid": "ClassBuckets", "Effect": "Allow", "Action": "s3:*", "Resource": ["arn:aws:s3:::*"]},
         ],
     }
+
+
+#: The IAM actions a class's stack and its access keys take (CloudFormation runs them as the trainer).
+CLASS_IAM_ACTIONS = [
+    "iam:CreateUser",
+    "iam:DeleteUser",
+    "iam:TagUser",
+    "iam:UntagUser",
+    "iam:CreateAccessKey",
+    "iam:DeleteAccessKey",
+    "iam:CreatePolicy",
+    "iam:DeletePolicy",
+    "iam:CreatePolicyVersion",
+    "iam:DeletePolicyVersion",
+    "iam:AttachUserPolicy",
+    "iam:DetachUserPolicy",
+    "iam:AttachRolePolicy",
+    "iam:DetachRolePolicy",
+    "iam:CreateRole",
+    "iam:DeleteRole",
+    "iam:UpdateAssumeRolePolicy",
+    "iam:PassRole",
+    "iam:CreateInstanceProfile",
+    "iam:DeleteInstanceProfile",
+    "iam:AddRoleToInstanceProfile",
+    "iam:RemoveRoleFromInstanceProfile",
+]
 
 
 ADMIN_POLICY = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}

@@ -60,13 +60,9 @@ def attach_learner_policy(facts: AccountFacts, learners: list[str]) -> Fix:
 
 
 def write_preferences(facts: AccountFacts, current: SessionPreferences | None) -> Fix:
-    logs = facts.team.session_logs
-    wanted = replace(
-        current or SessionPreferences(),
-        s3_bucket=logs.bucket if logs else "",
-        s3_prefix=logs.prefix if logs else "",
-        s3_encryption=True,
-    )
+    from onboard.trainer.template import team_preferences
+
+    wanted = team_preferences(facts.team.session_logs, current)
     where = f"s3://{wanted.s3_bucket}/{wanted.log_prefix()}" if wanted.s3_bucket else "no S3 logging"
     verb = "create" if current is None else "update"
 

@@ -1,0 +1,127 @@
+"""CloudFormation in the lab: moto's stacks, with the three places where moto is not what AWS does fixed.
+
+moto runs change sets and stacks of the types a class needs (IAM users, managed policies, roles, instance
+profiles, S3 buckets, SSM documents), and answers an unchanged template's change set as AWS does (FAILED,
+"The submitted information didn't contain changes..."). Where it differs from CloudFormation (probed with
+moto 5.2 in the lab, and read in moto's ``cloudformation/parsing.py``, ``iam/models.py``, ``s3/models.py``
+and ``ssm/models.py``), the lab does what AWS does:
+
+- **Session documents created by a stack** (``AWS::SSM::Document``, whose ``Content`` is a JSON object in
+  the template) are kept by moto as the object itself, so DescribeDocument fails (a 500) and GetDocument
+  answers Python's repr. AWS stores a document's content as its JSON text; after each request that runs a
+  stack the lab turns such content into that text (:func:`after_stack_request`).
+- **DeleteStack with a managed policy attached**: moto has no delete for ``AWS::IAM::ManagedPolicy``, so
+  the users and roles it is attached to cannot be deleted (DeleteConflict), the DeleteStack call fails and
+  the half-deleted stack disappears. CloudFormation deletes in reverse dependency order: a managed policy
+  naming its ``Users``/``Roles``/``Groups`` goes before them, detached from every entity first (the
+  resource's delete handler, aws-cloudformation/aws-cloudformation-resource-providers-iam). The lab
+  detaches and deletes the stack's managed policies before moto deletes the rest.
+- **DeleteStack with a non-empty bucket**: moto leaves the bucket (and its objects) in place and reports
+  the stack deleted. AWS fails that resource ("The bucket you tried to delete is not empty"), leaves the
+  stack in DELETE_FAILED with that reason in its events, and deletes nothing else that depends on it
+  (AWS::S3::Bucket documentation: "you must delete all objects in the bucket first"). The lab does the
+  same before anything is deleted.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import parse_qs
+
+#: The query-protocol operations that create, change or delete a stack's resources.
+STACK_RUNNING_OPERATIONS = frozenset({"CreateStack", "UpdateStack", "ExecuteChangeSet"})
+BUCKET_NOT_EMPTY = "The bucket you tried to delete is not empty"
+
+
+def operation_of(body: bytes | None) -> tuple[str, dict[str, str]]:
+    """The query request's Action and its other parameters (first value of each)."""
+    fields = parse_qs((body or b"").decode("utf-8", errors="replace"))
+    params = {name: values[0] for name, values in fields.items() if values}
+    return params.pop("Action", ""), params
+
+
+def delete_stack(account: str, region: str, stack_name: str) -> bool:
+    """Prepare DeleteStack as CloudFormation runs it; True when the lab answered it (moto must not run).
+
+    A non-empty bucket of the stack fails the deletion (DELETE_FAILED, nothing deleted); otherwise the
+    stack's managed policies are detached and deleted, and moto deletes the rest.
+    """
+    stack = _live_stack(account, region, stack_name)
+    if stack is None:
+        return False  # moto answers for a stack that does not exist, as AWS does (no error)
+    resources = _resources(stack)
+    full = [
+        logical
+        for logical, resource in resources.items()
+        if _type(stack, logical) == "AWS::S3::Bucket" and getattr(resource, "keys", None)
+    ]
+    if full:
+        stack._add_stack_event("DELETE_IN_PROGRESS", resource_status_reason="User Initiated")
+        reasons = [f"{logical}: {BUCKET_NOT_EMPTY}" for logical in full]
+        stack._add_stack_event(
+            "DELETE_FAILED",
+            resource_status_reason="The following resource(s) failed to delete: ["
+            + ", ".join(full)
+            + "]. "
+            + "; ".join(reasons),
+        )
+        stack.status = "DELETE_FAILED"
+        return True
+    from moto.iam.models import iam_backends
+
+    iam = iam_backends[account]["aws"]
+    for logical, resource in resources.items():
+        if _type(stack, logical) != "AWS::IAM::ManagedPolicy":
+            continue
+        policy = iam.managed_policies.get(getattr(resource, "arn", ""))
+        if policy is None:
+            continue
+        for user in list(iam.users.values()):
+            if policy.arn in user.managed_policies:
+                iam.detach_user_policy(policy.arn, user.name)
+        for role in list(iam.roles.values()):
+            if policy.arn in role.managed_policies:
+                iam.detach_role_policy(policy.arn, role.name)
+        for group in list(iam.groups.values()):
+            if policy.arn in group.managed_policies:
+                iam.detach_group_policy(policy.arn, group.name)
+        iam.delete_policy(policy.arn)
+    return False
+
+
+def after_stack_request(account: str, region: str) -> None:
+    """Store documents a stack created as AWS stores every document: its content as JSON text."""
+    from moto.ssm.models import ssm_backends
+
+    if region not in ssm_backends[account]:
+        return
+    backend = ssm_backends[account][region]
+    for documents in backend._documents.values():
+        for document in documents.versions.values():
+            if isinstance(document.content, dict):
+                document.content = json.dumps(document.content, indent=2)
+
+
+def _live_stack(account: str, region: str, name_or_id: str) -> Any:
+    from moto.cloudformation.models import cloudformation_backends
+
+    backend = cloudformation_backends[account][region]
+    for stack in backend.stacks.values():
+        if name_or_id in (stack.name, stack.stack_id) and stack.status != "DELETE_COMPLETE":
+            return stack
+    return None
+
+
+def _resources(stack: Any) -> dict[str, Any]:
+    """The stack's created resources by logical id (moto keeps them beside its pseudo-parameters)."""
+    template = stack.resource_map._resource_json_map
+    return {
+        logical: resource
+        for logical, resource in stack.resource_map._parsed_resources.items()
+        if logical in template and resource is not None and not isinstance(resource, str)
+    }
+
+
+def _type(stack: Any, logical: str) -> str:
+    return str(stack.resource_map._resource_json_map.get(logical, {}).get("Type", ""))
