@@ -90,9 +90,10 @@ def emit(outcome: Outcome, *, as_json: bool) -> ExitCode:
     out = console()
     if outcome.render is not None:
         outcome.render(out, outcome.data)
-    err = console(stderr=True)
-    for warning in outcome.warnings:
-        err.print(f"[yellow]warning:[/yellow] {escape(warning)}")
+    if outcome.warnings:
+        err = console(stderr=True)
+        for warning in outcome.warnings:
+            err.print(f"[yellow]warning:[/yellow] {escape(warning)}")
     return outcome.exit_code
 
 

@@ -233,15 +233,16 @@ def fault_command(
 
     Example: onboard lab fault agent-offline jupyter
     """
-    from onboard.lab import control
     from onboard.output import Outcome
 
-    paths = _paths()
-    if name == "list":
+    if name == "list":  # the catalogue alone: no lab, so nothing of the lab's is loaded
         from onboard.labfaults import describe_faults
 
         data = {"faults": describe_faults()}
         finish(Outcome("lab.fault", data, _render_fault_list), as_json=as_json)
+    from onboard.lab import control
+
+    paths = _paths()
     if name == "clear":
         data = control.clear_faults(paths)
         finish(

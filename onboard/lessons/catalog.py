@@ -18,14 +18,11 @@ from onboard.lessons.format import Header, Lesson, load_lesson, read_header
 
 def shipped_lessons_dir() -> Path:
     """The lessons shipped with onboard: in the wheel, else (editable install) the repo's lessons/."""
+    # The package's own folder is what importlib.resources.files("onboard") gives for any install on a
+    # file system (the only kind a folder of lesson files can be read from), without importing
+    # importlib.resources (a tenth of `lesson list`'s own time).
     package = Path(__file__).resolve().parent.parent
-    # The package's own folder first: what importlib.resources.files("onboard") gives for an installed
-    # wheel, without importing importlib.resources (a tenth of `lesson list`'s own time).
-    if (package / "_lessons").is_dir():
-        return package / "_lessons"
-    from importlib.resources import files
-
-    inside = Path(str(files("onboard") / "_lessons"))
+    inside = package / "_lessons"
     return inside if inside.is_dir() else package.parent / "lessons"
 
 

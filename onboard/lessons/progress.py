@@ -20,7 +20,6 @@ instead of trusting the file.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from dataclasses import asdict, dataclass, field
@@ -75,6 +74,8 @@ class StepRecord:
 
     def digest(self, lesson: str, step: str) -> str:
         """SHA-256 over this record (all but the seal) and where it sits."""
+        import hashlib  # here: `lesson list` with nothing sealed to check does not load it
+
         data = {**asdict(self), "seal": None, "lesson": lesson, "step": step}
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
 
