@@ -34,10 +34,12 @@ def parse_json_body(body: bytes) -> Any:
 
 @cache
 def _input_shape(operation: str) -> Any:
-    import botocore.session
     from botocore.model import OperationNotFoundError
 
-    model = botocore.session.get_session().get_service_model("ssm")
+    from onboard.lab.motoboot import botocore_session
+
+    # moto's session has parsed SSM's model already (for its region list): read it from there.
+    model = botocore_session().get_service_model("ssm")
     try:
         return model.operation_model(operation).input_shape
     except OperationNotFoundError:

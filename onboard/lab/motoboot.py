@@ -14,7 +14,7 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from onboard.lab.seed import AccessKeyPair
@@ -41,19 +41,34 @@ def prepare_moto_settings() -> None:
     os.environ.setdefault("MOTO_IAM_LOAD_MANAGED_POLICIES", "false")
 
 
+def botocore_session() -> Any:
+    """The botocore session moto keeps for region lists: the lab's one parse of each botocore data file.
+
+    botocore's loader parses a data file once per session, and a region list loads the whole service
+    model (for its endpoint prefix): EC2's and SSM's are megabytes of JSON. Region lists at moto's import
+    and when seeding, and the lab's own input checks, read them through this session, so each is
+    parsed once per lab process instead of once per session (a few tenths of a second of ``lab up``).
+    """
+    from moto.core.base_backend import AccountSpecificBackend
+
+    return AccountSpecificBackend.get_session()._session
+
+
 def import_moto_ec2() -> None:
     """Import moto's EC2 models with one region list instead of eleven.
 
     Their class bodies call ``boto3.session.Session().get_available_regions(...)`` eleven times, and each
     new session parses botocore's endpoint data again: over a second of ``lab up``. During this one import
-    the calls share one session and remember their answers, which depend only on the arguments.
+    the calls share moto's own session (:func:`botocore_session`, which seeding uses afterwards) and
+    remember their answers, which depend only on the arguments.
     """
     import functools
 
     import boto3.session
+    from moto.core.base_backend import AccountSpecificBackend
 
     original = boto3.session.Session.get_available_regions
-    shared = boto3.session.Session()  # one session: its loader parses each data file once
+    shared = AccountSpecificBackend.get_session()
 
     @functools.cache
     def remembered(service_name: str, partition_name: str, allow_non_regional: bool) -> tuple[str, ...]:
