@@ -11,7 +11,9 @@ from onboard.lessons.progress import (
     LessonRecord,
     Progress,
     ProgressStore,
+    VERSION,
     StepRecord,
+    published_step,
     step_score,
 )
 
@@ -132,7 +134,7 @@ def test_the_file_round_trips_and_is_replaced_atomically(tmp_path):
     assert store.load().lessons == {}
     store.save(_record())
     data = json.loads(store.path.read_text())
-    assert data["format"] == FORMAT and data["version"] == 2
+    assert data["format"] == FORMAT and data["version"] == VERSION == 3
     again = store.load()
     assert again.lessons["connect"].steps["start"].hints == 1 and again.user == "carol"
     assert [p.name for p in store.path.parent.iterdir()] == [store.path.name]  # no temporary file left
@@ -162,3 +164,48 @@ def test_a_version_1_file_is_read_and_its_passes_kept_without_evidence(tmp_path)
     loaded = store.load()
     assert loaded.lessons["connect"].steps["start"].legacy
     assert loaded.edits() == []
+
+
+def _as_version_2(step: StepRecord, lesson: str, name: str) -> dict:
+    """A step as onboard 2 wrote it: no failure fields, sealed over every field (the nonce too)."""
+    import hashlib
+    from dataclasses import asdict
+
+    data = asdict(step)
+    del data["last_failure"], data["last_failure_at"]
+    sealed = {**data, "seal": None, "lesson": lesson, "step": name}
+    data["seal"] = hashlib.sha256(json.dumps(sealed, sort_keys=True).encode()).hexdigest()
+    return data
+
+
+def test_a_version_2_file_keeps_its_intact_seals_and_still_shows_its_hand_edits(tmp_path):
+    store = ProgressStore("t", "ssm", tmp_path)
+    data = _evidenced().to_dict()
+    data["version"] = 2
+    steps = data["lessons"]["connect"]["steps"]
+    for name in steps:
+        steps[name] = _as_version_2(StepRecord(**{**steps[name], "seal": None}), "connect", name)
+    steps["other"]["hints"] = 3  # edited after onboard 2 sealed it
+    store.path.write_text(json.dumps(data))
+    edits = store.load().edits()
+    assert [e for e in edits if "seal" in e] == ["connect/other: the record does not match its seal (edited by hand)"]
+
+
+def test_the_published_record_s_seal_can_be_checked_without_the_nonce():
+    progress = _evidenced()
+    progress.seal()
+    published = progress.record()["lessons"]["connect"]["steps"]["start"]
+    assert published_step(published, VERSION).edits("connect", "start", 10) == []
+    published["points"] = 9  # raised by hand, seal recomputed or not: both tell
+    problems = published_step(published, VERSION).edits("connect", "start", 10)
+    assert any("does not match its seal" in p for p in problems), problems
+    assert any("1 hints and 0 failed checks leave 8" in p for p in problems), problems
+
+
+def test_a_failed_check_is_kept_short_and_published():
+    progress = _record()
+    step = progress.lessons["connect"].steps["end"]
+    step.failed("session ended: " + "x" * 500)
+    assert len(step.last_failure) == 300 and step.last_failure.endswith("…") and step.last_failure_at
+    published = progress.record()["lessons"]["connect"]["steps"]["end"]
+    assert published["last_failure"] == step.last_failure

@@ -1,7 +1,8 @@
 """Grading one step: run its checks, and turn the verdicts into the step's status, points and evidence.
 
 A check that could not look (AWS out of reach) costs nothing; a wrong answer costs a retry (a tenth of
-the step's points). A pass keeps the evidence every verdict rests on, for the record.
+the step's points). A pass keeps the evidence every verdict rests on, for the record; a failure keeps
+what the failing check saw (the trainer's report shows it beside a learner who is stuck).
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ def grade_step(step: Step, state: StepRecord, context: Any, values: dict[str, st
         state.evidence = [item.to_dict() for verdict in verdicts for item in verdict.all_found()]
     elif not unavailable:
         state.failed_checks += 1
+        state.failed(failure_message(next(v for v in verdicts if not v.passed)))
     return {
         "passed": passed,
         "verdicts": [verdict.to_dict() for verdict in verdicts],
@@ -49,6 +51,13 @@ def grade_step(step: Step, state: StepRecord, context: Any, values: dict[str, st
         "failed_checks": state.failed_checks,
         "unavailable": unavailable,
     }
+
+
+def failure_message(verdict: Any) -> str:
+    """What a failed verdict saw, from its innermost failed check ("session started: no session ...")."""
+    while verdict.children and any(not child.passed for child in verdict.children):
+        verdict = next(child for child in verdict.children if not child.passed)
+    return f"{verdict.check}: {verdict.evidence}"
 
 
 def hint_cost(step: Step, state: StepRecord) -> int:

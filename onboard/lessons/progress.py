@@ -29,7 +29,24 @@ from typing import Any
 
 FORMAT = "onboard-lesson-progress"
 #: 2: steps keep their evidence and a seal; the record keeps the hand edits noticed.
-VERSION = 2
+#: 3: steps keep their last failed check; the seal covers only what the published record shows (no nonce),
+#: so the trainer can check it. A version 2 file's seals are checked the old way on reading, then renewed.
+VERSION = 3
+#: The step fields the seal covers: what the published record shows of a step.
+SEALED = (
+    "status",
+    "began_at",
+    "finished_at",
+    "hints",
+    "failed_checks",
+    "points",
+    "max_points",
+    "evidence",
+    "last_failure",
+    "last_failure_at",
+)
+#: How long a failed check's message may be in the record.
+FAILURE_CHARS = 300
 HINT_COST = 0.25
 RETRY_COST = 0.10
 
@@ -71,22 +88,44 @@ class StepRecord:
     seal: str | None = None
     #: Graded by an onboard that kept no evidence (a version 1 file): no evidence to look for.
     legacy: bool = False
+    #: The last failed check of this step ("check: what it saw") and when.
+    last_failure: str | None = None
+    last_failure_at: str | None = None
 
     def digest(self, lesson: str, step: str) -> str:
-        """SHA-256 over this record (all but the seal) and where it sits."""
+        """SHA-256 over the sealed fields (:data:`SEALED`) and where the step sits."""
         import hashlib  # here: `lesson list` with nothing sealed to check does not load it
 
+        data = {name: getattr(self, name) for name in SEALED}
+        return hashlib.sha256(
+            json.dumps({**data, "lesson": lesson, "step": step}, sort_keys=True).encode()
+        ).hexdigest()
+
+    def _version2_digest(self, lesson: str, step: str) -> str:
+        """The seal as version 2 computed it (every field, the nonce too, and none of version 3's)."""
+        import hashlib
+
         data = {**asdict(self), "seal": None, "lesson": lesson, "step": step}
+        del data["last_failure"], data["last_failure_at"]
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+
+    def failed(self, message: str) -> None:
+        """Keep a failed check's message (shortened) and time, for the trainer's report."""
+        self.last_failure = message if len(message) <= FAILURE_CHARS else message[: FAILURE_CHARS - 1] + "…"
+        self.last_failure_at = stamp(utcnow())
 
     def sealed(self, lesson: str, step: str) -> None:
         self.seal = self.digest(lesson, step)
 
-    def edits(self, lesson: str, step: str, max_points: int | None = None) -> list[str]:
-        """What in this record no run of onboard writes: signs of a hand edit."""
+    def edits(
+        self, lesson: str, step: str, max_points: int | None = None, *, check_seal: bool = True
+    ) -> list[str]:
+        """What in this record no run of onboard writes: signs of a hand edit.
+
+        ``check_seal=False`` for a published version 2 record, whose seal covered the unpublished nonce."""
         where = f"{lesson}/{step}"
         found = []
-        if self.seal is not None and self.seal != self.digest(lesson, step):
+        if check_seal and self.seal is not None and self.seal != self.digest(lesson, step):
             found.append(f"{where}: the record does not match its seal (edited by hand)")
         if max_points is not None and self.max_points != max_points:
             found.append(f"{where}: max_points {self.max_points}, but the step is worth {max_points}")
@@ -105,7 +144,7 @@ class StepRecord:
             return found
         if self.status == "passed" and self.max_points and not self.evidence:
             found.append(f"{where}: passed without any evidence")
-        if self.status == "passed" and self.max_points and self.seal is None:
+        if check_seal and self.status == "passed" and self.max_points and self.seal is None:
             found.append(f"{where}: passed without a seal")
         return found
 
@@ -218,15 +257,8 @@ class Progress:
                     **lesson.summary(),
                     "steps": {
                         step_id: {
-                            "status": step.status,
-                            "points": step.points,
-                            "max_points": step.max_points,
-                            "hints": step.hints,
-                            "failed_checks": step.failed_checks,
+                            **{name: getattr(step, name) for name in SEALED},
                             "seconds": step.seconds,
-                            "began_at": step.began_at,
-                            "finished_at": step.finished_at,
-                            "evidence": step.evidence,
                             "seal": step.seal,
                         }
                         for step_id, step in lesson.steps.items()
@@ -235,6 +267,22 @@ class Progress:
                 for name, lesson in self.lessons.items()
             },
         }
+
+
+def published_step(data: dict[str, Any], version: int) -> StepRecord:
+    """A step of a published record (``Progress.record()``) as a StepRecord, so that its ``edits`` say what
+    was edited by hand (a version 2 record's seal covered the unpublished nonce: check it with
+    ``check_seal=False``). Raises TypeError or ValueError for a step that is not one."""
+    if not isinstance(data, dict):
+        raise TypeError(f"a step is a table, not {type(data).__name__}")
+    fields = {name: data[name] for name in SEALED if name in data}
+    step = StepRecord(**fields, seal=data.get("seal"), legacy=version < 2)
+    for name in ("hints", "failed_checks", "points", "max_points"):
+        if not isinstance(getattr(step, name), int):
+            raise TypeError(f"{name} is not a whole number")
+    if not isinstance(step.evidence, list) or not all(isinstance(item, dict) for item in step.evidence):
+        raise TypeError("evidence is not a list of tables")
+    return step
 
 
 def _safe(name: str) -> str:
@@ -264,10 +312,12 @@ class ProgressStore:
             if data["version"] > VERSION:
                 raise ValueError(f"written by a newer onboard (version {data['version']})")
             progress = Progress.from_dict(data)
-            if data["version"] < 2:
-                for lesson in progress.lessons.values():
-                    for step in lesson.steps.values():
+            for name, lesson in progress.lessons.items():
+                for step_id, step in lesson.steps.items():
+                    if data["version"] < 2:
                         step.legacy = True
+                    elif data["version"] == 2 and step.seal == step._version2_digest(name, step_id):
+                        step.sealed(name, step_id)  # intact: sealed again as version 3 seals
             return progress
         except FileNotFoundError:
             return Progress(team=self.team, profile=self.profile)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from onboard.errors import EnvironmentProblem, UsageError
+from onboard.errors import EnvironmentProblem, OnboardError, UsageError
 from onboard.facts import DEFAULT_PROFILE
 from onboard.lessons.catalog import Course
 from onboard.lessons.format import Lesson, Step, fill, fill_data
@@ -275,7 +275,14 @@ class Runner:
         )
         graded = grade_step(step, state, context, self.variables(lesson, state.nonce or ""))
         self._save()
-        return {**base, **graded, "last_step": record.step == len(lesson.steps) - 1}
+        checked = {**base, **graded, "last_step": record.step == len(lesson.steps) - 1}
+        if self.team is not None and self.team.lessons.publish:
+            # The trainer's report sees each check as it happens (who is stuck, on what), not only the end.
+            try:
+                checked["published"] = self.publish()
+            except OnboardError as failed:
+                checked["published"] = {"error": failed.message}
+        return checked
 
     def hint(self, *, take: bool = True) -> dict[str, Any]:
         """The next hint of the current step; with ``take=False`` only what it would cost.

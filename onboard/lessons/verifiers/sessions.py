@@ -9,6 +9,7 @@ session's log in S3 (at the session's OutputUrl), read as turns of prompt, comma
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,26 +36,31 @@ def learner_sessions(context: CheckContext) -> list[dict[str, Any]]:
     A session counts when it started after the step began (less a few seconds of clock difference) and had
     not already ended by then: one that started and ended in those few seconds belongs to the step before.
     """
-    ssm = context.client("ssm")
     since = context.began_at - CLOCK_SLACK
-    owner = [{"key": "Owner", "value": context.arn}] if context.arn else []
     found: dict[str, dict[str, Any]] = {}
+    for session in owned_sessions(context.client("ssm"), context.arn):
+        start, end = session.get("StartDate"), session.get("EndDate")
+        ended_before = end is not None and end < context.began_at
+        if start is not None and start >= since and not ended_before:
+            found.setdefault(session["SessionId"], session)
+    return sorted(found.values(), key=lambda s: s["StartDate"], reverse=True)
+
+
+def owned_sessions(ssm: Any, owner: str | None) -> Iterator[dict[str, Any]]:
+    """Every session (Active, then History, every page) that DescribeSessions shows with Owner = ``owner``
+    (every session the caller may see when ``owner`` is None)."""
+    filters = [{"key": "Owner", "value": owner}] if owner else []
     for state in ("Active", "History"):
         token = None
         while True:
-            request: dict[str, Any] = {"State": state, "Filters": owner, "MaxResults": 200}
+            request: dict[str, Any] = {"State": state, "Filters": filters, "MaxResults": 200}
             if token:
                 request["NextToken"] = token
             answer = ssm.describe_sessions(**request)
-            for session in answer.get("Sessions", []):
-                start, end = session.get("StartDate"), session.get("EndDate")
-                ended_before = end is not None and end < context.began_at
-                if start is not None and start >= since and not ended_before:
-                    found.setdefault(session["SessionId"], session)
+            yield from answer.get("Sessions", [])
             token = answer.get("NextToken")
             if not token:
                 break
-    return sorted(found.values(), key=lambda s: s["StartDate"], reverse=True)
 
 
 def session_evidence(session: dict[str, Any]) -> Evidence:
