@@ -8,10 +8,10 @@ import pytest
 
 from onboard.lessons.progress import (
     FORMAT,
+    VERSION,
     LessonRecord,
     Progress,
     ProgressStore,
-    VERSION,
     StepRecord,
     published_step,
     step_score,
@@ -188,7 +188,8 @@ def test_a_version_2_file_keeps_its_intact_seals_and_still_shows_its_hand_edits(
     steps["other"]["hints"] = 3  # edited after onboard 2 sealed it
     store.path.write_text(json.dumps(data))
     edits = store.load().edits()
-    assert [e for e in edits if "seal" in e] == ["connect/other: the record does not match its seal (edited by hand)"]
+    broken = [e for e in edits if "seal" in e]
+    assert broken == ["connect/other: the record does not match its seal (edited by hand)"]
 
 
 def test_the_published_record_s_seal_can_be_checked_without_the_nonce():

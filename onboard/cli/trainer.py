@@ -286,3 +286,68 @@ def deprovision_command(
         result = deprovision(team_file, found, clients, report)
     code = ExitCode.OK if result.clean else ExitCode.FAILURE
     finish(Outcome("trainer.deprovision", result.to_dict(), render_deprovision, code), as_json=as_json)
+
+
+@app.command("report")
+def report_command(
+    team: TeamOption = None,
+    class_list: Annotated[
+        OptionalPath,
+        typer.Option(
+            "--class", metavar="FILE", help="The class list CSV: learners without a record show too."
+        ),
+    ] = None,
+    learners: Annotated[
+        OptionalText,
+        typer.Option("--learners", metavar="NAME,...", help="The class's learners, by IAM name."),
+    ] = None,
+    profile: ProfileOption = None,
+    watch: Annotated[
+        bool,
+        typer.Option("--watch", help="Redraw the report live until Ctrl-C (records read as they change)."),
+    ] = False,
+    interval: Annotated[
+        float, typer.Option("--interval", min=1.0, help="Seconds between redraws with --watch.")
+    ] = 5.0,
+    as_csv: Annotated[bool, typer.Option("--csv", help="Print one CSV row per learner instead.")] = False,
+    html: Annotated[
+        OptionalPath, typer.Option("--html", metavar="FILE", help="Also write the report as one HTML page.")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """The class at a glance: every learner's steps re-graded from what AWS keeps, not from their record.
+
+    Reads each learner's published record (s3://<transfer bucket>/onboard/progress/<user>.json) and looks
+    every claimed step's evidence up again in AWS: the learner's own sessions, session logs and objects with
+    their ETag. Shows the verified score, time spent, last activity, who is stuck (on which step, for how
+    long, the last failed check), and flags steps claimed but not verified and records edited by hand.
+    --html writes one self-contained page with a heat map of learners by steps.
+
+    Example: onboard trainer report --team team.toml --class class.csv --watch
+    """
+    from onboard.errors import UsageError
+    from onboard.output import Outcome
+    from onboard.trainer.inputs import need_team
+    from onboard.trainer.provision import class_of
+    from onboard.trainer.report import open_report
+    from onboard.trainer.report_html import write_html
+    from onboard.trainer.report_render import note_html_written, render_csv, render_text, watch_report
+
+    if sum((as_json, as_csv)) > 1:
+        raise UsageError("--json and --csv both say how to print the report", "Give one of them.")
+    if watch and (as_json or as_csv):
+        raise UsageError("--watch redraws the table on a terminal", "Leave out --json/--csv with --watch.")
+    expected = class_of(class_list, learners).learners if class_list is not None or learners else ()
+    report = open_report(need_team(team), profile, expected)
+    if watch:
+        raise typer.Exit(watch_report(report, interval, html))
+    result = report.run()
+    if html is not None:
+        write_html(result, html)
+        note_html_written(str(html))
+    if as_csv:
+        import sys
+
+        sys.stdout.write(render_csv(result))
+        raise typer.Exit(0)
+    finish(Outcome("trainer.report", result.to_dict(), lambda out, _: render_text(result)), as_json=as_json)

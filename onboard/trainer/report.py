@@ -23,6 +23,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
+from onboard.classroom import Learner
 from onboard.errors import OnboardError
 from onboard.lessons.progress import utcnow
 from onboard.lessons.verifiers.base import Evidence
@@ -126,14 +127,6 @@ class Lookups:
 
 
 @dataclass
-class Learner:
-    """A learner the report expects (the class list), or found (a record)."""
-
-    name: str
-    display_name: str | None = None
-
-
-@dataclass
 class Report:
     """The report's run: what to read and with which clients, and what earlier runs found (``--watch``)."""
 
@@ -196,7 +189,7 @@ class Report:
             return f"s3://{self.bucket}/{item.key} cannot be read: {said}"
 
     def _row(self, name: str, listed: Listed | None, now: datetime) -> LearnerRow:
-        display = next((lr.display_name for lr in self.expected if lr.name == name), None)
+        display = next((lr.display_name for lr in self.expected if lr.name == name), None) or None
         if listed is None:
             return LearnerRow(name, LearnerState.NOT_STARTED, display_name=display)
         etag, record = self._records[name]

@@ -116,6 +116,8 @@ class LearnerRow:
     published_at: str | None = None
     steps: tuple[StepResult, ...] = ()
     flags: tuple[str, ...] = ()
+    #: Whether the record shows signs of a hand edit (a broken seal, impossible points): among the flags.
+    edited: bool = False
     stuck: Stuck | None = None
 
     def step(self, key: str) -> StepResult | None:
@@ -221,6 +223,7 @@ def grade_learner(
     version = record["version"]
     by_key = {column.key: column for column in columns}
     flags: list[str] = [str(item) for item in record.get("edited_by_hand", []) if isinstance(item, str)]
+    edited = bool(flags)
     steps: list[StepResult] = []
     stamps: list[str] = [record["published_at"]] if isinstance(record.get("published_at"), str) else []
     seconds = 0
@@ -243,6 +246,7 @@ def grade_learner(
                 continue
             edits = step.edits(lesson_id, step_id, column.points, check_seal=version >= 3)
             flags += edits
+            edited = edited or bool(edits)
             result = _grade_step(lesson_id, step_id, step, column, check, edited=bool(edits))
             steps.append(result)
             if result.state in (StepState.FAILING, StepState.ACTIVE) and step.began_at:
@@ -273,6 +277,7 @@ def grade_learner(
         published_at=record.get("published_at") if isinstance(record.get("published_at"), str) else None,
         steps=tuple(steps),
         flags=tuple(dict.fromkeys(flags)),
+        edited=edited,
         stuck=stuck,
     )
 

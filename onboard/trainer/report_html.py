@@ -12,7 +12,7 @@ from html import escape
 from pathlib import Path
 
 from onboard.trainer.report_grading import ClassReport, LearnerRow, LearnerState, StepState
-from onboard.trainer.report_render import LEGEND, _note, duration, states, who
+from onboard.trainer.report_render import LEGEND, duration, states, status, stuck_line, who
 
 #: The heat map's colours, one per step state (the tests read them back from a screenshot).
 COLOURS: dict[StepState, str] = {
@@ -36,8 +36,11 @@ td.num { text-align: right; }
 table.heat td.cell { width: 28px; height: 28px; padding: 0; border: 2px solid #fff; }
 table.heat th.step { writing-mode: vertical-rl; transform: rotate(180deg); font-weight: normal; }
 ul.flags { margin: 0; padding-left: 18px; color: #a0001a; }
-.legend span { display: inline-block; width: 14px; height: 14px; vertical-align: middle; margin: 0 4px 0 12px; }
-""" + "".join(f"td.{state.value}, .legend span.{state.value} {{ background: {colour}; }}\n" for state, colour in COLOURS.items())
+.legend span { display: inline-block; width: 14px; height: 14px; margin: 0 4px 0 12px; }
+""" + "".join(
+    f"td.{state.value}, .legend span.{state.value} {{ background: {colour}; }}\n"
+    for state, colour in COLOURS.items()
+)
 
 
 def render_html(report: ClassReport) -> str:
@@ -49,8 +52,9 @@ def render_html(report: ClassReport) -> str:
         f"<title>{escape(title)}</title>",
         f"<style>{_CSS}</style></head><body>",
         f"<h1>{escape(title)}</h1>",
-        f'<p class="meta">Records at s3://{escape(report.bucket)}/onboard/progress/, each step looked up again '
-        f"in AWS at {report.generated_at:%Y-%m-%d %H:%M:%S} UTC. Scores count verified steps only.</p>",
+        f'<p class="meta">Records at s3://{escape(report.bucket)}/onboard/progress/, '
+        f"each step looked up again in AWS at {report.generated_at:%Y-%m-%d %H:%M:%S} UTC. "
+        "Scores count verified steps only.</p>",
         _table(report),
         "<h2>Steps</h2>",
         '<p class="legend">'
@@ -64,7 +68,7 @@ def render_html(report: ClassReport) -> str:
 
 def _table(report: ClassReport) -> str:
     rows = [
-        "<table class=\"learners\"><thead><tr><th>Learner</th><th>Score</th><th>Claimed</th><th>Time</th>"
+        '<table class="learners"><thead><tr><th>Learner</th><th>Score</th><th>Claimed</th><th>Time</th>'
         "<th>Last activity</th><th>Stuck / note</th><th>Flags</th></tr></thead><tbody>"
     ]
     for row in report.learners:
@@ -77,17 +81,15 @@ def _table(report: ClassReport) -> str:
             f'<td class="num">{row.claimed_score if read else "-"}</td>'
             f'<td class="num">{duration(row.seconds) if row.seconds else "-"}</td>'
             f"<td>{escape(row.last_activity or '-')}</td>"
-            f"<td>{escape(_note(report, row))}</td>"
-            f'<td>{f"<ul class=flags>{flags}</ul>" if flags else ""}</td></tr>'
+            f"<td>{escape(stuck_line(report, row) or status(report, row))}</td>"
+            f"<td>{f'<ul class=flags>{flags}</ul>' if flags else ''}</td></tr>"
         )
     rows.append("</tbody></table>")
     return "\n".join(rows)
 
 
 def _heat_map(report: ClassReport) -> str:
-    head = "".join(
-        f'<th class="step" title="{escape(c.title)}">{escape(c.key)}</th>' for c in report.columns
-    )
+    head = "".join(f'<th class="step" title="{escape(c.title)}">{escape(c.key)}</th>' for c in report.columns)
     rows = [f'<table class="heat"><thead><tr><th>Learner</th>{head}</tr></thead><tbody>']
     for row in report.learners:
         cells = "".join(

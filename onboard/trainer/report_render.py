@@ -16,7 +16,11 @@ from onboard.output import escape
 from onboard.trainer.report_grading import ClassReport, LearnerRow, LearnerState, StepState
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from rich.console import RenderableType
+
+    from onboard.trainer.report import Report
 
 #: One character and a colour per step state: the text report's heat map strip.
 MARKS: dict[StepState, tuple[str, str]] = {
@@ -57,7 +61,8 @@ def states(report: ClassReport, row: LearnerRow) -> list[StepState]:
 
 
 def report_view(report: ClassReport) -> RenderableType:
-    """The whole report as one rich renderable (printed once, or redrawn by ``--watch``)."""
+    """The whole report as one rich renderable (printed once, or redrawn by ``--watch``): the table, then
+    who is stuck (with the failing check's words), the flags and the records that cannot be read."""
     from rich.console import Group
     from rich.table import Table
     from rich.text import Text
@@ -68,10 +73,12 @@ def report_view(report: ClassReport) -> RenderableType:
         + " ".join(f"{MARKS[s][0]} {LEGEND[s]}" for s in StepState),
         caption_justify="left",
     )
-    for name, justify in (("learner", "left"), ("score", "right"), ("steps", "left"), ("time", "right")):
-        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    table.add_column("learner", max_width=40, overflow="fold")
+    table.add_column("score", justify="right")
+    table.add_column("steps", no_wrap=True)
+    table.add_column("time", justify="right")
     table.add_column("last activity")
-    table.add_column("stuck / note", overflow="fold")
+    table.add_column("status", overflow="fold")
     for row in report.learners:
         strip = Text()
         for state in states(report, row):
@@ -85,30 +92,46 @@ def report_view(report: ClassReport) -> RenderableType:
             strip,
             duration(row.seconds) if row.seconds else "-",
             (row.last_activity or "-").replace("T", " ").replace("Z", ""),
-            Text(_note(report, row)),
+            Text(status(report, row)),
         )
     parts: list[RenderableType] = [table]
-    flagged = [row for row in report.learners if row.flags]
-    if flagged:
-        parts.append(Text("\nFlagged:", style="bold red"))
-        for row in flagged:
-            for flag in row.flags:
-                parts.append(Text(f"  {who(row)}: {flag}"))
+    sections = (
+        ("Stuck", "bold yellow", [(row, stuck_line(report, row)) for row in report.learners if row.stuck]),
+        ("Flagged", "bold red", [(row, flag) for row in report.learners for flag in row.flags]),
+        ("Unreadable", "bold red", [(row, row.problem or "") for row in report.learners if row.problem]),
+    )
+    for title, style, lines in sections:
+        if lines:
+            parts.append(Text(f"\n{title}:", style=style))
+            parts += [Text(f"  {who(row)}: {line}") for row, line in lines]
     return Group(*parts)
 
 
-def _note(report: ClassReport, row: LearnerRow) -> str:
+def status(report: ClassReport, row: LearnerRow) -> str:
+    """One short word on the learner (the table's last column; the details follow the table)."""
     if row.state is LearnerState.NOT_STARTED:
-        return "not started (no record published)"
+        return "not started"
     if row.state is LearnerState.UNREADABLE:
-        return f"record unreadable: {row.problem}"
+        return "record unreadable"
+    said = []
     if row.stuck:
-        stuck = row.stuck
-        return (
-            f"stuck on {stuck.lesson}/{stuck.step} for {duration(stuck.seconds(report.generated_at))}: "
-            f"{stuck.message}"
-        )
-    return "edited by hand" if any("seal" in f or "points" in f for f in row.flags) else ""
+        said.append(f"stuck for {duration(row.stuck.seconds(report.generated_at))}")
+    if row.edited:
+        said.append("edited by hand")
+    unverified = sum(step.state is StepState.UNVERIFIED for step in row.steps)
+    if unverified:
+        said.append(f"{unverified} claimed, not verified")
+    return ", ".join(said) or "ok"
+
+
+def stuck_line(report: ClassReport, row: LearnerRow) -> str:
+    stuck = row.stuck
+    if stuck is None:
+        return ""
+    return (
+        f"on {stuck.lesson}/{stuck.step} for {duration(stuck.seconds(report.generated_at))} "
+        f"({stuck.failed_checks} failed check{'' if stuck.failed_checks == 1 else 's'}): {stuck.message}"
+    )
 
 
 def render_text(report: ClassReport) -> None:
@@ -176,3 +199,27 @@ def note_html_written(path: str) -> None:
     from onboard.output import console
 
     console(stderr=True).print(f"Wrote the report page to {escape(path)}.")
+
+
+def watch_report(report: Report, interval: float, html: Path | None = None) -> int:
+    """Redraw the report every ``interval`` seconds until Ctrl-C (exit 0). Each refresh reads again only
+    the records that changed (their ETag) and looks up only evidence not seen yet."""
+    import time
+
+    from rich.live import Live
+
+    from onboard.output import console
+    from onboard.trainer.report_html import write_html
+
+    out = console()
+    try:
+        with Live(console=out, auto_refresh=False, screen=False, transient=False) as live:
+            while True:
+                result = report.run()
+                if html is not None:
+                    write_html(result, html)
+                live.update(report_view(result), refresh=True)
+                time.sleep(interval)
+    except KeyboardInterrupt:
+        out.print("[dim]Stopped watching.[/dim]")
+        return 0
