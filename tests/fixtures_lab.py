@@ -4,7 +4,7 @@ Import the fixtures explicitly::
 
     from fixtures_lab import lab, lab_server  # noqa: F401
 
-``lab_server`` (session-scoped) starts ``python -m onboard.lab.server`` once, detached, in its own temporary
+``lab_server`` (session-scoped) starts ``python -m onboard.lab.process`` once, detached, in its own temporary
 state folder and home, with learners alice, bob and carol; ``lab`` (per test) hands out the same
 :class:`RunningLab` and clears every fault the test applied. Use it for:
 

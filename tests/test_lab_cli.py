@@ -254,7 +254,7 @@ def test_two_users_labs_never_share_state(tmp_path, started_pids):
 
 
 def test_exports_are_quoted_for_every_shell():
-    from onboard.lab.control import render_exports
+    from onboard.lab.exports import render_exports
 
     variables = {"AWS_CONFIG_FILE": "/tmp/it's here/config", "PATH": "ignored"}
     assert render_exports(variables, "bash", "/b in") == (

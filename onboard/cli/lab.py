@@ -114,7 +114,7 @@ def up_command(
         data = {"running": True, **state, "system_plugin": system_plugin}
         finish(Outcome("lab.up", data, _render_state), as_json=as_json)
 
-    from onboard.lab.server import run
+    from onboard.lab.process import run
     from onboard.lab.world import load_world
     from onboard.output import emit
 
@@ -188,15 +188,15 @@ def env_command(
 
     Example: eval "$(onboard lab env)"
     """
-    from onboard.lab import control
+    from onboard.lab import control, exports
 
     paths = _paths()
     state, _ = control.require_running(paths)
-    chosen = shell or control.default_shell()
+    chosen = shell or exports.default_shell()
     for moved in control.moved_endpoints(paths, state["endpoint_url"]):
         typer.echo(f"warning: {moved.message}", err=True)
     typer.echo(
-        control.render_exports(
+        exports.render_exports(
             control.environment(paths, state),
             chosen,
             str(paths.bin_dir),

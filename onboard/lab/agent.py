@@ -274,7 +274,12 @@ def _launched(server: LabServer, instance: Any) -> bool:
         private_ip=instance.private_ip or "10.0.1.99",
     )
     server.instances[instance.id] = lab_instance(
-        world, spec, None, instances_root=server.paths.instances_dir, endpoint_url=server.endpoint_url
+        world,
+        spec,
+        None,
+        instances_root=server.paths.instances_dir,
+        endpoint_url=server.endpoint_url,
+        ca_bundle=server.ca_bundle,
     )
     server.state.world = replace(world, instances=(*world.instances, spec))
     return True

@@ -1,12 +1,15 @@
 """Talking to a running lab from another process: signed AWS requests and the admin endpoint.
 
 ``onboard lab status|down|reset|fault`` use :class:`AdminClient` (requests carry the lab's admin secret,
-read from its 0600 file); the server's warm-up and the tests use :func:`signed_request`.
+read from its 0600 file); the server's warm-up and the tests use :func:`signed_request`. A class lab
+serves HTTPS with a certificate from its own CA: callers pass ``tls``, a context that trusts that CA
+(:meth:`onboard.lab.tls.LabTls.client_context`).
 """
 
 from __future__ import annotations
 
 import json
+import ssl
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -30,6 +33,7 @@ def signed_request(
     body: bytes = b"",
     headers: dict[str, str] | None = None,
     timeout: float = 10,
+    tls: ssl.SSLContext | None = None,
 ) -> tuple[int, bytes]:
     """Send one SigV4-signed request to the lab; return the status and body (errors included)."""
     from botocore.auth import S3SigV4Auth, SigV4Auth
@@ -43,13 +47,15 @@ def signed_request(
     outgoing = urllib.request.Request(  # noqa: S310 - the lab's endpoint
         prepared.url, data=body or None, method=method, headers=dict(prepared.headers)
     )
-    return _send(outgoing, timeout)
+    return _send(outgoing, timeout, tls)
 
 
-def _send(request: urllib.request.Request, timeout: float) -> tuple[int, bytes]:
+def _send(
+    request: urllib.request.Request, timeout: float, tls: ssl.SSLContext | None = None
+) -> tuple[int, bytes]:
     try:
-        # Only ever the lab's own http://127.0.0.1 URLs, built above.
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+        # Only ever the lab's own URLs, built above.
+        with urllib.request.urlopen(request, timeout=timeout, context=tls) as response:  # noqa: S310
             return response.status, response.read()
     except urllib.error.HTTPError as error:
         return error.code, error.read()
@@ -62,6 +68,8 @@ class AdminClient:
     endpoint_url: str
     secret: str
     timeout: float = 30
+    #: Trusts a class lab's CA (None: a plain-HTTP lab).
+    tls: ssl.SSLContext | None = None
 
     def call(self, operation: str, payload: dict[str, Any] | None = None) -> dict[str, Any]:
         request = urllib.request.Request(  # noqa: S310 - the lab's endpoint
@@ -71,7 +79,7 @@ class AdminClient:
             headers={ADMIN_HEADER: self.secret, "Content-Type": "application/json"},
         )
         try:
-            status, body = _send(request, self.timeout)
+            status, body = _send(request, self.timeout, self.tls)
         except OSError as error:
             raise EnvironmentProblem(
                 f"the lab at {self.endpoint_url} does not answer: {getattr(error, 'reason', error)}",
@@ -86,11 +94,11 @@ class AdminClient:
         return answer
 
 
-def health(endpoint_url: str, timeout: float = 2) -> dict[str, Any] | None:
+def health(endpoint_url: str, timeout: float = 2, tls: ssl.SSLContext | None = None) -> dict[str, Any] | None:
     """The lab's health answer, or None when nothing (or something else) answers there."""
     try:
         request = urllib.request.Request(f"{endpoint_url}/_onboard/health")  # noqa: S310 - the lab's
-        status, body = _send(request, timeout)
+        status, body = _send(request, timeout, tls)
         return json.loads(body) if status == 200 else None
     except (OSError, ValueError):
         return None

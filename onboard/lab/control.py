@@ -8,20 +8,22 @@ cleared by the next command that looks.
 from __future__ import annotations
 
 import os
-import shlex
+import ssl
 import subprocess
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from onboard.errors import EnvironmentProblem, OnboardError, UsageError
+from onboard.errors import EnvironmentProblem, OnboardError
 from onboard.lab.client import AdminClient, health
 from onboard.lab.state import LabPaths, admin_secret, read_state
 
-SHELLS = ("bash", "zsh", "fish", "powershell")
+if TYPE_CHECKING:
+    from onboard.lab.classmode import ClassMode
+
 if sys.platform == "win32":  # pragma: no cover - exercised on Windows only
     _DETACHED_FLAGS = subprocess.DETACHED_PROCESS | subprocess.CREATE_NEW_PROCESS_GROUP
 else:
@@ -54,16 +56,41 @@ def require_running(paths: LabPaths) -> tuple[dict[str, Any], AdminClient]:
             f"the lab's admin secret is missing from {paths.admin_secret_file}",
             "Restart the lab: `onboard lab down` then `onboard lab up`.",
         )
-    return state, AdminClient(state["endpoint_url"], secret)
+    return state, AdminClient(state["endpoint_url"], secret, tls=client_tls(paths, state["endpoint_url"]))
+
+
+def ca_bundle(paths: LabPaths, endpoint_url: str) -> Path | None:
+    """The CA certificate a class lab's https endpoint is trusted with (None for a plain-HTTP lab)."""
+    from onboard.lab.tls import TlsFiles
+
+    return TlsFiles.of(paths.root).ca_cert if endpoint_url.startswith("https://") else None
+
+
+def client_tls(paths: LabPaths, endpoint_url: str) -> ssl.SSLContext | None:
+    """What this process trusts the lab's endpoint with: the class lab's CA only, or nothing (http)."""
+    from onboard.lab.tls import client_context
+
+    bundle = ca_bundle(paths, endpoint_url)
+    return client_context(bundle) if bundle is not None else None
 
 
 def _server_args(
-    paths: LabPaths, port: int | None, learners: list[str] | None, world_file: Path | None, plugin: str
+    paths: LabPaths,
+    port: int | None,
+    learners: list[str] | None,
+    world_file: Path | None,
+    plugin: str,
+    classroom: ClassMode | None,
+    class_file: Path | None,
 ) -> list[str]:
     args = ["--state", str(paths.root), "--plugin", plugin]
     if port is not None:
         args += ["--port", str(port)]
-    if learners:
+    if classroom is not None:
+        args += ["--listen", classroom.address]
+    if class_file is not None:
+        args += ["--class", str(Path(class_file).resolve())]
+    elif learners:
         args += ["--learners", ",".join(learners)]
     if world_file is not None:
         args += ["--world", str(Path(world_file).resolve())]
@@ -82,8 +109,14 @@ def check_system_plugin() -> dict[str, Any]:
     return {"mode": "system", "version": version, "explanation": explanation}
 
 
-def check_can_start(paths: LabPaths, world_file: Path | None, learners: list[str] | None) -> None:
-    """Fail early, in the caller's process, on a lab already running or a bad world/learner list."""
+def check_can_start(
+    paths: LabPaths,
+    world_file: Path | None,
+    learners: list[str] | None,
+    classroom: ClassMode | None = None,
+) -> None:
+    """Fail early, in the caller's process, on a lab already running, a bad world/learner list, or a class
+    lab where learners' shells cannot be sandboxed."""
     from onboard.lab.state import lock_is_held
     from onboard.lab.world import load_world
 
@@ -94,6 +127,11 @@ def check_can_start(paths: LabPaths, world_file: Path | None, learners: list[str
             f"a practice lab is already running for this user {where}",
             "Use it, or stop it first with `onboard lab down`.",
         )
+    if classroom is not None:
+        from onboard.lab.classmode import require_sandbox
+
+        require_sandbox()
+        learners = classroom.names
     world = load_world(world_file)
     if learners:
         world.with_learners(learners)
@@ -108,12 +146,15 @@ def start_detached(
     timeout: float = START_TIMEOUT,
     env: dict[str, str] | None = None,
     plugin: str = "lab",
+    classroom: ClassMode | None = None,
+    class_file: Path | None = None,
 ) -> dict[str, Any]:
     """Start the lab as a background process and wait until it answers; return its state.
 
     ``env`` replaces the server's environment (tests pass an isolated one); default: this process's.
+    ``classroom`` (read from ``class_file`` or ``learners``) makes it a class lab.
     """
-    check_can_start(paths, world_file, learners)
+    check_can_start(paths, world_file, learners, classroom)
     paths.root.mkdir(parents=True, exist_ok=True)
     paths.state_file.unlink(missing_ok=True)
     with open(paths.log_file, "ab") as log:
@@ -121,8 +162,8 @@ def start_detached(
             [
                 sys.executable,
                 "-m",
-                "onboard.lab.server",
-                *_server_args(paths, port, learners, world_file, plugin),
+                "onboard.lab.process",
+                *_server_args(paths, port, learners, world_file, plugin, classroom, class_file),
             ],
             stdin=subprocess.DEVNULL,
             stdout=log,
@@ -145,7 +186,7 @@ def start_detached(
             state
             and state.get("pid") == process.pid
             and state.get("status") == "ready"
-            and health(state["endpoint_url"])
+            and health(state["endpoint_url"], tls=client_tls(paths, state["endpoint_url"]))
         ):
             return state
         time.sleep(0.05)
@@ -298,7 +339,11 @@ def environment(paths: LabPaths, state: dict[str, Any]) -> dict[str, str]:
     system_path = os.environ.get("PATH", "")
     bin_dir = str(paths.bin_dir)
     endpoint = state["endpoint_url"]
+    bundle = ca_bundle(paths, endpoint)
+    # A class lab's https endpoint is trusted with its CA (honoured by the AWS CLI, boto3 and onboard).
+    trust = {"AWS_CA_BUNDLE": str(bundle)} if bundle is not None else {}
     return {
+        **trust,
         "AWS_CONFIG_FILE": str(paths.aws_dir / "config"),
         "AWS_SHARED_CREDENTIALS_FILE": str(paths.aws_dir / "credentials"),
         "AWS_ENDPOINT_URL": endpoint,
@@ -318,53 +363,6 @@ def environment(paths: LabPaths, state: dict[str, Any]) -> dict[str, str]:
             else bin_dir + os.pathsep + system_path
         ),
     }
-
-
-def render_exports(variables: dict[str, str], shell: str, bin_dir: str, *, bin_last: bool = False) -> str:
-    """``variables`` as the export lines of ``shell`` (PATH puts the lab's bin before the shell's own, or
-    after it with ``bin_last``)."""
-    if shell not in SHELLS:
-        raise UsageError(f"unknown shell {shell!r}", f"Use one of: {', '.join(SHELLS)}.")
-    lines = []
-    for name, value in variables.items():
-        if name == "PATH":
-            continue
-        lines.append(_export(shell, name, value))
-    lines.append(_path_line(shell, bin_dir, first=not bin_last))
-    return "\n".join(lines) + "\n"
-
-
-def _export(shell: str, name: str, value: str) -> str:
-    if shell == "fish":
-        return f"set -gx {name} {_fish_quote(value)}"
-    if shell == "powershell":
-        return f"$env:{name} = {_ps_quote(value)}"
-    return f"export {name}={shlex.quote(value)}"
-
-
-def _path_line(shell: str, bin_dir: str, *, first: bool) -> str:
-    """The line that puts ``bin_dir`` on PATH, before the shell's own entries or after them."""
-    if shell == "fish":
-        parts = [_fish_quote(bin_dir), "$PATH"]
-        return "set -gx PATH " + " ".join(parts if first else parts[::-1])
-    if shell == "powershell":
-        parts = [_ps_quote(bin_dir), "$env:PATH"]
-        return "$env:PATH = " + " + [IO.Path]::PathSeparator + ".join(parts if first else parts[::-1])
-    parts = [shlex.quote(bin_dir), '"$PATH"']
-    return "export PATH=" + ":".join(parts if first else parts[::-1])
-
-
-def _fish_quote(value: str) -> str:
-    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-
-def _ps_quote(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
-def default_shell() -> str:
-    name = Path(os.environ.get("SHELL", "bash")).name
-    return name if name in SHELLS else "bash"
 
 
 def run_shell(paths: LabPaths) -> int:

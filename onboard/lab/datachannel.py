@@ -1,4 +1,5 @@
-"""The lab's data-channel server: the websocket end of a Session Manager session, on 127.0.0.1.
+"""The lab's data-channel server: the websocket end of a Session Manager session, on 127.0.0.1 (a class
+lab: on its --listen address, over TLS: a wss StreamUrl).
 
 StartSession (the API layer) issues a stream token and the StreamUrl :meth:`DataChannelServer.stream_url`
 gives; the client dials it and sends the token in its first TEXT frame. The server redeems the token
@@ -23,19 +24,28 @@ import asyncio
 import contextlib
 import logging
 import os
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
 
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from onboard.lab import ports
-from onboard.lab.instance import MAX_TERMINAL_SIDE, ShellProcess
+from onboard.lab.channelinput import (
+    PATH_PREFIX,
+    ChannelLimits,
+    opening_document,
+    session_id_of,
+    terminal_size,
+    text_field,
+)
+from onboard.lab.instance import ShellProcess
 from onboard.lab.sessions import MAX_SESSION_MINUTES, LabInstance, LabSession, SessionRegistry
+from onboard.lab.tls import url_host
 from onboard.lab.transcripts import Transcript
 from onboard.secrets import Secret
 from onboard.session import protocol
@@ -51,7 +61,6 @@ from onboard.session.protocol import (
 
 log = logging.getLogger(__name__)
 
-PATH_PREFIX = "/v1/data-channel/"
 #: As on AWS: 20 minutes without input ends a session.
 DEFAULT_MAX_SESSION_SECONDS = MAX_SESSION_MINUTES * 60
 #: How long a client has to send its OpenDataChannel frame.
@@ -69,31 +78,8 @@ DRAIN_SECONDS = 1.0
 # Websocket close codes: 1008 policy violation (token), 1002 protocol error (bad frame), 1000 normal.
 CLOSE_POLICY = 1008
 CLOSE_PROTOCOL = 1002
-MiB = 1024 * 1024
 #: The shell's terminal when the client has not said its size yet (the plugin's size without a TTY).
 DEFAULT_COLS, DEFAULT_ROWS = 300, 100
-
-
-@dataclass(frozen=True)
-class ChannelLimits:
-    """What the server holds for its clients, in bytes, so that no client can make it hold more.
-
-    Input is acknowledged only once it is in the session (taken by the shell, queued for it, or held
-    out of order); what does not fit is left unacknowledged and the client sends it again, as AWS's
-    agent does when its handler is not ready.
-    """
-
-    #: Input queued for the shell beyond which an in-order message waits for room, then is refused.
-    queued_input: int = 256 * 1024
-    #: How long an in-order message waits for room before it is refused (not acknowledged): meanwhile this
-    #: one connection is not read, as AWS's agent stops reading while the shell does not take its input;
-    #: briefly, since the client's acknowledgements of our output come on the same socket.
-    room_wait: float = 0.05
-    #: Out-of-order input acknowledged and held, per session and for all sessions together.
-    held_per_session: int = 4 * MiB
-    held_total: int = 32 * MiB
-    #: Output sent and not yet acknowledged beyond which the shell is not read (back-pressure).
-    unacknowledged_output: int = 2 * MiB
 
 
 @dataclass
@@ -139,6 +125,7 @@ class DataChannelServer:
         max_session_seconds: float = DEFAULT_MAX_SESSION_SECONDS,
         limits: ChannelLimits | None = None,
         known_secrets: Callable[[], Iterable[Secret | str]] = tuple,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         self.registry = registry
         #: Every secret the lab knows (admin secret, people's keys), masked in transcripts with the role's.
@@ -146,6 +133,8 @@ class DataChannelServer:
         self.instances = instances
         self.host = host
         self.port = port
+        #: Serve wss:// with this context (a class lab's certificate); None: ws://.
+        self.tls = tls
         #: Seconds without input before a session ends; None: each session's preference (idle_minutes).
         self.idle_timeout = idle_timeout
         self.max_session_seconds = max_session_seconds
@@ -180,7 +169,8 @@ class DataChannelServer:
         return self._held.used
 
     def stream_url(self, session_id: str) -> str:
-        return f"ws://{self.host}:{self.port}{PATH_PREFIX}{session_id}?role=publish_subscribe"
+        scheme = "wss" if self.tls else "ws"
+        return f"{scheme}://{url_host(self.host)}:{self.port}{PATH_PREFIX}{session_id}?role=publish_subscribe"
 
     def stop(self) -> None:
         """End every session (transcripts are handed over), stop listening and join the thread."""
@@ -223,6 +213,7 @@ class DataChannelServer:
                 max_size=MAX_FRAME,
                 compression=None,
                 ping_interval=None,
+                ssl=self.tls,
             )
         except BaseException as err:
             self._startup_error = err
@@ -252,20 +243,20 @@ class DataChannelServer:
 
     # --- connections -----------------------------------------------------------------------
     def _check_path(self, connection: ServerConnection, request: Request) -> Response | None:
-        session_id = _session_id_of(request.path)
+        session_id = session_id_of(request.path)
         if not session_id or self.registry.get(session_id) is None:
             return connection.respond(404, "No such session\n")
         return None
 
     async def _serve(self, connection: ServerConnection) -> None:
         assert connection.request is not None  # _serve runs only after the opening handshake
-        session_id = _session_id_of(connection.request.path)
+        session_id = session_id_of(connection.request.path)
         try:
             opening = await asyncio.wait_for(connection.recv(), OPEN_TIMEOUT)
         except (asyncio.TimeoutError, ConnectionClosed):
             return
         try:
-            opened = _opening_document(opening)
+            opened = opening_document(opening)
         except ProtocolError as err:
             log.info("session %s: closing the connection on a bad OpenDataChannel frame: %s", session_id, err)
             await connection.close(CLOSE_PROTOCOL, "bad OpenDataChannel frame")
@@ -287,7 +278,7 @@ class DataChannelServer:
             self._channels[session_id] = channel
         previous = channel.connection
         channel.connection = connection
-        channel.client_id = _text_field(opened, "ClientId") or channel.client_id
+        channel.client_id = text_field(opened, "ClientId") or channel.client_id
         if previous is not None:
             await previous.close(1000, "replaced by a resumed connection")
         self.registry.mark_connected(session_id)
@@ -318,7 +309,7 @@ class DataChannelServer:
                     self.registry.mark_disconnected(session_id)
 
     def _redeem(self, opened: dict, session_id: str) -> LabSession | None:
-        token = _text_field(opened, "TokenValue")
+        token = text_field(opened, "TokenValue")
         if not token:
             return None
         session = self.registry.redeem_token(token)
@@ -375,7 +366,7 @@ class DataChannelServer:
             channel.queued_input += message.payload
             self._write_input(channel)
         elif kind == PayloadType.SIZE:
-            channel.size = _terminal_size(message)
+            channel.size = terminal_size(message)
             if channel.shell is not None:
                 channel.shell.resize(*channel.size)
         elif kind == PayloadType.FLAG and isinstance(channel.shell, ports.PortSession):
@@ -583,39 +574,3 @@ def _read_available(fd: int) -> tuple[bytes, bool]:
 async def _send(connection: ServerConnection, frame: bytes) -> None:
     with contextlib.suppress(ConnectionClosed):
         await connection.send(frame)
-
-
-def _session_id_of(path: str) -> str:
-    route = urlsplit(path).path
-    if not route.startswith(PATH_PREFIX):
-        return ""
-    session_id = route[len(PATH_PREFIX) :]
-    return session_id if session_id and "/" not in session_id else ""
-
-
-def _opening_document(frame: str | bytes) -> dict:
-    """The OpenDataChannel frame as a JSON object, or :class:`ProtocolError`."""
-    document = protocol.parse_json(frame, "the OpenDataChannel frame")
-    if not isinstance(document, dict):
-        raise ProtocolError("the OpenDataChannel frame is not a JSON object")
-    return document
-
-
-def _text_field(document: dict, name: str) -> str:
-    value = document.get(name)
-    return value if isinstance(value, str) else ""
-
-
-def _terminal_size(message: ClientMessage) -> tuple[int, int]:
-    """The (cols, rows) of a Size message, or :class:`ProtocolError`: AWS's agent reads them as unsigned
-    32-bit integers and fails the message otherwise."""
-    size = message.json()
-    if not isinstance(size, dict):
-        raise ProtocolError("a Size message is not a JSON object")
-    sides: list[int] = []
-    for name in ("cols", "rows"):
-        side = size.get(name)
-        if not isinstance(side, int) or isinstance(side, bool) or not 0 <= side < 2**32:
-            raise ProtocolError(f"a Size message has {name} as a whole number, not {side!r}")
-        sides.append(min(side, MAX_TERMINAL_SIDE))
-    return sides[0], sides[1]

@@ -1,4 +1,5 @@
-"""The lab's HTTP server: werkzeug's threaded server on 127.0.0.1, its request log, and the lab's log file.
+"""The lab's HTTP server: werkzeug's threaded server on 127.0.0.1 (a class lab: its --listen address, over
+TLS), its request log, and the lab's log file.
 
 :func:`bind` takes the first free port of a list (the last lab's, the preferred 4566, any);
 :func:`request_handler` logs each request with what the HTTP layer noted (operation, caller, error code)
@@ -8,6 +9,7 @@ and dates each answer by the lab's clock as the caller sees it; :func:`log_to` s
 from __future__ import annotations
 
 import logging
+import ssl
 import time
 from pathlib import Path
 from typing import Any
@@ -24,7 +26,27 @@ PREFERRED_PORT = 4566
 def request_handler(base: Any) -> Any:
     class LabRequestHandler(base):
         """Logs method, path, status, and the operation, caller and error code the layer noted; never a
-        query string (it can carry presigned signatures and tokens)."""
+        query string (it can carry presigned signatures and tokens). Over TLS, each connection's handshake
+        runs here, in the connection's own thread, with a time limit: never in the thread that accepts."""
+
+        tls_refused = False
+
+        def setup(self) -> None:
+            from onboard.lab.tls import HANDSHAKE_SECONDS
+
+            if isinstance(self.request, ssl.SSLSocket):
+                self.request.settimeout(HANDSHAKE_SECONDS)
+                try:
+                    self.request.do_handshake()
+                except (ssl.SSLError, OSError) as refused:  # e.g. a client that does not trust the lab's CA
+                    log.info("TLS handshake with %s failed: %s", self.client_address[0], refused)
+                    self.tls_refused = True
+                self.request.settimeout(None)
+            super().setup()
+
+        def handle(self) -> None:
+            if not self.tls_refused:
+                super().handle()
 
         def log_request(self, code: Any = "-", size: Any = "-") -> None:
             from onboard.lab.requestlog import line
@@ -54,13 +76,22 @@ def log_to(path: Path) -> logging.Handler:
     return handler
 
 
-def bind(application: Any, ports: list[int | None], handler: Any, make_server: Any) -> Any:
-    """A threaded HTTP server on 127.0.0.1 on the first of ``ports`` that is free (0: any free one)."""
+def bind(
+    application: Any,
+    ports: list[int | None],
+    handler: Any,
+    make_server: Any,
+    *,
+    host: str = HOST,
+    tls: ssl.SSLContext | None = None,
+) -> Any:
+    """A threaded HTTP server on ``host`` on the first of ``ports`` that is free (0: any free one); with
+    ``tls``, HTTPS (each handshake in its connection's thread, see :func:`request_handler`)."""
     candidates = [port for port in dict.fromkeys(ports) if port is not None]
     reason = "unknown error"
     for candidate in candidates:
         try:
-            server = make_server(HOST, candidate, application, threaded=True, request_handler=handler)
+            server = make_server(host, candidate, application, threaded=True, request_handler=handler)
         except OSError as error:  # busy: try the next one
             reason = error.strerror or str(error)
             continue
@@ -68,8 +99,12 @@ def bind(application: Any, ports: list[int | None], handler: Any, make_server: A
             reason = "the port is in use"
             continue
         server.daemon_threads = True
+        if tls is not None:
+            # werkzeug's own ssl_context would shake hands in accept(), where one silent client stops all.
+            server.socket = tls.wrap_socket(server.socket, server_side=True, do_handshake_on_connect=False)
+            server.ssl_context = tls  # werkzeug reads it for wsgi.url_scheme (https)
         return server
     raise EnvironmentProblem(
-        f"cannot listen on {HOST}:{candidates[-1]}: {reason}",
+        f"cannot listen on {host}:{candidates[-1]}: {reason}",
         "Pick another port with --port, or leave it out to take a free one.",
     )

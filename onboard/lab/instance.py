@@ -44,6 +44,8 @@ from onboard.lab.shell import BIN_DIR, RC_FILE, SSM_USER_PROMPT
 SSM_USER = "ssm-user"
 #: The snap revision of the agent on the lab's Ubuntu instances (the one the team's write-up shows).
 SNAP_REVISION = "1480"
+#: A class lab's CA in the instance's /opt/onboard-lab (AWS_CA_BUNDLE for aws on the instance).
+CA_FILE = "lab-ca.pem"
 
 
 @dataclass(frozen=True)
@@ -149,6 +151,8 @@ def _lab_tools(instance: LabInstance) -> None:
         if not copy.exists() or copy.read_bytes() != source.read_bytes():
             shutil.copyfile(source, copy)
             copy.chmod(0o755)
+    if instance.ca_bundle is not None:  # a class lab's CA, for aws on the instance (AWS_CA_BUNDLE)
+        shutil.copyfile(instance.ca_bundle, tools / CA_FILE)
     aws = _aws_cli()
     link = tools / "bin" / "aws"
     if aws and not (link.is_symlink() and os.readlink(link) == aws):
@@ -187,6 +191,8 @@ def shell_environment(instance: LabInstance, layout: Layout, user: str = SSM_USE
     }
     if instance.role_session_token:
         environment["AWS_SESSION_TOKEN"] = instance.role_session_token.reveal()
+    if instance.ca_bundle is not None:
+        environment["AWS_CA_BUNDLE"] = layout.path(f"/opt/onboard-lab/{CA_FILE}")
     return environment
 
 

@@ -17,6 +17,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    import ssl
+
     from onboard.lab.seed import AccessKeyPair
     from onboard.lab.world import World
 
@@ -84,7 +86,7 @@ def import_moto_ec2() -> None:
         boto3.session.Session.get_available_regions = original
 
 
-def warm_up(endpoint_url: str, world: World, admin: AccessKeyPair) -> None:
+def warm_up(endpoint_url: str, world: World, admin: AccessKeyPair, tls: ssl.SSLContext | None = None) -> None:
     """One signed request per service, so the first real request is as fast as the rest."""
     from onboard.lab.client import signed_request
 
@@ -134,6 +136,7 @@ def warm_up(endpoint_url: str, world: World, admin: AccessKeyPair) -> None:
                 path=path,
                 body=body,
                 headers=headers,
+                tls=tls,
             )
 
 

@@ -233,8 +233,11 @@ def seed(
     instances_root: Path,
     endpoint_url: str,
     known_keys: Mapping[str, AccessKeyPair] | None = None,
+    ca_bundle: Path | None = None,
 ) -> SeededWorld:
-    """Create ``world`` in moto's (empty) backends, and each instance's folder tree in ``instances_root``."""
+    """Create ``world`` in moto's (empty) backends, and each instance's folder tree in ``instances_root``.
+
+    ``ca_bundle``: the class lab's CA, which ``aws`` on the instances trusts for ``endpoint_url``."""
     from moto.iam.models import iam_backends
 
     iam = iam_backends[world.account][PARTITION]
@@ -267,7 +270,7 @@ def seed(
 
     seeded = SeededWorld(world=world, keys=keys)
     _seed_buckets(world)
-    _seed_instances(world, iam, seeded, instances_root, endpoint_url)
+    _seed_instances(world, iam, seeded, instances_root, endpoint_url, ca_bundle)
     return seeded
 
 
@@ -302,7 +305,14 @@ def _seed_buckets(world: World) -> None:
     )
 
 
-def _seed_instances(world: World, iam, seeded: SeededWorld, instances_root: Path, endpoint_url: str) -> None:
+def _seed_instances(
+    world: World,
+    iam,
+    seeded: SeededWorld,
+    instances_root: Path,
+    endpoint_url: str,
+    ca_bundle: Path | None,
+) -> None:
     from moto.ec2.models import ec2_backends
     from moto.ec2.models import instances as ec2_instances
 
@@ -336,14 +346,25 @@ def _seed_instances(world: World, iam, seeded: SeededWorld, instances_root: Path
             )
             seeded.roles[spec.instance_id] = role_name
             seeded.instances[spec.instance_id] = lab_instance(
-                world, spec, role.arn, instances_root=instances_root, endpoint_url=endpoint_url
+                world,
+                spec,
+                role.arn,
+                instances_root=instances_root,
+                endpoint_url=endpoint_url,
+                ca_bundle=ca_bundle,
             )
     finally:
         ec2_instances.random_instance_id = real_random_id
 
 
 def lab_instance(
-    world: World, spec: WorldInstance, role_arn: str | None, *, instances_root: Path, endpoint_url: str
+    world: World,
+    spec: WorldInstance,
+    role_arn: str | None,
+    *,
+    instances_root: Path,
+    endpoint_url: str,
+    ca_bundle: Path | None = None,
 ) -> LabInstance:
     """What the data channel needs of one instance: its fresh folder tree and its role's credentials
     (none without a role: the agent cannot register then, so no session reaches it)."""
@@ -364,6 +385,7 @@ def lab_instance(
         root=root,
         region=world.region,
         endpoint_url=endpoint_url,
+        ca_bundle=ca_bundle,
         role_access_key_id=key_id,
         role_secret_access_key=secret,
         role_session_token=token,

@@ -1,7 +1,9 @@
-"""The lab server process: moto and onboard's Session Manager layer on 127.0.0.1, with its data channel.
+"""The lab server: moto and onboard's Session Manager layer on 127.0.0.1, with its data channel (a class
+lab: on its --listen address, over TLS, with a kit per learner: :mod:`onboard.lab.classmode`).
 
-``onboard lab up`` runs :func:`run` in the foreground, or starts ``python -m onboard.lab.server`` detached
-(its output in the state folder's server.log). Start-up: take the per-user lock, import moto (with its
+``onboard lab up`` runs :func:`onboard.lab.process.run` in the foreground, or starts
+``python -m onboard.lab.process`` detached (its output in the state folder's server.log). Start-up: take
+the per-user lock, import moto (with its
 start-up settings), seed the world, bind the HTTP port, start the data channel, warm up moto with one
 signed request per service, write the team file, the access-key CSVs and lab.json, then serve until
 ``onboard lab down`` (an admin request), SIGTERM or Ctrl-C.
@@ -9,35 +11,32 @@ signed request per service, write the team file, the access-key CSVs and lab.jso
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import logging
 import os
-import signal
-import sys
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from onboard.errors import OnboardError
 from onboard.lab import sandbox
-from onboard.lab.faults import apply_fault, clear_faults
-from onboard.lab.httpserver import HOST, PREFERRED_PORT, bind, log_to, request_handler
+from onboard.lab.httpserver import HOST, PREFERRED_PORT, bind, request_handler
 from onboard.lab.motoboot import Background, Phases, import_moto_ec2, prepare_moto_settings, warm_up
-from onboard.lab.state import FaultInForce, LabLock, LabPaths, LabStatus, PluginSummary, SessionCounts
+from onboard.lab.state import FaultInForce, LabPaths, LabStatus, PluginSummary, SessionCounts
+from onboard.lab.tls import url_host
 from onboard.lab.world import World
-from onboard.labfaults import describe_faults
 from onboard.secrets import Secret
 
 if TYPE_CHECKING:
     from werkzeug.serving import BaseWSGIServer
 
+    from onboard.lab.classmode import ClassMode
     from onboard.lab.datachannel import DataChannelServer
     from onboard.lab.downloads import PublishedPlugin
     from onboard.lab.seed import AccessKeyPair, SeededWorld
     from onboard.lab.sessions import LabInstance, LabSession, SessionRegistry
+    from onboard.lab.tls import LabTls
 
 log = logging.getLogger("onboard.lab")
 
@@ -53,8 +52,14 @@ class LabServer:
         port: int | None = None,
         data_channel: bool = True,
         plugin: str = "lab",
+        classroom: ClassMode | None = None,
     ):
         self.paths = paths
+        #: A class lab's address and class (None: the lab of one user, on 127.0.0.1 over plain HTTP).
+        self.classroom = classroom
+        self.host = classroom.address if classroom is not None else HOST
+        #: A class lab's CA and certificate, made by start().
+        self.tls: LabTls | None = None
         #: "lab": serve the lab's own plugin for download; "system": learners use AWS's installed plugin.
         self.plugin_mode = plugin
         self.world = world
@@ -101,13 +106,25 @@ class LabServer:
 
     @property
     def endpoint_url(self) -> str:
-        return f"http://{HOST}:{self.http.server_port}"
+        return self._url(self.http.server_port)
+
+    def _url(self, port: int) -> str:
+        return f"{'https' if self.tls else 'http'}://{url_host(self.host)}:{port}"
+
+    @property
+    def ca_bundle(self) -> Path | None:
+        """The class lab's CA certificate, which every client of its endpoints must trust."""
+        return self.tls.files.ca_cert if self.tls is not None else None
 
     # --- start and stop ----------------------------------------------------------------------------------
 
     def start(self) -> None:
         # The plugin bundles are built (or found up to date) while moto imports and the world is seeded.
         publishing = Background(self._publish_plugin)
+        if self.classroom is not None:
+            from onboard.lab.tls import TlsFiles, ensure_tls
+
+            self.tls = ensure_tls(TlsFiles.of(self.paths.root), self.host)
         phase = Phases()
         prepare_moto_settings()
         from moto.moto_server.werkzeug_app import (
@@ -129,7 +146,9 @@ class LabServer:
         registry = self.state.registry
         registry.on_end(self._store_transcript)
         self.state.admin_secret = admin_secret(self.paths, create=True) or ""
-        self.state.admin_handlers.update(self._admin_handlers())
+        from onboard.lab.adminops import admin_handlers
+
+        self.state.admin_handlers.update(admin_handlers(self))
         from onboard.lab.agent import attach
 
         attach(self)
@@ -139,9 +158,16 @@ class LabServer:
         candidates: list[int | None] = (
             [self.requested_port] if self.requested_port is not None else [remembered, PREFERRED_PORT, 0]
         )
-        self._http = bind(application, candidates, request_handler(MotoRequestHandler), make_server)
+        self._http = bind(
+            application,
+            candidates,
+            request_handler(MotoRequestHandler),
+            make_server,
+            host=self.host,
+            tls=self.tls.server_context() if self.tls else None,
+        )
         if remembered is not None and remembered != self.http.server_port:
-            self.moved_from = f"http://{HOST}:{remembered}"
+            self.moved_from = self._url(remembered)
             log.warning("port %s is taken: the lab moved to %s", remembered, self.endpoint_url)
         remember_port(self.paths, self.http.server_port)
         self.state.endpoint_url = self.endpoint_url
@@ -153,7 +179,12 @@ class LabServer:
             target=self.http.serve_forever, kwargs={"poll_interval": 0.2}, name="lab-http", daemon=True
         )
         self._serving.start()
-        warm_up(self.endpoint_url, self.world, self.seeded.keys[ADMIN_USER])
+        warm_up(
+            self.endpoint_url,
+            self.world,
+            self.seeded.keys[ADMIN_USER],
+            tls=self.tls.client_context() if self.tls else None,
+        )
         phase.done("warmed up")
         publishing.join()
         phase.done("plugin downloads ready")
@@ -176,6 +207,7 @@ class LabServer:
             instances_root=self.paths.instances_dir,
             endpoint_url=self.endpoint_url,
             known_keys=self._known_keys(),
+            ca_bundle=self.ca_bundle,
         )
         self.state.roles.clear()
         self.state.roles.update(self.seeded.roles)
@@ -208,7 +240,12 @@ class LabServer:
             log.warning("no data channel: sessions start but cannot connect")
             return
         self.channel = DataChannelServer(
-            registry, self.instances, host=HOST, port=0, known_secrets=self._known_secrets
+            registry,
+            self.instances,
+            host=self.host,
+            port=0,
+            known_secrets=self._known_secrets,
+            tls=self.tls.server_context() if self.tls else None,
         )
         self.channel.start()
         self.state.stream_url = self.channel.stream_url
@@ -244,7 +281,19 @@ class LabServer:
             published.root if published else None,
             signing_key=published.public_key if published else None,
             fingerprint=published.fingerprint if published else None,
+            ca_bundle=self.ca_bundle,
         )
+        if self.classroom is not None and self.tls is not None:
+            from onboard.lab.classmode import write_kits
+
+            write_kits(
+                self.paths,
+                self.world,
+                self.classroom,
+                endpoint_url=self.endpoint_url,
+                tls=self.tls,
+                keys=self.seeded.keys,
+            )
         write_state(self.paths, self.describe())
 
     def describe(self) -> LabStatus:
@@ -311,108 +360,7 @@ class LabServer:
         with contextlib.suppress(Exception):  # a missing log bucket loses the log, never the session's end
             s3.put_object(bucket, key, transcript or b"")
 
-    # --- admin operations --------------------------------------------------------------------------------
-
-    def _admin_handlers(self) -> dict[str, Callable[[dict[str, Any]], dict[str, Any]]]:
-        return {
-            "status": lambda _: self.describe().to_json(),
-            "fault": lambda request: self._faulted(apply_fault(self, request)),
-            "fault/clear": lambda _: self._faulted(clear_faults(self)),
-            "fault/list": lambda _: {
-                "faults": describe_faults(),
-                "active": self.describe().to_json()["faults"],
-            },
-            "reset": lambda _: self._reset(),
-            "shutdown": lambda _: self._shutdown(),
-        }
-
-    def _reset(self) -> dict[str, Any]:
-        """Re-seed the world from scratch on the same ports; the same access keys stay valid."""
-        from moto.moto_api._internal.models import moto_api_backend
-
-        for session in self.state.registry.all():
-            if session.is_active:
-                self.state.registry.request_termination(session.session_id)
-        self.state.registry.forget_ended()
-        self.active_faults.clear()
-        self.state.offline.clear()
-        moto_api_backend.reset()
+    def reseed(self) -> None:
+        """Seed the world again (after moto's backends were reset) and rewrite the lab's files."""
         self._seed()
         self._write_files()
-        return self.describe().to_json()
-
-    def _shutdown(self) -> dict[str, Any]:
-        self.request_stop()
-        return {"stopping": True, "pid": os.getpid()}
-
-    def _faulted(self, answer: dict[str, Any]) -> dict[str, Any]:
-        """lab.json shows the faults in force after each change."""
-        from onboard.lab.state import write_state
-
-        write_state(self.paths, self.describe())
-        return answer
-
-
-def run(
-    paths: LabPaths,
-    world: World,
-    *,
-    port: int | None = None,
-    plugin: str = "lab",
-    on_ready: Callable[[LabServer], None] | None = None,
-) -> int:
-    """Run a lab in this process until it is told to stop; return the exit code."""
-    lock = LabLock(paths)
-    lock.acquire()
-    handler = log_to(paths.log_file)
-    server = LabServer(paths, world, port=port, plugin=plugin)
-    previous = {}
-    try:
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            previous[signum] = signal.signal(signum, lambda *_: server.request_stop())
-        server.start()
-        if on_ready is not None:
-            on_ready(server)
-        server.wait()
-        return 0
-    finally:
-        with contextlib.suppress(Exception):
-            if server.started:
-                server.close()
-        for signum, previous_handler in previous.items():
-            signal.signal(signum, previous_handler)
-        logging.getLogger().removeHandler(handler)
-        handler.close()
-        lock.release()
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m onboard.lab.server", description="Run the practice lab.")
-    parser.add_argument("--state", required=True, type=Path, help="the lab's state folder")
-    parser.add_argument("--port", type=int, default=None)
-    parser.add_argument("--world", type=Path, default=None)
-    parser.add_argument("--learners", default=None, help="comma-separated learner names")
-    parser.add_argument("--plugin", choices=("lab", "system"), default="lab")
-    args = parser.parse_args(argv)
-    from onboard.lab.world import load_world
-
-    try:
-        world = load_world(args.world)
-        if args.learners:
-            world = world.with_learners(args.learners.split(","))
-        return run(
-            LabPaths(args.state),
-            world,
-            port=args.port,
-            plugin=args.plugin,
-            on_ready=lambda s: log.info("lab ready at %s", s.endpoint_url),
-        )
-    except OnboardError as error:
-        sys.stderr.write(f"error: {error.message}\n")
-        if error.hint:
-            sys.stderr.write(f"hint: {error.hint}\n")
-        return int(error.exit_code)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -113,6 +113,8 @@ class LabInstance:
     #: The version its SSM agent reports in each session's handshake (the plugin picks how it forwards
     #: ports from it), as in DescribeInstanceInformation.
     agent_version: str = "3.3.0.0"
+    #: A class lab's CA certificate (its endpoint is https): what ``aws`` on the instance trusts.
+    ca_bundle: Path | None = None
 
     def home_of(self, user: str) -> Path:
         return self.root / "home" / user
