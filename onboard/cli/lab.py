@@ -57,11 +57,26 @@ def _render_state(out, data) -> None:
     out.print(f"  sessions: {sessions.get('active', 0)} active, {sessions.get('total', 0)} in all")
     if "isolation" in data:
         out.print(f"  instance shells: {escape(data['isolation']['detail'])}")
+    if data.get("class_lab"):
+        _render_class_lab(out, data["class_lab"])
     for fault in data.get("faults", []):
         out.print(f"  [yellow]fault in force:[/yellow] {fault['name']} {fault['target'] or ''}")
     if data.get("system_plugin"):
         out.print(f"  plugin: AWS's installed one. {escape(data['system_plugin']['explanation'])}")
     out.print('Point a shell at it: eval "$(onboard lab env)"   or   onboard lab shell')
+
+
+def _render_class_lab(out, classroom) -> None:
+    from onboard.output import escape
+
+    out.print(
+        f"  [bold]class lab[/bold] on {escape(classroom['address'])} over TLS: "
+        f"{classroom['learners']} learners"
+    )
+    out.print(f"  CA certificate {escape(classroom['ca_file'])} (SHA-256 {classroom['ca_fingerprint']})")
+    out.print(f"  kits to hand out (one folder and zip per learner): {escape(classroom['kits_dir'])}")
+    if classroom.get("warning"):
+        out.print(f"  [yellow]warning:[/yellow] {escape(classroom['warning'])}")
 
 
 @app.command("up")
@@ -81,6 +96,17 @@ def up_command(
     learners: Annotated[
         OptionalText, typer.Option("--learners", help="Comma-separated learner names (up to 30).")
     ] = None,
+    class_file: Annotated[
+        OptionalPath,
+        typer.Option("--class", help="A class list CSV (a 'name' column): a class lab for its learners."),
+    ] = None,
+    listen: Annotated[
+        OptionalText,
+        typer.Option(
+            "--listen",
+            help="Serve a class lab on this IP address, over TLS, with a kit per learner (needs bubblewrap).",
+        ),
+    ] = None,
     world: Annotated[
         OptionalPath, typer.Option("--world", help="A lab.toml describing the world (see init-world).")
     ] = None,
@@ -93,10 +119,15 @@ def up_command(
     """Start the practice lab and wait until it answers.
 
     Writes the lab's team file and one access-key CSV per learner and trainer into the state folder.
+    With --class and --listen it is a class lab: the learners of the class list, the API and data channel
+    over TLS on that address (a certificate from the lab's own CA), every learner's shells sandboxed, and
+    a kit per learner (team file, their key CSV, the CA) in the state folder's kits/ folder.
     With --plugin system the lab checks that the installed official plugin can reach a ws://127.0.0.1
     stream URL (1.2.677.0 does; releases from 1.2.889.0 may refuse non-AWS endpoints) and says why not.
 
     Example: onboard lab up --detach --learners alice,bob
+
+    Example: onboard lab up --detach --class class.csv --listen 192.168.1.10
     """
     from onboard.errors import UsageError
     from onboard.lab import control
@@ -104,13 +135,22 @@ def up_command(
 
     paths = _paths()
     names = _learner_list(learners)
+    classroom = _class_mode(class_file, listen, names)
     if plugin not in ("lab", "system"):
         raise UsageError(
             f"--plugin {plugin} is neither lab nor system", "Use --plugin lab or --plugin system."
         )
     system_plugin = control.check_system_plugin() if plugin == "system" else None
     if detach:
-        state = control.start_detached(paths, port=port, learners=names, world_file=world, plugin=plugin)
+        state = control.start_detached(
+            paths,
+            port=port,
+            learners=names,
+            world_file=world,
+            plugin=plugin,
+            classroom=classroom,
+            class_file=class_file,
+        )
         data = {"running": True, **state, "system_plugin": system_plugin}
         finish(Outcome("lab.up", data, _render_state), as_json=as_json)
 
@@ -118,8 +158,10 @@ def up_command(
     from onboard.lab.world import load_world
     from onboard.output import emit
 
-    control.check_can_start(paths, world, names)
+    control.check_can_start(paths, world, names, classroom)
     world_spec = load_world(world)
+    if classroom is not None:
+        names = classroom.names
     if names:
         world_spec = world_spec.with_learners(names)
 
@@ -129,7 +171,26 @@ def up_command(
         if not as_json:
             typer.echo("Press Ctrl-C to stop the lab.")
 
-    raise typer.Exit(run(paths, world_spec, port=port, plugin=plugin, on_ready=ready))
+    raise typer.Exit(run(paths, world_spec, port=port, plugin=plugin, on_ready=ready, classroom=classroom))
+
+
+def _class_mode(class_file: Path | None, listen: str | None, names: list[str] | None):
+    """The class lab --class/--listen ask for (None: a lab for one user); bad combinations refused."""
+    from onboard.errors import UsageError
+
+    if class_file is None and listen is None:
+        return None
+    if class_file is not None and names:
+        raise UsageError("--class and --learners both name the learners", "Give one of them.")
+    if listen is None:
+        raise UsageError(
+            "--class serves a class lab, which needs the address learners reach",
+            "Add --listen ADDRESS: this computer's IP address on the classroom network "
+            "(or a loopback address such as 127.0.0.2 to try the class lab alone).",
+        )
+    from onboard.lab.classmode import ClassMode
+
+    return ClassMode.of(listen, class_file, names)
 
 
 @app.command("status")

@@ -195,9 +195,14 @@ class ShellSession:
         from websockets.exceptions import WebSocketException
         from websockets.sync.client import connect
 
+        from onboard.labplugin.trust import stream_tls_context
+
+        # wss: what AWS's plugin trusts, plus the profile's CA bundle (see onboard.labplugin.trust).
+        secure = self._stream_url.startswith("wss://")
         try:
             connection = connect(
                 self._stream_url,
+                ssl=stream_tls_context(self.invocation.profile) if secure else None,
                 proxy=None,
                 compression=None,
                 max_size=protocol.MAX_PAYLOAD + protocol.PAYLOAD_OFFSET,

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from onboard.platform import Platform
+    from onboard.setup.cabundle import CaBundleCopy
     from onboard.setup.questions import Asker
     from onboard.team import TeamFile
 
@@ -31,6 +32,8 @@ class ToolScreens:
         self.out = out
         self.report = SetupReport()
         self.team: TeamFile | None = None
+        #: The team file's CA bundle and where the profile's ca_bundle keeps it.
+        self.ca_copy: CaBundleCopy | None = None
         #: The user agreed to remove a byte-order mark from the AWS files.
         self.strip_bom = False
         #: The AWS CLI found or installed (its major version decides the output formats offered).

@@ -50,6 +50,10 @@ class Wizard(ToolScreens):
         from onboard.team import find_team
 
         self.team = find_team(self.options.team)
+        if self.team is not None and self.team.ca_bundle is not None:
+            from onboard.setup.cabundle import ca_bundle_copy
+
+            self.ca_copy = ca_bundle_copy(self.team.team, self.team.ca_bundle)
         platform = self.platform_screen()
         self.plugin_screen(platform)
         self.aws_cli_screen(platform)
@@ -234,13 +238,16 @@ class Wizard(ToolScreens):
         from onboard.awsconfig import ProfileSettings, plan_profile
 
         endpoint = self.endpoint
+        extra = {"endpoint_url": endpoint} if endpoint else {}
+        if self.ca_copy is not None:  # a class lab's CA: the profile trusts it for the endpoint
+            extra["ca_bundle"] = str(self.ca_copy.target)
         settings = ProfileSettings(
             name=profile,
             region=region,
             output=output,
             access_key_id=key.access_key_id if key else None,
             secret_access_key=key.secret_access_key if key else None,
-            extra_config={"endpoint_url": endpoint} if endpoint else {},
+            extra_config=extra,
         )
         return plan_profile(settings, strip_bom=self.strip_bom)
 
@@ -299,6 +306,8 @@ class Wizard(ToolScreens):
     def apply(self, plan: ProfilePlan) -> None:
         from onboard.awsconfig import apply_plan
 
+        if self.ca_copy is not None:
+            self.ca_copy.install()  # before the profile that names it, and even when the profile is as it was
         if plan.is_noop:
             return
         applied = apply_plan(plan)

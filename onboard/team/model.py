@@ -110,6 +110,9 @@ class TeamFile:
     profile: str = DEFAULT_PROFILE
     plugin: PluginSource | None = None
     endpoint_url: str | None = None
+    #: The CA certificates (PEM) that endpoint_url's certificate is trusted with instead of the system's
+    #: (a class lab's own CA); setup writes it into the profile as ``ca_bundle``.
+    ca_bundle: Path | None = None
     transfer: Location | None = None
     session_logs: Location | None = None
     lessons: LessonSettings = field(default_factory=LessonSettings)

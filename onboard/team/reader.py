@@ -128,7 +128,17 @@ class _Reader:
         return value
 
     def team(self, data: Mapping[str, Any]) -> TeamFile:
-        top = ("version", "team", "region", "profile", "plugin", "endpoint", "transfer", "session_logs")
+        top = (
+            "version",
+            "team",
+            "region",
+            "profile",
+            "ca_bundle",
+            "plugin",
+            "endpoint",
+            "transfer",
+            "session_logs",
+        )
         self.keys(data, "top level", (*top, "lessons", "instances"), required=("version", "team", "region"))
         version = data["version"]
         if version != FORMAT_VERSION or isinstance(version, bool):
@@ -165,6 +175,7 @@ class _Reader:
             profile=profile,
             plugin=self.plugin(self.table(data, "plugin")),
             endpoint_url=self.endpoint(self.table(data, "endpoint")),
+            ca_bundle=self.ca_bundle(data),
             transfer=self.location(self.table(data, "transfer"), "transfer"),
             session_logs=self.location(self.table(data, "session_logs"), "session_logs"),
             lessons=self.lessons(self.table(data, "lessons")),
@@ -189,6 +200,24 @@ class _Reader:
     def path_in(self, table: Mapping[str, Any], key: str, where: str) -> Path | None:
         value = self.optional_string(table, key, where)
         return None if value is None else (self.base / Path(value).expanduser()).resolve()
+
+    def ca_bundle(self, data: Mapping[str, Any]) -> Path | None:
+        """The CA bundle (relative to the team file), checked to hold certificates Python's TLS can load."""
+        import ssl
+
+        bundle = self.path_in(data, "ca_bundle", "")
+        if bundle is None:
+            return None
+        fix = "Keep the CA file your trainer gave you next to the team file (paths are relative to it)."
+        if not bundle.is_file():
+            raise self.fail("ca_bundle", f"the CA file {bundle} does not exist", fix)
+        try:
+            ssl.create_default_context(cafile=str(bundle))
+        except (ssl.SSLError, OSError, ValueError) as unusable:
+            raise self.fail(
+                "ca_bundle", f"{bundle} holds no usable PEM certificate ({unusable})", fix
+            ) from None
+        return bundle
 
     def plugin(self, table: Mapping[str, Any] | None) -> PluginSource | None:
         if table is None:

@@ -18,6 +18,8 @@ def dump_team(team: TeamFile) -> str:
         f"region = {_toml(team.region)}",
         f"profile = {_toml(team.profile)}",
     ]
+    if team.ca_bundle is not None:
+        lines.append(f"ca_bundle = {_toml(_relative(team.ca_bundle, base))}")
 
     def section(header: str, values: dict[str, Any]) -> None:
         lines.extend(["", header])
