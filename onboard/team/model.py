@@ -149,8 +149,8 @@ def endpoint_is_trusted(url: str) -> bool:
             return True
     except ValueError:
         pass
-    return parts.scheme == "https" and host.endswith(_AWS_DOMAINS)
+    return parts.scheme == "https" and host.endswith(AWS_DOMAINS)
 
 
 #: The domains AWS's public endpoints live under (commercial, China, the newer dual-stack names).
-_AWS_DOMAINS = (".amazonaws.com", ".amazonaws.com.cn", ".api.aws")
+AWS_DOMAINS = (".amazonaws.com", ".amazonaws.com.cn", ".api.aws")

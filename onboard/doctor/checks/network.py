@@ -197,6 +197,15 @@ def endpoints(ctx: DoctorContext) -> Finding:
 def _network_hint(url: str, failed: ProbeFailed, profile: str) -> str:
     host = urlsplit(url).hostname or ""
     if failed.stage == "tls":
+        from onboard.team.model import AWS_DOMAINS
+
+        if not host.endswith(AWS_DOMAINS):
+            # Not AWS: a class lab (or another private endpoint) signs with its own CA.
+            return (
+                f"{host} has a certificate from its own CA: a class lab's kit holds it as ca.pem; run "
+                "`onboard setup --team KIT/team.toml` again (it sets ca_bundle in the profile), or set "
+                f"ca_bundle = /path/to/ca.pem in profile {profile}"
+            )
         return (
             "a proxy that inspects TLS needs its CA certificate: export AWS_CA_BUNDLE=/path/to/company-ca.pem"
         )
