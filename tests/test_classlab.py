@@ -6,8 +6,6 @@ and a real session through the lab's plugin over wss, in which they type. A clie
 refused, and doctor says why.
 """
 
-
-
 from __future__ import annotations
 
 import json
@@ -25,7 +23,6 @@ from fixtures_classlab import ADDRESS, ClassLab, start_class_lab, stop_class_lab
 
 from helpers import run_onboard
 from onboard.errors import ExitCode
-from onboard.lab.tls import ca_fingerprint_of
 from onboard.labplugin.launcher import write_launcher
 
 pytestmark = pytest.mark.slow
@@ -205,16 +202,3 @@ def test_a_client_without_the_ca_is_refused_and_doctor_names_it(classlab, isolat
     assert "certificate is not trusted" in endpoints["summary"]
     assert "ca.pem" in endpoints["next"] and "ca_bundle" in endpoints["next"]
     assert secret.reveal() not in checked.output
-
-
-def test_lab_status_shows_the_class_lab(classlab):
-    ran = run_onboard("lab", "status", "--json", env=classlab.env)
-    assert ran.exit_code == 0, ran.output
-    shown = ran.json()["data"]["class_lab"]
-    assert shown["address"] == ADDRESS
-    assert shown["learners"] == len(LEARNERS)
-    assert shown["kits_dir"] == str(classlab.kits)
-    assert shown["ca_fingerprint"] == ca_fingerprint_of(classlab.ca_file)
-    text = run_onboard("lab", "status", env=classlab.env)
-    assert f"class lab on {ADDRESS} over TLS: {len(LEARNERS)} learners" in text.stdout
-    assert str(classlab.kits) in text.stdout
