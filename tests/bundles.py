@@ -6,9 +6,7 @@ and are signed with a test key passed to the installer in place of AWS's. The se
 
 from __future__ import annotations
 
-import datetime
 import http.client
-import ipaddress
 import ssl
 import threading
 import zipfile
@@ -288,41 +286,12 @@ class ForwardProxy(LocalServer):
 
 
 def self_signed_tls(folder: Path) -> tuple[ssl.SSLContext, Path]:
-    """A server TLS context for 127.0.0.1 with a fresh self-signed certificate, and the cert's PEM file."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
+    """A server TLS context for 127.0.0.1 (a certificate from a fresh CA, as a class lab makes them), and
+    the CA's PEM file that clients trust."""
+    from onboard.lab.tls import TlsFiles, ensure_tls
 
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    cert_file = folder / "server-cert.pem"
-    key_file = folder / "server-key.pem"
-    folder.mkdir(parents=True, exist_ok=True)
-    cert_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    key_file.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-    )
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(cert_file, key_file)
-    return context, cert_file
+    tls = ensure_tls(TlsFiles(folder), "127.0.0.1")
+    return tls.server_context(), tls.files.ca_cert
 
 
 def publish(

@@ -200,20 +200,7 @@ def _make_ca() -> tuple[Any, Any]:
         .not_valid_after(now + datetime.timedelta(days=CA_DAYS))
         # A CA that signs server certificates only: no intermediate below it.
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=False,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=True,
-                crl_sign=True,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
+        .add_extension(_key_usage("key_cert_sign", "crl_sign"), critical=True)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
         .sign(key, hashes.SHA256())
     )
@@ -242,26 +229,22 @@ def _make_server_cert(address: str, ca_key: Any, ca_cert: Any) -> tuple[Any, Any
             x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(address))]), critical=False
         )
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=False,
-                crl_sign=False,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
+        .add_extension(_key_usage("digital_signature"), critical=True)
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
         .add_extension(x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ca_ski), critical=False)
         .sign(ca_key, hashes.SHA256())
     )
     return key, certificate
+
+
+def _key_usage(*allowed: str) -> Any:
+    """A KeyUsage extension with only the ``allowed`` uses set."""
+    from cryptography import x509
+
+    uses = ["digital_signature", "content_commitment", "key_encipherment", "data_encipherment"]
+    uses += ["key_agreement", "key_cert_sign", "crl_sign", "encipher_only", "decipher_only"]
+    return x509.KeyUsage(**{use: use in allowed for use in uses})
 
 
 def _server_cert_current(files: TlsFiles, address: str, ca_cert: Any) -> bool:

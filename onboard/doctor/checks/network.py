@@ -204,7 +204,7 @@ def _network_hint(url: str, failed: ProbeFailed, profile: str) -> str:
             return (
                 f"{host} has a certificate from its own CA: a class lab's kit holds it as ca.pem; run "
                 "`onboard setup --team KIT/team.toml` again (it sets ca_bundle in the profile), or set "
-                f"ca_bundle = /path/to/ca.pem in profile {profile}"
+                f"ca_bundle = /path/to/ca.pem in profile {profile} (or export AWS_CA_BUNDLE=/path/to/ca.pem)"
             )
         return (
             "a proxy that inspects TLS needs its CA certificate: export AWS_CA_BUNDLE=/path/to/company-ca.pem"
