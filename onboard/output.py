@@ -44,10 +44,14 @@ class Outcome:
 
 
 def console(stderr: bool = False) -> Console:
-    """A rich console on stdout (or stderr), colour only on a terminal and never with NO_COLOR."""
+    """A rich console on stdout (or stderr), colour only on a terminal and never with NO_COLOR.
+
+    No emoji codes: text onboard prints (names, paths, AWS's messages) is shown as it is, so a file named
+    ``:smile:.txt`` is not turned into a picture (and the emoji table is not loaded on every command).
+    """
     from rich.console import Console
 
-    return Console(stderr=stderr, highlight=False, soft_wrap=True)
+    return Console(stderr=stderr, highlight=False, soft_wrap=True, emoji=False)
 
 
 def envelope(
