@@ -98,9 +98,11 @@ def session(settings: ClientSettings) -> boto3.Session:
         ) from broken
 
 
-def client(service: str, settings: ClientSettings) -> Any:
-    """A boto3 client for ``service`` with the settings' profile, region, endpoint and timeouts."""
-    return session(settings).client(
+def client(service: str, settings: ClientSettings, *, from_session: boto3.Session | None = None) -> Any:
+    """A boto3 client for ``service`` with the settings' profile, region, endpoint and timeouts (made from
+    ``from_session``, a :func:`session` of the same settings, when given: one session's clients share
+    botocore's parsed data files)."""
+    return (from_session or session(settings)).client(
         service,
         region_name=settings.region,
         endpoint_url=settings.resolved_endpoint(),

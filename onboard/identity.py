@@ -129,11 +129,13 @@ def check_identity(
     region: str | None = None,
     endpoint_url: str | None = None,
     timeout: float = DEFAULT_TIMEOUT,
+    sts: Any = None,
 ) -> Identity:
     """The identity behind ``profile``'s keys; an :class:`IdentityError` saying what is wrong and the fix.
 
     A profile that does not exist or config files that cannot be read are an OnboardError from
-    :func:`onboard.awsclient.client`, before any call.
+    :func:`onboard.awsclient.client`, before any call. ``sts``: a client of the caller's for the same
+    profile, region and endpoint (else one is made with ``timeout``).
     """
     import botocore.exceptions
 
@@ -144,7 +146,7 @@ def check_identity(
         connect_timeout=timeout,
         read_timeout=timeout,
     )
-    sts = client("sts", settings)
+    sts = sts or client("sts", settings)
     endpoint = sts.meta.endpoint_url
     try:
         answer = sts.get_caller_identity()

@@ -1,7 +1,7 @@
 """`onboard lab tour`, the main job, run as a user runs it (`python -m onboard lab tour`) in the test's home.
 
 The tour starts the user's practice lab (or reuses a running one), runs `onboard setup` into the lab's
-sandbox, and has a scripted learner play lessons 1 to 4 through the real AWS CLI and the lab's plugin in
+sandbox, and has a scripted learner play lessons 1 to 4 and 7 through the real AWS CLI and the lab's plugin in
 pseudo-terminals. These tests check what the user sees and what is left behind: every step's verdict,
 the score, the exit code, the lab stopped (or left as found), no secret printed, and the user's own
 ~/.aws, bin and data folders untouched.
@@ -31,7 +31,7 @@ TOUR_TIMEOUT = 280
 # that is slow only because the machine is busy.
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(TOUR_TIMEOUT + 40)]
 #: Graded steps per lesson (lesson 2's third step is a demonstration, without points).
-STEPS = {"ready": 3, "connect": 2, "sudo": 2, "transfer": 2}
+STEPS = {"ready": 3, "connect": 2, "sudo": 2, "transfer": 2, "daily": 3}
 
 
 def _secrets(paths: LabPaths, learner: str) -> list[str]:
@@ -60,7 +60,7 @@ def test_the_tour_sets_up_the_lab_sandbox_and_every_step_passes(isolated_home: P
     assert ran.exit_code == ExitCode.OK, ran.output
     out = ran.stdout
 
-    sections = ["1. The practice lab", "2. onboard setup", "3. Lessons 1 to 4", "4. Score"]
+    sections = ["1. The practice lab", "2. onboard setup", "3. Lessons 1 to 4 and 7", "4. Score"]
     places = [out.index(title) for title in sections]
     assert places == sorted(places)
     assert "Started a practice lab at http://127.0.0.1:" in out
@@ -77,7 +77,7 @@ def test_the_tour_sets_up_the_lab_sandbox_and_every_step_passes(isolated_home: P
     assert "shows each command at a prompt" in out  # the session log proved `whoami` printed ssm-user
     assert "ended while its shell waited at a prompt" in out  # ended from outside, not by exit
     assert "uploaded in session alice-" in out  # lesson 4's round trip went through the server
-    assert "Total: 115/115 points; 9 of 9 checked steps passed" in out
+    assert "Total: 160/160 points; 12 of 12 checked steps passed" in out
     assert "Every step passed." in out
 
     paths = LabPaths.for_user()
@@ -109,20 +109,23 @@ def test_a_running_lab_is_reused_and_a_fault_fails_the_step_it_breaks(isolated_h
         assert (lab["started"], lab["ending"], lab["learner"]) == (False, "reused", "dana")
         assert [fault["name"] for fault in lab["faults"]] == ["bucket-missing"]
 
-        # Lessons 1 to 3 pass; the upload of lesson 4 fails, named with what the check saw.
-        assert [lesson["passed"] for lesson in data["lessons"]] == [True, True, True, False]
+        # Lessons 1 to 3 pass; the upload of lesson 4 fails, named with what the check saw, and so does
+        # lesson 7's onboard transfer (after its connect step passed).
+        assert [lesson["passed"] for lesson in data["lessons"]] == [True, True, True, False, False]
         assert [failure["where"] for failure in data["failed"]] == [
-            "lesson transfer, step 1: From your computer to the bucket"
+            "lesson transfer, step 1: From your computer to the bucket",
+            "lesson daily, step 2: Move a file both ways",
         ]
         assert "does not exist" in data["failed"][0]["checks"][0]["evidence"]
         transfer = data["lessons"][3]
         assert transfer["not_reached"] == ["To the server, changed, and back"]
+        assert data["lessons"][4]["not_reached"] == ["Open Jupyter through a tunnel"]
         assert data["score"] == {
-            "points": 75,
-            "max_points": 115,
-            "steps_passed": 7,
-            "steps_checked": 8,
-            "steps_not_reached": 1,
+            "points": 90,
+            "max_points": 160,
+            "steps_passed": 8,
+            "steps_checked": 10,
+            "steps_not_reached": 2,
         }
         for lesson in data["lessons"]:
             for step in lesson["steps"]:
@@ -134,7 +137,7 @@ def test_a_running_lab_is_reused_and_a_fault_fails_the_step_it_breaks(isolated_h
         assert control.find_running(paths) is not None and _answers(state["endpoint_url"])
 
         # Another fault, as a newcomer reads it: the agent of jupyter goes offline, so every step that
-        # opens a session fails (lessons 2 and 3, and the second half of 4), each named, with what the
+        # opens a session fails (lessons 2 and 3, the second half of 4, and 7), each named, with what the
         # learner's terminal showed; the tour goes on past each failure.
         control.clear_faults(paths)
         jupyter = state["world"]["instances"]["jupyter"]
@@ -143,20 +146,22 @@ def test_a_running_lab_is_reused_and_a_fault_fails_the_step_it_breaks(isolated_h
         assert text.exit_code == ExitCode.FAILURE, text.output
         out = text.stdout
         assert f"Fault in force: agent-offline on {jupyter}" in out
-        assert out.count("  PASS  step ") == 4 and out.count("  FAIL  step ") == 3
+        assert out.count("  PASS  step ") == 4 and out.count("  FAIL  step ") == 4
         assert "FAIL  step 1/3: Start a session and look around" in out
         assert (
             f"| An error occurred (TargetNotConnected) when calling the StartSession operation: {jupyter}"
             in out
         )
-        failed = out[out.index("  Failed (3):") :]
+        failed = out[out.index("  Failed (4):") :]
         named = [line.strip() for line in failed.splitlines() if line.startswith("    lesson ")]
         assert [line.partition(":")[0] for line in named] == [
             "lesson connect, step 1",
             "lesson sudo, step 1",
             "lesson transfer, step 2",
+            "lesson daily, step 1",
         ]
         assert named[0].endswith(": Start a session and look around")
+        assert f"Session Manager cannot reach {jupyter}" in out  # onboard connect's own explanation
         assert "Your lab keeps running at" in out
         _untouched(isolated_home)
         for secret in _secrets(paths, "dana"):

@@ -366,10 +366,10 @@ def tour_command(
     ] = False,
     as_json: JsonOption = False,
 ) -> None:
-    """The whole journey, offline: lab, setup into the lab's sandbox, lessons 1 to 4 played and graded.
+    """The whole journey, offline: lab, setup into the lab's sandbox, lessons 1 to 4 and 7 played and graded.
 
     Starts the practice lab (a running one is reused and left running), runs `onboard setup` unattended
-    into the lab's own ~/.aws and bin folder (never yours), then a scripted learner plays lessons 1 to 4
+    into the lab's own ~/.aws and bin folder (never yours), then a scripted learner plays lessons 1 to 4 and 7
     with the real AWS CLI and the lab's plugin, and each step's check is shown as it happens. Exits 0
     only if every step passed. The lab the tour started is stopped at the end (unless --keep) and on
     Ctrl-C (exit 130).

@@ -2,20 +2,29 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 from typing import Any
 
-from onboard.awsclient import ClientSettings, client
+from onboard.awsclient import ClientSettings, client, session
 from onboard.team import DEFAULT_PROFILE, TeamFile, find_team
 
 
 @dataclass(frozen=True)
 class Reach:
-    """The team file (None without one), the profile chosen and the settings every client is made with."""
+    """The team file (None without one), the profile chosen and the settings every client is made with.
+
+    One boto3 session serves every client of a command, and each service's client is made once: every
+    new session reads botocore's data files again (the endpoints, each service's model), which cost a
+    transfer (STS, S3 and SSM clients) more than a second.
+    """
 
     team: TeamFile | None
     profile: str
     settings: ClientSettings
+    _clients: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
+    #: boto3 sessions are not safe to make clients from in two threads at once.
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False, compare=False)
 
     @classmethod
     def create(cls, profile: str | None = None, team: str | None = None) -> Reach:
@@ -30,7 +39,14 @@ class Reach:
         return cls(team_file, chosen, settings)
 
     def client(self, service: str) -> Any:
-        return client(service, self.settings)
+        with self._lock:
+            made = self._clients.get(service)
+            if made is None:
+                shared = self._clients.get("")
+                if shared is None:
+                    shared = self._clients[""] = session(self.settings)
+                made = self._clients[service] = client(service, self.settings, from_session=shared)
+            return made
 
 
 def error_code(error: Any) -> str:

@@ -99,7 +99,9 @@ def _relay(reach: Reach, file_name: str) -> _Relay:
             "Name your team file with --team FILE or ONBOARD_TEAM (ask your trainer for it).",
         )
     settings = reach.settings
-    identity = check_identity(reach.profile, region=settings.region, endpoint_url=settings.endpoint_url)
+    identity = check_identity(
+        reach.profile, region=settings.region, endpoint_url=settings.endpoint_url, sts=reach.client("sts")
+    )
     if identity.user_name is None:
         raise OnboardError(
             f"the profile {reach.profile!r} is not an IAM user ({identity.arn}), and the transfer bucket's "

@@ -5,8 +5,10 @@ pseudo-terminal (pexpect, which the lab extra brings): it types each ``sh`` line
 each ``session`` line inside the session that ``aws ssm start-session`` opened there. A computer line
 typed while a session is open goes to a second terminal, as a person would do it (``aws ssm
 terminate-session`` from another window); ``<session-id>`` in such a line is the id the first terminal
-printed. :func:`play_lesson` plays a lesson step by step through a :class:`~onboard.lessons.runner.Runner`
-and returns each step's verdicts.
+printed. A port session (``onboard forward``, or ``aws ssm start-session`` with a port-forwarding document)
+keeps its terminal too: the lines after it go to the second terminal, and at the end of the step the
+learner stops the tunnel with Ctrl-C, as the lesson tells them to. :func:`play_lesson` plays a lesson
+step by step through a :class:`~onboard.lessons.runner.Runner` and returns each step's verdicts.
 
 ``edit`` lets a test play a learner's mistake: it gets ``(where, line)`` and returns the line to type
 instead, or None to leave it out.
@@ -31,6 +33,8 @@ REMOTE_PROMPT = re.compile(
 SESSION_STARTED = re.compile(r"Starting session with SessionId: (\S+)")
 SESSION_ENDED = re.compile(r"Exiting session with sessionId: (\S+)\.")
 SESSION_ID_PLACEHOLDER = "<session-id>"
+#: What the plugin prints once a port session listens (src/sessionmanagerplugin/session/portsession/).
+TUNNEL_OPEN = re.compile(r"Waiting for connections\.\.\.")
 
 Edit = Callable[[str, str], "str | None"]
 
@@ -71,6 +75,8 @@ class ScriptedLearner:
         self.second: Any = None
         self.session_id: str | None = None
         self.in_session = False
+        #: A port session holds the first terminal (it prints no prompt until Ctrl-C ends it).
+        self.tunnel_open = False
 
     def _terminal(self):
         import pexpect
@@ -94,7 +100,7 @@ class ScriptedLearner:
         line = line.replace(SESSION_ID_PLACEHOLDER, self.session_id or SESSION_ID_PLACEHOLDER)
         if where == "session":
             self._in_session(line)
-        elif self.in_session:
+        elif self.in_session or self.tunnel_open:
             self._second_terminal(line)
         else:
             self._on_computer(line)
@@ -107,8 +113,10 @@ class ScriptedLearner:
         found = self.main.expect([SESSION_STARTED, re.escape(LOCAL_PROMPT), pexpect.EOF])
         if found == 0:
             self.session_id = self.main.match.group(1)
-            self.main.expect(REMOTE_PROMPT)
-            self.in_session = True
+            if self.main.expect([REMOTE_PROMPT, TUNNEL_OPEN]) == 0:
+                self.in_session = True
+            else:
+                self.tunnel_open = True
 
     def _in_session(self, line: str) -> None:
         if not self.in_session:
@@ -146,7 +154,12 @@ class ScriptedLearner:
         return typed
 
     def leave_session(self) -> None:
-        """End a session left open (a learner's mistake may leave one): exit until the computer answers."""
+        """End a session left open (a learner's mistake may leave one): exit until the computer answers;
+        a tunnel is stopped with Ctrl-C."""
+        if self.tunnel_open:
+            self.main.sendintr()
+            self.main.expect_exact(LOCAL_PROMPT)
+            self.tunnel_open = False
         for _ in range(4):
             if not self.in_session:
                 return

@@ -1,4 +1,4 @@
-"""The tour's lessons: a scripted learner plays lessons 1 to 4; each step's verdict is told as it is known."""
+"""The tour's lessons: a scripted learner plays lessons 1 to 4 and 7; each step's verdict is told as known."""
 
 from __future__ import annotations
 
@@ -13,8 +13,27 @@ if TYPE_CHECKING:
 from onboard.tour.narrate import Narrator
 from onboard.tour.sandbox import TourLab, environment_applied
 
-#: Lessons 1 to 4 of the shipped course: ready, connect, sudo, transfer.
-TOUR_LESSONS = ("ready", "connect", "sudo", "transfer")
+#: The shipped lessons the tour plays: 1 to 4 (ready, connect, sudo, transfer) and 7 (daily: connect,
+#: transfer and forward with onboard). 5 (habits) and 6 (troubleshoot) need a person's judgement.
+TOUR_LESSONS = ("ready", "connect", "sudo", "transfer", "daily")
+
+
+def tour_lesson_numbers() -> str:
+    """The tour's lessons by number, as the course orders them: "1 to 4 and 7"."""
+    from onboard.lessons.catalog import Course
+
+    orders = {header.id: header.order for header in Course.from_settings().headers()}
+    numbers = sorted(orders[name] for name in TOUR_LESSONS)
+    runs: list[list[int]] = []
+    for number in numbers:
+        if runs and number == runs[-1][-1] + 1:
+            runs[-1].append(number)
+        else:
+            runs.append([number])
+    words = [f"{run[0]} to {run[-1]}" if len(run) > 1 else str(run[0]) for run in runs]
+    return " and ".join([", ".join(words[:-1]), words[-1]] if len(words) > 1 else words)
+
+
 #: How long a scripted learner waits for a prompt before the step counts as stuck.
 PROMPT_TIMEOUT = 30.0
 

@@ -10,7 +10,7 @@ The tour does what a newcomer does on the first day, against the practice lab in
    AWS_SHARED_CREDENTIALS_FILE) and bin folder. The plugin is downloaded from the lab's download site and
    checked against the lab's signing key from the team file. The user's real ~/.aws and PATH are never
    touched.
-3. **Lessons 1 to 4.** A scripted learner (:mod:`onboard.lessons.scripted`) types each step's commands
+3. **Lessons 1 to 4 and 7.** A scripted learner (:mod:`onboard.lessons.scripted`) types each step's commands
    into real shells in pseudo-terminals, with the real AWS CLI and the lab's plugin, and the lesson runner
    checks every step. Each verdict is reported as soon as it is known.
 4. **The score.** Every step passed: exit 0. Otherwise the tour fails (ExitCode.FAILURE) and names each
@@ -34,7 +34,7 @@ from typing import Any
 
 from onboard.lab.state import LabPaths
 from onboard.tour.narrate import Narrator, ending_text, failures, tour_score
-from onboard.tour.play import TOUR_LESSONS, play_lessons
+from onboard.tour.play import play_lessons, tour_lesson_numbers
 from onboard.tour.sandbox import TourLab, check_tools, close_lab, open_lab, sandbox_environment
 from onboard.tour.setup import run_setup, setup_command, setup_summary, tell_setup
 
@@ -65,7 +65,7 @@ def run_tour(paths: LabPaths, *, learner: str | None = None, keep: bool = False,
         report["setup"] = setup_summary(run_setup(lab, env))
         report["setup"]["seconds"] = round(time.monotonic() - setup_began, 1)
         tell_setup(say, report["setup"])
-        say.section(f"3. Lessons 1 to {len(TOUR_LESSONS)}, played by a scripted learner ({lab.learner})")
+        say.section(f"3. Lessons {tour_lesson_numbers()}, played by a scripted learner ({lab.learner})")
         if report["setup"]["ok"]:
             say.say("  The learner types each step's commands into real terminals; then the step is checked.")
             report["lessons"] = play_lessons(lab, env, say)
