@@ -40,7 +40,8 @@ Fenced blocks by their info word: ``sh`` (also bash, shell, console) is typed on
 points); ``check`` declares the step's verifiers as TOML data (``points`` and ``time_limit`` optional,
 ``[[verify]]`` tables with a ``kind``; ``kind = "all"`` or ``"any"`` with ``of = [{...}, ...]``
 combines); ``setup`` (lab only) applies a lab fault when the step begins. Everything else is the step's
-instructions. :func:`parse_lesson` reports every problem with file:line (`lesson lint`: :mod:`.lint`).
+instructions. :func:`parse_lesson` reports every problem with file:line (`lesson lint`: :mod:`.lint`);
+the steps' blocks are read in :mod:`.steps`.
 """
 
 from __future__ import annotations
@@ -198,7 +199,7 @@ def _split_front_matter(path: Path, text: str, problems: list[Problem]) -> tuple
             try:
                 data = tomllib.loads(raw)
             except tomllib.TOMLDecodeError as bad:
-                problems.append(Problem(path, 2 + _toml_error_line(bad), f"front matter is not TOML: {bad}"))
+                problems.append(Problem(path, 2 + toml_error_line(bad), f"front matter is not TOML: {bad}"))
                 data = {}
             except RecursionError:
                 problems.append(Problem(path, 2, "front matter nests too deeply to read"))
@@ -208,7 +209,8 @@ def _split_front_matter(path: Path, text: str, problems: list[Problem]) -> tuple
     return {}, "", len(lines)
 
 
-def _toml_error_line(error: Exception) -> int:
+def toml_error_line(error: Exception) -> int:
+    """The 0-based line in the TOML text that tomllib's error names (0 when it names none)."""
     found = re.search(r"line (\d+)", str(error))
     return int(found.group(1)) - 1 if found else 0
 
@@ -288,7 +290,7 @@ def _front_matter_problems(path: Path, data: dict[str, Any], text: str = "") -> 
                 Problem(
                     path,
                     line(key),
-                    f"unknown front matter key {key!r}{_did_you_mean(key, FRONT_MATTER_KEYS)}",
+                    f"unknown front matter key {key!r}{did_you_mean(key, FRONT_MATTER_KEYS)}",
                 )
             )
         elif not isinstance(value, expected) or isinstance(value, bool):
@@ -312,19 +314,17 @@ def _front_matter_problems(path: Path, data: dict[str, Any], text: str = "") -> 
     return problems
 
 
-def _did_you_mean(word: str, known) -> str:
+def did_you_mean(word: str, known) -> str:
+    """`` (did you mean 'x'?)`` for the closest of ``known``, or ""."""
     close = difflib.get_close_matches(word, list(known), n=1)
     return f" (did you mean {close[0]!r}?)" if close else ""
-
-
-def _slug(title: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-") or "step"
 
 
 def parse_lesson(path: Path, text: str | None = None) -> tuple[Lesson | None, list[Problem]]:
     """The lesson in ``path`` and every problem found in it (None when it cannot be used at all)."""
     from markdown_it import MarkdownIt
 
+    from onboard.lessons.steps import read_step, with_points
     from onboard.lessons.verifiers import verifier_problems
 
     text = _read_text(path) if text is None else text
@@ -376,7 +376,7 @@ def parse_lesson(path: Path, text: str | None = None) -> tuple[Lesson | None, li
 
     drafts = []
     for section in sections[1:]:
-        drafts.append(_read_step(path, section, prose(section), problems, verifier_problems))
+        drafts.append(read_step(path, section, prose(section), problems, verifier_problems))
     if len(sections) == 1:
         problems.append(Problem(path, offset + 1, "the lesson has no steps (## headings)"))
 
@@ -392,148 +392,11 @@ def parse_lesson(path: Path, text: str | None = None) -> tuple[Lesson | None, li
     if any(p.line == 1 and "front matter" in p.message for p in problems):
         return None, problems
     points_line = key_line(text.split(f"\n{FRONT_MATTER_FENCE}", 1)[0].splitlines(), "points")
-    steps = _with_points(drafts, front["points"], Problem(path, points_line, ""), problems)
+    steps = with_points(drafts, front["points"], Problem(path, points_line, ""), problems)
     intro = prose(sections[0]).strip()
     lesson = Lesson(**_header_fields(path, front), intro=intro + "\n" if intro else "", steps=tuple(steps))
 
     return lesson, problems
-
-
-def _read_step(
-    path: Path, section: dict[str, Any], instructions: str, problems: list[Problem], verifier_problems
-) -> dict[str, Any]:
-    commands: list[Commands] = []
-    hints: list[str] = []
-    check: dict[str, Any] | None = None
-    check_line = 0
-    check_text = ""
-    setup: dict[str, Any] | None = None
-    for info, content, line in section["fences"]:
-        if info in LOCAL_FENCES or info == SESSION_FENCE:
-            lines = tuple(item for item in content.splitlines() if item.strip())
-            commands.append(Commands("session" if info == SESSION_FENCE else "local", lines, line))
-        elif info == "hint":
-            hints.append(content.strip())
-        elif info in ("check", "setup"):
-            try:
-                data = tomllib.loads(content)
-            except tomllib.TOMLDecodeError as bad:
-                problems.append(
-                    Problem(path, line + 1 + _toml_error_line(bad), f"the {info} block is not TOML: {bad}")
-                )
-                continue
-            except RecursionError:
-                problems.append(Problem(path, line, f"the {info} block nests too deeply to read"))
-                continue
-            if info == "check":
-                if check is not None:
-                    problems.append(Problem(path, line, "a step has one check block"))
-                check, check_line, check_text = data, line, content
-            else:
-                setup = data
-                for key in data:
-                    if key not in SETUP_KEYS:
-                        problems.append(
-                            Problem(path, line, f"unknown setup key {key!r}{_did_you_mean(key, SETUP_KEYS)}")
-                        )
-                if "lab_fault" not in data:
-                    problems.append(Problem(path, line, "a setup block names a lab_fault"))
-                else:
-                    problems += _fault_problems(path, line, data["lab_fault"])
-    verify: list[dict[str, Any]] = []
-    points = None
-    time_limit = DEFAULT_TIME_LIMIT
-    if check is not None:
-        for key in check:
-            if key not in CHECK_KEYS:
-                problems.append(
-                    Problem(path, check_line, f"unknown check key {key!r}{_did_you_mean(key, CHECK_KEYS)}")
-                )
-        raw_verify = check.get("verify", [])
-        if not isinstance(raw_verify, list) or not raw_verify:
-            problems.append(Problem(path, check_line, "a check block needs at least one [[verify]] table"))
-            raw_verify = []
-        for item, line in zip(
-            raw_verify, _verify_lines(check_text, check_line, len(raw_verify)), strict=True
-        ):
-            for message in verifier_problems(item):
-                problems.append(Problem(path, line, message))
-            verify.append(item)
-        points = check.get("points")
-        if points is not None and (not isinstance(points, int) or isinstance(points, bool) or points < 0):
-            problems.append(Problem(path, check_line, f"points must be a whole number >= 0, not {points!r}"))
-            points = None
-        limit = check.get("time_limit", DEFAULT_TIME_LIMIT)
-        if not isinstance(limit, (int, float)) or isinstance(limit, bool) or not 0 < limit <= 300:
-            problems.append(
-                Problem(path, check_line, f"time_limit is seconds between 1 and 300, not {limit!r}")
-            )
-        else:
-            time_limit = float(limit)
-    return {
-        "id": _slug(section["title"]),
-        "title": section["title"],
-        "line": section["line"],
-        "instructions": instructions,
-        "commands": tuple(commands),
-        "hints": tuple(hints),
-        "verify": tuple(verify),
-        "points": points,
-        "time_limit": time_limit,
-        "setup": setup,
-        "check_line": check_line,
-    }
-
-
-def _fault_problems(path: Path, line: int, fault: Any) -> list[Problem]:
-    from onboard.lab.interface import fault_names
-
-    known = fault_names()
-    if isinstance(fault, str) and fault in known:
-        return []
-    shown = repr(fault[:60]) if isinstance(fault, str) else f"a {type(fault).__name__}"
-    hint = _did_you_mean(fault, known) if isinstance(fault, str) else ""
-    return [Problem(path, line, f"unknown lab fault {shown}{hint}; known: {', '.join(known)}")]
-
-
-def _verify_lines(content: str, fence_line: int, count: int) -> list[int]:
-    """For each [[verify]] table of a check block, the line of its ``kind`` (else of its header)."""
-    lines = content.splitlines()
-    headers = [index for index, line in enumerate(lines) if line.strip().startswith("[[verify]]")]
-    found = []
-    for number, start in enumerate(headers):
-        end = headers[number + 1] if number + 1 < len(headers) else len(lines)
-        header_line = fence_line + 1 + start
-        found.append(key_line(lines[start:end], "kind", header_line, header_line))
-    return (found + [fence_line] * count)[:count]
-
-
-def _with_points(
-    drafts: list[dict[str, Any]], total: int, where: Problem, problems: list[Problem]
-) -> list[Step]:
-    """Steps with their points: as declared, the rest of the lesson's points shared by the other checks."""
-    graded = [draft for draft in drafts if draft["verify"]]
-    declared = sum(draft["points"] for draft in graded if draft["points"] is not None)
-    undeclared = [draft for draft in graded if draft["points"] is None]
-    remaining = total - declared
-    if remaining < 0 or (not undeclared and remaining != 0 and graded):
-        problems.append(
-            Problem(
-                where.path,
-                where.line,
-                f"the steps' points add up to {declared}, but the lesson's points are {total}",
-            )
-        )
-        remaining = max(remaining, 0)
-    share, extra = divmod(remaining, len(undeclared)) if undeclared else (0, 0)
-    steps = []
-    for draft in drafts:
-        points = draft["points"]
-        if draft["verify"] and points is None:
-            points = share + (1 if extra > 0 else 0)
-            extra -= 1
-        steps.append(Step(**{**draft, "points": points or 0}))
-    return steps
 
 
 def _variable_problems(path: Path, text: str) -> list[Problem]:
@@ -543,9 +406,7 @@ def _variable_problems(path: Path, text: str) -> list[Problem]:
             name = match.group(1)
             if name not in VARIABLES:
                 problems.append(
-                    Problem(
-                        path, number, f"undefined variable {{{{{name}}}}}{_did_you_mean(name, VARIABLES)}"
-                    )
+                    Problem(path, number, f"undefined variable {{{{{name}}}}}{did_you_mean(name, VARIABLES)}")
                 )
     return problems
 
