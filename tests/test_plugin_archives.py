@@ -19,7 +19,7 @@ from bundles import test_signing_key as test_signing_key
 from bundles import trusted_keys as trusted_keys
 
 from onboard.errors import VerificationError
-from onboard.lab import bundles
+from onboard.lab import bundles, rpmbundle
 from onboard.lab.bundles import PayloadFile
 from onboard.platform import Platform
 from onboard.plugin import archives, formats
@@ -142,17 +142,17 @@ def test_a_damaged_deb_container_is_refused(tmp_path, damage, message):
 
 def _rpm_with_payload(tmp_path: Path, compressor: str, payload: bytes) -> Path:
     """A real rpm's lead and signature header, then a header naming ``compressor`` and ``payload``."""
-    good = bundles.write_rpm(tmp_path / "good.rpm", stand_in_plugin(), GOOD_VERSION)
+    good = rpmbundle.write_rpm(tmp_path / "good.rpm", stand_in_plugin(), GOOD_VERSION)
     with good.open("rb") as data:
         data.seek(formats.RPM_LEAD_SIZE)
         signature_end = archives.read_rpm_header(good, data, pad=True).end
-    header = bundles.rpm_header(
+    header = rpmbundle.rpm_header(
         {
-            bundles.RPMTAG_NAME: (bundles.RPM_STRING, "session-manager-plugin"),
-            formats.RPMTAG_PAYLOADFORMAT: (bundles.RPM_STRING, "cpio"),
-            formats.RPMTAG_PAYLOADCOMPRESSOR: (bundles.RPM_STRING, compressor),
+            rpmbundle.RPMTAG_NAME: (rpmbundle.RPM_STRING, "session-manager-plugin"),
+            formats.RPMTAG_PAYLOADFORMAT: (rpmbundle.RPM_STRING, "cpio"),
+            formats.RPMTAG_PAYLOADCOMPRESSOR: (rpmbundle.RPM_STRING, compressor),
         },
-        bundles.RPMTAG_HEADERIMMUTABLE,
+        rpmbundle.RPMTAG_HEADERIMMUTABLE,
     )
     rpm = tmp_path / f"{compressor}.rpm"
     rpm.write_bytes(good.read_bytes()[:signature_end] + header + payload)
@@ -160,7 +160,7 @@ def _rpm_with_payload(tmp_path: Path, compressor: str, payload: bytes) -> Path:
 
 
 def _plugin_cpio(*extra: PayloadFile) -> bytes:
-    return bundles.cpio_newc([PayloadFile(formats.PACKAGE_BINARY, stand_in_plugin(), 0o755), *extra], 0)
+    return rpmbundle.cpio_newc([PayloadFile(formats.PACKAGE_BINARY, stand_in_plugin(), 0o755), *extra], 0)
 
 
 def test_rpm_with_an_escaping_cpio_entry_is_refused(tmp_path):
@@ -191,7 +191,7 @@ def test_rpm_with_a_zstd_payload_is_read_with_the_zstd_program(tmp_path):
 @needs_zstd
 def test_a_zstd_payload_is_streamed_through_the_program_not_held_in_memory(tmp_path):
     filler = bundles.PayloadFile("usr/local/sessionmanagerplugin/filler", bytes(48 << 20))
-    cpio = bundles.cpio_newc(
+    cpio = rpmbundle.cpio_newc(
         [bundles.PayloadFile(formats.PACKAGE_BINARY, stand_in_plugin(), 0o755), filler], 0
     )
     payload = subprocess.run(["zstd", "-q", "-c"], input=cpio, capture_output=True, check=True).stdout
@@ -291,7 +291,7 @@ def test_unknown_files_are_not_taken_for_bundles(tmp_path):
     with pytest.raises(VerificationError, match="not a Session Manager plugin bundle"):
         archives.sniff_kind(text)
     deb = bundles.write_deb(tmp_path / "p.deb", stand_in_plugin(), GOOD_VERSION)
-    rpm = bundles.write_rpm(tmp_path / "p.rpm", stand_in_plugin(), GOOD_VERSION)
+    rpm = rpmbundle.write_rpm(tmp_path / "p.rpm", stand_in_plugin(), GOOD_VERSION)
     mac = bundles.write_mac_bundle_zip(tmp_path / "m.zip", stand_in_plugin(), GOOD_VERSION)
     assert [archives.sniff_kind(path) for path in (deb, rpm, mac)] == ["deb", "rpm", "mac-zip"]
 

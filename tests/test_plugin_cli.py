@@ -14,7 +14,7 @@ from bundles import test_signing_key as test_signing_key
 
 from helpers import run_onboard
 from onboard.errors import ExitCode
-from onboard.lab import bundles
+from onboard.lab import rpmbundle
 
 
 @pytest.fixture
@@ -118,7 +118,7 @@ def test_system_install_needs_confirmation_when_unattended(team_file):
 
 
 def test_a_bundle_file_without_its_signature_is_refused_unless_allowed(tmp_path):
-    rpm = bundles.write_rpm(tmp_path / "session-manager-plugin.rpm", stand_in_plugin(), GOOD_VERSION)
+    rpm = rpmbundle.write_rpm(tmp_path / "session-manager-plugin.rpm", stand_in_plugin(), GOOD_VERSION)
     install = ("plugin", "install", "--bundle-file", str(rpm), "--bin-dir", str(tmp_path / "bin"))
     refused = run_onboard(*install)
     assert refused.exit_code == ExitCode.VERIFICATION, refused.output

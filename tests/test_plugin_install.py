@@ -26,7 +26,7 @@ from bundles import test_signing_key as test_signing_key
 from bundles import trusted_keys as trusted_keys
 
 from onboard.errors import EnvironmentProblem, ExitCode, OnboardError, VerificationError
-from onboard.lab import bundles
+from onboard.lab import bundles, rpmbundle
 from onboard.paths import AppDirs
 from onboard.platform import Platform
 from onboard.plugin import download as downloads
@@ -276,7 +276,7 @@ def test_bundle_file_with_its_signature_is_verified(tmp_path, trusted_keys, test
 
 
 def test_bundle_file_without_signature_is_refused(tmp_path):
-    rpm = bundles.write_rpm(
+    rpm = rpmbundle.write_rpm(
         tmp_path / "plugin.rpm", stand_in_plugin(), GOOD_VERSION, "arm64", compression="gz"
     )
     with pytest.raises(VerificationError, match="no signature file") as caught:
@@ -288,7 +288,7 @@ def test_bundle_file_without_signature_is_refused(tmp_path):
 
 
 def test_bundle_file_without_signature_installs_only_when_allowed_and_says_so(tmp_path):
-    rpm = bundles.write_rpm(
+    rpm = rpmbundle.write_rpm(
         tmp_path / "plugin.rpm", stand_in_plugin(), GOOD_VERSION, "arm64", compression="gz"
     )
     result = install_plugin(platform=UBUNTU, bundle_file=rpm, progress=False, allow_unverified=True)

@@ -13,7 +13,7 @@ import pytest
 from bundles import GOOD_VERSION, stand_in_plugin
 from bundles import test_signing_key as test_signing_key
 
-from onboard.lab import bundles, downloads
+from onboard.lab import bundles, downloads, rpmbundle
 from onboard.pgp import load_public_keys, verify_detached
 from onboard.platform import Platform
 from onboard.plugin import archives, catalog, formats
@@ -69,7 +69,7 @@ def test_the_reader_takes_the_binary_out_of_a_deb_built_by_dpkg_deb(tmp_path):
     ("compression", "arch", "rpm_arch"), [("xz", "x86_64", "x86_64"), ("gz", "arm64", "aarch64")]
 )
 def test_rpm_lead_headers_and_payload(tmp_path, compression, arch, rpm_arch):
-    rpm = bundles.write_rpm(
+    rpm = rpmbundle.write_rpm(
         tmp_path / "p.rpm", stand_in_plugin(), GOOD_VERSION, arch, compression=compression
     )
     with rpm.open("rb") as data:
@@ -81,10 +81,10 @@ def test_rpm_lead_headers_and_payload(tmp_path, compression, arch, rpm_arch):
         header_start = data.tell()
         header = archives.read_rpm_header(rpm, data, pad=False)
         payload = data.read()
-    assert header.strings[bundles.RPMTAG_NAME] == "session-manager-plugin"
-    assert header.strings[bundles.RPMTAG_VERSION] == GOOD_VERSION
-    assert header.strings[bundles.RPMTAG_ARCH] == rpm_arch
-    assert header.strings[formats.RPMTAG_PAYLOADCOMPRESSOR] == bundles.RPM_COMPRESSORS[compression]
+    assert header.strings[rpmbundle.RPMTAG_NAME] == "session-manager-plugin"
+    assert header.strings[rpmbundle.RPMTAG_VERSION] == GOOD_VERSION
+    assert header.strings[rpmbundle.RPMTAG_ARCH] == rpm_arch
+    assert header.strings[formats.RPMTAG_PAYLOADCOMPRESSOR] == rpmbundle.RPM_COMPRESSORS[compression]
     # The signature header's SIZE tag covers header + payload, as rpm checks it.
     raw = rpm.read_bytes()
     count, _store_size = struct.unpack(">II", raw[formats.RPM_LEAD_SIZE + 8 : formats.RPM_LEAD_SIZE + 16])
@@ -93,7 +93,7 @@ def test_rpm_lead_headers_and_payload(tmp_path, compression, arch, rpm_arch):
     entries = [
         struct.unpack(">IIiI", raw[index_start + 16 * i : index_start + 16 * i + 16]) for i in range(count)
     ]
-    offset = next(offset for tag, _type, offset, _n in entries if tag == bundles.RPMSIGTAG_SIZE)
+    offset = next(offset for tag, _type, offset, _n in entries if tag == rpmbundle.RPMSIGTAG_SIZE)
     (signed_size,) = struct.unpack(">I", raw[store_start + offset : store_start + offset + 4])
     assert signed_size == len(raw) - header_start == header.end - header_start + len(payload)
     out = archives.extract_plugin_binary(rpm, "rpm", tmp_path / "bin" / "session-manager-plugin")
