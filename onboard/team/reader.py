@@ -25,6 +25,7 @@ TEAM_ENV = "ONBOARD_TEAM"
 
 _IPV4 = re.compile(r"\d{1,3}(?:\.\d{1,3}){3}")
 _FINGERPRINT = re.compile(r"[0-9A-F]{40}")
+_OS_USER_RULE = "OS user names are lower-case letters, digits, _ and -."
 
 
 def team_path(explicit: str | os.PathLike[str] | None = None) -> tuple[Path, str | None] | None:
@@ -118,6 +119,9 @@ class _Reader:
 
     def optional_string(self, table, key, where, pattern=None, rule="") -> str | None:
         return self.string(table, key, where, pattern, rule) if key in table else None
+
+    def optional_os_user(self, table: Mapping[str, Any], key: str, where: str) -> str | None:
+        return self.optional_string(table, key, where, OS_USER, _OS_USER_RULE)
 
     def table(self, data: Mapping[str, Any], key: str) -> Mapping[str, Any] | None:
         value = data.get(key)
@@ -303,13 +307,7 @@ class _Reader:
         return LessonSettings(
             dir=self.path_in(table, "dir", where),
             select=tuple(select),
-            target_user=self.optional_string(
-                table,
-                "target_user",
-                where,
-                OS_USER,
-                "OS user names are lower-case letters, digits, _ and -.",
-            ),
+            target_user=self.optional_os_user(table, "target_user", where),
             publish=publish,
         )
 
@@ -356,13 +354,7 @@ class _Reader:
                     id=instance_id,
                     name=self.optional_string(item, "name", where),
                     users=tuple(users),
-                    connect_as=self.optional_string(
-                        item,
-                        "connect_as",
-                        where,
-                        OS_USER,
-                        "OS user names are lower-case letters, digits, _ and -.",
-                    ),
+                    connect_as=self.optional_os_user(item, "connect_as", where),
                     services=self.services(item.get("services", {}), f"{where}services"),
                 )
             )
