@@ -90,3 +90,62 @@ def test_cleanup_scripts_never_hold_the_id_whole():
 def test_a_transfer_id_must_be_hex():
     with pytest.raises(ValueError, match="not a transfer id"):
         relay.cleanup_script("x", "x", "abc; rm -rf /")
+
+
+# ------------------------------------------------------------------------------------ the receiving end
+# A stand-in for the instance's AWS CLI (the lab tests run the real one): prints the object or fails.
+_FAKE_AWS = """#!/bin/sh
+if [ -n "${FAIL:-}" ]; then
+  echo "An error occurred (AccessDenied) when calling the GetObject operation" >&2; exit 1
+fi
+printf 'daily nonce\\n'
+"""
+
+
+def _receive(tmp_path, sha256: str, **env: str) -> subprocess.CompletedProcess:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    (bin_dir / "aws").write_text(_FAKE_AWS)
+    (bin_dir / "aws").chmod(0o755)
+    home = tmp_path / "home"
+    home.mkdir(exist_ok=True)
+    script = relay.receive_script("s3://b/k/daily.txt", "daily.txt", "daily.txt", sha256, uuid.uuid4().hex)
+    return subprocess.run(
+        ["bash", "-c", script],
+        env={**os.environ, "HOME": str(home), "PATH": f"{bin_dir}:{os.environ['PATH']}", **env},
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+
+
+def _left(tmp_path) -> list[str]:
+    return sorted(path.name for path in (tmp_path / "home").iterdir())
+
+
+def test_the_file_is_checked_as_it_streams_in_and_renamed_into_place(tmp_path):
+    import hashlib
+
+    digest = hashlib.sha256(b"daily nonce\n").hexdigest()
+    done = _receive(tmp_path, digest)
+    report = relay.parse_report(done.stdout)
+    assert report is not None and report.ok, done.stdout + done.stderr
+    assert report.fields[0] == digest
+    assert _left(tmp_path) == ["daily.txt"]
+    assert (tmp_path / "home" / "daily.txt").read_bytes() == b"daily nonce\n"
+
+
+def test_a_damaged_file_is_never_renamed(tmp_path):
+    done = _receive(tmp_path, "0" * 64)
+    report = relay.parse_report(done.stdout)
+    assert report is not None and not report.ok and report.fields[0] == "checksum"
+    assert _left(tmp_path) == []
+
+
+def test_the_aws_clis_error_is_reported_and_nothing_is_left(tmp_path):
+    done = _receive(tmp_path, "0" * 64, FAIL="1")
+    report = relay.parse_report(done.stdout)
+    assert report is not None and not report.ok
+    assert report.fields[0] == "s3" and "AccessDenied" in report.fields[1]
+    assert _left(tmp_path) == []

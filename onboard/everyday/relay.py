@@ -8,7 +8,7 @@ and only then renamed into place, so the destination never holds a partial file.
 
 An interrupted transfer cannot count on the script to clean up after itself: when the session is
 terminated AWS's agent SIGKILLs the command (agent/session/shell/shell.go: ``execCmd.Kill()``), so no trap
-runs, and the ``aws s3 cp`` it started lives on as an orphan, still writing. Hence
+runs, and the ``aws s3 cp`` (and ``tee``) it started live on as orphans, still writing. Hence
 :func:`cleanup_script`, run by the client in a session of its own: it stops whatever still works for that
 transfer (found by the ID in its command line) and removes the transfer's hidden files. And should even
 that never run (the laptop lost its network), every transfer into a folder first removes the hidden files
@@ -85,10 +85,13 @@ def receive_script(s3_uri: str, path: str, file_name: str, sha256: str, transfer
             f"-mmin +{STALE_MINUTES} -exec rm -f -- {{}} + 2>/dev/null",
             f'part="$dir/{PART_PREFIX}{_checked(transfer_id)}"',
             '(set -C; umask 077; : > "$part") 2>/dev/null || { say fail no-permission "$dir"; exit 1; }',
-            "trap 'rm -f -- \"$part\"' EXIT",
+            'trap \'rm -f -- "$part" "$part.err"\' EXIT',
             "trap 'exit 1' HUP INT TERM",
-            f'err=$(aws s3 cp --only-show-errors {shlex.quote(s3_uri)} "$part" 2>&1) {_OR_FAIL}',
-            "sum=$(sha256sum -- \"$part\" | cut -d' ' -f1)",
+            # one stream: the checksum is taken as the bytes arrive, not in a second pass over the file
+            "set -o pipefail",
+            f'sum=$({{ aws s3 cp --only-show-errors {shlex.quote(s3_uri)} - | tee -- "$part" | sha256sum; }} '
+            '2>"$part.err") || { err=$(cat -- "$part.err"); ' + _AWS_ERROR + "; exit 1; }",
+            'sum=${sum%% *}; rm -f -- "$part.err"',
             f'[ "$sum" = {shlex.quote(sha256)} ] || {{ say fail checksum "$sum"; exit 1; }}',
             'chmod "$(printf %o $((0666 & ~$(umask))))" "$part"',
             'mv -f -- "$part" "$dest" || { say fail no-permission "$dest"; exit 1; }',

@@ -16,6 +16,7 @@ import os
 import tempfile
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -143,19 +144,26 @@ def put(
         )
     if not os.access(local, os.R_OK):
         raise UsageError(f"{local} cannot be read (no permission)", f"Check its permissions: ls -l {local}")
-    plugin = find_plugin()
     started = time.monotonic()
     size = local.stat().st_size
-    checksum = sha256_of(local)
-    relay_object = _relay(reach, local.name)
-    try:
-        _upload(relay_object, local, size, progress)
-        script = relay.receive_script(
-            relay_object.uri, remote, local.name, checksum, relay_object.transfer_id
-        )
-        report = _on_instance(relay_object, instance_id, plugin, remote, local.name, script, as_user)
-    finally:
-        relay_object.remove()
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        # What does not depend on the upload runs beside it: the plugin's --version (a process of its own),
+        # the file's checksum (hashing lets go of the GIL) and the SSM client. A missing plugin still
+        # stops the transfer before anything is uploaded.
+        plugin_check = pool.submit(find_plugin)
+        checksum_job = pool.submit(sha256_of, local)
+        relay_object = _relay(reach, local.name)
+        plugin = plugin_check.result()
+        pool.submit(reach.client, "ssm")
+        try:
+            _upload(relay_object, local, size, progress)
+            checksum = checksum_job.result()
+            script = relay.receive_script(
+                relay_object.uri, remote, local.name, checksum, relay_object.transfer_id
+            )
+            report = _on_instance(relay_object, instance_id, plugin, remote, local.name, script, as_user)
+        finally:
+            relay_object.remove()
     if report.fields[0] != checksum:
         raise OnboardError(f"the file on the instance has SHA-256 {report.fields[0]}, not {checksum}")
     destination = report.fields[1] if len(report.fields) > 1 else remote
