@@ -15,6 +15,7 @@ message goes out at once and is resent until the server acknowledges it, as fast
 from __future__ import annotations
 
 import socket
+import ssl
 import threading
 import time
 from dataclasses import dataclass, field
@@ -60,9 +61,13 @@ class SessionClient:
             thread.start()
 
     @classmethod
-    def open(cls, stream_url: str, token: str, **options) -> SessionClient:
-        """Dial ``stream_url`` and send the OpenDataChannel frame carrying ``token``."""
-        connection = connect(stream_url, proxy=None, open_timeout=10, max_size=None, compression=None)
+    def open(
+        cls, stream_url: str, token: str, *, tls: ssl.SSLContext | None = None, **options
+    ) -> SessionClient:
+        """Dial ``stream_url`` (wss: verified with ``tls``); send the OpenDataChannel frame with ``token``."""
+        connection = connect(
+            stream_url, ssl=tls, proxy=None, open_timeout=10, max_size=None, compression=None
+        )
         connection = connection.__enter__()  # owned here (websockets 17 warns otherwise); close() closes it
         connection.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # keystrokes go out at once
         connection.send(protocol.open_data_channel(token, CLIENT_VERSION))

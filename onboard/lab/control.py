@@ -90,8 +90,8 @@ def _server_args(
         args += ["--listen", classroom.address]
     if class_file is not None:
         args += ["--class", str(Path(class_file).resolve())]
-    elif learners:
-        args += ["--learners", ",".join(learners)]
+    elif learners or classroom is not None:
+        args += ["--learners", ",".join(classroom.names if classroom is not None else learners or [])]
     if world_file is not None:
         args += ["--world", str(Path(world_file).resolve())]
     return args

@@ -1,0 +1,49 @@
+"""A class lab for a class of 30: every learner seeded, one kit each, and no kit with anyone else's key."""
+
+from __future__ import annotations
+
+import zipfile
+from collections.abc import Iterator
+
+import pytest
+from fixtures_classlab import ClassLab, start_class_lab, stop_class_lab
+
+pytestmark = pytest.mark.slow
+
+CLASS = [(f"learner{n:02d}", f"Learner {n}") for n in range(1, 31)]
+
+
+@pytest.fixture(scope="module")
+def classlab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClassLab]:
+    lab = start_class_lab(tmp_path_factory.mktemp("classlab30"), CLASS)
+    try:
+        yield lab
+    finally:
+        stop_class_lab(lab)
+
+
+def test_thirty_learners_are_seeded_and_each_can_sign_in(classlab):
+    assert classlab.learners == [name for name, _ in CLASS]
+    iam = classlab.client("iam", classlab.trainer)
+    users = {user["UserName"] for user in iam.list_users(MaxItems=1000)["Users"]}
+    assert {name for name, _ in CLASS} <= users
+    for name, _ in CLASS[::7]:
+        identity = classlab.client("sts", name).get_caller_identity()
+        assert identity["Arn"].endswith(f":user/{name}")
+
+
+def test_thirty_kits_each_hold_only_their_learners_key(classlab):
+    secrets = {user: classlab.keys(user)[1].reveal() for user in [*classlab.learners, classlab.trainer]}
+    secrets["lab-admin"] = classlab.keys("lab-admin")[1].reveal()
+    kits = sorted(path.name for path in classlab.kits.iterdir())
+    assert kits == sorted([name for name, _ in CLASS] + [f"{name}.zip" for name, _ in CLASS])
+    for name, shown in CLASS:
+        with zipfile.ZipFile(classlab.kits / f"{name}.zip") as archive:
+            zipped = b"\n".join(archive.read(entry) for entry in archive.infolist()).decode()
+        folder = b"\n".join(path.read_bytes() for path in classlab.kit(name).iterdir()).decode()
+        for blob in (zipped, folder):
+            holders = {user for user, secret in secrets.items() if secret in blob}
+            assert holders == {name}, f"{name}'s kit holds the keys of {sorted(holders)}"
+        assert shown in (classlab.kit(name) / "WELCOME.txt").read_text()
+    # The trainer's keys are in the state folder's credentials only.
+    assert (classlab.paths.credentials_csv(classlab.trainer)).stat().st_mode & 0o777 == 0o600
