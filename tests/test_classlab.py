@@ -23,6 +23,7 @@ from fixtures_classlab import ADDRESS, ClassLab, start_class_lab, stop_class_lab
 
 from helpers import run_onboard
 from onboard.errors import ExitCode
+from onboard.lab.tls import TlsFiles, ca_fingerprint_of, ensure_tls
 from onboard.labplugin.launcher import write_launcher
 
 pytestmark = pytest.mark.slow
@@ -139,6 +140,14 @@ def test_a_learner_sets_up_from_the_kit_and_the_aws_cli_verifies_the_lab(classla
     assert findings["network.endpoints"]["status"] == "ok", findings["network.endpoints"]
     assert "TLS" in " ".join(findings["network.endpoints"]["evidence"])
 
+    # A company's AWS_CA_BUNDLE beats the profile's ca_bundle (botocore's order): doctor says so.
+    company = ensure_tls(TlsFiles(tmp_path / "company"), "127.0.0.9").files.ca_cert
+    overridden = run_onboard("doctor", "--profile", "ssm", "--json", env={"AWS_CA_BUNDLE": str(company)})
+    findings = {f["id"]: f for f in overridden.json()["data"]["findings"]}
+    assert findings["network.ca-bundle"]["status"] == "warn", findings["network.ca-bundle"]
+    assert f"overrides the ca_bundle of profile ssm ({bundle})" in findings["network.ca-bundle"]["summary"]
+    assert findings["network.endpoints"]["status"] == "fail"
+
     # Setting up again from the same kit changes nothing.
     kit = _kit_copy(classlab, "ann", tmp_path / "again")
     assert _setup_from_kit(kit, "ann")["changed"] is False
@@ -202,3 +211,19 @@ def test_a_client_without_the_ca_is_refused_and_doctor_names_it(classlab, isolat
     assert "certificate is not trusted" in endpoints["summary"]
     assert "ca.pem" in endpoints["next"] and "ca_bundle" in endpoints["next"]
     assert secret.reveal() not in checked.output
+
+
+def test_lab_status_shows_the_class_lab(classlab):
+    ran = run_onboard("lab", "status", "--json", env=classlab.env)
+    assert ran.exit_code == 0, ran.output
+    shown = ran.json()["data"]["class_lab"]
+    assert shown["address"] == ADDRESS
+    assert shown["learners"] == len(LEARNERS)
+    assert shown["kits_dir"] == str(classlab.kits)
+    assert shown["ca_fingerprint"] == ca_fingerprint_of(classlab.ca_file)
+    text = run_onboard("lab", "status", env=classlab.env)
+    assert f"class lab on {ADDRESS} over TLS: {len(LEARNERS)} learners" in text.stdout
+    assert str(classlab.kits) in text.stdout
+    # The trainer's own shell pointed at the class lab trusts its CA too.
+    exports = run_onboard("lab", "env", "--shell", "bash", env=classlab.env)
+    assert f"export AWS_CA_BUNDLE={classlab.ca_file}" in exports.stdout

@@ -23,7 +23,14 @@ from typing import TYPE_CHECKING, Any
 from onboard.lab import sandbox
 from onboard.lab.httpserver import HOST, PREFERRED_PORT, bind, request_handler
 from onboard.lab.motoboot import Background, Phases, import_moto_ec2, prepare_moto_settings, warm_up
-from onboard.lab.state import FaultInForce, LabPaths, LabStatus, PluginSummary, SessionCounts
+from onboard.lab.state import (
+    ClassLabSummary,
+    FaultInForce,
+    LabPaths,
+    LabStatus,
+    PluginSummary,
+    SessionCounts,
+)
 from onboard.lab.tls import url_host
 from onboard.lab.world import World
 from onboard.secrets import Secret
@@ -315,6 +322,21 @@ class LabServer:
             plugin=self._plugin_summary(),
             isolation=sandbox.isolation(),
             sessions=SessionCounts(active=sum(1 for s in sessions if s.is_active), total=len(sessions)),
+            class_lab=self._class_summary(),
+        )
+
+    def _class_summary(self) -> ClassLabSummary | None:
+        if self.classroom is None or self.tls is None:
+            return None
+        from onboard.lab.classmode import kits_dir
+
+        return ClassLabSummary(
+            address=self.classroom.address,
+            learners=len(self.classroom.names),
+            ca_file=str(self.tls.files.ca_cert),
+            ca_fingerprint=self.tls.ca_fingerprint,
+            kits_dir=str(kits_dir(self.paths)),
+            warning=self.classroom.exposure_warning(),
         )
 
     def _plugin_summary(self) -> PluginSummary:

@@ -15,6 +15,8 @@ Everything lives under ``<state folder>/lab/`` (one lab per user)::
     sandbox/bin/              the lab's own bin folder (the plugin goes here, never on the real PATH)
     instances/<id>/home/<user>/         each instance's world
     downloads/plugin/         the plugin bundles the lab serves
+    tls/                      a class lab's CA and certificate (onboard.lab.tls; the keys 0600)
+    kits/<learner>/, <learner>.zip      a class lab's kits, one per learner (onboard.lab.classmode)
 """
 
 from __future__ import annotations
@@ -174,6 +176,21 @@ class SessionCounts:
 
 
 @dataclass(frozen=True)
+class ClassLabSummary:
+    """A class lab (:mod:`onboard.lab.classmode`) as `onboard lab status` shows it: nothing secret (the CA
+    certificate is public; its key never leaves the state folder)."""
+
+    address: str
+    learners: int
+    #: The CA certificate every kit carries, and its SHA-256 fingerprint.
+    ca_file: str
+    ca_fingerprint: str
+    kits_dir: str
+    #: Set when the address reaches beyond this computer.
+    warning: str | None = None
+
+
+@dataclass(frozen=True)
 class LabStatus:
     """What lab.json and `onboard lab status` show of a running lab: never a secret."""
 
@@ -197,6 +214,8 @@ class LabStatus:
     #: How instance shells are kept apart from this computer (:mod:`onboard.lab.sandbox`).
     isolation: Isolation
     status: str = "ready"
+    #: Set for a class lab (--class/--listen).
+    class_lab: ClassLabSummary | None = None
 
     def to_json(self) -> dict[str, Any]:
         """lab.json's shape (a plugin summary without the fields its mode lacks)."""

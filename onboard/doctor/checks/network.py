@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from onboard.doctor.context import DoctorContext
-from onboard.doctor.model import Check, Finding, Group, fail, ok
+from onboard.doctor.model import Check, Finding, Group, fail, ok, warn
 
 GROUP = Group.NETWORK
 DOC_ENDPOINTS = "https://docs.aws.amazon.com/general/latest/gr/ssm.html"
@@ -274,6 +274,14 @@ def ca_bundle_check(ctx: DoctorContext) -> Finding:
         return fail(
             f"{source} names {bundle}, which holds no usable certificate ({error})",
             next="ask your network team for the PEM file of the company CA",
+            doc=DOC_PROXY,
+        )
+    in_profile = ctx.session().get_scoped_config().get("ca_bundle")
+    if ctx.environ.get("AWS_CA_BUNDLE") and in_profile and in_profile != bundle:
+        # botocore takes the variable over the profile: a class lab's CA in the profile goes unused.
+        return warn(
+            f"AWS_CA_BUNDLE = {bundle} overrides the ca_bundle of profile {ctx.profile} ({in_profile})",
+            next=f"unset AWS_CA_BUNDLE for this profile's commands, or add {in_profile} to {bundle}",
             doc=DOC_PROXY,
         )
     return ok(f"{source} = {bundle} ({count} certificates; only these are trusted)", doc=DOC_PROXY)
