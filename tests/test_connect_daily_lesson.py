@@ -107,3 +107,11 @@ def test_a_tunnel_that_carried_the_jupyter_page(learner, cleanup, tmp_path):
     child.expect(pexpect.EOF)
     assert _verify(context, **tunnel).passed
     assert _verify(context, **page).passed
+
+
+def test_no_session_at_all_points_at_the_commands_own_message(learner, tmp_path):
+    context = check_context(learner.lab, tmp_path)
+    unseen = "i-0fedcba9876543210"
+    verdict = _verify(context, kind="session_document", target=unseen, document="AWS-StartInteractiveCommand")
+    assert not verdict.passed and verdict.evidence == f"no session to {unseen}"
+    assert f"onboard doctor --target {unseen}" in verdict.hint and "aws ssm start-session" not in verdict.hint

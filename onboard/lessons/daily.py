@@ -53,9 +53,19 @@ class SessionOfDocument(Verifier):
                 found=[session_evidence(right[0])],
             )
         seen = sorted({str(s.get("DocumentName")) for s in sessions})
-        evidence = f"your sessions to {target} used {', '.join(seen)}" if seen else f"no session to {target}"
+        if not seen:
+            return Verdict(
+                check,
+                False,
+                f"no session to {target}",
+                "Run the onboard command the step shows; if it failed, its message says why "
+                f"(onboard doctor --target {target} checks the rest).",
+            )
         return Verdict(
-            check, False, evidence, "Use the onboard command the step shows, not aws ssm start-session."
+            check,
+            False,
+            f"your sessions to {target} used {', '.join(seen)}",
+            "Use the onboard command the step shows, not aws ssm start-session.",
         )
 
 
