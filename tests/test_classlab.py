@@ -11,8 +11,11 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
+import ssl
 import subprocess
 import sys
+import time
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +23,7 @@ from pathlib import Path
 import pexpect
 import pytest
 from fixtures_classlab import ADDRESS, ClassLab, start_class_lab, stop_class_lab
+from websockets.sync.client import connect
 
 from helpers import run_onboard
 from onboard.errors import ExitCode
@@ -227,3 +231,32 @@ def test_lab_status_shows_the_class_lab(classlab):
     # The trainer's own shell pointed at the class lab trusts its CA too.
     exports = run_onboard("lab", "env", "--shell", "bash", env=classlab.env)
     assert f"export AWS_CA_BUNDLE={classlab.ca_file}" in exports.stdout
+
+
+def test_a_client_that_never_shakes_hands_holds_up_no_one(classlab):
+    """TLS handshakes run in each connection's own thread: a silent client does not stop the others."""
+    from urllib.parse import urlsplit
+
+    from onboard.lab.client import health
+    from onboard.lab.control import client_tls
+
+    address = urlsplit(classlab.endpoint_url)
+    with socket.create_connection((address.hostname, address.port), timeout=5):
+        started = time.monotonic()
+        answer = health(
+            classlab.endpoint_url, timeout=5, tls=client_tls(classlab.paths, classlab.endpoint_url)
+        )
+        assert answer is not None and time.monotonic() - started < 3
+
+
+def test_the_data_channel_is_refused_without_the_ca(classlab):
+    from onboard.labplugin.trust import stream_tls_context
+
+    ssm = classlab.client("ssm", "cat")
+    answer = ssm.start_session(Target=classlab.instances["airflow"])
+    assert answer["StreamUrl"].startswith(f"wss://{ADDRESS}:")
+    try:
+        with pytest.raises(ssl.SSLCertVerificationError, match="certificate verify failed"):
+            connect(answer["StreamUrl"], ssl=stream_tls_context(""), open_timeout=10, proxy=None)
+    finally:
+        ssm.terminate_session(SessionId=answer["SessionId"])
