@@ -18,16 +18,17 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from onboard.classroom import Learner
 from onboard.errors import OnboardError
-from onboard.lessons.progress import utcnow
+from onboard.lessons.progress import parse_stamp, stamp, utcnow
 from onboard.lessons.verifiers.base import Evidence
-from onboard.lessons.verifiers.recheck import Recheck, recheck, sessions_of
+from onboard.lessons.verifiers.recheck import Recheck, listed_etags, recheck, sessions_of, sessions_since
+from onboard.lessons.verifiers.sessions import split_s3_url
 from onboard.trainer.policy import PROGRESS_PREFIX
 from onboard.trainer.report_grading import (
     ClassReport,
@@ -42,6 +43,11 @@ from onboard.trainer.report_grading import (
 
 #: Look-ups in flight at once (each worker waits on AWS, not on the CPU).
 WORKERS = 24
+#: A folder is listed when a run needs at least this many of its objects, and then for at most one page
+#: (1000 keys) per this many: a listing never costs more calls than the HeadObjects it replaces.
+BULK_OBJECTS = 20
+#: The whole class's sessions are fetched at once when at least this many learners' records name some.
+BULK_SESSIONS = 5
 
 
 # ------------------------------------------------------------------------------------------ reading
@@ -86,11 +92,65 @@ class Lookups:
         self._lock = threading.Lock()
         self._objects: dict[tuple[str, str, str | None, str | None], Recheck] = {}
         self._sessions: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
+        self._etags: dict[tuple[str, str], str | None] = {}
         self.count = 0
 
     def _counted(self) -> None:
         with self._lock:
             self.count += 1
+
+    def prefetch(self, records: Sequence[tuple[str, str, dict[str, Any]]], pool: Executor) -> None:
+        """Look up in bulk what many records name, where that is cheaper than one by one: the sessions of
+        everyone since the oldest recorded one (a few pages of DescribeSessions instead of two calls per
+        learner), and a folder's objects by listing it (ListObjectsV2 pages instead of a HeadObject each),
+        each of these in ``pool`` at once. ``records``: (owner ARN, record ETag, record) read this run."""
+        sessions: dict[tuple[str, str], list[str]] = {}
+        objects: dict[tuple[str, str], list[str]] = {}
+        for owner, etag, record in records:
+            for item in _evidence(record):
+                if item.get("kind") == "session":
+                    sessions.setdefault((owner, etag), []).append(str(item.get("at") or ""))
+                elif item.get("kind") in ("s3_object", "session_log") and not item.get("version"):
+                    bucket, key = split_s3_url(str(item.get("ref", "")))
+                    folder = key.split("/", 1)[0] + "/" if "/" in key else ""
+                    objects.setdefault((bucket, folder), []).append(key)
+        jobs = [pool.submit(self._sessions_in_bulk, sessions)]
+        jobs += [
+            pool.submit(self._objects_in_bulk, bucket, folder, keys)
+            for (bucket, folder), keys in objects.items()
+            if len(keys) >= BULK_OBJECTS
+        ]
+        for job in jobs:
+            job.result()
+
+    def _objects_in_bulk(self, bucket: str, folder: str, keys: list[str]) -> None:
+        import botocore.exceptions
+
+        self._counted()
+        try:
+            found, complete = listed_etags(self.s3, bucket, folder, max(1, len(keys) // BULK_OBJECTS))
+        except botocore.exceptions.ClientError:
+            return  # not allowed to list that bucket: each object is looked up on its own
+        with self._lock:
+            for key in keys:
+                if key in found or complete:
+                    self._etags[(bucket, key)] = found.get(key)
+
+    def _sessions_in_bulk(self, wanted: dict[tuple[str, str], list[str]]) -> None:
+        import botocore.exceptions
+
+        times = [at for ats in wanted.values() for at in ats]
+        if len(wanted) < BULK_SESSIONS or not times or not all(times):
+            return
+        since = (parse_stamp(min(times)) or utcnow()) - timedelta(minutes=1)
+        self._counted()
+        try:
+            by_owner = sessions_since(self.ssm, stamp(since) or "")
+        except botocore.exceptions.ClientError:
+            return  # each learner's sessions are asked for on their own
+        with self._lock:
+            for owner, etag in wanted:
+                self._sessions[(owner, etag)] = by_owner.get(owner, {})
 
     def sessions(self, owner: str, etag: str) -> dict[str, dict[str, Any]]:
         key = (owner, etag)
@@ -111,9 +171,11 @@ class Lookups:
         with self._lock:
             known = self._objects.get(key)
         if known is None:
-            if item.kind in ("s3_object", "session_log"):
-                self._counted()
-            known = recheck(item, self.ssm, self.s3)
+            if item.kind in ("s3_object", "session_log") and (
+                item.version or _where(item) not in self._etags
+            ):
+                self._counted()  # a HeadObject: not known from a listing
+            known = recheck(item, self.ssm, self.s3, etags=self._etags)
             with self._lock:
                 self._objects[key] = known
         return known
@@ -148,6 +210,15 @@ class Report:
         with ThreadPoolExecutor(max_workers=self.workers) as pool:
             for item, got in zip(changed, pool.map(self._read, changed), strict=True):
                 self._records[item.name] = (item.etag, got)
+            self.lookups.prefetch(
+                [
+                    (owner_arn(record, item.name, self.account), item.etag, record)
+                    for item in changed
+                    for record in [self._records[item.name][1]]
+                    if isinstance(record, dict)
+                ],
+                pool,
+            )
             names = self._names(listed)
             rows = list(pool.map(lambda n: self._row(n, listed.get(n), now), names))
         for gone in set(self._records) - set(listed):
@@ -205,6 +276,24 @@ class Report:
             )
             return LearnerRow(name, LearnerState.UNREADABLE, display_name=display, problem=problem)
         return replace(row, display_name=display)
+
+
+def _where(item: Evidence) -> tuple[str, str]:
+    return split_s3_url(item.ref)
+
+
+def _evidence(record: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every piece of evidence a record's passed steps name, as written (unchecked tables)."""
+    found = []
+    for lesson in record.get("lessons", {}).values():
+        for step in (lesson.get("steps") or {}).values() if isinstance(lesson, dict) else ():
+            if (
+                isinstance(step, dict)
+                and step.get("status") == "passed"
+                and isinstance(step.get("evidence"), list)
+            ):
+                found += [item for item in step["evidence"] if isinstance(item, dict)]
+    return found
 
 
 def listing_refused(refused: Any, bucket: str) -> OnboardError:

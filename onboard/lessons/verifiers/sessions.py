@@ -49,7 +49,11 @@ def learner_sessions(context: CheckContext) -> list[dict[str, Any]]:
 def owned_sessions(ssm: Any, owner: str | None) -> Iterator[dict[str, Any]]:
     """Every session (Active, then History, every page) that DescribeSessions shows with Owner = ``owner``
     (every session the caller may see when ``owner`` is None)."""
-    filters = [{"key": "Owner", "value": owner}] if owner else []
+    return described_sessions(ssm, [{"key": "Owner", "value": owner}] if owner else [])
+
+
+def described_sessions(ssm: Any, filters: list[dict[str, str]]) -> Iterator[dict[str, Any]]:
+    """Every session DescribeSessions shows with ``filters``: Active, then History, every page."""
     for state in ("Active", "History"):
         token = None
         while True:
