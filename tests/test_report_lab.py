@@ -41,6 +41,7 @@ def as_json(played_class):
     assert ran.exit_code == 0, ran.output
     body = ran.json()
     assert body["command"] == "trainer.report" and body["ok"]
+    assert played_class.lab.keys("trainer")[1].reveal() not in ran.output  # the trainer's secret: never
     return {row["name"]: row for row in body["data"]["learners"]}
 
 
