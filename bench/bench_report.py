@@ -1,6 +1,6 @@
-"""Issue 14: `onboard trainer report` for 30 learners (at most 2 s) and 300 (at most 6 s) against the lab,
-with 30, 100 and 300 measured to show how the cost grows; reference: `aws s3 ls` of the progress prefix, in the
-same run (both whole commands, median of several interleaved runs).
+"""Issue 14: `onboard trainer report` for 30 learners (at most 2 s) and 300 (at most 6 s) against the
+lab, with 30, 100 and 300 measured to show how the cost grows; reference: `aws s3 ls` of the progress
+prefix, in the same run (both whole commands, median of several interleaved runs).
 
 What the records rest on. The lab holds at most 30 learners (IAM users with keys): each of them really
 starts a session on an instance with their own keys (StartSession through the lab's IAM) and ends it
@@ -90,7 +90,6 @@ def _publish(paths, state, names: list[str], *, real: int) -> None:
     import boto3
 
     from onboard.lab.state import read_credentials_csv
-
     from onboard.team import find_team
 
     world = state["world"]
