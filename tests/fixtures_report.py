@@ -8,7 +8,8 @@ published with `lesson publish`, or, for the cheats, uploaded with the real AWS 
 - ben does it honestly, then uploads his record with the first step's points raised (a hand edit);
 - cat does the first step, then claims the second on evidence that is not hers (ann's session) and a
   ``sudo`` step on a session that does not exist, with the seals recomputed (a savvy cheat);
-- dan leaves the session with ``exit`` where the step wants it ended from outside: stuck on it;
+- dan leaves the session with ``exit`` where the step wants it ended from outside: stuck on it (his team
+  file says ``publish = true``: each check publishes his record);
 - eve's record is not JSON;
 - fay is on the class list and has published nothing.
 
@@ -172,9 +173,12 @@ def played_class(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PlayedCla
             runner.progress.edited_by_hand = []
             _upload(lab, envs["cat"], "cat", json.dumps(runner.progress.record()))
 
+            # dan's team publishes after every check ([lessons] publish = true): no `lesson publish` needed.
+            publishing = lab.team_file.with_name("team-publish.toml")
+            publishing.write_text(lab.team_file.read_text().replace("publish = false", "publish = true"))
+            envs["dan"]["ONBOARD_TEAM"] = str(publishing)
             _as(mp, envs["dan"])
             _leaves_with_exit(envs["dan"])
-            _runner().publish()
 
             _upload(lab, envs["eve"], "eve", "{this is not a record")
 

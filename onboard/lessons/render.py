@@ -86,6 +86,8 @@ def render_check(out, data: dict[str, Any]) -> None:
         out.print(f"Step {data['step']} ({escape(data['title'])}): {escape(data['note'])}.")
     for verdict in data["verdicts"]:
         _render_verdict(out, verdict, "")
+    if (data.get("published") or {}).get("error"):
+        out.print(f"[yellow]Not published for your trainer[/yellow]: {escape(data['published']['error'])}")
     if not data["verdicts"]:
         return
     if data["passed"]:

@@ -340,12 +340,6 @@ def open_report(
             f"the team file {team.path} names no transfer bucket: the learners' records are published there",
             "Add a [transfer] table (bucket, prefix) to the team file.",
         )
-    course = Course.from_settings(team.lessons.dir, team.lessons.select)
-    lessons = [course.lesson(header.id) for header in course.headers()]
-    columns = []
-    for lesson in lessons:
-        values = lesson_variables(team, lesson.instance, user=None, profile="", workdir=team.path.parent)
-        columns += [replace(c, title=fill(c.title, values)) for c in course_columns([lesson])]
     settings = ClientSettings(profile=profile, region=team.region, endpoint_url=team.endpoint_url)
     from botocore.config import Config
 
@@ -355,10 +349,17 @@ def open_report(
         name: boto.client(name, endpoint_url=settings.resolved_endpoint(), config=config)
         for name in ("s3", "ssm", "sts")
     }
-    account = _account(made["sts"], profile)
+    with ThreadPoolExecutor(max_workers=1) as asking:
+        account = asking.submit(_account, made["sts"], profile)  # STS answers while the lessons are read
+        course = Course.from_settings(team.lessons.dir, team.lessons.select)
+        columns = []
+        for lesson in (course.lesson(header.id) for header in course.headers()):
+            values = lesson_variables(team, lesson.instance, user=None, profile="", workdir=team.path.parent)
+            columns += [replace(c, title=fill(c.title, values)) for c in course_columns([lesson])]
+        account_id = account.result()
     return Report(
         bucket=team.transfer.bucket,
-        account=account,
+        account=account_id,
         columns=tuple(columns),
         lookups=Lookups(made["s3"], made["ssm"]),
         expected=tuple(expected),

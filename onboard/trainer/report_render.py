@@ -203,22 +203,33 @@ def note_html_written(path: str) -> None:
 
 def watch_report(report: Report, interval: float, html: Path | None = None) -> int:
     """Redraw the report every ``interval`` seconds until Ctrl-C (exit 0). Each refresh reads again only
-    the records that changed (their ETag) and looks up only evidence not seen yet."""
+    the records that changed (their ETag) and looks up only evidence not seen yet; a refresh that fails
+    keeps the last table and says why."""
     import time
 
+    from rich.console import Group
     from rich.live import Live
+    from rich.text import Text
 
+    from onboard.errors import OnboardError
     from onboard.output import console
     from onboard.trainer.report_html import write_html
 
     out = console()
+    shown: RenderableType = Text("Reading the records...")
     try:
-        with Live(console=out, auto_refresh=False, screen=False, transient=False) as live:
+        with Live(shown, console=out, auto_refresh=False, screen=False, transient=False) as live:
             while True:
-                result = report.run()
-                if html is not None:
-                    write_html(result, html)
-                live.update(report_view(result), refresh=True)
+                try:
+                    result = report.run()
+                except OnboardError as failed:  # AWS out of reach for a moment: keep the last table, say so
+                    live.update(Group(shown, Text(f"refresh failed: {failed.message}", style="yellow")))
+                else:
+                    if html is not None:
+                        write_html(result, html)
+                    shown = report_view(result)
+                    live.update(shown)
+                live.refresh()
                 time.sleep(interval)
     except KeyboardInterrupt:
         out.print("[dim]Stopped watching.[/dim]")
