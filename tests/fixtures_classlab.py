@@ -1,15 +1,17 @@
 """A running class lab for tests: ``onboard lab up --class CSV --listen 127.0.0.2`` in its own state folder.
 
 Only loopback addresses other than 127.0.0.1 are used (never an outside address). Each test module
-shares one class lab (its own fixture calls :func:`start_class_lab` and :func:`stop_class_lab`).
+shares one class lab: ``classlab = class_lab_fixture(LEARNERS)`` at module level.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
 from fixtures_lab import RunningLab, isolated_environment, stop_lab
 
 from onboard.lab.classmode import ClassMode, kits_dir
@@ -76,3 +78,17 @@ def start_class_lab(root: Path, learners: list[tuple[str, str]], address: str = 
 
 def stop_class_lab(lab: ClassLab) -> None:
     stop_lab(lab)
+
+
+def class_lab_fixture(learners: list[tuple[str, str]]):
+    """A module-scoped fixture: one class lab of ``learners`` shared by the module's tests."""
+
+    @pytest.fixture(scope="module")
+    def classlab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClassLab]:
+        lab = start_class_lab(tmp_path_factory.mktemp("classlab"), learners)
+        try:
+            yield lab
+        finally:
+            stop_class_lab(lab)
+
+    return classlab

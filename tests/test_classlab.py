@@ -17,12 +17,11 @@ import subprocess
 import sys
 import time
 import zipfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import pexpect
 import pytest
-from fixtures_classlab import ADDRESS, ClassLab, start_class_lab, stop_class_lab
+from fixtures_classlab import ADDRESS, ClassLab, class_lab_fixture
 from websockets.sync.client import connect
 
 from helpers import run_onboard
@@ -37,13 +36,7 @@ LEARNERS = [("ann", "Ann Martin"), ("ben", ""), ("cat", "Cat Ng")]
 SSM_PROMPT = "sh-4.2$ "
 
 
-@pytest.fixture(scope="module")
-def classlab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClassLab]:
-    lab = start_class_lab(tmp_path_factory.mktemp("classlab"), LEARNERS)
-    try:
-        yield lab
-    finally:
-        stop_class_lab(lab)
+classlab = class_lab_fixture(LEARNERS)
 
 
 def _kit_copy(classlab: ClassLab, name: str, where: Path) -> Path:

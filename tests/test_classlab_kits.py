@@ -3,23 +3,16 @@
 from __future__ import annotations
 
 import zipfile
-from collections.abc import Iterator
 
 import pytest
-from fixtures_classlab import ClassLab, start_class_lab, stop_class_lab
+from fixtures_classlab import class_lab_fixture
 
 pytestmark = pytest.mark.slow
 
 CLASS = [(f"learner{n:02d}", f"Learner {n}") for n in range(1, 31)]
 
 
-@pytest.fixture(scope="module")
-def classlab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClassLab]:
-    lab = start_class_lab(tmp_path_factory.mktemp("classlab30"), CLASS)
-    try:
-        yield lab
-    finally:
-        stop_class_lab(lab)
+classlab = class_lab_fixture(CLASS)
 
 
 def test_thirty_learners_are_seeded_and_each_can_sign_in(classlab):
