@@ -83,8 +83,9 @@ def list_records(s3: Any, bucket: str) -> list[Listed]:
 class Lookups:
     """The look-ups in AWS one report (and every refresh of ``--watch``) shares, each made once.
 
-    Sessions are fetched per learner (DescribeSessions with their ARN as Owner), again only when their
-    record changed; S3 evidence once per object and version.
+    Sessions are fetched for the class at once (:meth:`prefetch`) or per learner (DescribeSessions with
+    their ARN as Owner), again only when their record changed; S3 evidence once per object and version,
+    from a folder's listing where :meth:`prefetch` made one, else with HeadObject.
     """
 
     def __init__(self, s3: Any, ssm: Any):
