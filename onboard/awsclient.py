@@ -33,6 +33,8 @@ if TYPE_CHECKING:
     import boto3
     from botocore.config import Config
 
+    from onboard.team import TeamFile
+
 #: Seconds to wait for a TCP/TLS connection, and for each response.
 CONNECT_TIMEOUT = 5.0
 READ_TIMEOUT = 10.0
@@ -49,9 +51,20 @@ class ClientSettings:
     profile: str | None = None
     region: str | None = None
     endpoint_url: str | None = None
+    #: The CA bundle the endpoint is verified with (a team file's ca_bundle: a class lab's CA); None: what
+    #: botocore would use (AWS_CA_BUNDLE, the profile's ca_bundle, the system's).
+    ca_bundle: str | None = None
     connect_timeout: float = CONNECT_TIMEOUT
     read_timeout: float = READ_TIMEOUT
     max_attempts: int | None = None
+
+    @classmethod
+    def for_team(cls, team: TeamFile, profile: str | None, **options: Any) -> ClientSettings:
+        """The team file's region and endpoint, verified with its CA bundle when it names one."""
+        bundle = str(team.ca_bundle) if team.ca_bundle is not None else None
+        return cls(
+            profile=profile, region=team.region, endpoint_url=team.endpoint_url, ca_bundle=bundle, **options
+        )
 
     def resolved_endpoint(self) -> str | None:
         """The endpoint given, else ``AWS_ENDPOINT_URL``; None means AWS's own endpoints."""
@@ -107,6 +120,7 @@ def client(service: str, settings: ClientSettings, *, from_session: boto3.Sessio
         region_name=settings.region,
         endpoint_url=settings.resolved_endpoint(),
         config=settings.botocore_config(),
+        verify=settings.ca_bundle,
     )
 
 

@@ -253,3 +253,29 @@ def test_the_data_channel_is_refused_without_the_ca(classlab):
             connect(answer["StreamUrl"], ssl=stream_tls_context(""), open_timeout=10, proxy=None)
     finally:
         ssm.terminate_session(SessionId=answer["SessionId"])
+
+
+def test_the_trainer_report_reads_the_class_lab_with_its_team_files_ca(classlab, isolated_home):
+    """The trainer's own profile names no CA: the lab's team file's ca_bundle is what verifies the lab."""
+    key_id, secret = classlab.keys(classlab.trainer)
+    aws = isolated_home / ".aws"
+    aws.mkdir()
+    (aws / "config").write_text(f"[profile trainer]\nregion = {classlab.region}\n")
+    (aws / "credentials").write_text(
+        f"[trainer]\naws_access_key_id = {key_id}\naws_secret_access_key = {secret.reveal()}\n"
+    )
+    (aws / "credentials").chmod(0o600)
+    ran = run_onboard(
+        "trainer",
+        "report",
+        "--team",
+        str(classlab.team_file),
+        "--learners",
+        ",".join(classlab.learners),
+        "--profile",
+        "trainer",
+        "--json",
+    )
+    assert ran.exit_code == 0, ran.output
+    assert "CERTIFICATE_VERIFY_FAILED" not in ran.output
+    assert secret.reveal() not in ran.output

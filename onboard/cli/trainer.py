@@ -166,7 +166,7 @@ def _clients(team_file, profile: str | None):
 
     from onboard.awsclient import ClientSettings, client
 
-    settings = ClientSettings(profile=profile, region=team_file.region, endpoint_url=team_file.endpoint_url)
+    settings = ClientSettings.for_team(team_file, profile)
     return functools.cache(lambda service: client(service, settings))
 
 

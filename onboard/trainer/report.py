@@ -341,13 +341,15 @@ def open_report(
             f"the team file {team.path} names no transfer bucket: the learners' records are published there",
             "Add a [transfer] table (bucket, prefix) to the team file.",
         )
-    settings = ClientSettings(profile=profile, region=team.region, endpoint_url=team.endpoint_url)
+    settings = ClientSettings.for_team(team, profile)
     from botocore.config import Config
 
     config = settings.botocore_config().merge(Config(max_pool_connections=workers))
     boto = session(settings)
     made = {
-        name: boto.client(name, endpoint_url=settings.resolved_endpoint(), config=config)
+        name: boto.client(
+            name, endpoint_url=settings.resolved_endpoint(), config=config, verify=settings.ca_bundle
+        )
         for name in ("s3", "ssm", "sts")
     }
     with ThreadPoolExecutor(max_workers=1) as asking:
