@@ -22,17 +22,12 @@ pytestmark = pytest.mark.slow
 CONNECT_START, CONNECT_END, SUDO_SWITCH = f"connect/{START}", f"connect/{END}", f"sudo/{SWITCH}"
 
 
-def _report(played, *args: str, user: str = "trainer"):
-    return run_onboard(
-        "trainer",
-        "report",
-        "--class",
-        str(played.class_csv),
-        "--profile",
-        "trainer",
-        *args,
-        env=played.report_env(user),
-    )
+def _report(played, *args: str, user: str = "trainer", columns: int | None = None):
+    env = played.report_env(user)
+    if columns is not None:
+        env = {**env, "COLUMNS": str(columns)}
+    command = ("trainer", "report", "--class", str(played.class_csv), "--profile", "trainer", *args)
+    return run_onboard(*command, env=env)
 
 
 @pytest.fixture(scope="module")
@@ -98,7 +93,8 @@ def test_an_unreadable_record_and_a_learner_without_one_are_rows(as_json):
 
 
 def test_the_text_report_shows_the_same(played_class):
-    ran = _report(played_class)
+    # Wide enough that no cell folds: at 80 columns, where a cell breaks depends on how long "stuck for" is.
+    ran = _report(played_class, columns=200)
     assert ran.exit_code == 0, ran.output
     text = ran.stdout
     assert "30/" in text and "(claims 114)" in text
