@@ -3,13 +3,12 @@ against one `aws sts get-caller-identity` in the same run."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 from pathlib import Path
 
 from bench_doctor import _interleaved_ms
-from benchlib import VENV_BIN, Figure, isolated_env
+from benchlib import VENV_BIN, Figure, isolated_env, lab_profile
 
 INSTANCES = 10
 LEARNERS = 30
@@ -33,7 +32,7 @@ def _world(path: Path) -> Path:
 
 def run() -> list[Figure]:
     from onboard.lab.control import start_detached, stop
-    from onboard.lab.state import LabPaths, read_credentials_csv
+    from onboard.lab.state import LabPaths
 
     env = isolated_env()
     env.pop("PYTHONDONTWRITEBYTECODE", None)
@@ -44,17 +43,7 @@ def run() -> list[Figure]:
         state = start_detached(
             paths, port=0, world_file=_world(lab_root / "lab.toml"), env={**env, "HOME": str(lab_root)}
         )
-        world = state["world"]
-        key_id, secret = read_credentials_csv(paths.credentials_csv(world["trainer"]))
-        aws = home / ".aws"
-        aws.mkdir(parents=True, exist_ok=True)
-        (aws / "config").write_text(
-            f"[profile trainer]\nregion = {world['region']}\nendpoint_url = {state['endpoint_url']}\n"
-        )
-        (aws / "credentials").write_text(
-            f"[trainer]\naws_access_key_id = {key_id}\naws_secret_access_key = {secret.reveal()}\n"
-        )
-        os.chmod(aws / "credentials", 0o600)
+        lab_profile(home / ".aws", paths, state, state["world"]["trainer"], profile="trainer")
         env.update(AWS_PROFILE="trainer", AWS_MAX_ATTEMPTS="1")
         check = ["trainer", "check-account", "--team", str(paths.team_file), "--group", "ssm-users"]
         sts_ms, check_ms = _interleaved_ms(

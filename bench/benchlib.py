@@ -89,18 +89,16 @@ def start_lab(root: Path, learners: Sequence[str]):
     return paths, start_detached(paths, port=0, learners=list(learners), env=env), env
 
 
-def learner_profile(aws_dir: Path, paths, state, learner: str) -> dict[str, str]:
-    """``aws_dir``/config and credentials for the learner's profile ssm, as `onboard setup` writes them;
-    returns the variables that point the AWS CLI and boto3 at them."""
-    from onboard.lab.state import read_credentials_csv
-
-    key_id, secret = read_credentials_csv(paths.credentials_csv(learner))
+def write_profile(
+    aws_dir: Path, profile: str, key_id: str, secret, *, region: str, endpoint_url: str
+) -> dict[str, str]:
+    """``aws_dir``/config and credentials holding ``profile`` (the key's secret is a Secret), as `onboard
+    setup` writes them; returns the variables that point the AWS CLI and boto3 at them."""
     aws_dir.mkdir(parents=True, exist_ok=True)
-    (aws_dir / "config").write_text(
-        f"[profile ssm]\nregion = {state['world']['region']}\nendpoint_url = {state['endpoint_url']}\n"
-    )
+    section = "default" if profile == "default" else f"profile {profile}"
+    (aws_dir / "config").write_text(f"[{section}]\nregion = {region}\nendpoint_url = {endpoint_url}\n")
     (aws_dir / "credentials").write_text(
-        f"[ssm]\naws_access_key_id = {key_id}\naws_secret_access_key = {secret.reveal()}\n"
+        f"[{profile}]\naws_access_key_id = {key_id}\naws_secret_access_key = {secret.reveal()}\n"
     )
     os.chmod(aws_dir / "credentials", 0o600)
     return {
@@ -108,3 +106,18 @@ def learner_profile(aws_dir: Path, paths, state, learner: str) -> dict[str, str]
         "AWS_SHARED_CREDENTIALS_FILE": str(aws_dir / "credentials"),
         "AWS_EC2_METADATA_DISABLED": "true",
     }
+
+
+def lab_profile(aws_dir: Path, paths, state, user: str, profile: str = "ssm") -> dict[str, str]:
+    """:func:`write_profile` for one of the lab's users (a learner, the trainer) from the lab's CSV."""
+    from onboard.lab.state import read_credentials_csv
+
+    key_id, secret = read_credentials_csv(paths.credentials_csv(user))
+    return write_profile(
+        aws_dir, profile, key_id, secret, region=state["world"]["region"], endpoint_url=state["endpoint_url"]
+    )
+
+
+def learner_profile(aws_dir: Path, paths, state, learner: str) -> dict[str, str]:
+    """The learner's profile ssm, as `onboard setup` writes it (:func:`lab_profile`)."""
+    return lab_profile(aws_dir, paths, state, learner)

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import difflib
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
@@ -122,6 +123,22 @@ def client(service: str, settings: ClientSettings, *, from_session: boto3.Sessio
         config=settings.botocore_config(),
         verify=settings.ca_bundle,
     )
+
+
+def clients(settings: ClientSettings) -> Callable[[str], Any]:
+    """Clients of one session, one per service, made on first use: for commands that call several
+    services (a session per client loads botocore's data and the credentials again, seconds in all)."""
+    made: dict[str, Any] = {}
+    shared: list[boto3.Session] = []
+
+    def get(service: str) -> Any:
+        if service not in made:
+            if not shared:
+                shared.append(session(settings))
+            made[service] = client(service, settings, from_session=shared[0])
+        return made[service]
+
+    return get
 
 
 @lru_cache(maxsize=1)

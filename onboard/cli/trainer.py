@@ -162,12 +162,9 @@ def check_account_command(
 
 def _clients(team_file, profile: str | None):
     """A boto3 client per service for the trainer's profile, in the team's region and endpoint."""
-    import functools
+    from onboard.awsclient import ClientSettings, clients
 
-    from onboard.awsclient import ClientSettings, client
-
-    settings = ClientSettings.for_team(team_file, profile)
-    return functools.cache(lambda service: client(service, settings))
+    return clients(ClientSettings.for_team(team_file, profile))
 
 
 def _progress(as_json: bool):

@@ -86,6 +86,23 @@ def import_moto_ec2() -> None:
         boto3.session.Session.get_available_regions = original
 
 
+def import_cloudformation_soon() -> threading.Thread:
+    """Import moto's CloudFormation in the background, once the lab is up.
+
+    Its parser imports the models of nearly every moto service: five seconds on a busy machine for the
+    first stack request (`onboard trainer provision`), too long to add to every `lab up`.
+    """
+
+    def work() -> None:
+        # Imported for the side effect: the modules are then in sys.modules for the first stack request.
+        import moto.cloudformation.parsing
+        import moto.cloudformation.responses  # noqa: F401
+
+    thread = threading.Thread(target=work, name="lab-import-cloudformation", daemon=True)
+    thread.start()
+    return thread
+
+
 def warm_up(endpoint_url: str, world: World, admin: AccessKeyPair, tls: ssl.SSLContext | None = None) -> None:
     """One signed request per service, so the first real request is as fast as the rest."""
     from onboard.lab.client import signed_request

@@ -22,7 +22,14 @@ from typing import TYPE_CHECKING, Any
 
 from onboard.lab import sandbox
 from onboard.lab.httpserver import HOST, PREFERRED_PORT, bind, request_handler
-from onboard.lab.motoboot import Background, Phases, import_moto_ec2, prepare_moto_settings, warm_up
+from onboard.lab.motoboot import (
+    Background,
+    Phases,
+    import_cloudformation_soon,
+    import_moto_ec2,
+    prepare_moto_settings,
+    warm_up,
+)
 from onboard.lab.state import (
     ClassLabSummary,
     FaultInForce,
@@ -198,6 +205,7 @@ class LabServer:
         if self.published is not None:
             self.state.downloads_dir = self.published.root
         self._write_files()
+        import_cloudformation_soon()
 
     def _publish_plugin(self) -> None:
         from onboard.lab.downloads import publish_lab_plugin

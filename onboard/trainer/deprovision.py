@@ -26,6 +26,7 @@ from onboard.trainer.stack import (
     StackOutcome,
     aws_call,
     delete,
+    iam_user_names,
     stack_resources,
     stack_status,
 )
@@ -167,8 +168,10 @@ def leftovers(team: TeamFile, found: ClassInventory, clients: Callable[[str], An
     import botocore.exceptions
 
     iam, s3 = clients("iam"), clients("s3")
+    # One listing for the users (a class has tens of them); one look for each of the few others.
+    users = iam_user_names(iam)
+    yield from (Leftover("user", user) for user in found.users if user in users)
     checks: list[tuple[str, str, Callable[..., Any], dict[str, str]]] = [
-        *(("user", user, iam.get_user, {"UserName": user}) for user in found.users),
         *(("policy", arn, iam.get_policy, {"PolicyArn": arn}) for arn in found.policies),
         *(("role", role, iam.get_role, {"RoleName": role}) for role in found.roles),
         *(

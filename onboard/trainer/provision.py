@@ -35,6 +35,7 @@ from onboard.trainer.stack import (
     create_change_set,
     discard,
     execute,
+    iam_user_names,
     stack_resources,
     stack_status,
 )
@@ -278,11 +279,7 @@ def _document_exists(ssm: Any) -> bool:
 
 def _refuse_foreign_users(iam: Any, learners: ClassList, owned: set[str], stack: str) -> None:
     """A learner's user that exists outside the stack would fail the stack: say so before anything."""
-    existing = {
-        user["UserName"].lower(): user["UserName"]
-        for page in iam.get_paginator("list_users").paginate()
-        for user in page["Users"]
-    }
+    existing = {name.lower(): name for name in iam_user_names(iam)}
     owned_lower = {name.lower() for name in owned}
     for learner in learners.learners:
         found = existing.get(learner.name.lower())

@@ -136,6 +136,11 @@ def stack_resources(cfn: Any, name: str) -> dict[str, tuple[str, str]]:
     return found
 
 
+def iam_user_names(iam: Any) -> set[str]:
+    """Every IAM user's name in the account (one paginated listing, not a call per user)."""
+    return {user["UserName"] for page in iam.get_paginator("list_users").paginate() for user in page["Users"]}
+
+
 def _wait(check: Callable[[], bool], timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
     pause = FIRST_POLL
