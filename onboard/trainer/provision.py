@@ -21,7 +21,15 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from onboard.classroom import ClassList, class_from_names, key_csv_name, read_class_list, write_kit
+from onboard.classroom import (
+    CA_FILE,
+    TEAM_FILE,
+    ClassList,
+    class_from_names,
+    key_csv_name,
+    read_class_list,
+    write_kit,
+)
 from onboard.errors import OnboardError, UsageError
 from onboard.secrets import Secret
 from onboard.sessionprefs import DOCUMENT_NAME
@@ -214,6 +222,8 @@ def provision(options: ProvisionOptions, progress: Progress) -> ProvisionResult:
 def hand_out_keys(options: ProvisionOptions, iam: Any) -> tuple[LearnerKey, ...]:
     """A key and a kit for each learner who has no key; the others as they are."""
     handed = []
+    # A class lab's own CA goes into each kit, and the kit's team file names it (ca_bundle = "ca.pem").
+    ca_pem = options.team.ca_bundle.read_text(encoding="ascii") if options.team.ca_bundle else None
     for learner in options.learners.learners:
         with aws_call(f"reading {learner.name}'s access keys", PERMISSIONS):
             ids = tuple(
@@ -231,6 +241,7 @@ def hand_out_keys(options: ProvisionOptions, iam: Any) -> tuple[LearnerKey, ...]
             team_text=kit_team_text(options.team, options.kits_dir / learner.name),
             access_key_id=made["AccessKeyId"],
             secret_access_key=Secret(made["SecretAccessKey"]),
+            ca_bundle_pem=ca_pem,
         )
         handed.append(LearnerKey(learner.name, KeyState.CREATED, (made["AccessKeyId"],), kit.folder))
     return tuple(handed)
@@ -238,7 +249,9 @@ def hand_out_keys(options: ProvisionOptions, iam: Any) -> tuple[LearnerKey, ...]
 
 def kit_team_text(team: TeamFile, folder: Path) -> str:
     """The team file as a learner's kit holds it: progress published, so the trainer's report sees it."""
-    return dump_team(replace(team, path=folder / "team.toml", lessons=replace(team.lessons, publish=True)))
+    ca_bundle = folder / CA_FILE if team.ca_bundle else None
+    published = replace(team.lessons, publish=True)
+    return dump_team(replace(team, path=folder / TEAM_FILE, lessons=published, ca_bundle=ca_bundle))
 
 
 def _kit_holding(kits_dir: Path, name: str, key_ids: tuple[str, ...]) -> Path | None:
