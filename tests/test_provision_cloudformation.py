@@ -129,3 +129,48 @@ def test_a_stacks_session_document_is_described_and_read_as_json(lab):  # noqa: 
         assert json.loads(ssm.get_document(Name=document)["Content"]) == content  # moto: a Python repr
     finally:
         lab.client("cloudformation", lab.trainer).delete_stack(StackName=name)
+
+
+def test_a_failed_apply_is_rolled_back_and_reported_with_the_resources_reason(lab, tmp_path):  # noqa: F811
+    from dataclasses import replace
+
+    from helpers import run_onboard
+    from onboard.team import dump_team, load_team
+
+    team_file = tmp_path / "team.toml"
+    team_file.write_text(dump_team(replace(load_team(lab.team_file), path=team_file, team="failing")))
+    iam = lab.client("iam", "lab-admin")
+    taken = iam.create_policy(
+        PolicyName="onboard-class-failing-learner",  # the name the stack's learner policy needs
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Action": "s3:ListAllMyBuckets", "Resource": "*"}],
+            }
+        ),
+    )["Policy"]["Arn"]
+    env = lab.aws_env(tmp_path / "trainer", user=lab.trainer, profile="trainer")
+    env["AWS_PROFILE"] = "trainer"
+    try:
+        ran = run_onboard(
+            "trainer",
+            "provision",
+            "--team",
+            str(team_file),
+            "--learners",
+            "zed,yan",
+            "--apply",
+            "--kits",
+            str(tmp_path / "kits"),
+            env=env,
+            cwd=tmp_path,
+        )
+        assert ran.exit_code == 1, ran.output
+        assert "ended in ROLLBACK_COMPLETE" in ran.output
+        assert "LearnerPolicy: A policy called onboard-class-failing-learner already exists" in ran.output
+        users = {user["UserName"] for user in iam.list_users()["Users"]}
+        assert not {"zed", "yan"} & users, "CloudFormation's rollback removed what the stack had made"
+        assert not (tmp_path / "kits").exists(), "no key or kit for a class whose stack failed"
+    finally:
+        lab.client("cloudformation", lab.trainer).delete_stack(StackName="onboard-class-failing")
+        iam.delete_policy(PolicyArn=taken)

@@ -170,7 +170,7 @@ class LabApplication:
             if protocol is Protocol.S3:
                 self._authorize_copy_source(environ, checked)
             elif checked.service == "cloudformation":
-                answered = self._cloudformation(checked, start_response)
+                answered = self._cloudformation(checked, environ, start_response)
                 if answered is not None:
                     return answered
             elif target.startswith("AmazonSSM.") and operation in SESSION_OPERATIONS:
@@ -218,9 +218,13 @@ class LabApplication:
 
     # --- CloudFormation -------------------------------------------------------------------------------
 
-    def _cloudformation(self, checked: Checked, start_response: StartResponse) -> Iterable[bytes] | None:
+    def _cloudformation(
+        self, checked: Checked, environ: dict[str, Any], start_response: StartResponse
+    ) -> Iterable[bytes] | None:
         """DeleteStack run as CloudFormation runs it (onboard/lab/cloudformation.py), once the caller may."""
         action, params = cloudformation.operation_of(checked.body)
+        if action == "ExecuteChangeSet":
+            return self._execute_change_set(environ, start_response, params.get("StackName", ""))
         if action != "DeleteStack":
             return None
         name = params.get("StackName", "")
@@ -239,6 +243,37 @@ class LabApplication:
             "</DeleteStackResponse>"
         ).encode()
         return respond(start_response, 200, body, "text/xml")
+
+    def _execute_change_set(
+        self, environ: dict[str, Any], start_response: StartResponse, stack: str
+    ) -> Iterable[bytes]:
+        """Forward ExecuteChangeSet; a resource's failure becomes CloudFormation's rollback (roll_back)."""
+        captured: dict[str, Any] = {}
+
+        def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            captured["status"], captured["headers"] = status, headers
+            return lambda data: None
+
+        body = _drain(self.moto_app(environ, capture))
+        status = int(captured.get("status", "500").split()[0])
+        with self._lock:
+            cloudformation.after_stack_request(self.state.account, self.state.region)
+            if status >= 400 and not _is_html(body):
+                code, message = xml_error(body)
+                if cloudformation.roll_back(self.state.account, self.state.region, stack, code, message):
+                    requestlog.note(code=f"{code} (rolled back)")
+                    answer = (
+                        '<ExecuteChangeSetResponse xmlns="http://cloudformation.amazonaws.com/doc/2010-05-15/">'
+                        "<ExecuteChangeSetResult/><ResponseMetadata><RequestId>"
+                        f"{secrets.token_hex(16)}</RequestId></ResponseMetadata></ExecuteChangeSetResponse>"
+                    ).encode()
+                    return respond(start_response, 200, answer, "text/xml")
+        if status >= 400:
+            if _is_html(body):
+                return error_response(start_response, _internal_error(Protocol.QUERY), Protocol.QUERY)
+            requestlog.note(code=error_code(body, captured["headers"]))
+        start_response(captured["status"], captured["headers"])
+        return [body]
 
     # --- forwarding ------------------------------------------------------------------------------------
 

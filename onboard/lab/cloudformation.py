@@ -16,6 +16,8 @@ and ``ssm/models.py``), the lab does what AWS does:
   naming its ``Users``/``Roles``/``Groups`` goes before them, detached from every entity first (the
   resource's delete handler, aws-cloudformation/aws-cloudformation-resource-providers-iam). The lab
   detaches and deletes the stack's managed policies before moto deletes the rest.
+- **A resource failing in ExecuteChangeSet**: moto answers the call with the resource's error and leaves
+  what it made; CloudFormation rolls back (:func:`roll_back`).
 - **DeleteStack with a non-empty bucket**: moto leaves the bucket (and its objects) in place and reports
   the stack deleted. AWS fails that resource ("The bucket you tried to delete is not empty"), leaves the
   stack in DELETE_FAILED with that reason in its events, and deletes nothing else that depends on it
@@ -88,6 +90,60 @@ def delete_stack(account: str, region: str, stack_name: str) -> bool:
                 iam.detach_group_policy(policy.arn, group.name)
         iam.delete_policy(policy.arn)
     return False
+
+
+#: moto's answers to ExecuteChangeSet that are about the request, not about a resource failing.
+REQUEST_ERRORS = frozenset(
+    {
+        "AccessDenied",
+        "ValidationError",
+        "ChangeSetNotFound",
+        "InvalidChangeSetStatus",
+        "InsufficientCapabilities",
+    }
+)
+
+
+def roll_back(account: str, region: str, stack_name: str, code: str, message: str) -> bool:
+    """After moto failed a resource while executing a change set: what CloudFormation does instead.
+
+    moto answers ExecuteChangeSet with the failed resource's error and leaves what it had made in place
+    (probed: a user made before a policy whose name was taken stayed, the stack in REVIEW_IN_PROGRESS).
+    CloudFormation accepts the call, marks the resource CREATE_FAILED with the reason, deletes what it had
+    made and ends in ROLLBACK_COMPLETE (CloudFormation User Guide, "Stack failure options"). True when the
+    lab did so (the caller then answers ExecuteChangeSet as accepted).
+    """
+    from moto.cloudformation.models import Event
+
+    stack = _live_stack(account, region, stack_name)
+    if stack is None or code in REQUEST_ERRORS:
+        return False
+    template = stack.resource_map._resource_json_map
+    made = _resources(stack)
+    failed = next((logical for logical in template if logical not in made), stack.name)
+
+    def event(logical: str, status: str, reason: str | None = None) -> None:
+        kind = template.get(logical, {}).get("Type", "AWS::CloudFormation::Stack")
+        physical = stack.stack_id if logical == stack.name else ""
+        stack.events.append(Event(stack.stack_id, stack.name, logical, physical, kind, status, reason, None))
+
+    event(failed, "CREATE_FAILED", f"{message} (Service: {code})")
+    stack._add_stack_event(
+        "ROLLBACK_IN_PROGRESS",
+        resource_status_reason=f"The following resource(s) failed to create: [{failed}].",
+    )
+    delete_stack(account, region, stack.stack_id)  # the managed policies first, as for a deletion
+    try:
+        stack.resource_map.delete()
+    except Exception as error:  # what could not be deleted stays, as in AWS's ROLLBACK_FAILED
+        stack._add_stack_event("ROLLBACK_FAILED", resource_status_reason=str(error))
+        stack.status = "ROLLBACK_FAILED"
+        return True
+    for logical in made:
+        event(logical, "DELETE_COMPLETE")
+    stack._add_stack_event("ROLLBACK_COMPLETE")
+    stack.status = "ROLLBACK_COMPLETE"
+    return True
 
 
 def after_stack_request(account: str, region: str) -> None:
