@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import zipfile
 
 import pytest
@@ -40,3 +41,28 @@ def test_thirty_kits_each_hold_only_their_learners_key(classlab):
         assert shown in (classlab.kit(name) / "WELCOME.txt").read_text()
     # The trainer's keys are in the state folder's credentials only.
     assert (classlab.paths.credentials_csv(classlab.trainer)).stat().st_mode & 0o777 == 0o600
+
+
+def test_thirty_learners_open_sessions_in_turn_each_at_once(classlab):
+    """Every opening of the wss data channel completes (with TLS 1.3 on the asyncio server, some waited
+    until the client gave up)."""
+    from smclient import SessionClient
+
+    from onboard.lab.control import client_tls
+
+    tls = client_tls(classlab.paths, classlab.endpoint_url)
+    targets = list(classlab.instances.values())
+    opened = []
+    try:
+        for n, (name, _) in enumerate(CLASS):
+            answer = classlab.client("ssm", name).start_session(Target=targets[n % len(targets)])
+            started = time.monotonic()
+            client = SessionClient.open(answer["StreamUrl"], answer["TokenValue"], tls=tls)
+            opened.append(client)
+            client.handshake()
+            client.read_until(b"$ ", timeout=30)
+            took = time.monotonic() - started
+            assert took < 10, f"{name}'s session took {took:.1f} s to open"
+    finally:
+        for client in opened:
+            client.close()

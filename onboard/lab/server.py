@@ -260,7 +260,7 @@ class LabServer:
             host=self.host,
             port=0,
             known_secrets=self._known_secrets,
-            tls=self.tls.server_context() if self.tls else None,
+            tls=self.tls.data_channel_context() if self.tls else None,
         )
         self.channel.start()
         self.state.stream_url = self.channel.stream_url
