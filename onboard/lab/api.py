@@ -237,42 +237,28 @@ class LabApplication:
             answered = cloudformation.delete_stack(self.state.account, self.state.region, name)
         if not answered:
             return None
-        body = (
-            '<DeleteStackResponse xmlns="http://cloudformation.amazonaws.com/doc/2010-05-15/">'
-            f"<ResponseMetadata><RequestId>{secrets.token_hex(16)}</RequestId></ResponseMetadata>"
-            "</DeleteStackResponse>"
-        ).encode()
-        return respond(start_response, 200, body, "text/xml")
+        return respond(start_response, 200, cloudformation.accepted("DeleteStack"), "text/xml")
 
     def _execute_change_set(
         self, environ: dict[str, Any], start_response: StartResponse, stack: str
     ) -> Iterable[bytes]:
         """Forward ExecuteChangeSet; a resource's failure becomes CloudFormation's rollback (roll_back)."""
-        captured: dict[str, Any] = {}
+        held: dict[str, Any] = {}
 
-        def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
-            captured["status"], captured["headers"] = status, headers
+        def hold(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            held["status"], held["headers"] = status, headers
             return lambda data: None
 
-        body = _drain(self.moto_app(environ, capture))
-        status = int(captured.get("status", "500").split()[0])
+        body = _drain(self._forward(environ, hold, Protocol.QUERY))
         with self._lock:
             cloudformation.after_stack_request(self.state.account, self.state.region)
-            if status >= 400 and not _is_html(body):
-                code, message = xml_error(body)
-                if cloudformation.roll_back(self.state.account, self.state.region, stack, code, message):
-                    requestlog.note(code=f"{code} (rolled back)")
-                    answer = (
-                        '<ExecuteChangeSetResponse xmlns="http://cloudformation.amazonaws.com/doc/2010-05-15/">'
-                        "<ExecuteChangeSetResult/><ResponseMetadata><RequestId>"
-                        f"{secrets.token_hex(16)}</RequestId></ResponseMetadata></ExecuteChangeSetResponse>"
-                    ).encode()
-                    return respond(start_response, 200, answer, "text/xml")
-        if status >= 400:
-            if _is_html(body):
-                return error_response(start_response, _internal_error(Protocol.QUERY), Protocol.QUERY)
-            requestlog.note(code=error_code(body, captured["headers"]))
-        start_response(captured["status"], captured["headers"])
+            failed = int(held["status"].split()[0]) >= 400
+            if failed and cloudformation.roll_back(
+                self.state.account, self.state.region, stack, *xml_error(body)
+            ):
+                requestlog.note(code="rolled back")
+                return respond(start_response, 200, cloudformation.accepted("ExecuteChangeSet"), "text/xml")
+        start_response(held["status"], held["headers"])
         return [body]
 
     # --- forwarding ------------------------------------------------------------------------------------

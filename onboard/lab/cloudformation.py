@@ -36,6 +36,17 @@ STACK_RUNNING_OPERATIONS = frozenset({"CreateStack", "UpdateStack", "ExecuteChan
 BUCKET_NOT_EMPTY = "The bucket you tried to delete is not empty"
 
 
+def accepted(action: str) -> bytes:
+    """CloudFormation's answer to ``action`` when it accepts the request (the work goes on in the stack)."""
+    import secrets
+
+    return (
+        f'<{action}Response xmlns="http://cloudformation.amazonaws.com/doc/2010-05-15/">'
+        f"<{action}Result/><ResponseMetadata><RequestId>{secrets.token_hex(16)}</RequestId>"
+        f"</ResponseMetadata></{action}Response>"
+    ).encode()
+
+
 def operation_of(body: bytes | None) -> tuple[str, dict[str, str]]:
     """The query request's Action and its other parameters (first value of each)."""
     fields = parse_qs((body or b"").decode("utf-8", errors="replace"))
