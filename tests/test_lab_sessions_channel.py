@@ -296,6 +296,28 @@ def test_unacknowledged_output_is_resent(channel_lab):
         assert json.loads(ack.payload)["AcknowledgedMessageSequenceNumber"] == 0
 
 
+def test_a_port_session_hears_nothing_between_handshake_complete_and_its_first_connection(channel_lab):
+    """The official plugin (1.2.0.0, portsession.go Initialize) installs its port handler on HandshakeComplete
+    before its smux client exists; a message arriving in between dereferences the missing client and the
+    panic ends its websocket reader for good (websocketchannel.go recovers it): the first GET through the
+    tunnel then never gets its answer. AWS's agent acknowledges the HandshakeResponse as it takes it
+    (datachannel.go handleStreamDataMessage) while PerformHandshake sends HandshakeComplete after it: so the
+    acknowledgement comes first, and after HandshakeComplete nothing comes until the plugin sends."""
+    answer = channel_lab.start_session(document="AWS-StartPortForwardingSession", portNumber="8888")
+    with _open(channel_lab, answer["SessionId"], answer["TokenValue"]) as connection:
+        _handshake(connection)
+        ack, complete = _first_message(connection), _first_message(connection)
+        assert ack.message_type == protocol.ACKNOWLEDGE
+        assert json.loads(ack.payload)["AcknowledgedMessageSequenceNumber"] == 0
+        assert (complete.message_type, complete.payload_type) == (
+            protocol.OUTPUT_STREAM,
+            PayloadType.HANDSHAKE_COMPLETE,
+        )
+        connection.send(protocol.acknowledge(complete).encode())
+        with pytest.raises(TimeoutError):
+            connection.recv(timeout=1)
+
+
 def _handshake(connection) -> None:
     """The client's side of the handshake, on a raw websocket."""
     request = _first_message(connection)

@@ -105,6 +105,9 @@ class _Channel:
     #: The client's terminal size, if it said it before the shell started.
     size: tuple[int, int] | None = None
     handshake_started: float = 0.0
+    #: The client's HandshakeResponse was taken; HandshakeComplete follows its acknowledgement.
+    handshake_answered: bool = False
+    #: HandshakeComplete was sent and the session started.
     handshake_done: bool = False
     client_id: str = ""
     last_input: float = field(default_factory=time.monotonic)
@@ -340,8 +343,26 @@ class DataChannelServer:
             channel.input_refused = False
         await self._acknowledge(channel, message)
         if arrival is Arrival.NEXT:
+            await self._complete_handshake(channel)
             for held in channel.incoming.advance():
                 await self._take(channel, held, room_or_not=True)
+                await self._complete_handshake(channel)  # a held HandshakeResponse was acknowledged when held
+
+    async def _complete_handshake(self, channel: _Channel) -> None:
+        """Once the HandshakeResponse is taken and acknowledged: HandshakeComplete, then the session starts.
+
+        Never before that acknowledgement, as on AWS, where the agent's reader acknowledges the response
+        as it takes it and its handshake routine sends HandshakeComplete after (datachannel.go,
+        handleStreamDataMessage and PerformHandshake): the official plugin (1.2.0.0) installs a port
+        session's handler on HandshakeComplete before its smux client exists, and a message arriving in
+        between ends its websocket reader (portsession.go Initialize, muxportforwarding.go IsStreamNotSet).
+        """
+        if not channel.handshake_answered or channel.handshake_done:
+            return
+        channel.handshake_done = True
+        elapsed = time.monotonic() - channel.handshake_started
+        await self._send_stream(channel, protocol.handshake_complete(elapsed), PayloadType.HANDSHAKE_COMPLETE)
+        self._start_shell(channel)
 
     async def _acknowledge(self, channel: _Channel, message: ClientMessage) -> None:
         if channel.connection is not None:
@@ -352,13 +373,7 @@ class DataChannelServer:
         not acknowledged). Held messages were acknowledged already: they are taken ``room_or_not``."""
         kind = message.payload_type
         if kind == PayloadType.HANDSHAKE_RESPONSE:
-            if not channel.handshake_done:
-                channel.handshake_done = True
-                elapsed = time.monotonic() - channel.handshake_started
-                await self._send_stream(
-                    channel, protocol.handshake_complete(elapsed), PayloadType.HANDSHAKE_COMPLETE
-                )
-                self._start_shell(channel)
+            channel.handshake_answered = True
         elif kind == PayloadType.OUTPUT:
             channel.last_input = time.monotonic()
             if not room_or_not and not await self._room_for_input(channel):
