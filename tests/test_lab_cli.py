@@ -223,6 +223,27 @@ def test_a_killed_lab_is_detected_and_a_new_one_starts(isolated_home, started_pi
     assert run_onboard("lab", "status").exit_code == 4
 
 
+def test_a_lab_started_in_a_folder_holding_an_onboard_package_runs_the_installed_one(
+    isolated_home, started_pids, tmp_path
+):
+    # `python -m` puts the working folder first on the import path: the lab must not run what is there.
+    folder = tmp_path / "a-checkout"
+    (folder / "onboard").mkdir(parents=True)
+    (folder / "onboard" / "__init__.py").write_text("raise SystemExit('a planted onboard package ran')\n")
+    installed = Path(sys.executable).with_name("onboard")  # the console script, as a user runs it
+    done = subprocess.run(
+        [str(installed), "lab", "up", "--detach", "--json"],
+        capture_output=True,
+        text=True,
+        cwd=folder,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    started_pids.append(json.loads(done.stdout)["data"]["pid"])
+    assert "planted" not in LabPaths(state_dir(isolated_home)).log_file.read_text()
+    assert run_onboard("lab", "down").exit_code == 0
+
+
 def test_two_users_labs_never_share_state(tmp_path, started_pids):
     homes = [tmp_path / "u1", tmp_path / "u2"]
     envs = []
@@ -415,10 +436,16 @@ def test_a_busy_preferred_port_makes_the_lab_take_a_free_one(started_pids):
 
     squatter = socket.socket()
     try:
-        # Another lab of this test run may hold it already: busy either way.
-        with contextlib.suppress(OSError):
-            squatter.bind(("127.0.0.1", PREFERRED_PORT))
-            squatter.listen()
+        # Another lab of this test run may hold it already: busy either way, unless that lab is on its way
+        # down (a test before this one just stopped it), so keep trying for a while.
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                squatter.bind(("127.0.0.1", PREFERRED_PORT))
+                squatter.listen()
+                break
+            except OSError:
+                time.sleep(0.1)
         ran = run_onboard("lab", "up", "--detach", "--json")
         assert ran.exit_code == 0, ran.output
         data = ran.json()["data"]

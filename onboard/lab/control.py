@@ -83,7 +83,7 @@ def _server_args(
     classroom: ClassMode | None,
     class_file: Path | None,
 ) -> list[str]:
-    args = ["--state", str(paths.root), "--plugin", plugin]
+    args = ["--state", str(paths.root.resolve()), "--plugin", plugin]
     if port is not None:
         args += ["--port", str(port)]
     if classroom is not None:
@@ -171,6 +171,10 @@ def start_detached(
             start_new_session=True,
             close_fds=True,
             env=env,
+            # `python -m` puts its working folder first on the import path: started from a folder holding an
+            # `onboard` package (a checkout, a download), the lab would run that code. Its own state folder
+            # holds none.
+            cwd=paths.root,
             # On Windows the same detachment: no console, its own process group (Ctrl-C does not reach it).
             creationflags=_DETACHED_FLAGS,
         )
