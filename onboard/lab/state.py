@@ -30,7 +30,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from onboard.awsconfig import console_csv
 from onboard.errors import EnvironmentProblem
 from onboard.fileio import HeldLock
 from onboard.lab.sandbox import Isolation
@@ -140,6 +139,9 @@ def admin_secret(paths: LabPaths, *, create: bool = False) -> str | None:
 
 def write_credentials_csv(path: Path, access_key_id: str, secret_access_key: Secret) -> None:
     """An IAM-console-style access key CSV (what `onboard setup --credentials-csv` reads), 0600."""
+    # Here, not at the top: the awsconfig package costs every `onboard lab` command ~25 ms to import.
+    from onboard.awsconfig import console_csv
+
     write_private(path, console_csv(access_key_id, secret_access_key))
 
 
