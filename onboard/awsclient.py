@@ -127,16 +127,23 @@ def client(service: str, settings: ClientSettings, *, from_session: boto3.Sessio
 
 def clients(settings: ClientSettings) -> Callable[[str], Any]:
     """Clients of one session, one per service, made on first use: for commands that call several
-    services (a session per client loads botocore's data and the credentials again, seconds in all)."""
+    services (a session per client loads botocore's data and the credentials again, seconds in all).
+
+    Safe from several threads: a boto3 session must not make two clients at once, so they are made under
+    one lock (the clients themselves are thread-safe)."""
+    import threading
+
     made: dict[str, Any] = {}
     shared: list[boto3.Session] = []
+    lock = threading.Lock()
 
     def get(service: str) -> Any:
-        if service not in made:
-            if not shared:
-                shared.append(session(settings))
-            made[service] = client(service, settings, from_session=shared[0])
-        return made[service]
+        with lock:
+            if service not in made:
+                if not shared:
+                    shared.append(session(settings))
+                made[service] = client(service, settings, from_session=shared[0])
+            return made[service]
 
     return get
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from onboard.awsclient import ClientSettings, client, session
+from onboard.awsclient import ClientSettings, clients
 from onboard.team import DEFAULT_PROFILE, TeamFile, find_team
 
 
@@ -22,9 +22,10 @@ class Reach:
     team: TeamFile | None
     profile: str
     settings: ClientSettings
-    _clients: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
-    #: boto3 sessions are not safe to make clients from in two threads at once.
-    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False, compare=False)
+    _clients: Callable[[str], Any] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_clients", clients(self.settings))
 
     @classmethod
     def create(cls, profile: str | None = None, team: str | None = None) -> Reach:
@@ -39,14 +40,7 @@ class Reach:
         return cls(team_file, chosen, settings)
 
     def client(self, service: str) -> Any:
-        with self._lock:
-            made = self._clients.get(service)
-            if made is None:
-                shared = self._clients.get("")
-                if shared is None:
-                    shared = self._clients[""] = session(self.settings)
-                made = self._clients[service] = client(service, self.settings, from_session=shared)
-            return made
+        return self._clients(service)
 
 
 def error_code(error: Any) -> str:
