@@ -395,7 +395,10 @@ class DataChannelServer:
         try:
             if ports.is_port_session(channel.session):
                 channel.shell = ports.PortSession(
-                    channel.instance, channel.session, channel.instance.agent_version
+                    channel.instance,
+                    channel.session,
+                    channel.instance.agent_version,
+                    neighbours=self.instances.values(),
                 )
             else:
                 channel.shell = ShellProcess(channel.instance, channel.session, cols, rows)

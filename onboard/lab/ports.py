@@ -28,6 +28,7 @@ import socket
 import socketserver
 import tempfile
 import threading
+from collections.abc import Iterable
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
@@ -154,22 +155,38 @@ def _name_of(instance: LabInstance, port: int) -> str | None:
 APPLICATIONS = Applications()
 
 
+def _host_seen_from(
+    instance: LabInstance, host: str, neighbours: Iterable[LabInstance]
+) -> LabInstance | None:
+    """The lab instance ``host`` names as seen from ``instance``: the agent dials the remote-host
+    document's ``host`` from the instance, so ``localhost`` is the instance itself and another instance
+    is reached by its private address or DNS name, as in a VPC."""
+    if host.lower() in _THIS_INSTANCE:
+        return instance
+    return next((peer for peer in (instance, *neighbours) if peer.answers_to(host)), None)
+
+
 # ------------------------------------------------------------------------------------ the session
 
 
 class PortSession:
     """The agent's side of one port session; the data channel reads and writes :attr:`output_fd`."""
 
-    def __init__(self, instance: LabInstance, session: LabSession, agent_version: str) -> None:
+    def __init__(
+        self,
+        instance: LabInstance,
+        session: LabSession,
+        agent_version: str,
+        neighbours: Iterable[LabInstance] = (),
+    ) -> None:
         properties = session_properties(session)
         try:
             port = int(properties["portNumber"])
         except ValueError:
             raise ValueError(f"portNumber {properties['portNumber']!r} is not a port") from None
-        host = properties.get("host", "localhost")
-        # Another host behind the instance: the lab has none, so every connection is refused, as a
-        # database that is not there refuses.
-        self.destination = APPLICATIONS.address(instance, port) if host in _THIS_INSTANCE else None
+        reached = _host_seen_from(instance, properties.get("host", "localhost"), neighbours)
+        # A host nobody in the lab answers to refuses every connection, as a database that is not there.
+        self.destination = APPLICATIONS.address(reached, port) if reached is not None else None
         self.multiplexed = smux.agent_multiplexes(agent_version)
         self._outer, self._inner = socket.socketpair()
         self._outer.setblocking(False)

@@ -391,6 +391,7 @@ def lab_instance(
         role_session_token=token,
         platform_name=spec.platform,
         hostname=spec.hostname,
+        private_ip=spec.private_ip,
         services=spec.services,
         agent_version=spec.agent_version,
     )

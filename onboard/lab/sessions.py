@@ -108,6 +108,8 @@ class LabInstance:
     role_session_token: Secret | None = None
     platform_name: str = "Amazon Linux"
     hostname: str = ""
+    #: Its address in the lab's VPC: what a port session to a remote host behind another instance dials.
+    private_ip: str = ""
     #: Its web applications, (name, port): what a port session to it reaches (onboard.lab.ports).
     services: tuple[tuple[str, int], ...] = ()
     #: The version its SSM agent reports in each session's handshake (the plugin picks how it forwards
@@ -118,6 +120,15 @@ class LabInstance:
 
     def home_of(self, user: str) -> Path:
         return self.root / "home" / user
+
+    def answers_to(self, host: str) -> bool:
+        """Whether ``host`` names this instance in its VPC: its private address or private DNS name
+        (``ip-10-0-1-23``, with ``.ec2.internal`` in us-east-1, ``.<region>.compute.internal`` elsewhere)."""
+        if not self.private_ip:
+            return False
+        name = "ip-" + self.private_ip.replace(".", "-")
+        domain = "ec2.internal" if self.region == "us-east-1" else f"{self.region}.compute.internal"
+        return host.lower().rstrip(".") in (self.private_ip, name, f"{name}.{domain}")
 
 
 @dataclass
