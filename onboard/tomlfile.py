@@ -39,10 +39,13 @@ def read_text(path: Path, what: str, error: type[UsageError] = UsageError, *, fr
             f"{what} {path} cannot be read: {unreadable.strerror or unreadable}",
             f"Check the path (ls -l {path}).",
         ) from None
+    # Checked on the descriptor, before it becomes a file object: os.fdopen itself refuses a folder with
+    # IsADirectoryError.
+    info = os.fstat(descriptor)
+    if not stat.S_ISREG(info.st_mode):
+        os.close(descriptor)
+        raise error(f"{what} {path} is not a regular file", "Give the path of the file itself.")
     with os.fdopen(descriptor, "rb") as handle:
-        info = os.fstat(handle.fileno())
-        if not stat.S_ISREG(info.st_mode):
-            raise error(f"{what} {path} is not a regular file", "Give the path of the file itself.")
         if info.st_size > MAX_BYTES:
             raise error(
                 f"{what} {path} is {info.st_size} bytes; it can be at most {MAX_BYTES}",

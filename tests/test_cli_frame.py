@@ -238,6 +238,28 @@ def test_an_invalid_value_exits_with_the_usage_code_and_a_json_error(args, capsy
     assert body["command"] == ".".join(word for word in args[:2] if not word.startswith("-"))
 
 
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["setup", "--yes", "--no-plugin", "--no-aws-cli"],
+        ["doctor"],
+        ["plugin", "install"],
+        ["lesson", "list"],
+        ["trainer", "policy"],
+        ["hosts", "alias", "web", "i-0123456789abcdef0"],
+    ],
+    ids=" ".join,
+)
+def test_a_folder_named_as_the_team_file_is_a_usage_error_not_a_bug(args, tmp_path, capsys):
+    folder = tmp_path / "kit"
+    folder.mkdir()
+    code = main([*args, "--team", str(folder), "--json"])
+    body = json.loads(capsys.readouterr().out)
+    assert code == ExitCode.USAGE, body
+    assert "internal error" not in body["error"]["message"]
+    assert f"{folder} is not a regular file" in body["error"]["message"]
+
+
 def test_without_json_a_usage_error_is_click_usage_text_on_stderr():
     ran = run_onboard("doctor", "--bogus")
     assert ran.exit_code == ExitCode.USAGE
