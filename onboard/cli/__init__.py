@@ -2,7 +2,8 @@
 
 Each command group lives in its own module under ``onboard/cli/`` and imports its logic inside the
 command function, so ``onboard --help`` and ``onboard --version`` load neither boto3, questionary nor
-moto. :func:`main` is the only place where errors become messages and exit codes.
+moto; only the module of the command a command line names is imported and built (``COMMANDS``).
+:func:`main` is the only place where errors become messages and exit codes.
 """
 
 from __future__ import annotations
@@ -13,11 +14,33 @@ from typing import Annotated, Optional
 import typer
 
 from onboard import __version__
-from onboard.cli import connect, doctor, forward, hosts, lab, lesson, plugin, setup, trainer, transfer
-from onboard.cli._common import Environment, click_exceptions, command_name, record_invocations
+from onboard.cli._common import Environment, click_exceptions, command_name
+from onboard.cli._tree import LazyGroup, record_invocations
 from onboard.errors import ExitCode, OnboardError, UsageError
 
+# The commands and command groups, in the order --help lists them: each a typer app (a group) or a
+# command function in a module under onboard/cli/. Every command records its name and --json as it
+# starts (record_invocations), so adding a line here is all a new group needs.
+COMMANDS = {
+    "setup": "onboard.cli.setup:setup_command",
+    "doctor": "onboard.cli.doctor:doctor_command",
+    "connect": "onboard.cli.connect:connect_command",
+    "forward": "onboard.cli.forward:forward_command",
+    "plugin": "onboard.cli.plugin:app",
+    "lab": "onboard.cli.lab:app",
+    "lesson": "onboard.cli.lesson:app",
+    "trainer": "onboard.cli.trainer:app",
+    "hosts": "onboard.cli.hosts:app",
+    "transfer": "onboard.cli.transfer:app",
+}
+
+
+class _Commands(LazyGroup):
+    where = COMMANDS
+
+
 app = typer.Typer(
+    cls=_Commands,
     name="onboard",
     help=(
         "Get onto AWS Session Manager: install the plugin, write the ssm profile, practise in graded "
@@ -53,21 +76,6 @@ def _root(
     # main() takes --debug out of the arguments itself; the option is declared here for --help.
 
 
-# The command groups. Each is a module under onboard/cli/ with a typer app (or one command function);
-# main() makes every command below record its name and --json (record_invocations), so adding a line
-# here is all a new group needs.
-app.add_typer(plugin.app, name="plugin")
-app.command("setup")(setup.setup_command)
-app.add_typer(lab.app, name="lab")
-app.add_typer(lesson.app, name="lesson")
-app.command("doctor")(doctor.doctor_command)
-app.add_typer(trainer.app, name="trainer")
-app.add_typer(hosts.app, name="hosts")
-app.command("connect")(connect.connect_command)
-app.add_typer(transfer.app, name="transfer")
-app.command("forward")(forward.forward_command)
-
-
 def main(argv: list[str] | None = None, *, cli: typer.Typer | None = None) -> int:
     """Run onboard (or a test's typer ``cli``) with ``argv`` (default: sys.argv); return the exit code."""
     from typer.main import get_command
@@ -78,7 +86,7 @@ def main(argv: list[str] | None = None, *, cli: typer.Typer | None = None) -> in
     # --debug is honoured anywhere on the line (`onboard plugin install --debug`), not only first.
     env = Environment(debug="--debug" in args)
     args = [arg for arg in args if arg != "--debug"]
-    command = record_invocations(get_command(cli or app), env)
+    command = record_invocations(get_command(cli or app))
     try:
         result = command.main(args=args, prog_name="onboard", standalone_mode=False, obj=env)
     except OnboardError as error:

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn, Optional
+from typing import TYPE_CHECKING, Annotated, NoReturn, Optional
 
 import typer
 
@@ -15,9 +13,11 @@ import typer
 try:
     from typer._click import core as click_core
     from typer._click import exceptions as click_exceptions
+    from typer._click.globals import get_current_context
 except ImportError:  # pragma: no cover - depends on the installed typer
-    from click import core as click_core  # type: ignore[no-redef]
+    from click import core as click_core  # type: ignore[no-redef]  # noqa: F401
     from click import exceptions as click_exceptions  # type: ignore[no-redef]  # noqa: F401
+    from click.globals import get_current_context  # type: ignore[no-redef]  # noqa: F401
 
 if TYPE_CHECKING:
     from onboard.output import Outcome
@@ -27,9 +27,10 @@ if TYPE_CHECKING:
 class Environment:
     """One run of onboard: what :func:`onboard.cli.main` needs to report an error as the command was asked.
 
-    ``main()`` creates one per run, has :func:`record_invocations` fill in ``command`` and ``as_json``
-    as a command starts (so no command has to remember to), and hands it to click as the root
-    context's ``obj``: a command that needs it takes a ``typer.Context`` and reads ``ctx.obj``.
+    ``main()`` creates one per run and hands it to click as the root context's ``obj``; every command
+    fills in ``command`` and ``as_json`` as it starts (:func:`onboard.cli._tree.record_invocations`, so
+    no command has to remember to). A command that needs it takes a ``typer.Context`` and reads
+    ``ctx.obj``.
     """
 
     debug: bool = False
@@ -42,37 +43,6 @@ class Environment:
 def command_name(words: list[str]) -> str:
     """ "lab.init-world" for ``onboard lab init-world`` (the words after the program name)."""
     return ".".join(words) or "onboard"
-
-
-def record_invocations(
-    command: click_core.Command, env: Environment, path: tuple[str, ...] = ()
-) -> click_core.Command:
-    """Make every command under ``command`` record its name and --json in ``env`` as it starts.
-
-    :func:`onboard.cli.main` applies it to the whole command tree it runs, so a command or command
-    group added anywhere (``app.add_typer``, ``app.command``) is covered without doing anything.
-    """
-    children = getattr(command, "commands", None)
-    if children is not None:  # a group: its own callback runs before a command is chosen
-        for name, child in children.items():
-            record_invocations(child, env, (*path, name))
-    elif command.callback is not None:
-        # Whatever the command calls its --json parameter (JsonOption names it as_json).
-        json_param = next((param.name for param in command.params if "--json" in param.opts), None)
-        command.callback = _recording(command.callback, env, command_name(list(path)), json_param)
-    return command
-
-
-def _recording(
-    callback: Callable[..., Any], env: Environment, name: str, json_param: str | None
-) -> Callable[..., Any]:
-    @functools.wraps(callback)
-    def run(*args: Any, **params: Any) -> Any:
-        env.command = name
-        env.as_json = bool(params.get(json_param)) if json_param else False
-        return callback(*args, **params)
-
-    return run
 
 
 # typer reads option annotations at runtime: Optional[...] keeps them valid on Python 3.10.
