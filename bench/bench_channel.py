@@ -39,8 +39,8 @@ def _ssm(paths, state, learner: str):
 
     key_id, secret = read_credentials_csv(paths.credentials_csv(learner))
     return boto3.Session(
-        aws_access_key_id=key_id, aws_secret_access_key=secret.reveal(), region_name=state["world"]["region"]
-    ).client("ssm", endpoint_url=state["endpoint_url"], config=Config(retries={"max_attempts": 1}))
+        aws_access_key_id=key_id, aws_secret_access_key=secret.reveal(), region_name=state.world.region
+    ).client("ssm", endpoint_url=state.endpoint_url, config=Config(retries={"max_attempts": 1}))
 
 
 def _session(ssm, target: str, **options) -> SessionClient:
@@ -137,7 +137,7 @@ def run() -> list[Figure]:
     with tempfile.TemporaryDirectory(prefix="onboard-bench-channel-") as folder:
         paths, state, _ = start_lab(Path(folder), ["alice", "bob", "mallory"])
         try:
-            instances = state["world"]["instances"]
+            instances = state.world.instances
             home = Path(paths.instances_dir) / instances["jupyter"] / "home" / "ssm-user"
             rates: list[float] = []
             echoes: list[float] = []
@@ -183,11 +183,11 @@ def run() -> list[Figure]:
 
             mallory = _ssm(paths, state, "mallory")
             growth = []
-            baseline = _rss_mb(state["pid"])
+            baseline = _rss_mb(state.pid)
             for _ in range(FLOODS):  # growth since before the first flood, so none hides behind another
                 _flood(mallory, instances["jupyter"])
                 time.sleep(1)
-                growth.append(_rss_mb(state["pid"]) - baseline)
+                growth.append(_rss_mb(state.pid) - baseline)
             grown = statistics.median(growth)
             figures.append(
                 Figure(

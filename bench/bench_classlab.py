@@ -56,12 +56,12 @@ def _ssm(paths, state, learner: str):
 
     key_id, secret = read_credentials_csv(paths.credentials_csv(learner))
     return boto3.Session(
-        aws_access_key_id=key_id, aws_secret_access_key=secret.reveal(), region_name=state["world"]["region"]
+        aws_access_key_id=key_id, aws_secret_access_key=secret.reveal(), region_name=state.world.region
     ).client(
         "ssm",
-        endpoint_url=state["endpoint_url"],
+        endpoint_url=state.endpoint_url,
         config=Config(retries={"max_attempts": 1}),
-        verify=str(ca_bundle(paths, state["endpoint_url"])),
+        verify=str(ca_bundle(paths, state.endpoint_url)),
     )
 
 
@@ -70,7 +70,7 @@ def _session(paths, state, learner: str, target: str) -> SessionClient:
 
     answer = _ssm(paths, state, learner).start_session(Target=target)
     client = SessionClient.open(
-        answer["StreamUrl"], answer["TokenValue"], tls=client_tls(paths, state["endpoint_url"])
+        answer["StreamUrl"], answer["TokenValue"], tls=client_tls(paths, state.endpoint_url)
     )
     client.handshake()
     client.read_until(PROMPT, timeout=30)
@@ -149,7 +149,7 @@ def run() -> list[Figure]:
     with tempfile.TemporaryDirectory(prefix="onboard-bench-classlab-") as folder:
         paths, state = _start(Path(folder))
         try:
-            targets = list(state["world"]["instances"].values())
+            targets = list(state.world.instances.values())
             alone, together, memory = [], [], []
             clients = [
                 _session(paths, state, learner, targets[n % len(targets)])
@@ -159,7 +159,7 @@ def run() -> list[Figure]:
                 _typing_round(clients[:1])  # warm up
                 for _ in range(RUNS):
                     alone.append(_p99(_typing_round(clients[:1])))
-                    meter = _Meter(state["pid"], after=TYPING_SECONDS / 2)
+                    meter = _Meter(state.pid, after=TYPING_SECONDS / 2)
                     together.append(_p99(_typing_round(clients)))
                     memory.append(meter.result())
             finally:

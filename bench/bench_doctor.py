@@ -73,9 +73,9 @@ def run() -> list[Figure]:
         raise
     mute = socket.socket()
     try:
-        world = state["world"]
-        key_id, secret = read_credentials_csv(paths.credentials_csv(world["learners"][0]))
-        _learner_home(env, paths.team_file, state["endpoint_url"], world["region"], (key_id, secret.reveal()))
+        world = state.world
+        key_id, secret = read_credentials_csv(paths.credentials_csv(world.learners[0]))
+        _learner_home(env, paths.team_file, state.endpoint_url, world.region, (key_id, secret.reveal()))
         env["ONBOARD_TEAM"] = str(paths.team_file)
         sts_ms, doctor_ms = _interleaved_ms(
             [
@@ -88,7 +88,7 @@ def run() -> list[Figure]:
         mute.bind(("127.0.0.1", 0))
         mute.listen(64)  # accepts into the backlog, never reads: a port that never answers
         (home / ".aws" / "config").write_text(
-            f"[profile ssm]\nregion = {world['region']}\nendpoint_url = http://127.0.0.1:{mute.getsockname()[1]}\n"
+            f"[profile ssm]\nregion = {world.region}\nendpoint_url = http://127.0.0.1:{mute.getsockname()[1]}\n"
         )
         (unreachable_ms,) = _interleaved_ms([[str(VENV_BIN / "onboard"), "doctor"]], env, runs=3)
     finally:

@@ -98,9 +98,7 @@ def run(parts: tuple[str, ...] = ("connect", "transfer", "forward")) -> list[Fig
                 ONBOARD_TEAM=str(paths.team_file),
                 TERM="xterm",
             )
-            bench = _Bench(
-                root, learner, state["world"]["instances"]["jupyter"], state["world"]["transfer_bucket"]
-            )
+            bench = _Bench(root, learner, state.world.instances["jupyter"], state.world.transfer_bucket)
             for part in parts:
                 figures.extend(measure[part](bench))
         finally:

@@ -88,13 +88,12 @@ def run() -> list[Figure]:
     try:
         reset_seconds = statistics.median(_onboard(env, "lab", "reset") for _ in range(3))
         state = read_state(paths)
+        assert state is not None, "the lab wrote no lab.json"
         key_id, secret = read_credentials_csv(paths.credentials_csv("learner01"))
-        through_layer = _median_call_ms(
-            _sts(state["endpoint_url"], key_id, secret.reveal(), state["world"]["region"])
-        )
+        through_layer = _median_call_ms(_sts(state.endpoint_url, key_id, secret.reveal(), state.world.region))
         moto, moto_endpoint = _plain_moto(env)
         try:
-            straight = _median_call_ms(_sts(moto_endpoint, key_id, secret.reveal(), state["world"]["region"]))
+            straight = _median_call_ms(_sts(moto_endpoint, key_id, secret.reveal(), state.world.region))
         finally:
             moto.terminate()
             moto.wait()

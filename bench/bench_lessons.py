@@ -28,9 +28,9 @@ def _client(state, paths, user: str, service: str):
 
     key_id, secret = read_credentials_csv(paths.credentials_csv(user))
     session = boto3.Session(
-        aws_access_key_id=key_id, aws_secret_access_key=secret.reveal(), region_name=state["world"]["region"]
+        aws_access_key_id=key_id, aws_secret_access_key=secret.reveal(), region_name=state.world.region
     )
-    return session.client(service, endpoint_url=state["endpoint_url"])
+    return session.client(service, endpoint_url=state.endpoint_url)
 
 
 def _ended_session_with_log(paths, state, target: str) -> None:
@@ -53,13 +53,11 @@ def _check_ms(paths, state, began_at: datetime) -> list[float]:
     from onboard.lessons.verifiers import CheckContext, run_checks
 
     step = Course.from_settings().lesson("connect").steps[0]
-    target = state["world"]["instances"]["jupyter"]
+    target = state.world.instances["jupyter"]
     values = {"instance.id": target}
     verify = [fill_data(item, values) for item in step.verify]
-    settings = ClientSettings(
-        profile="ssm", region=state["world"]["region"], endpoint_url=state["endpoint_url"]
-    )
-    arn = f"arn:aws:iam::{state['world']['account']}:user/{LEARNER}"
+    settings = ClientSettings(profile="ssm", region=state.world.region, endpoint_url=state.endpoint_url)
+    arn = f"arn:aws:iam::{state.world.account}:user/{LEARNER}"
     samples = []
     for _ in range(RUNS + 1):
         context = CheckContext(settings, began_at, "nonce-bench", Path.cwd(), arn=arn, user=LEARNER)
@@ -100,7 +98,7 @@ def run() -> list[Figure]:
             os.environ.update(learner_profile(root / "aws", paths, state, LEARNER))
             began_at = datetime.now(timezone.utc)
             time.sleep(1)
-            _ended_session_with_log(paths, state, state["world"]["instances"]["jupyter"])
+            _ended_session_with_log(paths, state, state.world.instances["jupyter"])
             samples = _check_ms(paths, state, began_at)
         finally:
             stop(paths)

@@ -53,15 +53,15 @@ def run() -> list[Figure]:
     root = Path(tempfile.mkdtemp(prefix="onboard-bench-provision-"))
     paths, state, env = start_lab(root / "lab", learners=[])
     try:
-        env.update(lab_profile(root / "aws", paths, state, state["world"]["trainer"], profile="trainer"))
+        env.update(lab_profile(root / "aws", paths, state, state.world.trainer, profile="trainer"))
         env.update(AWS_PROFILE="trainer", AWS_MAX_ATTEMPTS="1")
-        key_id, secret = read_credentials_csv(paths.credentials_csv(state["world"]["trainer"]))
+        key_id, secret = read_credentials_csv(paths.credentials_csv(state.world.trainer))
         iam = boto3.client(
             "iam",
             aws_access_key_id=key_id,
             aws_secret_access_key=secret.reveal(),
-            region_name=state["world"]["region"],
-            endpoint_url=state["endpoint_url"],
+            region_name=state.world.region,
+            endpoint_url=state.endpoint_url,
         )
         team = load_team(paths.team_file)
         names = [f"learner{n:02d}" for n in range(LEARNERS)]

@@ -92,11 +92,11 @@ def _publish(paths, state, names: list[str], *, real: int) -> None:
     from onboard.lab.state import read_credentials_csv
     from onboard.team import find_team
 
-    world = state["world"]
+    world = state.world
     team = find_team(paths.team_file)
-    endpoint, region = state["endpoint_url"], world["region"]
-    target = next(iter(world["instances"].values()))
-    bucket = world["transfer_bucket"]
+    endpoint, region = state.endpoint_url, world.region
+    target = next(iter(world.instances.values()))
+    bucket = world.transfer_bucket
     boto = boto3.Session(region_name=region)
 
     def client(service: str, user: str):
@@ -105,7 +105,7 @@ def _publish(paths, state, names: list[str], *, real: int) -> None:
             service, endpoint_url=endpoint, aws_access_key_id=key_id, aws_secret_access_key=secret.reveal()
         )
 
-    admin_s3, trainer_ssm = client("s3", "lab-admin"), client("ssm", world["trainer"])
+    admin_s3, trainer_ssm = client("s3", "lab-admin"), client("ssm", world.trainer)
     log_bucket, log_prefix = team.session_logs.bucket, team.session_logs.prefix
     for index, name in enumerate(names):
         s3 = admin_s3
@@ -130,7 +130,7 @@ def _publish(paths, state, names: list[str], *, real: int) -> None:
         log = admin_s3.put_object(Bucket=log_bucket, Key=log_key, Body=b"sh-4.2$ whoami\r\nssm-user\r\n" * 40)
         key = f"{team.transfer.prefix}{name}/to-server.txt"
         obj = s3.put_object(Bucket=bucket, Key=key, Body=f"hello from {name}\n".encode())
-        arn = f"arn:aws:iam::{world['account']}:user/{name}"
+        arn = f"arn:aws:iam::{world.account}:user/{name}"
         body = _record(
             name,
             arn,
@@ -150,19 +150,19 @@ def run() -> list[Figure]:
     paths, state, env = start_lab(root, names[:LAB_LEARNERS])
     figures: list[Figure] = []
     try:
-        world = state["world"]
-        key_id, secret = read_credentials_csv(paths.credentials_csv(world["trainer"]))
+        world = state.world
+        key_id, secret = read_credentials_csv(paths.credentials_csv(world.trainer))
         aws = Path(env["HOME"]) / ".aws"
         aws.mkdir(parents=True, exist_ok=True)
         (aws / "config").write_text(
-            f"[profile trainer]\nregion = {world['region']}\nendpoint_url = {state['endpoint_url']}\n"
+            f"[profile trainer]\nregion = {world.region}\nendpoint_url = {state.endpoint_url}\n"
         )
         (aws / "credentials").write_text(
             f"[trainer]\naws_access_key_id = {key_id}\naws_secret_access_key = {secret.reveal()}\n"
         )
         (aws / "credentials").chmod(0o600)
         env.update(AWS_PROFILE="trainer", AWS_MAX_ATTEMPTS="1")
-        listing = [str(VENV_BIN / "aws"), "s3", "ls", f"s3://{world['transfer_bucket']}/onboard/progress/"]
+        listing = [str(VENV_BIN / "aws"), "s3", "ls", f"s3://{world.transfer_bucket}/onboard/progress/"]
         report = [str(VENV_BIN / "onboard"), "trainer", "report", "--team", str(paths.team_file), "--json"]
         done = 0
         for size in SIZES:

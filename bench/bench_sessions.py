@@ -104,7 +104,7 @@ def run() -> list[Figure]:
         root = Path(folder)
         paths, state, env = start_lab(root, LEARNERS)
         try:
-            target = state["world"]["instances"]["jupyter"]
+            target = state.world.instances["jupyter"]
             first = _session_env(root, paths, state, env, LEARNERS[0])
 
             # Start-up: start-session to the first prompt against sts get-caller-identity, interleaved.
@@ -182,7 +182,7 @@ def run() -> list[Figure]:
                 thread.start()
             for thread in threads:
                 thread.join()
-            memory = _tree_rss_mb(state["pid"])
+            memory = _tree_rss_mb(state.pid)
             for child in sessions:
                 child.sendline("exit")
             for child in sessions:

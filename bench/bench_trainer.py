@@ -43,7 +43,7 @@ def run() -> list[Figure]:
         state = start_detached(
             paths, port=0, world_file=_world(lab_root / "lab.toml"), env={**env, "HOME": str(lab_root)}
         )
-        lab_profile(home / ".aws", paths, state, state["world"]["trainer"], profile="trainer")
+        lab_profile(home / ".aws", paths, state, state.world.trainer, profile="trainer")
         env.update(AWS_PROFILE="trainer", AWS_MAX_ATTEMPTS="1")
         check = ["trainer", "check-account", "--team", str(paths.team_file), "--group", "ssm-users"]
         sts_ms, check_ms = _interleaved_ms(

@@ -114,7 +114,7 @@ def lab_profile(aws_dir: Path, paths, state, user: str, profile: str = "ssm") ->
 
     key_id, secret = read_credentials_csv(paths.credentials_csv(user))
     return write_profile(
-        aws_dir, profile, key_id, secret, region=state["world"]["region"], endpoint_url=state["endpoint_url"]
+        aws_dir, profile, key_id, secret, region=state.world.region, endpoint_url=state.endpoint_url
     )
 
 

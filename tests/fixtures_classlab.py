@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 from fixtures_lab import RunningLab, isolated_environment, stop_lab
@@ -70,9 +69,7 @@ def start_class_lab(root: Path, learners: list[tuple[str, str]], address: str = 
     class_file = write_class_list(root / "class.csv", learners)
     paths = LabPaths(root / "home" / ".local" / "state" / "onboard" / "lab")
     classroom = ClassMode.of(address, class_file, None)
-    state: dict[str, Any] = start_detached(
-        paths, port=0, env=env, classroom=classroom, class_file=class_file, timeout=120
-    )
+    state = start_detached(paths, port=0, env=env, classroom=classroom, class_file=class_file, timeout=120)
     return ClassLab(paths=paths, state=state, env=env, class_file=class_file)
 
 

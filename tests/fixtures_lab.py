@@ -35,7 +35,7 @@ from typing import Any
 import pytest
 
 from onboard.lab.client import AdminClient
-from onboard.lab.state import LabPaths, admin_secret, read_credentials_csv
+from onboard.lab.state import LabPaths, LabStatus, admin_secret, read_credentials_csv
 from onboard.secrets import Secret
 
 LEARNERS = ("alice", "bob", "carol")
@@ -70,34 +70,34 @@ def isolated_environment(root: Path) -> dict[str, str]:
 @dataclass
 class RunningLab:
     paths: LabPaths
-    state: dict[str, Any]
+    state: LabStatus
     env: dict[str, str]
     _applied_faults: list[tuple[str, str | None]] = field(default_factory=list)
 
     @property
     def endpoint_url(self) -> str:
-        return self.state["endpoint_url"]
+        return self.state.endpoint_url
 
     @property
     def region(self) -> str:
-        return self.state["world"]["region"]
+        return self.state.world.region
 
     @property
     def account(self) -> str:
-        return self.state["world"]["account"]
+        return self.state.world.account
 
     @property
-    def learners(self) -> list[str]:
-        return self.state["world"]["learners"]
+    def learners(self) -> tuple[str, ...]:
+        return self.state.world.learners
 
     @property
     def trainer(self) -> str:
-        return self.state["world"]["trainer"]
+        return self.state.world.trainer
 
     @property
     def instances(self) -> dict[str, str]:
         """alias -> instance id"""
-        return self.state["world"]["instances"]
+        return self.state.world.instances
 
     @property
     def team_file(self) -> Path:
@@ -217,7 +217,7 @@ def stop_lab(running: RunningLab) -> None:
     try:
         stop(running.paths)
     except Exception:
-        pid = running.state.get("pid")
+        pid = running.state.pid
         if pid:
             import signal
 

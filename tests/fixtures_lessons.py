@@ -74,7 +74,7 @@ def learner(lab: RunningLab, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, is
 def _empty_learner_folder(running: RunningLab) -> None:
     """Earlier tests' files would be the learner's "recent uploads": each test starts with none."""
     s3 = running.client("s3", "lab-admin")
-    bucket = running.state["world"]["transfer_bucket"]
+    bucket = running.state.world.transfer_bucket
     listed = s3.list_objects_v2(Bucket=bucket, Prefix=f"users/{LEARNER}/").get("Contents", [])
     for item in listed:
         s3.delete_object(Bucket=bucket, Key=item["Key"])

@@ -85,7 +85,7 @@ def _upload(lab: RunningLab, env: dict[str, str], name: str, body: str) -> None:
 
     path = Path(env["HOME"]) / "record.json"
     path.write_text(body, encoding="utf-8")
-    bucket = lab.state["world"]["transfer_bucket"]
+    bucket = lab.state.world.transfer_bucket
     done = subprocess.run(
         [
             str(AWS_CLI),

@@ -76,7 +76,7 @@ def _setup_from_kit(kit: Path, name: str) -> dict:
 
 def test_the_lab_serves_https_on_the_class_address(classlab):
     assert classlab.endpoint_url.startswith(f"https://{ADDRESS}:")
-    assert classlab.learners == [name for name, _ in LEARNERS]
+    assert classlab.learners == tuple(name for name, _ in LEARNERS)
 
 
 def test_each_kit_holds_its_learners_key_and_no_one_elses(classlab):

@@ -17,7 +17,7 @@ classlab = class_lab_fixture(CLASS)
 
 
 def test_thirty_learners_are_seeded_and_each_can_sign_in(classlab):
-    assert classlab.learners == [name for name, _ in CLASS]
+    assert classlab.learners == tuple(name for name, _ in CLASS)
     iam = classlab.client("iam", classlab.trainer)
     users = {user["UserName"] for user in iam.list_users(MaxItems=1000)["Users"]}
     assert {name for name, _ in CLASS} <= users

@@ -66,7 +66,7 @@ def test_a_file_moved_with_onboard_transfer_and_not_only_copied_to_the_bucket(le
     context = check_context(learner.lab, tmp_path)
     jupyter = learner.lab.instances["jupyter"]
     (tmp_path / "daily.txt").write_text("daily nonce-0123abcd\n")
-    bucket = learner.lab.state["world"]["transfer_bucket"]
+    bucket = learner.lab.state.world.transfer_bucket
     # The shortcut: the file copied to the bucket, never checked on the instance.
     learner.lab.client("s3", LEARNER).upload_file(
         str(tmp_path / "daily.txt"), bucket, f"users/{LEARNER}/daily.txt"

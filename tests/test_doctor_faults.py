@@ -707,7 +707,7 @@ def test_in_a_lab_shell_the_fixes_leave_the_real_startup_files_alone(
     from onboard.plugin.install import install_plugin
     from onboard.team import load_team
 
-    lab_env = environment(lab.paths, {"endpoint_url": lab.endpoint_url})
+    lab_env = environment(lab.paths, lab.state)
     for name, value in lab_env.items():
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("SHELL", "/bin/bash")

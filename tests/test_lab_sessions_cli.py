@@ -87,7 +87,7 @@ def _exit(child, session_id: str) -> None:
 def _transcript(lab, ended: dict) -> str:
     """The session's log object, read from S3 where OutputUrl points."""
     url = urlsplit(ended["OutputUrl"]["S3OutputUrl"])
-    bucket = lab.state["world"]["session_log_bucket"]
+    bucket = lab.state.world.session_log_bucket
     key = url.path.lstrip("/")
     if key.startswith(bucket + "/"):  # path-style URL
         key = key[len(bucket) + 1 :]
@@ -107,7 +107,7 @@ def test_a_learner_works_on_an_instance_and_the_session_lands_in_history_with_it
     analyst = r"\[analyst@ip-[0-9-]+ ~\]\$ "
     child.sendline("sudo su - analyst")
     child.expect(analyst)
-    bucket = lab.state["world"]["transfer_bucket"]
+    bucket = lab.state.world.transfer_bucket
     child.sendline(
         f"echo report-$((40+2)) > report.txt && aws s3 cp report.txt s3://{bucket}/users/alice/report.txt;"
         " echo CP=$?"
@@ -191,7 +191,7 @@ def _client_ports(port: int) -> set[str]:
 def test_a_killed_websocket_resumes_and_the_session_goes_on(lab, tmp_path, started):
     child, session_id = _start(lab, tmp_path, started)
     run_command(child, "export MARK=kept-across-the-drop")
-    port = lab.state["data_channel_port"]
+    port = lab.state.data_channel_port
     before = _client_ports(port)
     if not _kill_connections(port):
         pytest.skip("cannot abort TCP connections here (ss -K needs root and kernel support)")

@@ -23,7 +23,8 @@ from helpers import run_onboard
 from onboard.errors import ExitCode
 from onboard.lab import control
 from onboard.lab.seed import ADMIN_USER
-from onboard.lab.state import LabPaths, read_credentials_csv, read_state
+from onboard.lab.state import LabPaths, LabStatus, SessionCounts, read_credentials_csv, read_state
+from onboard.lab.world import load_world
 from onboard.tour.sandbox import TourLab, environment_applied, sandbox_environment
 
 TOUR_TIMEOUT = 280
@@ -134,13 +135,13 @@ def test_a_running_lab_is_reused_and_a_fault_fails_the_step_it_breaks(isolated_h
         assert data["setup"]["identity"] == "arn:aws:iam::123456789012:user/dana"
 
         # The user's lab keeps running, as the tour found it.
-        assert control.find_running(paths) is not None and _answers(state["endpoint_url"])
+        assert control.find_running(paths) is not None and _answers(state.endpoint_url)
 
         # Another fault, as a newcomer reads it: the agent of jupyter goes offline, so every step that
         # opens a session fails (lessons 2 and 3, the second half of 4, and 7), each named, with what the
         # learner's terminal showed; the tour goes on past each failure.
         control.clear_faults(paths)
-        jupyter = state["world"]["instances"]["jupyter"]
+        jupyter = state.world.instances["jupyter"]
         control.fault(paths, "agent-offline", "jupyter")
         text = run_onboard("lab", "tour", timeout=TOUR_TIMEOUT)
         assert text.exit_code == ExitCode.FAILURE, text.output
@@ -184,7 +185,9 @@ def test_ctrl_c_stops_the_lab_the_tour_started_and_exits_130(isolated_home: Path
     try:
         child.expect_exact("Lesson 1: Ready to go")
         paths = LabPaths.for_user()
-        endpoint = read_state(paths)["endpoint_url"]
+        running = read_state(paths)
+        assert running is not None
+        endpoint = running.endpoint_url
         assert _answers(endpoint)
         child.sendintr()  # Ctrl-C at the terminal: SIGINT to the tour and what runs in its foreground
         child.expect(pexpect.EOF, timeout=60)
@@ -212,7 +215,8 @@ def test_ctrl_c_while_the_lab_starts_stops_it_too(isolated_home: Path):
         while not (lock_is_held(paths) and paths.pid_file.exists()):
             assert time.monotonic() < deadline, child.before
             time.sleep(0.02)
-        assert (read_state(paths) or {}).get("status") != "ready"
+        starting = read_state(paths)
+        assert starting is None or not starting.ready
         pid = int(paths.pid_file.read_text(encoding="ascii"))
         child.sendintr()
         child.expect(pexpect.EOF)
@@ -233,7 +237,9 @@ def test_a_lab_that_dies_during_the_tour_fails_it_and_is_reported(isolated_home:
     try:
         child.expect_exact("Lesson 4: Move files through S3")
         paths = LabPaths.for_user()
-        os.kill(read_state(paths)["pid"], signal.SIGKILL)  # the lab crashes mid-tour
+        running = read_state(paths)
+        assert running is not None
+        os.kill(running.pid, signal.SIGKILL)  # the lab crashes mid-tour
         child.expect(pexpect.EOF)
     finally:
         child.close(force=True)
@@ -246,7 +252,20 @@ def test_a_lab_that_dies_during_the_tour_fails_it_and_is_reported(isolated_home:
 
 def test_the_sandbox_environment_leaves_the_users_aws_settings_and_folders_out(tmp_path: Path):
     paths = LabPaths(tmp_path / "state" / "lab")
-    state = {"endpoint_url": "http://127.0.0.1:4599", "world": {"learners": ["alice"]}}
+    state = LabStatus(
+        pid=4242,
+        lab_id="0011223344556677",
+        endpoint_url="http://127.0.0.1:4599",
+        port=4599,
+        data_channel_port=4600,
+        started_at=1790000000.0,
+        state_dir=str(paths.root),
+        team_file=str(paths.team_file),
+        credentials={},
+        world=load_world().summary(),
+        faults=(),
+        sessions=SessionCounts(active=0, total=0),
+    )
     lab = TourLab(paths, state, started=True, learner="alice")
     users = {
         "PATH": "/usr/bin:/bin",

@@ -130,7 +130,7 @@ def test_a_finished_lesson_shows_its_summary_and_publishes_the_record(learner):
     published = run_onboard("lesson", "publish", "--json")
     assert published.exit_code == 0, published.output
     url = published.json()["data"]["url"]
-    bucket = learner.lab.state["world"]["transfer_bucket"]
+    bucket = learner.lab.state.world.transfer_bucket
     assert url == f"s3://{bucket}/onboard/progress/{LEARNER}.json"
     record = json.loads(
         learner.lab.client("s3", "lab-admin")
@@ -160,7 +160,7 @@ def test_a_hand_edited_progress_file_is_published_as_edited(learner):
     assert published.exit_code == 0, published.output
     edits = published.json()["data"]["edited_by_hand"]
     assert "ready/confirm-who-you-are: 999 points, above the step's maximum 5" in edits
-    bucket = learner.lab.state["world"]["transfer_bucket"]
+    bucket = learner.lab.state.world.transfer_bucket
     record = json.loads(
         learner.lab.client("s3", "lab-admin")
         .get_object(Bucket=bucket, Key=f"onboard/progress/{LEARNER}.json")["Body"]

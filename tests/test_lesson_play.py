@@ -89,7 +89,7 @@ def test_a_file_uploaded_to_the_wrong_key_is_named(learner):
 
 
 def test_a_typo_in_the_bucket_leaves_nothing_in_the_bucket(learner):
-    bucket = learner.lab.state["world"]["transfer_bucket"]
+    bucket = learner.lab.state.world.transfer_bucket
     played = learner.play(
         "transfer", edit=lambda where, line: line.replace(f"s3://{bucket}/", "s3://trasnfer-typo/")
     )

@@ -162,7 +162,7 @@ def test_a_trainer_profile_that_may_not_list_the_records_is_told_the_fix(played_
         }
         ran = run_onboard("trainer", "report", "--profile", "trainer", env=env)
         assert ran.exit_code == 1, ran.output
-        bucket = played_class.lab.state["world"]["transfer_bucket"]
+        bucket = played_class.lab.state.world.transfer_bucket
         assert f"may not list s3://{bucket}/onboard/progress/ (AccessDenied)" in ran.stderr
         assert f"Allow the trainer s3:ListBucket on arn:aws:s3:::{bucket}" in ran.stderr
         assert "Traceback" not in ran.output and key["SecretAccessKey"] not in ran.output

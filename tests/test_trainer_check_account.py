@@ -89,7 +89,7 @@ def test_a_clean_account_passes(lab, trainer, capsys):  # noqa: F811
     assert "ssm-user" in " ".join(
         finding(body, "account.preferences")["evidence"]
     )  # Run As off: the trade-off
-    assert finding(body, "account.learners")["data"]["learners"] == lab.learners
+    assert finding(body, "account.learners")["data"]["learners"] == list(lab.learners)
 
 
 def test_the_trap_is_named_when_the_role_is_right_but_the_agent_was_not_restarted(lab, trainer, capsys):  # noqa: F811

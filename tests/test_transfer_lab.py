@@ -28,7 +28,7 @@ def _home_on(lab, alias: str, user: str):
 
 
 def _relay_objects(lab) -> list[str]:
-    bucket = lab.state["world"]["transfer_bucket"]
+    bucket = lab.state.world.transfer_bucket
     listed = lab.client("s3", ADMIN).list_objects_v2(Bucket=bucket, Prefix="users/alice/onboard-relay/")
     return [item["Key"] for item in listed.get("Contents", [])]
 

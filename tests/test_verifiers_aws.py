@@ -184,7 +184,7 @@ def test_a_log_the_profile_may_not_read_is_a_clear_failure(learner, sessions, tm
 
 def test_s3_object_wants_the_nonce_the_key_and_a_fresh_write(learner, tmp_path):
     s3 = learner.lab.client("s3", LEARNER)
-    bucket = learner.lab.state["world"]["transfer_bucket"]
+    bucket = learner.lab.state.world.transfer_bucket
     key = f"users/{LEARNER}/notes.txt"
     s3.put_object(Bucket=bucket, Key=key, Body=b"old notes\n")
     later = check_context(learner.lab, tmp_path, began_at=datetime.now(timezone.utc) + timedelta(seconds=60))
@@ -296,7 +296,7 @@ def test_session_commands_read_ubuntu_prompts_and_a_raw_terminal_log(learner, se
 
 def test_an_object_written_outside_any_session_is_not_from_the_server(learner, sessions, tmp_path):
     context = check_context(learner.lab, tmp_path)
-    bucket = learner.lab.state["world"]["transfer_bucket"]
+    bucket = learner.lab.state.world.transfer_bucket
     key = f"users/{LEARNER}/from-server.txt"
     learner.lab.client("s3", LEARNER).put_object(Bucket=bucket, Key=key, Body=b"changed nonce-0123abcd")
     jupyter = learner.lab.instances["jupyter"]
@@ -320,7 +320,7 @@ def test_a_records_evidence_can_be_looked_up_again_and_a_change_is_noticed(learn
     invented = Evidence("session", "carol-0000000000000000f", at=started.found[0].at)
     assert recheck(invented, ssm, s3).holds is False
 
-    bucket = learner.lab.state["world"]["transfer_bucket"]
+    bucket = learner.lab.state.world.transfer_bucket
     key = f"users/{LEARNER}/to-server.txt"
     learner.lab.client("s3", LEARNER).put_object(Bucket=bucket, Key=key, Body=b"hello nonce-0123abcd")
     uploaded = _verify(context, kind="s3_object", bucket=bucket, key=key)

@@ -55,7 +55,7 @@ def _render_state(out, data) -> None:
     out.print(f"  access-key CSVs in {escape(str(Path(data['state_dir']) / 'credentials'))}")
     sessions = data.get("sessions", {})
     out.print(f"  sessions: {sessions.get('active', 0)} active, {sessions.get('total', 0)} in all")
-    if "isolation" in data:
+    if data.get("isolation"):
         out.print(f"  instance shells: {escape(data['isolation']['detail'])}")
     if data.get("class_lab"):
         _render_class_lab(out, data["class_lab"])
@@ -151,7 +151,7 @@ def up_command(
             classroom=classroom,
             class_file=class_file,
         )
-        data = {"running": True, **state, "system_plugin": system_plugin}
+        data = {"running": True, **state.to_json(), "system_plugin": system_plugin}
         finish(Outcome("lab.up", data, _render_state), as_json=as_json)
 
     from onboard.lab.process import run
@@ -254,14 +254,14 @@ def env_command(
     paths = _paths()
     state, _ = control.require_running(paths)
     chosen = shell or exports.default_shell()
-    for moved in control.moved_endpoints(paths, state["endpoint_url"]):
+    for moved in control.moved_endpoints(paths, state.endpoint_url):
         typer.echo(f"warning: {moved.message}", err=True)
     typer.echo(
         exports.render_exports(
             control.environment(paths, state),
             chosen,
             str(paths.bin_dir),
-            bin_last=control.uses_system_plugin(state),
+            bin_last=state.uses_system_plugin,
         ),
         nl=False,
     )

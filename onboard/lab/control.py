@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 from onboard.errors import EnvironmentProblem, OnboardError
 from onboard.lab.client import AdminClient, health
-from onboard.lab.state import LabPaths, admin_secret, read_state
+from onboard.lab.state import LabPaths, LabStatus, admin_secret, read_state
 
 if TYPE_CHECKING:
     from onboard.lab.classmode import ClassMode
@@ -31,7 +31,7 @@ else:
 START_TIMEOUT = 60.0
 
 
-def find_running(paths: LabPaths) -> dict[str, Any] | None:
+def find_running(paths: LabPaths) -> LabStatus | None:
     """The running lab's state (lab.json), or None; a stale lab.json (crashed lab) is removed."""
     from onboard.lab.state import lock_is_held
 
@@ -43,9 +43,9 @@ def find_running(paths: LabPaths) -> dict[str, Any] | None:
     return state
 
 
-def require_running(paths: LabPaths) -> tuple[dict[str, Any], AdminClient]:
+def require_running(paths: LabPaths) -> tuple[LabStatus, AdminClient]:
     state = find_running(paths)
-    if state is None or state.get("status") != "ready":
+    if state is None or not state.ready:
         raise EnvironmentProblem(
             "no practice lab is running for this user",
             "Start one with `onboard lab up --detach` (or `onboard lab up` in another terminal).",
@@ -56,7 +56,7 @@ def require_running(paths: LabPaths) -> tuple[dict[str, Any], AdminClient]:
             f"the lab's admin secret is missing from {paths.admin_secret_file}",
             "Restart the lab: `onboard lab down` then `onboard lab up`.",
         )
-    return state, AdminClient(state["endpoint_url"], secret, tls=client_tls(paths, state["endpoint_url"]))
+    return state, AdminClient(state.endpoint_url, secret, tls=client_tls(paths, state.endpoint_url))
 
 
 def ca_bundle(paths: LabPaths, endpoint_url: str) -> Path | None:
@@ -121,8 +121,8 @@ def check_can_start(
     from onboard.lab.world import load_world
 
     if find_running(paths) is not None or lock_is_held(paths):
-        state = read_state(paths) or {}
-        where = f"at {state['endpoint_url']}" if "endpoint_url" in state else "(still starting)"
+        state = read_state(paths)
+        where = f"at {state.endpoint_url}" if state is not None else "(still starting)"
         raise EnvironmentProblem(
             f"a practice lab is already running for this user {where}",
             "Use it, or stop it first with `onboard lab down`.",
@@ -148,7 +148,7 @@ def start_detached(
     plugin: str = "lab",
     classroom: ClassMode | None = None,
     class_file: Path | None = None,
-) -> dict[str, Any]:
+) -> LabStatus:
     """Start the lab as a background process and wait until it answers; return its state.
 
     ``env`` replaces the server's environment (tests pass an isolated one); default: this process's.
@@ -187,10 +187,10 @@ def start_detached(
             )
         state = read_state(paths)
         if (
-            state
-            and state.get("pid") == process.pid
-            and state.get("status") == "ready"
-            and health(state["endpoint_url"], tls=client_tls(paths, state["endpoint_url"]))
+            state is not None
+            and state.pid == process.pid
+            and state.ready
+            and health(state.endpoint_url, tls=client_tls(paths, state.endpoint_url))
         ):
             return state
         time.sleep(0.05)
@@ -217,14 +217,14 @@ def stop(paths: LabPaths, timeout: float = 15.0) -> dict[str, Any]:
         admin.call("shutdown")
     except OnboardError:
         how = "terminated"
-        _terminate(state["pid"])
+        _terminate(state.pid)
     if not _wait_stopped(paths, timeout):
         raise EnvironmentProblem(
-            f"the lab (pid {state['pid']}) did not stop within {timeout:.0f} s",
-            f"Stop it by hand: kill -9 {state['pid']}",
+            f"the lab (pid {state.pid}) did not stop within {timeout:.0f} s",
+            f"Stop it by hand: kill -9 {state.pid}",
         )
     paths.state_file.unlink(missing_ok=True)
-    return {"stopped": True, "how": how, "pid": state["pid"], "endpoint_url": state["endpoint_url"]}
+    return {"stopped": True, "how": how, "pid": state.pid, "endpoint_url": state.endpoint_url}
 
 
 def _terminate(pid: int) -> None:
@@ -318,20 +318,15 @@ def moved_endpoint_hint(url: str, profile: str) -> str | None:
     """For doctor: when ``url`` (a loopback endpoint that does not answer) is a lab's old address and this
     user's lab runs elsewhere now, the command that fixes ``profile``."""
     state = find_running(LabPaths.for_user())
-    if state is None or state.get("endpoint_url") in (None, url.rstrip("/")):
+    if state is None or state.endpoint_url == url.rstrip("/"):
         return None
-    return MovedEndpoint(profile=profile, written=url, running=state["endpoint_url"]).message
+    return MovedEndpoint(profile=profile, written=url, running=state.endpoint_url).message
 
 
 # --- the lab's environment -----------------------------------------------------------------------------
 
 
-def uses_system_plugin(state: dict[str, Any]) -> bool:
-    """Whether the lab runs with ``--plugin system`` (learners use AWS's installed plugin, not the lab's)."""
-    return bool(state.get("plugin", {}).get("mode") == "system")
-
-
-def environment(paths: LabPaths, state: dict[str, Any]) -> dict[str, str]:
+def environment(paths: LabPaths, state: LabStatus) -> dict[str, str]:
     """The variables that point the AWS CLI, boto3 and onboard at the lab instead of the real ~/.aws and
     onboard's real data folders.
 
@@ -342,7 +337,7 @@ def environment(paths: LabPaths, state: dict[str, Any]) -> dict[str, str]:
     """
     system_path = os.environ.get("PATH", "")
     bin_dir = str(paths.bin_dir)
-    endpoint = state["endpoint_url"]
+    endpoint = state.endpoint_url
     bundle = ca_bundle(paths, endpoint)
     # A class lab's https endpoint is trusted with its CA (honoured by the AWS CLI, boto3 and onboard).
     trust = {"AWS_CA_BUNDLE": str(bundle)} if bundle is not None else {}
@@ -363,7 +358,7 @@ def environment(paths: LabPaths, state: dict[str, Any]) -> dict[str, str]:
         "ONBOARD_PLUGIN_DOWNLOAD_URL": f"{endpoint}/_onboard/downloads/plugin/",
         "PATH": (
             system_path + os.pathsep + bin_dir
-            if uses_system_plugin(state)
+            if state.uses_system_plugin
             else bin_dir + os.pathsep + system_path
         ),
     }

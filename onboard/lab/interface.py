@@ -10,7 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from onboard.lab.state import LabPaths, LabStatus
 
 
 @dataclass(frozen=True)
@@ -20,8 +23,8 @@ class PracticeLab:
     endpoint_url: str
     state_dir: Path
     bin_dir: Path
-    _paths: Any
-    _state: dict[str, Any]
+    _paths: LabPaths
+    _state: LabStatus
 
     def environment(self) -> dict[str, str]:
         """The variables that point the AWS CLI, boto3 and onboard at this lab (``onboard lab env``)."""
@@ -45,9 +48,9 @@ def lab_at(endpoint_url: str | None) -> PracticeLab | None:
 
     paths = LabPaths.for_user()
     state = find_running(paths)
-    if not state or state.get("endpoint_url", "").rstrip("/") != endpoint_url.rstrip("/"):
+    if state is None or state.endpoint_url.rstrip("/") != endpoint_url.rstrip("/"):
         return None
-    return PracticeLab(state["endpoint_url"], paths.root, paths.bin_dir, paths, state)
+    return PracticeLab(state.endpoint_url, paths.root, paths.bin_dir, paths, state)
 
 
 def fault_names() -> tuple[str, ...]:

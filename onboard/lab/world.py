@@ -39,11 +39,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from onboard.errors import UsageError
 from onboard.facts import BUCKET_NAME, INSTANCE_ID, NAME, OS_USER
 from onboard.iamnames import IAM_USER_NAME, check_learner_names
+
+if TYPE_CHECKING:
+    from onboard.lab.state import WorldSummary
 
 MAX_LEARNERS = 30
 
@@ -149,17 +152,19 @@ class World:
     def instance_arn(self, instance_id: str) -> str:
         return f"arn:aws:ec2:{self.region}:{self.account}:instance/{instance_id}"
 
-    def summary(self) -> dict[str, Any]:
-        return {
-            "team": self.team,
-            "region": self.region,
-            "account": self.account,
-            "learners": list(self.learners),
-            "trainer": self.trainer,
-            "instances": {i.alias: i.instance_id for i in self.instances},
-            "transfer_bucket": self.transfer_bucket,
-            "session_log_bucket": self.log_bucket,
-        }
+    def summary(self) -> WorldSummary:
+        from onboard.lab.state import WorldSummary
+
+        return WorldSummary(
+            team=self.team,
+            region=self.region,
+            account=self.account,
+            learners=tuple(self.learners),
+            trainer=self.trainer,
+            instances={i.alias: i.instance_id for i in self.instances},
+            transfer_bucket=self.transfer_bucket,
+            session_log_bucket=self.log_bucket,
+        )
 
 
 def load_world(path: Path | None = None) -> World:

@@ -93,15 +93,15 @@ def _search_path(env: os._Environ[str] | dict[str, str]) -> str:
 
 
 def _lab_facts(lab: TourLab) -> dict[str, Any]:
-    world = lab.state["world"]
+    world = lab.state.world
     return {
         "endpoint_url": lab.endpoint_url,
         "started": lab.started,
         "state_dir": str(lab.paths.root),
         "team_file": str(lab.paths.team_file),
-        "region": world["region"],
-        "account": world["account"],
-        "instances": world["instances"],
+        "region": world.region,
+        "account": world.account,
+        "instances": world.instances,
         "learner": lab.learner,
         "faults": lab.faults,
     }

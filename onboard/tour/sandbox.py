@@ -14,7 +14,7 @@ from typing import Any
 
 from onboard.errors import EnvironmentProblem, UsageError
 from onboard.lab import control
-from onboard.lab.state import LabPaths
+from onboard.lab.state import LabPaths, LabStatus
 
 # ------------------------------------------------------------------------------------------ the lab
 
@@ -24,14 +24,14 @@ class TourLab:
     """The lab the tour uses, and whether the tour started it (then it also stops it)."""
 
     paths: LabPaths
-    state: dict[str, Any]
+    state: LabStatus
     started: bool
     learner: str
     faults: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def endpoint_url(self) -> str:
-        return self.state["endpoint_url"]
+        return self.state.endpoint_url
 
 
 def open_lab(paths: LabPaths, learner: str | None) -> TourLab:
@@ -39,11 +39,11 @@ def open_lab(paths: LabPaths, learner: str | None) -> TourLab:
     state = control.find_running(paths)
     if state is not None:
         state, _ = control.require_running(paths)  # a lab still starting is refused, with what to do
-        learners = state["world"]["learners"]
+        learners = state.world.learners
         chosen = learner or learners[0]
         if chosen not in learners:
             raise UsageError(
-                f"the running lab at {state['endpoint_url']} has no learner {chosen!r} "
+                f"the running lab at {state.endpoint_url} has no learner {chosen!r} "
                 f"(its learners: {', '.join(learners)})",
                 "Leave out --learner, or stop the lab (`onboard lab down`) so that the tour starts one "
                 f"with {chosen}.",
@@ -55,7 +55,7 @@ def open_lab(paths: LabPaths, learner: str | None) -> TourLab:
     except KeyboardInterrupt:
         _stop_starting_lab(paths)
         raise
-    return TourLab(paths, state, started=True, learner=learner or state["world"]["learners"][0])
+    return TourLab(paths, state, started=True, learner=learner or state.world.learners[0])
 
 
 def _stop_starting_lab(paths: LabPaths, timeout: float = 10.0) -> None:
