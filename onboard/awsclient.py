@@ -1,4 +1,4 @@
-"""Where onboard's commands make boto3 sessions and clients, and botocore's list of regions.
+"""Where onboard's commands make their AWS sessions and clients, and botocore's list of regions.
 
 setup, lessons, hosts, connect, transfer and the trainer's commands make their AWS calls through
 :func:`client` (or :func:`session`): the profile, the region and the endpoint (the practice lab's, a team
@@ -32,6 +32,7 @@ from onboard.errors import OnboardError, UsageError
 
 if TYPE_CHECKING:
     import boto3
+    import botocore.session
     from botocore.config import Config
 
     from onboard.team import TeamFile
@@ -94,10 +95,21 @@ def _env_int(name: str, default: int) -> int:
 def session(settings: ClientSettings) -> boto3.Session:
     """A boto3 session for ``settings.profile``; a missing profile is an OnboardError, not a traceback."""
     import boto3
-    import botocore.exceptions
 
+    return boto3.Session(botocore_session=core_session(settings))
+
+
+def core_session(settings: ClientSettings) -> botocore.session.Session:
+    """The botocore session under :func:`session` (profile and region set, both AWS files read now, so
+    that a missing profile or a broken file is an OnboardError here rather than a traceback later)."""
+    import botocore.exceptions
+    import botocore.session
+
+    made = botocore.session.Session(profile=settings.profile)
+    if settings.region:
+        made.set_config_variable("region", settings.region)
     try:
-        return boto3.Session(profile_name=settings.profile, region_name=settings.region)
+        made.get_scoped_config()
     except botocore.exceptions.ProfileNotFound as missing:
         raise OnboardError(
             f"the AWS profile {settings.profile!r} is not in your AWS config or credentials file",
@@ -110,13 +122,26 @@ def session(settings: ClientSettings) -> boto3.Session:
             f"the AWS configuration files cannot be read: {scrub(str(broken))}",
             "Run `onboard doctor` to find the broken line.",
         ) from broken
+    return made
 
 
-def client(service: str, settings: ClientSettings, *, from_session: boto3.Session | None = None) -> Any:
-    """A boto3 client for ``service`` with the settings' profile, region, endpoint and timeouts (made from
-    ``from_session``, a :func:`session` of the same settings, when given: one session's clients share
-    botocore's parsed data files)."""
-    return (from_session or session(settings)).client(
+def client(
+    service: str, settings: ClientSettings, *, from_session: botocore.session.Session | None = None
+) -> Any:
+    """A client for ``service`` with the settings' profile, region, endpoint and timeouts (made from
+    ``from_session``, a :func:`core_session` of the same settings, when given: one session's clients share
+    botocore's parsed data files).
+
+    botocore makes it: what boto3 adds to a client is S3's managed transfers (``upload_file``,
+    ``download_file``), so only an S3 client is made with boto3's handlers; the others do without
+    importing boto3 and s3transfer (~40 ms of a command's start).
+    """
+    core = from_session or core_session(settings)
+    if service == "s3":
+        import boto3
+
+        boto3.Session(botocore_session=core)  # registers boto3's handlers on the session
+    return core.create_client(
         service,
         region_name=settings.region,
         endpoint_url=settings.resolved_endpoint(),
@@ -129,19 +154,19 @@ def clients(settings: ClientSettings) -> Callable[[str], Any]:
     """Clients of one session, one per service, made on first use: for commands that call several
     services (a session per client loads botocore's data and the credentials again, seconds in all).
 
-    Safe from several threads: a boto3 session must not make two clients at once, so they are made under
-    one lock (the clients themselves are thread-safe)."""
+    Safe from several threads: a botocore session must not make two clients at once, so they are made
+    under one lock (the clients themselves are thread-safe)."""
     import threading
 
     made: dict[str, Any] = {}
-    shared: list[boto3.Session] = []
+    shared: list[botocore.session.Session] = []
     lock = threading.Lock()
 
     def get(service: str) -> Any:
         with lock:
             if service not in made:
                 if not shared:
-                    shared.append(session(settings))
+                    shared.append(core_session(settings))
                 made[service] = client(service, settings, from_session=shared[0])
             return made[service]
 

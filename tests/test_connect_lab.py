@@ -105,6 +105,49 @@ def test_connect_by_alias_lands_as_ssm_user_with_the_token_off_the_command_line(
     assert ended["DocumentName"] == "SSM-SessionManagerRunShell"
 
 
+def _signal_dispositions_plugin(folder: Path, launcher: Path, record: Path) -> Path:
+    """A session-manager-plugin that notes its pid and signal dispositions, then runs the lab's plugin."""
+    folder.mkdir()
+    wrapper = folder / "session-manager-plugin"
+    wrapper.write_text(
+        "#!/bin/sh\n"
+        f'[ "$1" = --version ] || {{ echo "pid $$"; grep -E "^Sig(Ign|Blk)" /proc/self/status; }}'
+        f" >> {record}\n"
+        f'exec {launcher} "$@"\n'
+    )
+    wrapper.chmod(0o755)
+    return folder
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads /proc")
+def test_onboard_becomes_the_plugin_with_the_signals_the_aws_cli_gives_it(lab, tmp_path):
+    env = learner_env(lab, tmp_path)
+    launcher = Path(env["PATH"].split(":")[0]) / "session-manager-plugin"
+    seen = {}
+    for who, argv in {
+        "aws": [str(Path(sys.executable).parent / "aws"), "ssm", "start-session", "--target"],
+        "onboard": [sys.executable, "-m", "onboard", "connect"],
+    }.items():
+        record = tmp_path / f"{who}.signals"
+        wrapped = _signal_dispositions_plugin(tmp_path / f"{who}-bin", launcher, record)
+        child = pexpect.spawn(
+            argv[0],
+            [*argv[1:], lab.instances["jupyter"], "--profile", "ssm"],
+            env={**env, "PATH": f"{wrapped}:{env['PATH']}"},
+            encoding="utf-8",
+            codec_errors="replace",
+            timeout=60,
+        )
+        child.expect_exact("sh-4.2$ ")
+        pid, *dispositions = record.read_text().splitlines()
+        seen[who] = dispositions
+        if who == "onboard":  # no onboard left waiting beside the plugin: the process is the plugin's
+            assert pid == f"pid {child.pid}"
+        _exit_cleanly(child)
+    # Ctrl-C, Ctrl-\ and Ctrl-Z ignored, SIGPIPE and SIGXFSZ back to their defaults, nothing blocked.
+    assert seen["onboard"] == seen["aws"]
+
+
 def test_connect_as_analyst_lands_in_analysts_login_shell(lab, terminal):
     child = terminal("connect", "jupyter", "--user", "analyst")
     session_id = _session_id(child)

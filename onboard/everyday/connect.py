@@ -18,9 +18,10 @@ import re
 import shutil
 import signal
 import subprocess
-from collections.abc import Iterator
+import sys
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NoReturn, TypeVar
 
 from onboard.errors import EnvironmentProblem, OnboardError, UsageError
 from onboard.everyday.reach import Reach, error_code, is_denied
@@ -33,6 +34,7 @@ LAST_VERSION_WITHOUT_ENV_VAR = (1, 2, 497, 0)
 SSM_USER = "ssm-user"
 INTERACTIVE_COMMAND = "AWS-StartInteractiveCommand"
 _VERSION = re.compile(r"^\s*(\d+(?:\.\d+){0,3})\s*$")
+_Started = TypeVar("_Started")
 
 
 @dataclass(frozen=True)
@@ -103,18 +105,26 @@ def find_plugin() -> str:
     return found
 
 
+#: Ctrl-C, Ctrl-\\ and Ctrl-Z: ignored here while the plugin runs, as the AWS CLI does; the plugin sends them
+#: to the instance.
+USER_SIGNALS = ("SIGINT", "SIGQUIT", "SIGTSTP")
+#: What Python's subprocess resets in a child (restore_signals): Python itself ignores SIGPIPE and SIGXFSZ.
+RESTORED_FOR_CHILDREN = ("SIGPIPE", "SIGXFZ", "SIGXFSZ")
+
+
 @contextlib.contextmanager
-def user_signals_ignored() -> Iterator[None]:
-    """Ignore Ctrl-C, Ctrl-\\ and Ctrl-Z here while the plugin runs: the plugin sends them to the instance."""
-    names = ("SIGINT", "SIGQUIT", "SIGTSTP")
-    saved = {
-        name: signal.signal(getattr(signal, name), signal.SIG_IGN) for name in names if hasattr(signal, name)
-    }
+def signals_handled(names: tuple[str, ...], handler: signal.Handlers) -> Iterator[None]:
+    """The signals ``names`` (those this platform has) set to ``handler`` inside the block."""
+    saved = {name: signal.signal(getattr(signal, name), handler) for name in names if hasattr(signal, name)}
     try:
         yield
     finally:
-        for name, handler in saved.items():
-            signal.signal(getattr(signal, name), handler)
+        for name, previous in saved.items():
+            signal.signal(getattr(signal, name), previous)
+
+
+def user_signals_ignored() -> contextlib.AbstractContextManager[None]:
+    return signals_handled(USER_SIGNALS, signal.SIG_IGN)
 
 
 # ----------------------------------------------------------------------------------------- a session
@@ -191,17 +201,41 @@ def plugin_invocation(
 
 
 def run_plugin(reach: Reach, ssm: Any, request: SessionRequest, response: dict[str, Any], plugin: str) -> int:
-    """Run the plugin on the started session, sharing this terminal; its exit code.
+    """Run the plugin on the started session as a child sharing this terminal; its exit code.
 
     If the plugin cannot be started at all, the session is terminated so that it does not linger.
     """
     argv, environment = plugin_invocation(reach, ssm, request, response, plugin)
     with user_signals_ignored():
-        process = _spawn(ssm, response["SessionId"], plugin, lambda: subprocess.Popen(argv, env=environment))
+        process = _started(
+            ssm, response["SessionId"], plugin, lambda: subprocess.Popen(argv, env=environment)
+        )
         return process.wait()
 
 
-def _spawn(ssm: Any, session_id: str, plugin: str, start: Any) -> subprocess.Popen:
+def become_plugin(
+    reach: Reach, ssm: Any, request: SessionRequest, response: dict[str, Any], plugin: str
+) -> int:
+    """End the command by running the plugin in its place, for a command with nothing to do afterwards.
+
+    On POSIX this process becomes the plugin (exec): the same terminal, environment and ignored user
+    signals the AWS CLI gives its child, and no onboard left waiting beside it; the plugin's exit code is
+    the command's. Elsewhere (Windows has no exec that keeps the console) it is :func:`run_plugin`.
+    """
+    if os.name != "posix":
+        return run_plugin(reach, ssm, request, response, plugin)
+    argv, environment = plugin_invocation(reach, ssm, request, response, plugin)
+    with user_signals_ignored(), signals_handled(RESTORED_FOR_CHILDREN, signal.SIG_DFL):
+        for stream in (sys.stdout, sys.stderr):
+            stream.flush()
+
+        def replace_this_process() -> NoReturn:
+            os.execve(plugin, argv, environment)  # noqa: S606 - the plugin found on PATH and checked
+
+        return _started(ssm, response["SessionId"], plugin, replace_this_process)
+
+
+def _started(ssm: Any, session_id: str, plugin: str, start: Callable[[], _Started]) -> _Started:
     try:
         return start()
     except OSError as failed:
@@ -222,7 +256,7 @@ def run_command_session(
     """
     response = start_session(reach, ssm, request)
     argv, environment = plugin_invocation(reach, ssm, request, response, plugin)
-    process = _spawn(
+    process = _started(
         ssm,
         response["SessionId"],
         plugin,
@@ -266,4 +300,4 @@ def connect(reach: Reach, target: str, user: str | None) -> int:
     request = shell_request(target, user or default_user(reach, target))
     plugin, ssm = plugin_and_client(reach)
     response = start_session(reach, ssm, request)
-    return run_plugin(reach, ssm, request, response, plugin)
+    return become_plugin(reach, ssm, request, response, plugin)
