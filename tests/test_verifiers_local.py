@@ -180,3 +180,42 @@ def test_a_session_log_is_read_as_turns_of_prompt_command_and_output():
     ]
     assert turns[0].output == "ssm-user" and turns[0].line == 3
     assert turns[-1].command == "" and turns[-1].user == "analyst"  # the session ended at this prompt
+
+
+DRILL_ACCEPTS = ["targets.jupyter", "agent-offline"]
+
+
+def test_a_diagnosis_names_one_cause_in_a_whole_word(tmp_path):
+    context = _context(tmp_path)
+    diagnosis = tmp_path / "diagnosis.txt"
+    for said in ("agent-offline", "Doctor's finding targets.jupyter: the agent is not connected"):
+        diagnosis.write_text(said + "\n")
+        assert _verify(context, kind="diagnosis", accepts=DRILL_ACCEPTS).passed, said
+    diagnosis.write_text("not-agent-offline-at-all\n")  # a part of a word is not the word
+    assert not _verify(context, kind="diagnosis", accepts=DRILL_ACCEPTS).passed
+
+
+def test_a_diagnosis_that_lists_every_possible_cause_is_not_a_diagnosis(tmp_path):
+    from helpers import run_onboard
+
+    context = _context(tmp_path)
+    diagnosis = tmp_path / "diagnosis.txt"
+    # The shortcut: the catalogue of every fault the lab can break, written as the answer.
+    catalogue = run_onboard("lab", "fault", "list")
+    assert catalogue.exit_code == 0 and "agent-offline" in catalogue.stdout
+    diagnosis.write_text(catalogue.stdout)
+    listed = _verify(context, kind="diagnosis", accepts=DRILL_ACCEPTS)
+    assert not listed.passed
+    assert "names 7 possible causes" in listed.evidence and "clock-skew" in listed.evidence
+    assert "the one you found" in listed.hint
+    # Every id doctor could report (what `onboard doctor --json` shows), one of them the right one.
+    every_id = "tools.aws-cli config.profile credentials.identity network.endpoints targets.jupyter"
+    diagnosis.write_text(every_id + "\n")
+    every_id = _verify(context, kind="diagnosis", accepts=DRILL_ACCEPTS)
+    assert not every_id.passed and "names 5 possible causes" in every_id.evidence
+    # Two guesses at once are two guesses.
+    diagnosis.write_text("agent-offline or role-without-ssm-policy\n")
+    assert not _verify(context, kind="diagnosis", accepts=DRILL_ACCEPTS).passed
+    # Both names of the one cause (the fault and doctor's finding of it) are one diagnosis.
+    diagnosis.write_text("targets.jupyter says the agent is offline: agent-offline\n")
+    assert _verify(context, kind="diagnosis", accepts=DRILL_ACCEPTS).passed

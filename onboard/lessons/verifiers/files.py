@@ -231,20 +231,23 @@ class LocalFile(Verifier):
 
 class Diagnosis(Verifier):
     """The learner's diagnosis, written in a file during the step, names one of the accepted answers
-    (a lab fault's name, doctor's finding id): a whole word, in any case."""
+    (a lab fault's name, doctor's finding id): a whole word, in any case, and no other possible cause.
+
+    A file that also names causes the step does not accept (every fault the lab can break, pasted from
+    ``onboard lab fault list``; every finding id from ``onboard doctor --json``) is a list of guesses, not a
+    diagnosis, and fails.
+    """
 
     kind = "diagnosis"
     required = ("accepts",)
     optional = ("path", "says")
 
     def run(self, context: CheckContext) -> Verdict:
-        import re
-
         path = context.workdir / Path(self.get("path", "diagnosis.txt")).expanduser()
         accepts = [str(item) for item in self.data["accepts"]]
         check = self.get("says") or f"your diagnosis in {path.name} names what is wrong"
         try:
-            text = path.read_text(encoding="utf-8", errors="replace")[:10_000]
+            text = path.read_text(encoding="utf-8", errors="replace")[:200_000]
             modified = datetime.fromtimestamp(path.stat().st_mtime, timezone.utc)
         except OSError:
             return Verdict(
@@ -252,10 +255,20 @@ class Diagnosis(Verifier):
             )
         if modified < context.began_at - CLOCK_SLACK:
             return Verdict(check, False, f"{path} was written before the step began", "Write it again now.")
-        for answer in accepts:
-            if re.search(rf"(?<![\w.-]){re.escape(answer)}(?![\w.-])", text, re.IGNORECASE):
-                found = Evidence("local_file", str(path), at=iso(modified), detail=f"names {answer}")
-                return Verdict(check, True, f"{path.name} names {answer}", found=[found])
+        named = named_causes(text, accepts)
+        right = [name for name in named if name.lower() in {answer.lower() for answer in accepts}]
+        if right and len(right) == len(named):
+            found = Evidence("local_file", str(path), at=iso(modified), detail=f"names {right[0]}")
+            return Verdict(check, True, f"{path.name} names {right[0]}", found=[found])
+        if len(named) > 1:
+            return Verdict(
+                check,
+                False,
+                f"{path.name} names {len(named)} possible causes ({', '.join(named[:8])}): a list of "
+                "guesses, not a diagnosis",
+                "Write only the one you found: the id of doctor's finding that explains what you saw, or "
+                "the lab fault behind it.",
+            )
         said = " ".join(text.split())[:80]
         return Verdict(
             check,
@@ -264,3 +277,25 @@ class Diagnosis(Verifier):
             "Look again: `onboard doctor --json` gives each finding's id; `onboard lab fault list` names "
             "the faults the lab can break.",
         )
+
+
+def named_causes(text: str, accepts: list[str]) -> list[str]:
+    """The causes ``text`` names, as whole words, in the order first named: the accepted answers, the
+    lab's faults and doctor's finding ids (its fixed checks', and ``targets.<alias>`` per server)."""
+    import re
+
+    from onboard.doctor.checks import config, credentials, environment, network, permissions, tools
+    from onboard.labfaults import fault_names
+
+    fixed = [
+        check.id
+        for module in (tools, config, environment, credentials, network, permissions)
+        for check in module.CHECKS
+    ]
+    names = sorted({*accepts, *fault_names(), *fixed}, key=len, reverse=True)
+    alternatives = [re.escape(name) for name in names] + [r"targets\.[a-z0-9][\w-]*"]
+    pattern = re.compile(rf"(?<![\w.-])(?:{'|'.join(alternatives)})(?![\w-]|\.\w)", re.IGNORECASE)
+    found: dict[str, None] = {}
+    for match in pattern.finditer(text):
+        found.setdefault(match.group(0).lower(), None)
+    return list(found)
