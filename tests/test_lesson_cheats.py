@@ -11,6 +11,8 @@ from __future__ import annotations
 import pytest
 from fixtures_lessons import lab, lab_server, learner
 
+from onboard.lessons.verifiers.base import CLOCK_SLACK
+
 __all__ = ["lab", "lab_server", "learner"]
 
 pytestmark = pytest.mark.slow
@@ -86,3 +88,30 @@ def test_the_demonstration_step_earns_nothing_and_says_why(learner):
     assert not demo.graded and demo.points == 0
     assert "demonstration, without points" in demo.instructions
     assert sum(step.points for step in lesson.steps) == lesson.points == 30
+
+
+def test_a_session_opened_and_left_before_the_laptop_uploads_is_not_the_upload(learner):
+    jupyter = learner.lab.instances["jupyter"]
+    on_computer: list[str] = []
+
+    def session_for_show(where: str, line: str) -> str | None:
+        if where == "session":
+            if line in ("cd ~", "exit"):
+                return line  # a session, opened and left empty-handed
+            on_computer.append(line)
+            return None
+        if "from-server.txt back-home.txt" in line:
+            # From the laptop, a little after the session ended (beyond the checks' clock slack).
+            wait = f"sleep {CLOCK_SLACK.seconds + 1}"
+            return " && ".join([wait, *on_computer, line])
+        return line
+
+    played = learner.play("transfer", edit=session_for_show)
+    assert not played.completed and len(played.steps) == 2
+    failed = _failed(played)
+    assert len(failed) == 1
+    evidence = failed[0]["evidence"]
+    assert f"no session of yours to {jupyter} was open at" in evidence
+    assert "written from elsewhere" in evidence
+    assert f"your sessions to {jupyter}: carol-" in evidence and "Terminated" in evidence
+    assert played.steps[-1].points == 0

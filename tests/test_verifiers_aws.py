@@ -330,3 +330,44 @@ def test_a_records_evidence_can_be_looked_up_again_and_a_change_is_noticed(learn
     assert changed.holds is False and "has changed since" in changed.said
     local = Evidence("local_file", str(tmp_path / "back-home.txt"))
     assert recheck(local, ssm, s3).holds is None
+
+
+def _uploaded_during_a_session(learner, sessions, key: str, log: str) -> str:
+    """A session of the learner's to jupyter, open while the object is written (by the learner's own
+    keys, here from the computer), then ended with ``log`` as its log in S3."""
+    bucket = learner.lab.state["world"]["transfer_bucket"]
+    session_id = sessions("jupyter")
+    learner.lab.client("s3", LEARNER).put_object(Bucket=bucket, Key=key, Body=b"changed nonce-0123abcd")
+    learner.lab.client("ssm", LEARNER).terminate_session(SessionId=session_id)
+    ended = learner.lab.wait_for_session(session_id, "Terminated")
+    log_bucket, _, log_key = ended["OutputUrl"]["S3OutputUrl"].split("/", 3)[-1].partition("/")
+    body = log.format(session_id=session_id).encode()
+    learner.lab.client("s3", "lab-admin").put_object(Bucket=log_bucket, Key=log_key, Body=body)
+    return session_id
+
+
+def test_an_object_written_while_a_session_was_open_needs_the_upload_in_its_log(learner, sessions, tmp_path):
+    context = check_context(learner.lab, tmp_path)
+    jupyter = learner.lab.instances["jupyter"]
+    bucket = learner.lab.state["world"]["transfer_bucket"]
+    key = f"users/{LEARNER}/from-server.txt"
+    url = f"s3://{bucket}/{key}"
+    upload = f"upload: ./from-server.txt to {url}\n"
+    forged = {
+        # The session sat open while the laptop uploaded: the timing fits, the log has no upload.
+        "idle": "SessionId: {session_id}\n\nsh-4.2$ cd ~\nsh-4.2$ exit\n",
+        # The CLI's upload line printed by hand: not an aws s3 command.
+        "echoed": f"SessionId: {{session_id}}\n\nsh-4.2$ echo '{upload.strip()}'\n{upload}sh-4.2$ exit\n",
+    }
+    for name, log in forged.items():
+        session_id = _uploaded_during_a_session(learner, sessions, key, log)
+        verdict = _verify(context, kind="s3_object", bucket=bucket, key=key, from_session=jupyter)
+        assert not verdict.passed, name
+        assert f"the log of {session_id} shows no aws s3 command uploading it" in verdict.evidence, name
+        assert f"in a session on {jupyter}" in verdict.hint
+    honest = f"SessionId: {{session_id}}\n\nsh-4.2$ aws s3 cp from-server.txt {url}\n{upload}sh-4.2$ exit\n"
+    session_id = _uploaded_during_a_session(learner, sessions, key, honest)
+    passed = _verify(context, kind="s3_object", bucket=bucket, key=key, from_session=jupyter)
+    assert passed.passed, passed
+    assert [item.kind for item in passed.found] == ["s3_object", "session", "session_log"]
+    assert passed.found[0].etag and passed.found[1].ref == session_id
