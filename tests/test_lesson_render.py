@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import re
 
+import pytest
 from rich.console import Console
 
 from onboard.lessons.catalog import Course
@@ -70,3 +71,75 @@ def test_a_check_line_is_a_sentence_not_a_regular_expression():
         for step in Course.from_settings().lesson(lesson.id).steps:
             for item in step.verify:
                 assert item["kind"] != "transcript_contains", (lesson.id, step.title)
+
+
+LAB_WORKDIR = (
+    "/tmp/home/.local/state/onboard/lab/sandbox/home/.local/share/onboard/lessons/practice/data-team-ssm"
+)
+
+
+def _filled_step(lesson: str, index: int) -> dict:
+    """A step as `lesson start` shows it in the lab, where the practice folder's path is long."""
+    from onboard.lessons.format import fill
+
+    data = _step_data(lesson, index)
+    values = {
+        "profile": "ssm",
+        "region": "ap-northeast-1",
+        "user": "alice",
+        "bucket": "data-team-transfer",
+        "prefix": "users/alice/",
+        "log_bucket": "data-team-session-logs",
+        "target_user": "analyst",
+        "nonce": "nonce-0123abcd",
+        "workdir": LAB_WORKDIR,
+        "instance.alias": "jupyter",
+        "instance.id": "i-0a1b2c3d4e5f60001",
+        "instance.name": "jupyter-dev",
+        "other_instance.alias": "airflow",
+        "other_instance.id": "i-0a1b2c3d4e5f60002",
+        "other_instance.name": "airflow-dev",
+    }
+    return {**data, "workdir": LAB_WORKDIR, "instructions": fill(data["instructions"], values)}
+
+
+def _every_step() -> list[tuple[str, int]]:
+    course = Course.from_settings()
+    return [(h.id, index) for h in course.headers() for index in range(len(course.lesson(h.id).steps))]
+
+
+#: Words of the step's frame (title line, labels, the practice folder, what to do next).
+FRAME = (
+    f"{COMPUTER_LABEL} {SERVER_LABEL} {LAB_WORKDIR} Step points Practice folder profile When you are done "
+    "onboard lesson check stuck hint skip Then next"
+)
+
+
+def _command_lines(instructions: str) -> list[str]:
+    """The lines inside the fenced command blocks of ``instructions``."""
+    lines = []
+    for block in re.finditer(r"^```[a-z]+\n(.*?)^```$", instructions, re.M | re.S):
+        lines += [line.strip() for line in block.group(1).splitlines() if line.strip()]
+    return lines
+
+
+@pytest.mark.parametrize(("lesson", "index"), _every_step())
+def test_every_step_at_80_columns_keeps_commands_whole_and_cuts_no_word(lesson, index):
+    console, out = _console(80)
+    data = _filled_step(lesson, index)
+    render_step(console, data)
+    text = out.getvalue()
+    shown = [line.strip() for line in text.splitlines()]
+    commands = _command_lines(data["instructions"])
+    for command in commands:
+        assert command in shown, command  # one line, to copy as it stands (the terminal wraps it)
+    prose = [line.rstrip() for line in text.splitlines() if line.strip() not in commands]
+    assert all(len(line) <= 80 for line in prose), [line for line in prose if len(line) > 80]
+    words = set(re.findall(r"[A-Za-z]{4,}", " ".join([data["instructions"], data["title"], lesson, FRAME])))
+    longer_than_a_line = [w for w in f"{data['instructions']} {LAB_WORKDIR}".split() if len(w) > 80]
+    cut = {
+        fragment
+        for fragment in set(re.findall(r"[A-Za-z]{4,}", text)) - words
+        if not any(fragment in word for word in longer_than_a_line)  # such a word is folded: it must be
+    }
+    assert not cut, cut  # a word cut in two shows as a fragment that is no word of the text

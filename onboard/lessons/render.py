@@ -28,6 +28,33 @@ def labelled(instructions: str) -> str:
     return _FENCE.sub(label, instructions)
 
 
+#: A fenced block: its lines are commands (or other text to copy as it stands).
+_BLOCK = re.compile(
+    r"^(?P<fence>```+|~~~+)[ \t]*[A-Za-z]*[ \t]*\n(?P<code>.*?)^(?P=fence)[ \t]*$", re.MULTILINE | re.DOTALL
+)
+
+
+def print_instructions(out, markdown: str) -> None:
+    """Instructions as a learner reads them: prose wraps at the terminal's width between words (only a
+    word longer than a whole line, a long path, is folded); each line of a command block is printed
+    whole, never wrapped or cut, so it copies as it must be typed (the terminal folds a long one)."""
+    from rich.markdown import Markdown
+    from rich.text import Text
+
+    position = 0
+    for block in [*_BLOCK.finditer(markdown), None]:
+        prose = markdown[position : block.start() if block else len(markdown)]
+        if prose.strip():
+            out.print(Markdown(prose), soft_wrap=False)
+        if block is None:
+            break
+        out.print()
+        for line in block.group("code").rstrip("\n").splitlines():
+            out.print(Text(f"    {line}", style="bold"), soft_wrap=True)
+        out.print()
+        position = block.end()
+
+
 def _minutes(seconds: int | None) -> str:
     if seconds is None:
         return "-"
@@ -52,8 +79,6 @@ def render_list(out, data: dict[str, Any]) -> None:
 
 
 def render_step(out, data: dict[str, Any]) -> None:
-    from rich.markdown import Markdown
-
     for warning in data.get("warnings", []):
         out.print(f"[yellow]note:[/yellow] {escape(warning)}")
     if data.get("skipped"):
@@ -63,12 +88,11 @@ def render_step(out, data: dict[str, Any]) -> None:
         return
     resumed = " (resumed)" if data.get("resumed") else ""
     out.print(f"[bold]{escape(data['lesson_title'])}[/bold]{resumed}")
-    # Prose wraps at the terminal's width, between words (the console otherwise leaves it to the terminal).
     if data.get("intro"):
-        out.print(Markdown(data["intro"]), soft_wrap=False)
+        print_instructions(out, data["intro"])
     points = f", {data['points']} points" if data["graded"] else ""
     out.print(f"\n[bold]Step {data['step']}/{data['steps']}: {escape(data['title'])}[/bold]{points}")
-    out.print(Markdown(labelled(data["instructions"])), soft_wrap=False)
+    print_instructions(out, labelled(data["instructions"]))
     out.print(
         f"\nPractice folder: {escape(data['workdir'])} (profile {escape(data['profile'])})", soft_wrap=False
     )
