@@ -19,7 +19,7 @@ from typing import Any
 
 from onboard.awsclient import ClientSettings, client
 from onboard.errors import EnvironmentProblem, OnboardError
-from onboard.secrets import scrub
+from onboard.secrets import scrub, without_password
 
 #: Seconds of difference from the server's clock beyond which AWS refuses signed requests (SigV4 allows
 #: 5 minutes for some services, 15 for most); we warn well before that.
@@ -54,6 +54,8 @@ class Failure(str, Enum):
     #: AWS refused with a code onboard has no explanation for.
     REFUSED = "refused"
     PROXY = "proxy"
+    #: Something answered that is not AWS (a proxy's own refusal page, a web server): AWS never saw the keys.
+    NOT_AWS = "not-aws"
     TLS = "tls"
     TIMEOUT = "timeout"
     DNS = "dns"
@@ -67,7 +69,9 @@ class Failure(str, Enum):
         return self in _NETWORK_FAILURES
 
 
-_NETWORK_FAILURES = frozenset({Failure.PROXY, Failure.TLS, Failure.TIMEOUT, Failure.DNS, Failure.UNREACHABLE})
+_NETWORK_FAILURES = frozenset(
+    {Failure.PROXY, Failure.NOT_AWS, Failure.TLS, Failure.TIMEOUT, Failure.DNS, Failure.UNREACHABLE}
+)
 
 
 class IdentityError(OnboardError):
@@ -138,6 +142,7 @@ def check_identity(
     profile, region and endpoint (else one is made with ``timeout``).
     """
     import botocore.exceptions
+    import botocore.parsers
 
     settings = ClientSettings(
         profile=profile,
@@ -171,7 +176,28 @@ def check_identity(
         ) from None
     except botocore.exceptions.BotoCoreError as failed:
         raise _explain_network(failed, endpoint, timeout) from None
+    except botocore.parsers.ResponseParserError:
+        raise _not_aws(endpoint) from None
     return identity_from_answer(answer)
+
+
+def _not_aws(endpoint: str) -> IdentityError:
+    """An answer botocore could not read as AWS's: whoever sent it, AWS did not judge the keys."""
+    import botocore.utils
+
+    proxy = botocore.utils.get_environ_proxies(endpoint).get(endpoint.split(":", 1)[0])
+    if proxy:
+        return identity_error(
+            Failure.NOT_AWS,
+            f"the proxy {without_password(proxy)} answered for {endpoint} itself (not an AWS answer)",
+            "The proxy refuses this endpoint: ask your network team to allow it, or, for an endpoint on "
+            "your own network (the practice lab), add its host to NO_PROXY.",
+        )
+    return identity_error(
+        Failure.NOT_AWS,
+        f"{endpoint} answered, but not as AWS does (the answer could not be read)",
+        "Check the profile's endpoint_url (or the team file's endpoint): it must be AWS's or the lab's.",
+    )
 
 
 def identity_from_answer(answer: dict[str, Any]) -> Identity:

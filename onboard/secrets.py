@@ -91,3 +91,17 @@ def scrub(text: str) -> str:
 def scrub_free_text(text: str) -> str:
     """:func:`scrub`, and also bare values shaped like a secret key or token (for comments, notes)."""
     return _BARE_SECRET.sub(MASK, scrub(text))
+
+
+def without_password(url: str) -> str:
+    """``url`` (a proxy's, ``http://user:secret@proxy:3128`` or ``user:secret@proxy:3128``) with the
+    password of its user part masked: proxy URLs end up in messages."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url if "://" in url else f"//{url}")
+    if parts.password is None:
+        return url
+    user_part = f"{parts.username}:{MASK}@" if parts.username else f":{MASK}@"
+    host_part = parts.netloc.rsplit("@", 1)[1]
+    masked = parts._replace(netloc=user_part + host_part).geturl()
+    return masked if "://" in url else masked.removeprefix("//")

@@ -285,6 +285,20 @@ class ForwardProxy(LocalServer):
         super().__init__(handler)
 
 
+class _BlockingProxyHandler(BaseHTTPRequestHandler):
+    """A corporate proxy that refuses everything: tunnels (CONNECT) and plain-HTTP requests alike."""
+
+    def _refuse(self) -> None:
+        self.send_response(403, "Forbidden by policy")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    do_CONNECT = do_GET = do_HEAD = do_POST = _refuse
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
 def self_signed_tls(folder: Path) -> tuple[ssl.SSLContext, Path]:
     """A server TLS context for 127.0.0.1 (a certificate from a fresh CA, as a class lab makes them), and
     the CA's PEM file that clients trust."""
@@ -347,3 +361,13 @@ def plugin_site(bundle_server: BundleServer, test_signing_key) -> BundleServer:
     """The download site with a signed 1.2.764.0 in every format (latest and 1.2.764.0)."""
     publish(bundle_server.site.root, test_signing_key)
     return bundle_server
+
+
+@pytest.fixture
+def blocking_proxy() -> Iterator[str]:
+    """The URL of a proxy on 127.0.0.1 that refuses every request (see _BlockingProxyHandler)."""
+    proxy = LocalServer(_BlockingProxyHandler).start()
+    try:
+        yield proxy.url.rstrip("/")
+    finally:
+        proxy.stop()

@@ -22,6 +22,7 @@ import pytest
 from bundles import (  # noqa: F401
     GOOD_VERSION,
     OLD_VERSION,
+    blocking_proxy,
     bundle_server,
     plugin_site,
     stand_in_awscli,
@@ -30,6 +31,7 @@ from bundles import (  # noqa: F401
 )
 from fixtures_doctor import (
     backups_of,
+    finding,
     foreign_elf,
     lab_profile,
     mode_of,
@@ -665,6 +667,26 @@ def test_a_role_whose_source_profile_has_wrong_keys_is_a_finding_never_a_bug(lab
     assert "onboard setup --profile base" in (identity.next or "")
     assert identity.data["code"] == "InvalidClientTokenId"
     assert SECRET not in shown
+
+
+def test_a_proxy_that_answers_for_the_endpoint_itself_is_a_finding_never_a_bug(
+    isolated_home, aws_like_server, blocking_proxy, monkeypatch
+):
+    # A plain-HTTP endpoint (the practice lab) reached through HTTP_PROXY: the proxy's own refusal page is
+    # no AWS answer, and says nothing about the keys.
+    aws_like_server.answer.status, aws_like_server.answer.code = 200, ""
+    plain_profile(isolated_home, aws_like_server.url)
+    assert finding(run_checks_for("credentials.identity"), "credentials.identity").status is Status.OK
+    monkeypatch.setenv("HTTP_PROXY", blocking_proxy)
+    report = run_checks_for("config", "credentials")
+    shown = "\n".join(text_of(found) for found in report.findings)
+    assert "bug in onboard" not in shown, shown
+    assert Status.ERROR not in {found.status for found in report.findings}, shown
+    identity = finding(report, "credentials.identity")
+    assert identity.status is Status.FAIL
+    assert f"the proxy {blocking_proxy} answered" in identity.summary, identity.summary
+    assert "NO_PROXY" in (identity.next or "")
+    assert identity.data["failure"] == "not-aws"
 
 
 def test_checks_that_ask_for_a_role_profiles_keys_at_once_load_them_once(isolated_home, monkeypatch):

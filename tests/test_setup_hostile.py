@@ -12,8 +12,9 @@ import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-import pytest
+from bundles import GOOD_VERSION, blocking_proxy, bundle_server, plugin_site, test_signing_key  # noqa: F401
 from fixtures_moto import access_key_csv, authenticated_user, aws_files, moto_server, read_profile, setup_args  # noqa: F401
+from test_setup_plugin import write_team
 
 from helpers import run_onboard
 from onboard.errors import ExitCode
@@ -118,30 +119,6 @@ def test_the_output_menu_offers_only_what_aws_cli_v1_prints(
     assert aws_files(isolated_home) == {"config": None, "credentials": None}
 
 
-class _BlockingProxy(BaseHTTPRequestHandler):
-    """A corporate proxy that refuses every download."""
-
-    def _refuse(self) -> None:
-        self.send_response(403, "Forbidden by policy")
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-    do_CONNECT = do_GET = do_HEAD = _refuse
-
-    def log_message(self, *args) -> None:
-        pass
-
-
-@pytest.fixture
-def blocking_proxy():
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _BlockingProxy)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
-
-
 def test_a_blocked_plugin_download_still_writes_the_profile_and_says_what_is_left(
     isolated_home, tmp_path, moto_server, authenticated_user, blocking_proxy
 ):
@@ -168,6 +145,41 @@ def test_a_blocked_plugin_download_still_writes_the_profile_and_says_what_is_lef
     last = " ".join(ran.stdout.strip().splitlines()[-3:])
     assert "plugin" in last and "onboard plugin install" in last
     assert "keys" not in last.replace("keys work", "")
+
+
+def test_behind_a_proxy_that_blocks_everything_setup_ends_with_the_one_command_that_finishes(
+    isolated_home, tmp_path, moto_server, authenticated_user, plugin_site, test_signing_key, blocking_proxy
+):
+    # The proxy refuses the team mirror's download and answers the identity check itself (a 403 page, no
+    # AWS answer): neither says anything about the keys.
+    team = write_team(
+        tmp_path, site_url=plugin_site.base, endpoint=moto_server.url, pinned_key=test_signing_key
+    )
+    csv = access_key_csv(tmp_path, authenticated_user)
+    args = ["setup", "--team", str(team), "--no-aws-cli"]
+    ran = run_onboard(
+        *args,
+        "--credentials-csv",
+        str(csv),
+        "--yes",
+        env={"HTTPS_PROXY": blocking_proxy, "HTTP_PROXY": blocking_proxy},
+    )
+    assert ran.exit_code not in (ExitCode.OK, ExitCode.USAGE), ran.output
+    assert "internal error" not in ran.output
+    assert read_profile("ssm")["aws_access_key_id"] == authenticated_user.access_key_id
+    closing = ran.stdout[ran.stdout.rindex("Setup is not finished") :]
+    assert "Session Manager plugin" in closing and "keys could not be checked" in closing, closing
+    assert "did not work" not in closing and "right keys" not in closing
+    assert blocking_proxy in closing
+    finish = closing.strip().splitlines()[-1].strip()
+    assert finish.startswith("onboard setup "), closing
+
+    # Once the network lets it through, that one command finishes both, and asks for nothing.
+    words = finish.split()[1:]
+    done = run_onboard(*words)
+    assert done.exit_code == 0, done.output
+    assert f"Version {GOOD_VERSION} installed" in done.stdout
+    assert "You are " + authenticated_user.arn in done.stdout
 
 
 class _HeldForwarder(BaseHTTPRequestHandler):

@@ -177,13 +177,19 @@ class DoctorContext:
         words (wrong key, wrong secret, expired token, clock).
         """
         import botocore.exceptions
+        import botocore.parsers
 
         from onboard.identity import check_identity, identity_from_answer
 
         def ask() -> Identity:
             try:
                 answer = self.client("sts").get_caller_identity()
-            except (botocore.exceptions.ClientError, botocore.exceptions.CredentialRetrievalError):
+            except (
+                botocore.exceptions.ClientError,
+                botocore.exceptions.CredentialRetrievalError,
+                # An answer that is not AWS's (a proxy's page): not a BotoCoreError.
+                botocore.parsers.ResponseParserError,
+            ):
                 return check_identity(self.profile, region=self.region(), timeout=self.timeout)
             except (botocore.exceptions.NoCredentialsError, botocore.exceptions.PartialCredentialsError):
                 return check_identity(self.profile, region=self.region(), timeout=self.timeout)

@@ -28,6 +28,7 @@ from urllib.parse import urlsplit
 from onboard.errors import EnvironmentProblem, OnboardError, UsageError, VerificationError
 from onboard.fileio import atomic_writer
 from onboard.plugin.progress import DownloadProgress, human_size
+from onboard.secrets import without_password
 
 CA_BUNDLE_ENV = "AWS_CA_BUNDLE"
 #: The largest bundle or installer onboard downloads. AWS's are far smaller: the plugin's deb, rpm and zips
@@ -142,18 +143,6 @@ def _proxy_for(url: str) -> str | None:
     if scheme not in proxies or urllib.request.proxy_bypass(host):
         return None
     return without_password(proxies[scheme])
-
-
-def without_password(url: str) -> str:
-    """``url`` with the password of its user part (http://user:secret@proxy:3128) masked."""
-    from onboard.secrets import MASK
-
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    user_part = f"{parts.username}:{MASK}@" if parts.username else f":{MASK}@"
-    host_part = parts.netloc.rsplit("@", 1)[1]
-    return parts._replace(netloc=user_part + host_part).geturl()
 
 
 def download(
@@ -308,10 +297,18 @@ def _receive(
 def _http_error(url: str, status: int, reason: object) -> Exception:
     # S3 answers 403, not 404, for a missing file in a bucket that does not allow listing (AWS's does not).
     if status in (403, 404):
+        # A plain-HTTP download through a proxy gets the proxy's own refusal as an HTTP answer too.
+        proxy = _proxy_for(url)
+        via = f" through the proxy {proxy}" if proxy else ""
         return NotFound(
-            f"not found (HTTP {status}): {url}",
+            f"not found (HTTP {status} {reason}){via}: {url}",
             "Is the version right (see the plugin's release notes), and is the mirror laid out like AWS's "
-            "download site (<base>/<version>/<folder>/<file>)?",
+            "download site (<base>/<version>/<folder>/<file>)?"
+            + (
+                " Or the proxy refused it: ask your network team, or add the host to NO_PROXY."
+                if proxy
+                else ""
+            ),
         )
     error = EnvironmentProblem(
         f"the server answered HTTP {status} {reason} for {url}",

@@ -45,19 +45,23 @@ class SetupReport:
 
 
 def render_setup(out: Console, data: dict[str, Any]) -> None:
-    """The closing line, after the screens printed the details."""
+    """The closing lines, after the screens printed the details: the outcome, and what is left to do."""
     out.print()
     identity = data.get("identity")
+    unfinished = data.get("unfinished", [])
     if identity is None:
         out.print("Dry run: nothing was written." if data.get("dry_run") else "Setup stopped.")
-    elif not identity["ok"]:
+    elif not identity["ok"] and identity.get("reached", True):
         out.print(f"Setup is not finished: the keys in profile {data['profile']} did not work (see above).")
-    elif data.get("unfinished"):
-        for left in data["unfinished"]:
-            out.print(f"Setup is not finished: {left['step']} could not be installed ({left['error']}).")
-        out.print(f"Profile {data['profile']} is written and its keys work. To finish, run:")
-        for left in data["unfinished"]:
-            out.print(f"  {left['command']}", style="bold")
+        for left in unfinished:
+            out.print(f"Also not done: {left['step']} ({left['error']}).")
+    elif unfinished:
+        out.print("Setup is not finished:")
+        for left in unfinished:
+            out.print(f"  {left['step']} ({left['error']}).")
+        keys = "its keys work" if identity["ok"] else "nothing says its keys are wrong"
+        out.print(f"Profile {data['profile']} is written and {keys}. To finish, run:")
+        out.print(f"  {data['finish']}", style="bold")
     elif data["changed"]:
         out.print(f"Done: profile {data['profile']} is set up and works.", style="bold green")
     else:

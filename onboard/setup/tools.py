@@ -59,6 +59,7 @@ class ToolScreens:
             self.say("  Skipped (--no-plugin).")
             return
         from onboard.plugin.catalog import version_at_least
+        from onboard.plugin.download import NotFound
         from onboard.plugin.install import install_plugin
         from onboard.plugin.status import plugin_status
 
@@ -89,10 +90,10 @@ class ToolScreens:
                 extra_trusted_keys=source.trusted_keys() if source else (),
                 progress=self.out is not None,
             )
-        except EnvironmentProblem as failed:
+        except (EnvironmentProblem, NotFound) as failed:
             # The profile and the key check need no plugin, so a download the network (a proxy, a
-            # firewall) blocked does not stop them: carry on, and end with the one command left. A
-            # download that fails its signature check still stops everything.
+            # firewall, a mirror without the file) did not deliver does not stop them: carry on, and end
+            # with the one command left. A download that fails its signature check still stops everything.
             self._unfinished("plugin", "the Session Manager plugin", failed, self._plugin_command())
             return
         self.report.data["plugin"] = {"action": "installed" if result.changed else "kept", **result.to_dict()}
@@ -106,29 +107,52 @@ class ToolScreens:
 
     def _plugin_command(self) -> str:
         """The `onboard plugin install` that finishes what this run could not, with this run's sources."""
-        words = ["onboard", "plugin", "install"]
-        for flag, value in (
+        return self._command(
+            "plugin install",
             ("--download-url", self.options.download_url),
             ("--bundle-file", self.options.bundle_file),
             ("--bin-dir", self.options.bin_dir),
             ("--team", self.options.team),
-        ):
-            if value is not None:
-                words += [flag, shlex.quote(str(value))]
-        return " ".join(words)
+        )
+
+    def rerun_command(self) -> str:
+        """The `onboard setup` that does again, unattended, what this run could not, with this run's
+        sources and choices: the keys and the profile it wrote are kept (a re-run changes nothing else)."""
+        options = self.options
+        tools = {True: "--{}", False: "--no-{}", None: None}
+        flags = [tools[options.plugin], tools[options.aws_cli]]
+        choices = [flag.format(name) for flag, name in zip(flags, ("plugin", "aws-cli"), strict=True) if flag]
+        return self._command(
+            " ".join(["setup", "--yes", *choices]),
+            ("--team", options.team),
+            ("--profile", options.profile),
+            ("--endpoint-url", options.endpoint_url),
+            ("--download-url", options.download_url),
+            ("--bundle-file", options.bundle_file),
+            ("--bin-dir", options.bin_dir),
+        )
+
+    @staticmethod
+    def _command(words: str, *flags: tuple[str, object]) -> str:
+        given = [f"{flag} {shlex.quote(str(value))}" for flag, value in flags if value is not None]
+        return " ".join(["onboard", words, *given])
 
     def _unfinished(self, step: str, what: str, failed: OnboardError, command: str) -> None:
-        """Record a step that failed without stopping setup: what, why, and the command that finishes it."""
+        """Record a tool that failed without stopping setup: what, why, and the command that finishes it."""
         self.report.data[step] = {"action": "failed", "error": failed.to_dict()}
-        self.report.data.setdefault("unfinished", []).append(
-            {"step": what, "error": failed.message, "command": command}
-        )
-        if self.report.exit_code == ExitCode.OK:
-            self.report.exit_code = failed.exit_code
+        self.left_undone(f"{what} could not be installed", failed, command)
         self.say(f"  Could not install {what}: {failed.message}", style="red")
         if failed.hint:
             self.say(f"  {failed.hint}")
         self.say(f"  Setup carries on with your profile; afterwards, finish with: {command}")
+
+    def left_undone(self, said: str, failed: OnboardError, command: str) -> None:
+        """A step left undone (``said``: what, as a sentence) for the closing lines and the exit code."""
+        self.report.data.setdefault("unfinished", []).append(
+            {"step": said, "error": failed.message, "command": command}
+        )
+        if self.report.exit_code == ExitCode.OK:
+            self.report.exit_code = failed.exit_code
 
     def _path_hint(self, hint: Any, problems: tuple[str, ...]) -> None:
         for problem in problems:

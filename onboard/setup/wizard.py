@@ -68,6 +68,9 @@ class Wizard(ToolScreens):
             self.report.data.get(step, {}).get("action") == "installed" for step in ("plugin", "aws_cli")
         ]
         self.report.data["changed"] = bool(self.report.data.get("written")) or any(installed)
+        left = self.report.data.get("unfinished", [])
+        if left:  # one command finishes it all: the step's own, or setup again for several
+            self.report.data["finish"] = left[0]["command"] if len(left) == 1 else self.rerun_command()
         return self.report
 
     def platform_screen(self) -> Platform:
@@ -332,13 +335,24 @@ class Wizard(ToolScreens):
         try:
             identity = check_identity(profile, region=region, endpoint_url=self.endpoint)
         except OnboardError as failed:
-            # The keys may be fine when AWS could not be reached at all: say what a re-run needs.
+            # The keys may be fine when AWS could not be reached at all (a proxy, no network): that is a
+            # step left undone, finished by running setup again, not a fault of the keys.
             unreachable = isinstance(failed, EnvironmentProblem)
-            needs = "once AWS can be reached" if unreachable else "with the right keys"
-            written = f" Your files were written as shown; run setup again {needs} to fix them."
-            self.report.data["identity"] = {"ok": False, "error": failed.to_dict()}
-            self.report.exit_code = failed.exit_code
+            self.report.data["identity"] = {
+                "ok": False,
+                "reached": not unreachable,
+                "error": failed.to_dict(),
+            }
             self.say(f"  {failed.message}", style="red")
+            if unreachable:
+                self.left_undone("the keys could not be checked with AWS", failed, self.rerun_command())
+                self.say(
+                    f"  {failed.hint or ''} Your files were written as shown; run setup again once AWS "
+                    "can be reached, to check the keys."
+                )
+                return
+            self.report.exit_code = failed.exit_code
+            written = " Your files were written as shown; run setup again with the right keys to fix them."
             self.say(f"  {failed.hint or ''}{written if self.report.data.get('written') else ''}")
             return
         # The check read the profile from the files; another setup may have written them since this one

@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 from onboard.doctor.context import DoctorContext
 from onboard.doctor.model import Check, Finding, Group, fail, ok, warn
+from onboard.secrets import without_password
 
 GROUP = Group.NETWORK
 DOC_ENDPOINTS = "https://docs.aws.amazon.com/general/latest/gr/ssm.html"
@@ -134,16 +135,6 @@ def proxy_for(url: str, environ: Mapping[str, str]) -> str | None:
     return proxy
 
 
-def show_proxy(url: str) -> str:
-    """A proxy URL with any password masked."""
-    from onboard.secrets import MASK
-
-    parts = urlsplit(url if "://" in url else f"http://{url}")
-    if parts.password:
-        return url.replace(f":{parts.password}@", f":{MASK}@")
-    return url
-
-
 def endpoint_urls(ctx: DoctorContext) -> dict[str, str]:
     """service -> where it is reached: the configured endpoint, or the region's ssm and ssmmessages.
 
@@ -171,7 +162,7 @@ def endpoints(ctx: DoctorContext) -> Finding:
     for url in dict.fromkeys(urls.values()):
         services = " and ".join(s for s, u in urls.items() if u == url)
         proxy = proxy_for(url, ctx.environ)
-        via = f" via proxy {show_proxy(proxy)}" if proxy else ""
+        via = f" via proxy {without_password(proxy)}" if proxy else ""
         try:
             result = probe(url, timeout=timeout, ca_bundle=ca_bundle(ctx), proxy=proxy)
         except ProbeFailed as refused:
@@ -229,7 +220,8 @@ def proxies(ctx: DoctorContext) -> Finding:
     if not seen:
         return ok("no proxy variables set: connections go direct", doc=DOC_PROXY)
     evidence = [
-        f"{name}={show_proxy(value) if name in PROXY_VARIABLES else value}" for name, value in seen.items()
+        f"{name}={without_password(value) if name in PROXY_VARIABLES else value}"
+        for name, value in seen.items()
     ]
     unreachable = []
     for name in PROXY_VARIABLES:
