@@ -1,6 +1,8 @@
-"""`onboard trainer provision` and `deprovision` with a class of 30, against one lab (moto's CloudFormation
+"""`onboard trainer provision` and `deprovision` with a class of 30, against the lab (moto's CloudFormation
 behind the lab's layer): plan, apply, a re-run that changes nothing, kits the wizard imports, learners kept
-apart, and a deprovision that leaves nothing. The tests run in order on one module-scoped lab."""
+apart, and a deprovision that leaves nothing. Two module-scoped labs: one where the class is planned and
+applied once (the tests read those runs' answers, and change nothing of the class), one where it is applied
+and then deprovisioned; so each test passes alone, in any order, and on any xdist worker."""
 
 from __future__ import annotations
 
@@ -65,11 +67,9 @@ class Classroom:
         return found
 
 
-@pytest.fixture(scope="module")
-def classroom(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Classroom]:
+def _classroom(root: Path) -> Classroom:
     """A lab of its own (no seeded learners), a fresh account's view: no session preferences saved yet,
     and a team file whose transfer bucket does not exist; the trainer's profile as AWS_PROFILE."""
-    root = tmp_path_factory.mktemp("provision")
     lab = start_lab(root / "lab", learners=())
     try:
         lab.client("ssm", "lab-admin").delete_document(Name=DOCUMENT_NAME)
@@ -90,9 +90,86 @@ def classroom(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Classroom]:
         env = lab.aws_env(root / "trainer-home", user=lab.trainer, profile="trainer")
         env["AWS_PROFILE"] = "trainer"
         env.pop("AWS_ENDPOINT_URL", None)  # the team file names the lab's endpoint
-        yield Classroom(lab, root, team_file, class_csv, root / "kits", env, names, [])
-    finally:
+    except BaseException:
         stop_lab(lab)
+        raise
+    return Classroom(lab, root, team_file, class_csv, root / "kits", env, names, [])
+
+
+@dataclass
+class Provisioned:
+    """A class planned, then applied: what each run answered and what the account held after the plan."""
+
+    classroom: Classroom
+    plan: Ran
+    plan_text: Ran
+    #: After planning: whether the stack exists, the class's users, whether the kits folder exists.
+    stack_after_plan: str
+    users_after_plan: set[str]
+    kits_after_plan: bool
+    apply: Ran
+
+
+@pytest.fixture(scope="module")
+def provisioned(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Provisioned]:
+    """One lab where the class is planned (JSON, then text) and applied once; the tests read the runs'
+    answers and the account. Tests on it change nothing of the class (re-runs that are meant to change
+    nothing, a learner's own objects), so they pass in any order and alone."""
+    classroom = _classroom(tmp_path_factory.mktemp("provision"))
+    try:
+        kits = ("--kits", str(classroom.kits))
+        plan = classroom.trainer("provision", "--class", str(classroom.class_csv), *kits, "--json")
+        try:
+            classroom.client("cloudformation").describe_stacks(StackName=STACK)
+            stack = "exists"
+        except botocore.exceptions.ClientError as error:
+            stack = str(error)
+        users, kits_made = _users(classroom), classroom.kits.exists()
+        plan_text = classroom.trainer("provision", "--class", str(classroom.class_csv))
+        applied = classroom.trainer(
+            "provision", "--class", str(classroom.class_csv), *kits, "--apply", "--json"
+        )
+        yield Provisioned(classroom, plan, plan_text, stack, users, kits_made, applied)
+    finally:
+        stop_lab(classroom.lab)
+
+
+@dataclass
+class Deprovisioned:
+    classroom: Classroom
+    #: The learners' access key ids before the class was removed.
+    keys: set[str]
+    removed: Ran
+    again: Ran
+
+
+@pytest.fixture(scope="module")
+def deprovisioned(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deprovisioned]:
+    """A lab of its own where the class is applied, used (a learner's file, record and session log), then
+    deprovisioned, and deprovisioned again."""
+    classroom = _classroom(tmp_path_factory.mktemp("deprovision"))
+    try:
+        applied = classroom.trainer(
+            "provision", "--class", str(classroom.class_csv), "--kits", str(classroom.kits), "--apply"
+        )
+        assert applied.exit_code == 0, applied.output
+        iam = classroom.client("iam")
+        keys = {
+            key["AccessKeyId"]
+            for name in classroom.names
+            for key in iam.list_access_keys(UserName=name)["AccessKeyMetadata"]
+        }
+        logs = load_team(classroom.team).session_logs
+        me = classroom.learner_client("s3", "learner02")
+        me.put_object(Bucket=BUCKET, Key="users/learner02/notes.txt", Body=b"mine")
+        me.put_object(Bucket=BUCKET, Key="onboard/progress/learner02.json", Body=b"{}")
+        log_key = f"{logs.prefix}learner02-0123456789abcdef0.log"
+        classroom.client("s3").put_object(Bucket=logs.bucket, Key=log_key, Body=b"$ ls")
+        removed = classroom.trainer("deprovision", "--yes", "--json")
+        again = classroom.trainer("deprovision")
+        yield Deprovisioned(classroom, keys, removed, again)
+    finally:
+        stop_lab(classroom.lab)
 
 
 def _users(classroom: Classroom) -> set[str]:
@@ -108,10 +185,9 @@ def _denied(call) -> bool:
     return False
 
 
-def test_the_plan_lists_every_resource_and_changes_nothing(classroom):
-    ran = classroom.trainer(
-        "provision", "--class", str(classroom.class_csv), "--kits", str(classroom.kits), "--json"
-    )
+def test_the_plan_lists_every_resource_and_changes_nothing(provisioned):
+    classroom = provisioned.classroom
+    ran = provisioned.plan
     assert ran.exit_code == 0, ran.output
     data = ran.json()["data"]
     assert data["stack"] == STACK
@@ -133,23 +209,20 @@ def test_the_plan_lists_every_resource_and_changes_nothing(classroom):
     assert data["change_set"]["fate"].startswith("deleted")
     assert data["learners"] == []
     # Planning left nothing: no stack (not even the review one), no user, no kit.
-    cfn = classroom.client("cloudformation")
-    with pytest.raises(botocore.exceptions.ClientError, match="does not exist"):
-        cfn.describe_stacks(StackName=STACK)
-    assert not _users(classroom) & set(classroom.names)
-    assert not classroom.kits.exists()
+    assert "does not exist" in provisioned.stack_after_plan
+    assert not provisioned.users_after_plan & set(classroom.names)
+    assert not provisioned.kits_after_plan
 
-    text = classroom.trainer("provision", "--class", str(classroom.class_csv))
+    text = provisioned.plan_text
     assert text.exit_code == 0, text.output
     assert "38 to create, 0 to change, 0 to remove" not in text.stdout  # 36 resources, said as a count
     assert "36 to create, 0 to change, 0 to remove." in text.stdout
     assert "learner07" in text.stdout and "AWS::SSM::Document" in text.stdout
 
 
-def test_apply_creates_the_stack_then_a_key_and_a_private_kit_per_learner(classroom):
-    ran = classroom.trainer(
-        "provision", "--class", str(classroom.class_csv), "--kits", str(classroom.kits), "--apply", "--json"
-    )
+def test_apply_creates_the_stack_then_a_key_and_a_private_kit_per_learner(provisioned):
+    classroom = provisioned.classroom
+    ran = provisioned.apply
     assert ran.exit_code == 0, ran.output
     data = ran.json()["data"]
     assert data["applied"] and data["stack_status"] == "CREATE_COMPLETE"
@@ -183,7 +256,8 @@ def test_apply_creates_the_stack_then_a_key_and_a_private_kit_per_learner(classr
     assert kit_team.transfer == Location(BUCKET, "users/")
 
 
-def test_a_rerun_changes_nothing_and_makes_no_new_keys(classroom):
+def test_a_rerun_changes_nothing_and_makes_no_new_keys(provisioned):
+    classroom = provisioned.classroom
     iam = classroom.client("iam")
     before = {
         name: iam.list_access_keys(UserName=name)["AccessKeyMetadata"][0]["AccessKeyId"]
@@ -205,7 +279,8 @@ def test_a_rerun_changes_nothing_and_makes_no_new_keys(classroom):
     assert "Nothing changes: the stack already matches the class." in text.stdout
 
 
-def test_a_learner_with_a_key_and_no_kit_is_told_how_to_rotate(classroom, tmp_path):
+def test_a_learner_with_a_key_and_no_kit_is_told_how_to_rotate(provisioned, tmp_path):
+    classroom = provisioned.classroom
     ran = classroom.trainer(
         "provision", "--class", str(classroom.class_csv), "--kits", str(tmp_path / "elsewhere"), "--apply"
     )
@@ -215,7 +290,8 @@ def test_a_learner_with_a_key_and_no_kit_is_told_how_to_rotate(classroom, tmp_pa
     assert not list((tmp_path / "elsewhere").glob("*/*.csv")), "no new key was made for anyone"
 
 
-def test_a_kit_is_imported_by_the_wizard_unattended_and_is_that_learner(classroom, isolated_home):
+def test_a_kit_is_imported_by_the_wizard_unattended_and_is_that_learner(provisioned, isolated_home):
+    classroom = provisioned.classroom
     kit = classroom.kits / "learner07"
     ran = run_onboard(
         "setup",
@@ -232,7 +308,8 @@ def test_a_kit_is_imported_by_the_wizard_unattended_and_is_that_learner(classroo
     assert not any(secret in ran.output for secret in classroom.secrets())
 
 
-def test_a_learner_cannot_read_another_learners_prefix_record_or_logs(classroom):
+def test_a_learner_cannot_read_another_learners_prefix_record_or_logs(provisioned):
+    classroom = provisioned.classroom
     team = load_team(classroom.team)
     logs = team.session_logs
     admin = classroom.client("s3")
@@ -252,7 +329,8 @@ def test_a_learner_cannot_read_another_learners_prefix_record_or_logs(classroom)
     me.put_object(Bucket=BUCKET, Key="onboard/progress/learner01.json", Body=b"{}")  # my own record: allowed
 
 
-def test_the_template_is_printed_and_holds_no_key(classroom):
+def test_the_template_is_printed_and_holds_no_key(provisioned):
+    classroom = provisioned.classroom
     ran = classroom.trainer("provision", "--class", str(classroom.class_csv), "--template")
     assert ran.exit_code == 0, ran.output
     template = json.loads(ran.stdout)
@@ -272,25 +350,27 @@ def test_the_template_is_printed_and_holds_no_key(classroom):
         ("amy,b@d/name", "not a valid IAM user name"),
     ],
 )
-def test_a_bad_set_of_names_is_refused_with_the_reason(classroom, learners, says):
-    ran = classroom.trainer("provision", "--learners", learners)
+def test_a_bad_set_of_names_is_refused_with_the_reason(provisioned, learners, says):
+    ran = provisioned.classroom.trainer("provision", "--learners", learners)
     assert ran.exit_code == ExitCode.USAGE
     assert says in ran.output
 
 
-def test_deprovision_asks_and_refuses_unattended_without_yes(classroom):
+def test_deprovision_asks_and_refuses_unattended_without_yes(provisioned):
+    classroom = provisioned.classroom
     ran = classroom.trainer("deprovision")
     assert ran.exit_code == ExitCode.USAGE
     assert "confirm with --yes" in ran.output
     assert classroom.client("cloudformation").describe_stacks(StackName=STACK)["Stacks"]
 
 
-def test_deprovision_leaves_nothing_of_the_class(classroom):
-    ran = classroom.trainer("deprovision", "--yes", "--json")
+def test_deprovision_leaves_nothing_of_the_class(deprovisioned):
+    classroom = deprovisioned.classroom
+    ran = deprovisioned.removed
     assert ran.exit_code == 0, ran.output
     data = ran.json()["data"]
     assert data["clean"] is True and data["leftovers"] == []
-    assert len(data["keys_deleted"]) == CLASS_SIZE
+    assert len(data["keys_deleted"]) == CLASS_SIZE and set(data["keys_deleted"]) == deprovisioned.keys
     assert data["stack_status"] == "DELETE_COMPLETE"
     iam = classroom.client("iam")
     assert not _users(classroom) & set(classroom.names)
@@ -307,12 +387,15 @@ def test_deprovision_leaves_nothing_of_the_class(classroom):
     logs = load_team(classroom.team).session_logs
     left = classroom.client("s3").list_objects_v2(Bucket=logs.bucket, Prefix=f"{logs.prefix}learner02-")
     assert left.get("KeyCount", 0) == 0
-    again = classroom.trainer("deprovision")
+    again = deprovisioned.again
     assert again.exit_code == 0 and "nothing of the class to remove" in again.stdout
 
 
-def test_no_secret_was_ever_printed(classroom):
+@pytest.mark.parametrize("scenario", ["provisioned", "deprovisioned"])
+def test_no_secret_was_ever_printed(request, scenario):
+    classroom = request.getfixturevalue(scenario).classroom
     secrets = classroom.secrets()
     assert len(secrets) == CLASS_SIZE
+    assert classroom.runs, "the scenario ran the trainer's commands"
     for ran in classroom.runs:
         assert not any(secret in ran.output for secret in secrets)
