@@ -28,3 +28,24 @@ BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 #: A profile name botocore reads and onboard may use in file names: letters, digits, ``.``, ``_``, ``-``,
 #: at most 64 characters, and not ``.`` or ``..`` (which name folders, not profiles).
 PROFILE_NAME = re.compile(r"(?!\.{1,2}$)[A-Za-z0-9._-]{1,64}")
+
+#: The lifecycle rule on the buckets onboard provisions (and the lab seeds): S3 removes a multipart upload
+#: nobody completed or aborted this many days after it began. The parts of an interrupted upload are listed
+#: nowhere but ``list-multipart-uploads`` and are billed until then; onboard aborts its own when a transfer
+#: is interrupted, and this rule catches what a killed process could not abort.
+ABORT_INCOMPLETE_UPLOADS_DAYS = 1
+ABORT_INCOMPLETE_UPLOADS_RULE = "onboard-abort-incomplete-multipart-uploads"
+
+
+def bucket_lifecycle() -> dict:
+    """The buckets' ``LifecycleConfiguration`` as CloudFormation's AWS::S3::Bucket takes it (Rule: Id,
+    Status, AbortIncompleteMultipartUpload.DaysAfterInitiation; no Prefix: the whole bucket)."""
+    return {
+        "Rules": [
+            {
+                "Id": ABORT_INCOMPLETE_UPLOADS_RULE,
+                "Status": "Enabled",
+                "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": ABORT_INCOMPLETE_UPLOADS_DAYS},
+            }
+        ]
+    }

@@ -1,5 +1,6 @@
 """The lab's CloudFormation where moto alone is not AWS (onboard/lab/cloudformation.py), with real calls:
-DeleteStack with a managed policy attached, with a non-empty bucket, and a stack's Session document."""
+DeleteStack with a managed policy attached, with a non-empty bucket, a stack's Session document, and a
+bucket's lifecycle rules."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ import uuid
 import botocore.exceptions
 import pytest
 from fixtures_lab import lab, lab_server  # noqa: F401
+
+from onboard.facts import ABORT_INCOMPLETE_UPLOADS_DAYS, ABORT_INCOMPLETE_UPLOADS_RULE, bucket_lifecycle
 
 pytestmark = pytest.mark.slow
 
@@ -174,3 +177,20 @@ def test_a_failed_apply_is_rolled_back_and_reported_with_the_resources_reason(la
     finally:
         lab.client("cloudformation", lab.trainer).delete_stack(StackName="onboard-class-failing")
         iam.delete_policy(PolicyArn=taken)
+
+
+def test_a_stacks_bucket_gets_its_lifecycle_rule(lab):  # noqa: F811
+    """moto drops LifecycleConfiguration; CloudFormation applies it, and so does the lab."""
+    bucket = f"cfn-bucket-{uuid.uuid4().hex[:8]}"
+    properties = {"BucketName": bucket, "LifecycleConfiguration": bucket_lifecycle()}
+    name = _stack(lab, {"Files": {"Type": "AWS::S3::Bucket", "Properties": properties}})
+    try:
+        rules = lab.client("s3", lab.trainer).get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]
+        assert [(rule["ID"], rule["Status"]) for rule in rules] == [
+            (ABORT_INCOMPLETE_UPLOADS_RULE, "Enabled")
+        ]
+        assert rules[0]["AbortIncompleteMultipartUpload"] == {
+            "DaysAfterInitiation": ABORT_INCOMPLETE_UPLOADS_DAYS
+        }
+    finally:
+        lab.client("cloudformation", lab.trainer).delete_stack(StackName=name)

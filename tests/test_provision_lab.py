@@ -329,6 +329,25 @@ def test_a_learner_cannot_read_another_learners_prefix_record_or_logs(provisione
     me.put_object(Bucket=BUCKET, Key="onboard/progress/learner01.json", Body=b"{}")  # my own record: allowed
 
 
+def test_an_interrupted_upload_is_aborted_by_its_learner_or_by_the_buckets_rule(provisioned):
+    classroom = provisioned.classroom
+    me = classroom.learner_client("s3", "learner01")
+    began = me.create_multipart_upload(Bucket=BUCKET, Key="users/learner01/cut-short.bin")
+    me.abort_multipart_upload(Bucket=BUCKET, Key="users/learner01/cut-short.bin", UploadId=began["UploadId"])
+    other = classroom.client("s3").create_multipart_upload(Bucket=BUCKET, Key="users/learner02/big.bin")
+    assert _denied(
+        lambda: me.abort_multipart_upload(
+            Bucket=BUCKET, Key="users/learner02/big.bin", UploadId=other["UploadId"]
+        )
+    )
+    # What no client aborted (a killed process, a lost laptop), S3 removes a day after it began.
+    rules = classroom.client("s3").get_bucket_lifecycle_configuration(Bucket=BUCKET)["Rules"]
+    assert [rule["AbortIncompleteMultipartUpload"]["DaysAfterInitiation"] for rule in rules] == [1]
+    classroom.client("s3").abort_multipart_upload(
+        Bucket=BUCKET, Key="users/learner02/big.bin", UploadId=other["UploadId"]
+    )
+
+
 def test_the_template_is_printed_and_holds_no_key(provisioned):
     classroom = provisioned.classroom
     ran = classroom.trainer("provision", "--class", str(classroom.class_csv), "--template")

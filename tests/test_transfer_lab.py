@@ -183,6 +183,38 @@ def test_interrupted_halfway_leaves_no_partial_file_and_no_relay_object(lab, tmp
     assert _relay_objects(lab) == []
 
 
+def _unfinished_uploads(lab) -> list[str]:
+    """Multipart uploads begun and never completed nor aborted: invisible in a listing, billed by S3."""
+    bucket = lab.state["world"]["transfer_bucket"]
+    listed = lab.client("s3", ADMIN).list_multipart_uploads(Bucket=bucket, Prefix="users/alice/")
+    return [upload["Key"] for upload in listed.get("Uploads", [])]
+
+
+def test_interrupted_during_the_upload_leaves_no_unfinished_multipart_upload(lab, tmp_path, big_file):
+    source, _ = big_file
+    env = {**os.environ, **learner_env(lab, tmp_path)}
+    assert _unfinished_uploads(lab) == []
+    process = subprocess.Popen(
+        [sys.executable, "-m", "onboard", "transfer", "put", str(source), "airflow:cut-short.bin"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    # Ctrl-C while the parts are going up: the multipart upload has begun (S3 lists it) and not ended.
+    deadline = time.monotonic() + 90
+    while not _unfinished_uploads(lab) and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.005)
+    assert _unfinished_uploads(lab), "the multipart upload never began"
+    process.send_signal(signal.SIGINT)
+    _, errors = process.communicate(timeout=60)
+    assert process.returncode == 130, errors
+    assert "Interrupted." in errors
+    assert _unfinished_uploads(lab) == []
+    assert _relay_objects(lab) == []
+    assert not (_home_on(lab, "airflow", "ssm-user") / "cut-short.bin").exists()
+
+
 def test_a_transfer_removes_what_an_abandoned_one_left_in_its_folder(lab, tmp_path):
     home = _home_on(lab, "airflow", "ssm-user")
     abandoned = home / ".onboard-transfer.0123456789abcdef"

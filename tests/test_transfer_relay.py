@@ -76,6 +76,39 @@ def test_cleanup_stops_the_orphaned_copy_and_removes_only_its_files(tmp_path, re
             process.wait()
 
 
+# The AWS CLI on Ctrl-C (SIGINT): s3transfer cancels the transfer and its failure cleanup aborts the
+# multipart upload (CreateMultipartUploadTask registers abort_multipart_upload); SIGTERM and SIGKILL end
+# Python at once, leaving the parts in the bucket.
+_UPLOADER = (
+    "import signal, sys, time\n"
+    "def aborted(*_):\n"
+    "    open(sys.argv[1], 'w').write('AbortMultipartUpload')\n"
+    "    sys.exit(1)\n"
+    "signal.signal(signal.SIGINT, aborted)\n"
+    "open(sys.argv[1] + '.started', 'w').close()\n"
+    "while True:\n"
+    "    time.sleep(0.02)\n"
+)
+
+
+def test_cleanup_lets_the_orphaned_upload_abort_itself(tmp_path):
+    """transfer get cut short: the instance's AWS CLI is uploading the relay object; stopped as Ctrl-C
+    stops it, it aborts its multipart upload (killed outright, its parts would stay in the bucket)."""
+    transfer_id = uuid.uuid4().hex
+    marker = tmp_path / "abort-called"
+    uri = f"s3://bucket/users/alice/onboard-relay/{transfer_id}/data.bin"
+    uploader = subprocess.Popen([sys.executable, "-c", _UPLOADER, str(marker), uri], cwd=tmp_path)
+    try:
+        _wait_for(tmp_path / "abort-called.started")
+        done = _run_cleanup(tmp_path, transfer_id, "data.bin")
+        assert done.returncode == 0, done.stderr
+        assert uploader.wait(timeout=10) != 0
+        assert marker.read_text() == "AbortMultipartUpload"
+    finally:
+        uploader.kill()
+        uploader.wait()
+
+
 def test_cleanup_with_nothing_left_is_quiet(tmp_path):
     done = _run_cleanup(tmp_path, uuid.uuid4().hex, "missing/folder/data.bin")
     assert done.returncode == 0, done.stderr

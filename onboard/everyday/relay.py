@@ -103,7 +103,8 @@ def receive_script(s3_uri: str, path: str, file_name: str, sha256: str, transfer
 
 def cleanup_script(path: str, file_name: str, transfer_id: str) -> str:
     """Undo what an interrupted transfer ``transfer_id`` left on the instance: stop its processes (the
-    AWS CLI still moving the file, the script if it lives), then remove its hidden files beside ``path``.
+    AWS CLI still moving the file, the script if it lives; as Ctrl-C first, so that a CLI uploading the
+    relay object aborts its multipart upload), then remove its hidden files beside ``path``.
 
     Safe to run whatever the transfer got to, and for a transfer from the instance (nothing to remove
     then, but its AWS CLI may still be uploading the relay object).
@@ -113,8 +114,13 @@ def cleanup_script(path: str, file_name: str, transfer_id: str) -> str:
         [
             "set -u",
             _SAY,
-            f"if command -v pkill >/dev/null; then pkill -TERM -f -- {pattern}",
-            f"  for _ in $(seq 50); do pgrep -f -- {pattern} >/dev/null || break; sleep 0.1; done",
+            # SIGINT first: the AWS CLI takes it as Ctrl-C and aborts its multipart upload (s3transfer's
+            # failure cleanup); SIGTERM or SIGKILL would end it at once and leave the parts in the bucket.
+            "if command -v pkill >/dev/null; then",
+            "  for signal in INT TERM; do",
+            f'    pkill "-$signal" -f -- {pattern} || break',
+            f"    for _ in $(seq 30); do pgrep -f -- {pattern} >/dev/null || break 2; sleep 0.1; done",
+            "  done",
             f"  pkill -KILL -f -- {pattern}",
             "fi",
             *_destination(path, file_name),

@@ -1,4 +1,4 @@
-"""CloudFormation in the lab: moto's stacks, with the three places where moto is not what AWS does fixed.
+"""CloudFormation in the lab: moto's stacks, with the places where moto is not what AWS does fixed.
 
 moto runs change sets and stacks of the types a class needs (IAM users, managed policies, roles, instance
 profiles, S3 buckets, SSM documents), and answers an unchanged template's change set as AWS does (FAILED,
@@ -18,6 +18,10 @@ and ``ssm/models.py``), the lab does what AWS does:
   detaches and deletes the stack's managed policies before moto deletes the rest.
 - **A resource failing in ExecuteChangeSet**: moto answers the call with the resource's error and leaves
   what it made; CloudFormation rolls back (:func:`roll_back`).
+- **A bucket's LifecycleConfiguration**: moto makes the bucket and drops the property (its
+  ``FakeBucket.create_from_cloudformation_json`` reads only BucketEncryption and Tags), so an interrupted
+  upload's parts would stay for good. After each request that runs a stack the lab gives the stack's
+  buckets their rules (:func:`lifecycle_rules`), as CloudFormation does.
 - **DeleteStack with a non-empty bucket**: moto leaves the bucket (and its objects) in place and reports
   the stack deleted. AWS fails that resource ("The bucket you tried to delete is not empty"), leaves the
   stack in DELETE_FAILED with that reason in its events, and deletes nothing else that depends on it
@@ -158,9 +162,11 @@ def roll_back(account: str, region: str, stack_name: str, code: str, message: st
 
 
 def after_stack_request(account: str, region: str) -> None:
-    """Store documents a stack created as AWS stores every document: its content as JSON text."""
+    """Store documents a stack created as AWS stores every document (its content as JSON text), and give
+    the stacks' buckets the lifecycle rules their templates name."""
     from moto.ssm.models import ssm_backends
 
+    _apply_bucket_lifecycles(account, region)
     if region not in ssm_backends[account]:
         return
     backend = ssm_backends[account][region]
@@ -168,6 +174,44 @@ def after_stack_request(account: str, region: str) -> None:
         for document in documents.versions.values():
             if isinstance(document.content, dict):
                 document.content = json.dumps(document.content, indent=2)
+
+
+def lifecycle_rules(configuration: dict[str, Any]) -> list[dict[str, Any]]:
+    """A CloudFormation ``LifecycleConfiguration``'s rules as PutBucketLifecycleConfiguration takes them
+    (the rule kinds onboard's templates use: Id, Status, Prefix, AbortIncompleteMultipartUpload,
+    ExpirationInDays; AWS::S3::Bucket Rule in the CloudFormation template reference)."""
+    rules = []
+    for rule in configuration.get("Rules", []):
+        converted: dict[str, Any] = {"Status": rule["Status"], "Filter": {"Prefix": rule.get("Prefix", "")}}
+        if "Id" in rule:
+            converted["ID"] = rule["Id"]
+        if "AbortIncompleteMultipartUpload" in rule:
+            days = rule["AbortIncompleteMultipartUpload"]["DaysAfterInitiation"]
+            converted["AbortIncompleteMultipartUpload"] = {"DaysAfterInitiation": str(days)}
+        if "ExpirationInDays" in rule:
+            converted["Expiration"] = {"Days": str(rule["ExpirationInDays"])}
+        rules.append(converted)
+    return rules
+
+
+def _apply_bucket_lifecycles(account: str, region: str) -> None:
+    from moto.cloudformation.models import cloudformation_backends
+    from moto.s3.models import s3_backends
+
+    if region not in cloudformation_backends[account]:
+        return
+    s3 = s3_backends[account]["aws"]
+    for stack in list(cloudformation_backends[account][region].stacks.values()):
+        if stack.status == "DELETE_COMPLETE":
+            continue
+        template = stack.resource_map._resource_json_map
+        for logical, resource in _resources(stack).items():
+            configuration = template[logical].get("Properties", {}).get("LifecycleConfiguration")
+            if _type(stack, logical) != "AWS::S3::Bucket" or not configuration:
+                continue
+            bucket = s3.buckets.get(getattr(resource, "name", ""))
+            if bucket is not None:
+                bucket.set_lifecycle(lifecycle_rules(configuration))
 
 
 def _live_stack(account: str, region: str, name_or_id: str) -> Any:

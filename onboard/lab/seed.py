@@ -15,8 +15,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from onboard.facts import bucket_lifecycle
 from onboard.iamnames import document_arn
 from onboard.lab.agent import LAB_AMI
+from onboard.lab.cloudformation import lifecycle_rules
 from onboard.lab.sessions import DOCUMENTS, LabInstance
 from onboard.lab.world import World, WorldInstance
 from onboard.secrets import Secret
@@ -117,7 +119,7 @@ def extras_policy(world: World) -> dict:
             {
                 "Sid": "OwnAndSharedObjects",
                 "Effect": "Allow",
-                "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+                "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"],
                 "Resource": [
                     f"{bucket}/{world.transfer_prefix}${{aws:username}}/*",
                     f"{bucket}/{world.shared_prefix}*",
@@ -165,7 +167,11 @@ def instance_transfer_policy(world: World) -> dict:
         "Version": "2012-10-17",
         "Statement": [
             {"Effect": "Allow", "Action": ["s3:ListBucket", "s3:GetBucketLocation"], "Resource": bucket},
-            {"Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject"], "Resource": f"{bucket}/*"},
+            {
+                "Effect": "Allow",
+                "Action": ["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"],
+                "Resource": f"{bucket}/*",
+            },
         ],
     }
 
@@ -298,6 +304,8 @@ def _seed_buckets(world: World) -> None:
     s3 = s3_backends[world.account][PARTITION]
     for bucket in (world.transfer_bucket, world.log_bucket):
         s3.create_bucket(bucket, world.region)
+        # As a provisioned class's buckets (onboard.trainer.template): unfinished uploads go after a day.
+        s3.put_bucket_lifecycle_configuration(bucket, lifecycle_rules(bucket_lifecycle()))
     s3.put_object(
         world.transfer_bucket,
         f"{world.shared_prefix}welcome.txt",

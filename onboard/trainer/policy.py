@@ -211,10 +211,11 @@ def learner_policy(inputs: PolicyInputs) -> Policy:
     statements.append(
         Statement(
             sid="OwnTransferPrefix",
-            actions=("s3:GetObject", "s3:PutObject", "s3:DeleteObject"),
+            actions=("s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"),
             resources=(f"{bucket}/{transfer.prefix}${{aws:username}}/*",),
             why=f"files move through s3://{transfer.bucket}/{transfer.prefix}<IAM user name>/; each "
-            "learner reads and writes only their own folder",
+            "learner reads and writes only their own folder, and aborts the multipart upload of a "
+            "transfer cut short (an IAM user may not without s3:AbortMultipartUpload)",
             without="file transfer (lesson 4, `onboard transfer`) fails with AccessDenied",
         )
     )
@@ -313,10 +314,11 @@ def instance_policy(inputs: PolicyInputs) -> Policy:
     statements.append(
         Statement(
             sid="ReadWriteTransferPrefix",
-            actions=("s3:GetObject", "s3:PutObject"),
+            actions=("s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"),
             resources=(f"{bucket}/{transfer.prefix}*",),
             why="the server fetches what learners upload, and lesson 4 sends a file back from the server "
-            "(the role is the server's: it cannot tell learners apart, so it covers the whole prefix)",
+            "(the role is the server's: it cannot tell learners apart, so it covers the whole prefix); "
+            "its AWS CLI aborts its own multipart upload when a transfer is cut short",
             without="files cannot be moved between laptop and server through S3",
         )
     )

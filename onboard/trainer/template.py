@@ -8,8 +8,10 @@
   accepts that or the user's and role's ``ManagedPolicyArns``; moto honours only the policy's lists);
 - ``InstanceRole`` (trusted by EC2) and ``InstanceProfile``, both ``<stack>-instance``, for the servers;
 - ``TransferBucket`` (and ``SessionLogBucket`` when the session logs go to another bucket): private
-  (public access blocked), encrypted by default (SSE-S3), unless the bucket already exists outside the
-  stack; a bucket holds prefixes, not folders, so the learners' prefixes need no resource of their own;
+  (public access blocked), encrypted by default (SSE-S3), with a lifecycle rule that removes multipart
+  uploads left unfinished after a day (:func:`onboard.facts.bucket_lifecycle`), unless the bucket already
+  exists outside the stack; a bucket holds prefixes, not folders, so the learners' prefixes need no
+  resource of their own;
 - ``SessionPreferences``: the ``SSM-SessionManagerRunShell`` Session document (S3 logging to the team's
   session-log location, encryption required), unless the account already has one outside the stack
   (`onboard trainer check-account --fix` keeps that one right); ``UpdateMethod: NewVersion`` so that a
@@ -30,6 +32,7 @@ from typing import Any
 
 from onboard.classroom import ClassList
 from onboard.errors import UsageError
+from onboard.facts import bucket_lifecycle
 from onboard.sessionprefs import DOCUMENT_NAME, SessionPreferences
 from onboard.team import Location, TeamFile
 from onboard.trainer.policy import PolicyInputs, PolicySet, generate
@@ -186,6 +189,9 @@ def template(resources: ClassResources) -> dict[str, Any]:
                     "IgnorePublicAcls": True,
                     "RestrictPublicBuckets": True,
                 },
+                # An interrupted multipart upload's parts are billed and listed nowhere but
+                # list-multipart-uploads: S3 removes them a day after they began.
+                "LifecycleConfiguration": bucket_lifecycle(),
             },
         }
     if resources.preferences is not None:
