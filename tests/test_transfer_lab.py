@@ -190,8 +190,12 @@ def _unfinished_uploads(lab) -> list[str]:
     return [upload["Key"] for upload in listed.get("Uploads", [])]
 
 
-def test_interrupted_during_the_upload_leaves_no_unfinished_multipart_upload(lab, tmp_path, big_file):
-    source, _ = big_file
+def test_interrupted_during_the_upload_leaves_no_unfinished_multipart_upload(lab, tmp_path):
+    # Large enough that the upload lasts long enough to be seen and interrupted (50 MB can be up before a
+    # listing shows it); sparse, so it costs no time to write.
+    source = tmp_path / "data-200mb.bin"
+    with source.open("wb") as handle:
+        handle.truncate(200 * 1000 * 1000)
     env = {**os.environ, **learner_env(lab, tmp_path)}
     assert _unfinished_uploads(lab) == []
     process = subprocess.Popen(
@@ -204,7 +208,7 @@ def test_interrupted_during_the_upload_leaves_no_unfinished_multipart_upload(lab
     # Ctrl-C while the parts are going up: the multipart upload has begun (S3 lists it) and not ended.
     deadline = time.monotonic() + 90
     while not _unfinished_uploads(lab) and process.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.005)
+        pass
     assert _unfinished_uploads(lab), "the multipart upload never began"
     process.send_signal(signal.SIGINT)
     _, errors = process.communicate(timeout=60)
