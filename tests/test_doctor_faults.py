@@ -311,6 +311,23 @@ def secret_key_spelled_right(f: Fixtures) -> None:
     assert backups_of(f.credentials)
 
 
+ROLE_PROFILE = (
+    "[profile ssm]\nregion = ap-northeast-1\nrole_arn = arn:aws:iam::123456789012:role/learner\n"
+    "source_profile = base\n[profile base]\nregion = ap-northeast-1\n"
+)
+
+
+def misspelled_source_profile_key(f: Fixtures) -> None:
+    write_aws(f.home, ROLE_PROFILE, MISSPELLED_KEYS.replace("[ssm]", "[base]"))
+
+
+def source_secret_spelled_right(f: Fixtures) -> None:
+    assert botocore_reads(f.credentials)["base"]["aws_secret_access_key"] == SECRET
+    assert "aws_secret_acess_key" not in f.credentials.read_text()
+    assert "role_arn" in botocore_reads(f.config)["profile ssm"]  # the role profile left as it was
+    assert backups_of(f.credentials)
+
+
 def yaml_output_with_cli_v1(f: Fixtures) -> None:
     f.get("tool_path")  # the venv's aws: the real AWS CLI v1, which has no yaml formatter
     write_aws(f.home, PROFILE + "output = yaml\n", KEYS)
@@ -356,6 +373,24 @@ FAULTS = [
         next_says=("aws_secret_access_key",),
         fixed_status=Status.OK,
         after_fix=secret_key_spelled_right,
+    ),
+    Fault(
+        "misspelled-key-name-in-the-source-profile",
+        "config.profile",
+        Status.FAIL,
+        ("source profile 'base'", "role_arn", "aws_secret_acess_key", "[base]", "line 3"),
+        misspelled_source_profile_key,
+        next_says=("aws_secret_access_key",),
+        fixed_status=Status.OK,
+        after_fix=source_secret_spelled_right,
+    ),
+    Fault(
+        "source-profile-without-a-secret",
+        "config.profile",
+        Status.FAIL,
+        ("source profile 'base'", "no aws_secret_access_key"),
+        files_with(ROLE_PROFILE, "[base]\naws_access_key_id = AKIAEXAMPLEDOCTOR001\n"),
+        next_says=("--profile base",),
     ),
     Fault(
         "bom",

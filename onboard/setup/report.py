@@ -59,7 +59,7 @@ def render_setup(out: Console, data: dict[str, Any]) -> None:
         out.print("Setup is not finished:")
         for left in unfinished:
             out.print(f"  {left['step']} ({left['error']}).")
-        keys = "its keys work" if identity["ok"] else "nothing says its keys are wrong"
+        keys = "its keys work" if identity["ok"] else "its keys are not checked yet"
         out.print(f"Profile {data['profile']} is written and {keys}. To finish, run:")
         out.print(f"  {data['finish']}", style="bold")
     elif data["changed"]:

@@ -11,6 +11,7 @@ from onboard.doctor.fixes import move_region, rename_key, repair_structure, set_
 from onboard.doctor.model import Check, Finding, Group, fail, ok, warn
 
 if TYPE_CHECKING:
+    from onboard.awsconfig import AwsFiles
     from onboard.awsconfig.ini import Entry
     from onboard.awsconfig.problems import FileKind, Section
 
@@ -160,10 +161,8 @@ def profile(ctx: DoctorContext) -> Finding:
     in_config = [s for s in find_sections(files.config, "config") if s.kind == "profile" and s.name == name]
     in_credentials = [s for s in find_sections(files.credentials, "credentials") if s.name == name]
     evidence = [f"profile {name!r} (chosen by {ctx.profile_source})"]
-    for path, sections in ((files.config, in_config), (files.credentials, in_credentials)):
-        for section in sections:
-            keys = ", ".join(section.keys) or "no keys"
-            evidence.append(f"{path}:{section.header_line}: [{section.header}] with {keys}")
+    evidence += _sections_shown([(files.config, s) for s in in_config])
+    evidence += _sections_shown([(files.credentials, s) for s in in_credentials])
     if not in_config and not in_credentials:
         return fail(
             f"the profile {name!r} is in neither AWS file",
@@ -178,13 +177,23 @@ def profile(ctx: DoctorContext) -> Finding:
         credentials = ctx.credentials()
     except botocore.exceptions.PartialCredentialsError as partial:
         missing = str(partial.kwargs.get("cred_var", ""))
+        owner = _keys_profile(ctx)
         summary = f"the profile {name!r} has no {missing}, so the AWS CLI refuses its keys"
+        setup = _setup_command(ctx) + " --credentials-csv FILE"
+        if owner != name:  # a role_arn profile: the half keys are its source profile's
+            placed = _sections_of(files, owner)
+            evidence += _sections_shown(placed)
+            summary = (
+                f"the source profile {owner!r} of the profile {name!r} (role_arn) has no {missing}, so the "
+                "AWS CLI cannot assume the role"
+            )
+            setup = f"onboard setup --profile {owner} --credentials-csv FILE"
         return _misspelled(summary, missing, placed, evidence) or fail(
             summary,
             *evidence,
-            next=_setup_command(ctx) + " --credentials-csv FILE",
+            next=setup,
             doc=DOC_FILES,
-            data={"missing": missing},
+            data={"missing": missing, "profile": owner},
         )
     region = ctx.profile_region()
     data = {
@@ -308,17 +317,45 @@ def _misspelled(
     return None
 
 
-def profile_setting(ctx: DoctorContext, key: str) -> str | None:
-    """What the profile itself sets for ``key`` (credentials file first, as botocore merges them)."""
-    files = ctx.files()
+def profile_setting(ctx: DoctorContext, key: str, profile: str | None = None) -> str | None:
+    """What the profile (default: the one checked) itself sets for ``key`` (credentials file first, as
+    botocore merges them)."""
+    for path, section in reversed(_sections_of(ctx.files(), profile or ctx.profile)):
+        if key in section.keys:
+            return _value_of(path, section.header_line, key)
+    return None
+
+
+def _sections_of(files: AwsFiles, profile: str) -> list[tuple[Path, Section]]:
+    """The sections of ``profile`` in the config file, then in the credentials file."""
     from onboard.awsconfig import find_sections
 
-    places: tuple[tuple[Path, FileKind], ...] = ((files.credentials, "credentials"), (files.config, "config"))
-    for path, kind in places:
-        for section in find_sections(path, kind):
-            if section.kind == "profile" and section.name == ctx.profile and key in section.keys:
-                return _value_of(path, section.header_line, key)
-    return None
+    places: tuple[tuple[Path, FileKind], ...] = ((files.config, "config"), (files.credentials, "credentials"))
+    return [
+        (path, section)
+        for path, kind in places
+        for section in find_sections(path, kind)
+        if section.kind == "profile" and section.name == profile
+    ]
+
+
+def _sections_shown(placed: list[tuple[Path, Section]]) -> list[str]:
+    return [
+        f"{path}:{section.header_line}: [{section.header}] with {', '.join(section.keys) or 'no keys'}"
+        for path, section in placed
+    ]
+
+
+def _keys_profile(ctx: DoctorContext) -> str:
+    """The profile whose static keys the checked one signs with: itself, or for a role_arn profile the end
+    of its source_profile chain (botocore follows chained roles the same way)."""
+    chain = [ctx.profile]
+    while len(chain) < 10:
+        source = profile_setting(ctx, "source_profile", chain[-1])
+        if not source or not profile_setting(ctx, "role_arn", chain[-1]) or source in chain:
+            break
+        chain.append(source)
+    return chain[-1]
 
 
 def _value_of(path: Path, header_line: int, key: str) -> str | None:
