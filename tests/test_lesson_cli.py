@@ -300,3 +300,71 @@ def test_a_trainers_lesson_runs_local_commands_only_with_consent(learner, tmp_pa
     changed.start("local-cmd")
     with pytest.raises(UsageError, match="not one of onboard's own"):
         changed.check()  # the commands changed: asked again
+
+
+def _on_a_terminal(*args: str) -> pexpect.spawn:
+    return pexpect.spawn(
+        sys.executable,
+        ["-m", "onboard", *args],
+        env=dict(os.environ),
+        encoding="utf-8",
+        timeout=30,
+        dimensions=(40, 120),
+    )
+
+
+def _answer(args: tuple[str, ...], question: str, answer: str) -> str:
+    """Run the command on a terminal, wait for its question, answer it; what it printed after."""
+    child = _on_a_terminal(*args)
+    try:
+        child.expect_exact(question)
+        assert "Hint 1" not in child.before  # nothing is shown before the answer
+        child.sendline(answer)
+        child.expect(pexpect.EOF)
+        return child.before
+    finally:
+        child.close(force=True)
+
+
+def _hints_taken(home, lesson: str, step: str) -> int:
+    return json.loads(_progress_files(home)[0].read_text())["lessons"][lesson]["steps"][step]["hints"]
+
+
+def test_on_a_terminal_a_hint_says_what_it_costs_and_waits_for_a_yes(learner):
+    jupyter = learner.lab.instances["jupyter"]
+    learner.runner().start("connect")
+    question = "This hint costs 4 of the 15 points left. Show it? [y/N]"
+    declined = _answer(("lesson", "hint"), question, "n")
+    assert jupyter not in declined and "Hint 1" not in declined
+    assert _hints_taken(learner.home, "connect", "start-a-session-and-look-around") == 0
+    taken = _answer(("lesson", "hint"), question, "y")
+    assert "Hint 1 for step 1 (Start a session and look around) (cost 4 points):" in taken
+    assert jupyter in taken
+    assert _hints_taken(learner.home, "connect", "start-a-session-and-look-around") == 1
+
+
+def test_on_a_terminal_resetting_the_whole_course_asks_and_no_keeps_it(learner):
+    assert learner.play("ready").passed
+    question = "Forget your progress in every lesson (ready)? [y/N]"
+    kept = _answer(("lesson", "reset"), question, "n")
+    assert "forgets the whole course (ready)" in kept and "--yes" in kept
+    assert "15/15 points" in run_onboard("lesson", "list").stdout
+    reset = _answer(("lesson", "reset"), question, "y")
+    assert "Reset: ready." in reset and "Your progress before it is kept in" in reset
+    assert "0/15 points, not started" in run_onboard("lesson", "list").stdout
+
+
+def test_a_hand_edited_record_is_said_to_be_where_the_learner_reads_it(learner):
+    assert learner.play("ready").passed
+    path = _progress_files(learner.home)[0]
+    data = json.loads(path.read_text())
+    data["lessons"]["ready"]["steps"]["confirm-who-you-are"]["points"] = 999
+    path.write_text(json.dumps(data))
+    edit = "ready/confirm-who-you-are: 999 points, above the step's maximum 5"
+    status = run_onboard("lesson", "status")
+    assert status.exit_code == 0 and "Edited by hand (your trainer sees this):" in status.stdout
+    assert edit in status.stdout
+    assert run_onboard("lesson", "status", "--json").json()["data"]["edited_by_hand"] == [edit]
+    published = run_onboard("lesson", "publish")
+    assert published.exit_code == 0 and "Published your record to s3://" in published.stdout
+    assert "published as edited by hand:" in published.stdout and edit in published.stdout

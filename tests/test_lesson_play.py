@@ -76,6 +76,15 @@ def test_transfer_both_ways_passes(learner):
     assert played.summary["points"] == 40
     back_home = (learner.runner().workdir / "back-home.txt").read_text()
     assert "hello from my computer" in back_home and "changed on jupyter" in back_home
+    # The record keeps what the step was graded from, for the trainer to look up again in AWS.
+    progress = learner.runner().progress.lessons["transfer"].steps["to-the-server-changed-and-back"]
+    kinds = [item["kind"] for item in progress.evidence]
+    assert kinds == ["s3_object", "session", "session_log", "local_file"], kinds
+    uploaded, session, log, _ = progress.evidence
+    bucket = learner.lab.state.world.transfer_bucket
+    assert uploaded["ref"] == f"s3://{bucket}/users/{LEARNER}/from-server.txt" and uploaded["etag"]
+    assert session["ref"].startswith(f"{LEARNER}-") and session["ref"] in log["detail"]
+    assert log["etag"] and all(item["at"] for item in progress.evidence)
 
 
 def test_a_file_uploaded_to_the_wrong_key_is_named(learner):

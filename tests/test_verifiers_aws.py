@@ -335,7 +335,7 @@ def test_a_records_evidence_can_be_looked_up_again_and_a_change_is_noticed(learn
 def _uploaded_during_a_session(learner, sessions, key: str, log: str) -> str:
     """A session of the learner's to jupyter, open while the object is written (by the learner's own
     keys, here from the computer), then ended with ``log`` as its log in S3."""
-    bucket = learner.lab.state["world"]["transfer_bucket"]
+    bucket = learner.lab.state.world.transfer_bucket
     session_id = sessions("jupyter")
     learner.lab.client("s3", LEARNER).put_object(Bucket=bucket, Key=key, Body=b"changed nonce-0123abcd")
     learner.lab.client("ssm", LEARNER).terminate_session(SessionId=session_id)
@@ -349,7 +349,7 @@ def _uploaded_during_a_session(learner, sessions, key: str, log: str) -> str:
 def test_an_object_written_while_a_session_was_open_needs_the_upload_in_its_log(learner, sessions, tmp_path):
     context = check_context(learner.lab, tmp_path)
     jupyter = learner.lab.instances["jupyter"]
-    bucket = learner.lab.state["world"]["transfer_bucket"]
+    bucket = learner.lab.state.world.transfer_bucket
     key = f"users/{LEARNER}/from-server.txt"
     url = f"s3://{bucket}/{key}"
     upload = f"upload: ./from-server.txt to {url}\n"
@@ -371,3 +371,20 @@ def test_an_object_written_while_a_session_was_open_needs_the_upload_in_its_log(
     assert passed.passed, passed
     assert [item.kind for item in passed.found] == ["s3_object", "session", "session_log"]
     assert passed.found[0].etag and passed.found[1].ref == session_id
+
+
+def test_still_inside_sudo_when_the_session_ended_is_said_as_it_happened(learner, sessions, tmp_path):
+    context = check_context(learner.lab, tmp_path)
+    stayed = (
+        "SessionId: {session_id}\n\nsh-4.2$ whoami\nssm-user\nsh-4.2$ sudo su - analyst\n"
+        "[analyst@ip-10-0-1-23 ~]$ whoami\nanalyst\n[analyst@ip-10-0-1-23 ~]$ "
+    )
+    session_id = _ended_with_log(learner, sessions, stayed)
+    verdict = _verify(
+        context, kind="session_commands", target=learner.lab.instances["jupyter"], commands=SUDO_COMMANDS
+    )
+    assert not verdict.passed
+    said = verdict.evidence
+    assert f"the log of {session_id} does not show whoami as ssm-user (after 2 of 3 found)" in said
+    assert "commands typed at its prompts: whoami, sudo su - analyst, whoami" in verdict.evidence
+    assert verdict.evidence.endswith("the session ended at analyst's prompt")

@@ -260,13 +260,11 @@ def publish_command(
 
     Example: onboard lesson publish
     """
+    from onboard.lessons.render import render_published
     from onboard.output import Outcome
 
     data = _runner(team, profile, lessons_dir).publish()
-    finish(
-        Outcome("lesson.publish", data, lambda out, d: out.print(f"Published your record to {d['url']}.")),
-        as_json=as_json,
-    )
+    finish(Outcome("lesson.publish", data, render_published), as_json=as_json)
 
 
 @app.command("lint")

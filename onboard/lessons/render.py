@@ -190,6 +190,21 @@ def render_status(out, data: dict[str, Any]) -> None:
     else:
         out.print("No lesson running; see onboard lesson list.")
     _render_course(out, data["course"])
+    if data.get("edited_by_hand"):
+        out.print("[yellow]Edited by hand (your trainer sees this):[/yellow]")
+        _render_edits(out, data["edited_by_hand"])
+
+
+def _render_edits(out, edits: list[str]) -> None:
+    for edit in edits:
+        out.print(f"  {escape(edit)}", soft_wrap=False)
+
+
+def render_published(out, data: dict[str, Any]) -> None:
+    out.print(f"Published your record to {escape(data['url'])}.")
+    if data.get("edited_by_hand"):
+        out.print("[yellow]It is published as edited by hand:[/yellow]")
+        _render_edits(out, data["edited_by_hand"])
 
 
 def render_lint(out, data: dict[str, Any]) -> None:

@@ -382,6 +382,7 @@ class Runner:
             "course": self.progress.course_summary(),
             "lessons": {name: record.summary() for name, record in self.progress.lessons.items()},
             "progress_file": str(self.store.path),
+            "edited_by_hand": self.progress.edits(),
         }
         if self.progress.current in self.progress.lessons:
             lesson, record = self._current()
