@@ -143,3 +143,34 @@ def test_every_step_at_80_columns_keeps_commands_whole_and_cuts_no_word(lesson, 
         if not any(fragment in word for word in longer_than_a_line)  # such a word is folded: it must be
     }
     assert not cut, cut  # a word cut in two shows as a fragment that is no word of the text
+
+
+def test_hints_and_summaries_wrap_between_words_at_80_columns():
+    from onboard.lessons.render import render_hint, render_summary
+
+    title = "Fetch the file on the server, change it, and send it back under a new name"
+    offer = {"step": 2, "title": title, "note": None, "hint": None, "cost": 1, "points_left": 5}
+    shown = {**offer, "hint": "On the server, aws uses the server's own role: no --profile there, " * 2}
+    shown.update(hints_taken=1, hints_left=0, cost=1)
+    done = {
+        "lesson_title": "Move files through S3",
+        "summary": {
+            "points": 37,
+            "max_points": 40,
+            "passed": 2,
+            "skipped": 0,
+            "hints": 1,
+            "failed_checks": 1,
+            "seconds": 754,
+        },
+        "course": {"points": 1037, "max_points": 1160, "lessons_completed": 11, "seconds": 10_754},
+        "published": {"url": "s3://data-team-transfer/onboard/progress/a-learner-with-a-long-name.json"},
+    }
+    for render, data in ((render_hint, offer), (render_hint, shown), (render_summary, done)):
+        console, out = _console(80)
+        render(console, data)
+        lines = out.getvalue().splitlines()
+        assert all(len(line.rstrip()) <= 80 for line in lines), [line for line in lines if len(line) > 80]
+    console, out = _console(80)
+    render_hint(console, shown)
+    assert "(cost 1 point)" in out.getvalue()

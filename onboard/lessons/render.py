@@ -139,59 +139,65 @@ def _render_verdict(out, verdict: dict[str, Any], indent: str) -> None:
 def render_hint(out, data: dict[str, Any]) -> None:
     where = f"step {data['step']} ({escape(data['title'])})"
     if data.get("note"):
-        out.print(f"{escape(data['note']).capitalize()} ({where}).")
+        out.print(f"{escape(data['note']).capitalize()} ({where}).", soft_wrap=False)
         return
     if data["hint"] is None:
         out.print(
             f"A hint for {where} costs {data['cost']} of the {data['points_left']} points left; "
-            "to see it: onboard lesson hint --yes"
+            "to see it: onboard lesson hint --yes",
+            soft_wrap=False,
         )
         return
-    out.print(f"Hint {data['hints_taken']} for {where} (cost {data['cost']} points):", soft_wrap=False)
+    cost = f"{data['cost']} point" + ("" if data["cost"] == 1 else "s")
+    out.print(f"Hint {data['hints_taken']} for {where} (cost {cost}):", soft_wrap=False)
     out.print(f"  {escape(data['hint'])}", soft_wrap=False)
-    out.print(f"({data['hints_left']} more; each costs a quarter of the step's points.)")
+    out.print(f"({data['hints_left']} more; each costs a quarter of the step's points.)", soft_wrap=False)
 
 
 def render_summary(out, data: dict[str, Any]) -> None:
     summary = data["summary"]
-    out.print(f"[bold green]Lesson complete: {escape(data['lesson_title'])}[/bold green]")
+    out.print(f"[bold green]Lesson complete: {escape(data['lesson_title'])}[/bold green]", soft_wrap=False)
     out.print(
         f"  {summary['points']}/{summary['max_points']} points; {summary['passed']} step(s) passed, "
         f"{summary['skipped']} skipped, {summary['hints']} hint(s), "
         f"{summary['failed_checks']} failed check(s); "
-        f"time {_minutes(summary['seconds'])}"
+        f"time {_minutes(summary['seconds'])}",
+        soft_wrap=False,
     )
     _render_course(out, data["course"])
     if data.get("published"):
-        out.print(f"Published to {escape(data['published']['url'])}.")
+        out.print(f"Published to {escape(data['published']['url'])}.", soft_wrap=False)
 
 
 def _render_course(out, course: dict[str, Any]) -> None:
     out.print(
         f"Course so far: {course['points']}/{course['max_points']} points, "
-        f"{course['lessons_completed']} lesson(s) completed, time {_minutes(course['seconds'])}."
+        f"{course['lessons_completed']} lesson(s) completed, time {_minutes(course['seconds'])}.",
+        soft_wrap=False,
     )
 
 
 def render_status(out, data: dict[str, Any]) -> None:
     who = f" as {escape(data['user'])}" if data.get("user") else ""
-    out.print(f"Team {escape(data['team'])}, profile {escape(data['profile'])}{who}")
+    out.print(f"Team {escape(data['team'])}, profile {escape(data['profile'])}{who}", soft_wrap=False)
     for name, summary in data["lessons"].items():
         out.print(
             f"  {name}: {summary['status']}, {summary['points']}/{summary['max_points']} points, "
-            f"{summary['hints']} hint(s), {summary['skipped']} skipped"
+            f"{summary['hints']} hint(s), {summary['skipped']} skipped",
+            soft_wrap=False,
         )
     current = data.get("current")
     if current:
         out.print(
             f"Current: {current['lesson']} step {current['step']}/{current['steps']}: "
-            f"{escape(current['title'])}"
+            f"{escape(current['title'])}",
+            soft_wrap=False,
         )
     else:
-        out.print("No lesson running; see onboard lesson list.")
+        out.print("No lesson running; see onboard lesson list.", soft_wrap=False)
     _render_course(out, data["course"])
     if data.get("edited_by_hand"):
-        out.print("[yellow]Edited by hand (your trainer sees this):[/yellow]")
+        out.print("[yellow]Edited by hand (your trainer sees this):[/yellow]", soft_wrap=False)
         _render_edits(out, data["edited_by_hand"])
 
 
@@ -201,9 +207,9 @@ def _render_edits(out, edits: list[str]) -> None:
 
 
 def render_published(out, data: dict[str, Any]) -> None:
-    out.print(f"Published your record to {escape(data['url'])}.")
+    out.print(f"Published your record to {escape(data['url'])}.", soft_wrap=False)
     if data.get("edited_by_hand"):
-        out.print("[yellow]It is published as edited by hand:[/yellow]")
+        out.print("[yellow]It is published as edited by hand:[/yellow]", soft_wrap=False)
         _render_edits(out, data["edited_by_hand"])
 
 
