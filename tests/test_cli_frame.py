@@ -260,6 +260,23 @@ def test_a_folder_named_as_the_team_file_is_a_usage_error_not_a_bug(args, tmp_pa
     assert f"{folder} is not a regular file" in body["error"]["message"]
 
 
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["forward", "web", "8888", "--local-port", "70000"],
+        ["forward", "web", "8888", "--local-port", "0"],
+        ["hosts", "shell-aliases", "--shell", "bogus"],
+    ],
+    ids=" ".join,
+)
+def test_an_invalid_value_of_a_command_without_json_exits_with_the_usage_code(args, capsys):
+    code = main(args)
+    captured = capsys.readouterr()
+    assert code == ExitCode.USAGE, captured.err
+    assert captured.out == ""
+    assert "internal error" not in captured.err
+
+
 def test_without_json_a_usage_error_is_click_usage_text_on_stderr():
     ran = run_onboard("doctor", "--bogus")
     assert ran.exit_code == ExitCode.USAGE

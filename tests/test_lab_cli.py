@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from helpers import run_onboard
+from onboard.errors import ExitCode
 from onboard.lab.state import LabPaths, read_credentials_csv
 from onboard.team import load_team
 
@@ -132,9 +133,9 @@ def test_a_lab_comes_up_writes_its_files_and_goes_down(isolated_home, started_pi
 
     # Faults: unknown names and targets are explained, the list names them all.
     unknown = run_onboard("lab", "fault", "disk-full")
-    assert unknown.exit_code == 1 and "agent-offline" in unknown.stderr
+    assert unknown.exit_code == ExitCode.USAGE and "agent-offline" in unknown.stderr
     wrong_target = run_onboard("lab", "fault", "agent-offline", "webserver")
-    assert "jupyter" in wrong_target.stderr
+    assert wrong_target.exit_code == ExitCode.USAGE and "jupyter" in wrong_target.stderr
     listed = run_onboard("lab", "fault", "list", "--json")
     assert {f["name"] for f in listed.json()["data"]["faults"]} == {
         "agent-offline",

@@ -20,7 +20,13 @@ def forward_command(
     ] = None,
     local_port: Annotated[
         OptionalPort,
-        typer.Option("--local-port", metavar="N", help="The port on this computer (default: the same)."),
+        typer.Option(
+            "--local-port",
+            metavar="N",
+            min=1,
+            max=65535,
+            help="The port on this computer (default: the same).",
+        ),
     ] = None,
     remote_host: Annotated[
         OptionalText,

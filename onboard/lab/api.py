@@ -350,10 +350,12 @@ class LabApplication:
                     error.message if isinstance(error, OnboardError) else f"{type(error).__name__}: {error}"
                 )
                 hint = error.hint if isinstance(error, OnboardError) else None
+                # The exit code travels too: a name the lab does not know is a usage error at the client.
+                code = int(error.exit_code) if isinstance(error, OnboardError) else 1
                 return respond(
                     start_response,
                     400,
-                    json.dumps({"error": message, "hint": hint}).encode(),
+                    json.dumps({"error": message, "hint": hint, "exit_code": code}).encode(),
                     "application/json",
                 )
             return respond(

@@ -15,7 +15,7 @@ import urllib.request
 from dataclasses import dataclass
 from typing import Any
 
-from onboard.errors import EnvironmentProblem, OnboardError
+from onboard.errors import EnvironmentProblem, ExitCode, OnboardError, UsageError
 from onboard.secrets import Secret
 
 ADMIN_HEADER = "X-Onboard-Lab-Secret"
@@ -90,7 +90,10 @@ class AdminClient:
         except ValueError:
             answer = {"error": body.decode(errors="replace")[:200]}
         if status != 200:
-            raise OnboardError(f"the lab refused {operation}: {answer.get('error')}", answer.get("hint"))
+            refused = f"the lab refused {operation}: {answer.get('error')}"
+            if answer.get("exit_code") == ExitCode.USAGE:  # the lab judged the request's arguments
+                raise UsageError(refused, answer.get("hint"))
+            raise OnboardError(refused, answer.get("hint"))
         return answer
 
 
