@@ -260,3 +260,20 @@ def test_lesson_list_and_reset_validate_the_team_file(tmp_path, command):
     ran = run_onboard(*command, env={"ONBOARD_TEAM": str(team)})
     assert ran.exit_code != 0 and "Traceback" not in ran.output
     assert str(team) in ran.stderr  # the team file's own message, naming the file
+
+
+def test_lint_notes_a_command_pattern_that_would_show_as_a_regular_expression(tmp_path):
+    check = (
+        '[[verify]]\nkind = "session_commands"\ntarget = "{{instance.id}}"\n\n'
+        "[[verify.commands]]\ncommand = 'sudo +(su +- +|-iu +){{target_user}}'\n\n"
+        "[[verify.commands]]\ncommand = 'whoami'\n\n"
+        "[[verify.commands]]\ncommand = 'id +-un'\nsays = \"id -un\"\n"
+    )
+    path = tmp_path / "lesson.md"
+    path.write_text(_with_check(check))
+    result = run_onboard("lesson", "lint", str(path))
+    assert result.exit_code == 0, result.output  # a note: the lesson still works
+    notes = [line for line in result.stdout.splitlines() if "note:" in line]
+    assert len(notes) == 1, notes  # only the pattern without says, not plain whoami or one with says
+    assert "sudo +(su +- +|-iu +){{target_user}}" in notes[0] and 'says = "..."' in notes[0]
+    assert notes[0].startswith(f"{path}:")

@@ -16,6 +16,7 @@ from helpers import REPO
 from onboard.lessons import daily  # noqa: F401  (registers its verifier kinds)
 from onboard.lessons.catalog import Course
 from onboard.lessons.format import Lesson, Step
+from onboard.lessons.lint import verifier_tables
 from onboard.lessons.verifiers import VERIFIERS
 
 #: Kinds whose evidence is a session of the learner's on the target (DescribeSessions, its S3 log).
@@ -34,15 +35,6 @@ WRITES_HERE = re.compile(r">|\baws s3 cp s3://\S+ \S+$|\btouch\b|\bmkdir\b")
 def _lessons() -> list[Lesson]:
     course = Course.from_settings()
     return [course.lesson(header.id) for header in course.headers()]
-
-
-def _checks(items: Any) -> list[dict[str, Any]]:
-    """Every verifier table of a check, those inside all/any included."""
-    found = []
-    for item in items:
-        found.append(item)
-        found += _checks(item.get("of", []))
-    return found
 
 
 def _evidence_table() -> dict[str, tuple[set[str], str]]:
@@ -71,10 +63,10 @@ def test_a_step_about_the_server_is_graded_from_a_session_on_it(lesson: Lesson):
         on_server = any(block.where == "session" for block in step.commands)
         if not (on_server and step.graded):
             continue
-        kinds = {item["kind"] for item in _checks(step.verify)}
-        from_session = any(item.get("from_session") for item in _checks(step.verify))
+        kinds = {item["kind"] for item in verifier_tables(step.verify)}
+        from_session = any(item.get("from_session") for item in verifier_tables(step.verify))
         assert kinds & SESSION_EVIDENCE or from_session, (lesson.id, step.title)
-        targets = {item.get("target") or item.get("from_session") for item in _checks(step.verify)}
+        targets = {item.get("target") or item.get("from_session") for item in verifier_tables(step.verify)}
         assert "{{instance.id}}" in targets, (lesson.id, step.title)
 
 
@@ -141,6 +133,6 @@ REGEX_SYNTAX = re.compile(r"\\[sdwSbB]|[+*?]\)?|\(\?|\[\^|\^|\$$|\|")
 @pytest.mark.parametrize("lesson", _lessons(), ids=lambda lesson: lesson.id)
 def test_every_check_line_of_a_shipped_lesson_reads_as_a_sentence(lesson: Lesson):
     for step in lesson.steps:
-        for item in _checks(step.verify):
+        for item in verifier_tables(step.verify):
             for sentence in _shown_check_sentences(item):
                 assert not REGEX_SYNTAX.search(sentence), (lesson.id, step.title, sentence)
