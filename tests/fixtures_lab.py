@@ -35,7 +35,8 @@ from typing import Any
 import pytest
 
 from onboard.lab.client import AdminClient
-from onboard.lab.state import LabPaths, LabStatus, admin_secret, read_credentials_csv
+from onboard.lab.state import LabPaths, admin_secret, read_credentials_csv
+from onboard.lab.status import LabStatus
 from onboard.secrets import Secret
 
 LEARNERS = ("alice", "bob", "carol")

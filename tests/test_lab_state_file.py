@@ -15,7 +15,8 @@ import pytest
 
 from helpers import run_onboard
 from onboard.lab.sandbox import isolation
-from onboard.lab.state import LabPaths, LabStatus, read_state
+from onboard.lab.state import LabPaths, read_state
+from onboard.lab.status import LabStatus
 
 pytestmark = pytest.mark.slow
 

@@ -23,7 +23,8 @@ from helpers import run_onboard
 from onboard.errors import ExitCode
 from onboard.lab import control
 from onboard.lab.seed import ADMIN_USER
-from onboard.lab.state import LabPaths, LabStatus, SessionCounts, read_credentials_csv, read_state
+from onboard.lab.state import LabPaths, read_credentials_csv, read_state
+from onboard.lab.status import LabStatus, SessionCounts
 from onboard.lab.world import load_world
 from onboard.tour.sandbox import TourLab, environment_applied, sandbox_environment
 

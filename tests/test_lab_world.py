@@ -72,7 +72,7 @@ def test_names_where_one_is_anothers_prefix_and_a_dash_are_refused_with_the_reas
     """`session/${aws:username}-*` lets bob end and resume bob-x's sessions: AWS evaluates it so too."""
     from onboard.iamnames import check_learner_names
     from onboard.lab.iampolicy import Decision, Principal, evaluate
-    from onboard.lab.seed import extras_policy, user_policy
+    from onboard.lab.policies import extras_policy, user_policy
 
     world = load_world()
     bob = Principal(arn="arn:aws:iam::123456789012:user/bob", name="bob", user_id="AIDABOB", kind="User")

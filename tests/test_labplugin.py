@@ -15,7 +15,7 @@ import pytest
 from fixtures_sessions import JUPYTER, SSM_PROMPT, channel_lab, plugin_arguments
 
 from onboard.labplugin import VERSION
-from onboard.labplugin.client import PluginError, parse_arguments
+from onboard.labplugin.invocation import PluginError, parse_arguments
 from onboard.labplugin.launcher import write_launcher
 from onboard.labplugin.system import check_system_plugin
 

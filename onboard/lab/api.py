@@ -24,12 +24,8 @@ from __future__ import annotations
 import hmac
 import json
 import logging
-import secrets
 import threading
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
 
@@ -43,103 +39,19 @@ from onboard.lab.awserrors import (
     respond,
     xml_error,
 )
-from onboard.lab.iampolicy import Decision, Principal, as_document, evaluate, principal_of, role_policies
+from onboard.lab.iampolicy import Decision, as_document, evaluate, principal_of
 from onboard.lab.jsoninput import check_shape, parse_json_body
+from onboard.lab.labstate import LabState
 from onboard.lab.requestcheck import Checked, check_request
-from onboard.lab.sessions import SessionRegistry
 from onboard.lab.ssmapi import SESSION_OPERATIONS, SessionOperations, json_default
-from onboard.lab.world import World
 
 log = logging.getLogger("onboard.lab")
 
-#: What the agent on an instance must be allowed to do to register and open sessions.
-AGENT_ACTIONS = (
-    "ssm:UpdateInstanceInformation",
-    "ssmmessages:CreateControlChannel",
-    "ssmmessages:OpenDataChannel",
-)
 ADMIN_HEADER = "HTTP_X_ONBOARD_LAB_SECRET"
 #: Admin requests are small JSON objects.
 MAX_ADMIN_BODY = 64 * 1024
 
 WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
-
-
-@dataclass
-class LabState:
-    """What the layer needs to answer: the world, its sessions, the faults in force, and where things are."""
-
-    world: World
-    registry: SessionRegistry
-    #: instance id -> IAM role name of its instance profile.
-    roles: dict[str, str]
-    endpoint_url: str
-    #: session id -> its data-channel URL; None while no data channel runs (then the URL leads nowhere).
-    stream_url: Callable[[str], str] | None = None
-    #: Instances whose agent the `agent-offline` fault stopped.
-    offline: set[str] = field(default_factory=set)
-    admin_secret: str = ""
-    downloads_dir: Path | None = None
-    #: Admin operations (faults, reset, shutdown, status), name -> handler(body) -> JSON-ready answer.
-    admin_handlers: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = field(default_factory=dict)
-    lab_id: str = field(default_factory=lambda: secrets.token_hex(8))
-    #: The instances' SSM agents (onboard.lab.agent.AgentFleet); None: every role-allowed agent is Online.
-    agents: Any = None
-    #: Caller name -> how far the `clock-skew` fault moves the lab's clock for their requests.
-    clock_offsets: dict[str, timedelta] = field(default_factory=dict)
-    #: When the lab started (the last ping of an agent that was never online).
-    started: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
-
-    @property
-    def iam(self) -> Any:
-        """moto's IAM backend for the lab's account."""
-        from moto.iam.models import iam_backends
-
-        return iam_backends[self.account]["aws"]
-
-    @property
-    def account(self) -> str:
-        return self.world.account
-
-    @property
-    def region(self) -> str:
-        return self.world.region
-
-    def session_arn(self, session_id: str) -> str:
-        return f"arn:aws:ssm:{self.region}:{self.account}:session/{session_id}"
-
-    def output_url(self, location: tuple[str, str] | None) -> str:
-        """Where a session's transcript goes (path-style on the lab's own endpoint); "" when not logged."""
-        return f"{self.endpoint_url}/{location[0]}/{location[1]}" if location else ""
-
-    def agent_online(self, instance_id: str) -> bool:
-        """Online: the agent runs, registered when it started, and its role still lets it (lab/agent.py)."""
-        if instance_id in self.offline:
-            return False
-        if self.agents is not None and self.agents.knows(instance_id):
-            return bool(self.agents.online(instance_id))
-        return self.role_allows_agent(instance_id)
-
-    def role_allows_agent(self, instance_id: str) -> bool:
-        """Whether the role of the instance's profile lets its agent register (the seed's instance policy)."""
-        from onboard.lab.agent import instance_role
-
-        role = instance_role(self.account, self.region, instance_id)
-        if role is None:
-            return False
-        try:
-            documents = role_policies(self.iam, role)
-        except Exception:  # the role was deleted by hand: the agent cannot authenticate
-            return False
-        principal = Principal(
-            arn=f"arn:aws:sts::{self.account}:assumed-role/{role}/{instance_id}",
-            name=role,
-            user_id=instance_id,
-            kind="AssumedRole",
-        )
-        return all(
-            evaluate(documents, action, "*", principal) is Decision.ALLOWED for action in AGENT_ACTIONS
-        )
 
 
 class LabApplication:

@@ -19,7 +19,8 @@ from urllib.parse import urlsplit
 
 from onboard.errors import EnvironmentProblem, OnboardError
 from onboard.lab.client import AdminClient, health
-from onboard.lab.state import LabPaths, LabStatus, admin_secret, read_state
+from onboard.lab.state import LabPaths, admin_secret, read_state
+from onboard.lab.status import LabStatus
 
 if TYPE_CHECKING:
     from onboard.lab.classmode import ClassMode

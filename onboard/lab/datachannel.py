@@ -3,8 +3,9 @@ lab: on its --listen address, over TLS: a wss StreamUrl).
 
 StartSession (the API layer) issues a stream token and the StreamUrl :meth:`DataChannelServer.stream_url`
 gives; the client dials it and sends the token in its first TEXT frame. The server redeems the token
-(single-use, bound to the session in the URL), performs the handshake (SessionType Standard_Stream),
-then runs the session's document (a shell by default, see :mod:`onboard.lab.instance`) in a
+(single-use, bound to the session in the URL) and hands the connection to the session's
+:class:`~onboard.lab.channelsession.SessionChannel`, which performs the handshake (SessionType
+Standard_Stream), runs the session's document (a shell by default, see :mod:`onboard.lab.instance`) in a
 pseudo-terminal and relays bytes both ways as numbered, acknowledged, resent-when-lost messages
 (:mod:`onboard.session.protocol`).
 
@@ -23,12 +24,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import ssl
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
 
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
@@ -40,21 +39,17 @@ from onboard.lab.channelinput import (
     ChannelLimits,
     opening_document,
     session_id_of,
-    terminal_size,
     text_field,
 )
-from onboard.lab.instance import ShellProcess
+from onboard.lab.channelsession import SessionChannel, read_available, send
 from onboard.lab.sessions import MAX_SESSION_MINUTES, LabInstance, LabSession, SessionRegistry
 from onboard.lab.tls import url_host
 from onboard.lab.transcripts import Transcript
 from onboard.secrets import Secret
 from onboard.session import protocol
 from onboard.session.protocol import (
-    Arrival,
-    ClientMessage,
     HoldBudget,
     IncomingStream,
-    OutgoingStream,
     PayloadType,
     ProtocolError,
 )
@@ -67,9 +62,6 @@ DEFAULT_MAX_SESSION_SECONDS = MAX_SESSION_MINUTES * 60
 OPEN_TIMEOUT = 10.0
 #: Largest websocket frame accepted: a little over the protocol's payload limit.
 MAX_FRAME = protocol.MAX_PAYLOAD + protocol.PAYLOAD_OFFSET
-READ_CHUNK = 16 * 1024
-#: Output sent in one message at most.
-OUTPUT_BATCH = 64 * 1024
 #: How often resends and timeouts are checked.
 TICK = 0.05
 #: On a normal end, how long to wait for the last output to be acknowledged before channel_closed.
@@ -78,43 +70,6 @@ DRAIN_SECONDS = 1.0
 # Websocket close codes: 1008 policy violation (token), 1002 protocol error (bad frame), 1000 normal.
 CLOSE_POLICY = 1008
 CLOSE_PROTOCOL = 1002
-#: The shell's terminal when the client has not said its size yet (the plugin's size without a TTY).
-DEFAULT_COLS, DEFAULT_ROWS = 300, 100
-
-
-@dataclass
-class _Channel:
-    """One session's data channel; it outlives the websocket connections that carry it."""
-
-    session: LabSession
-    instance: LabInstance
-    transcript: Transcript
-    outgoing: OutgoingStream = field(default_factory=lambda: OutgoingStream(protocol.OUTPUT_STREAM))
-    incoming: IncomingStream = field(default_factory=IncomingStream)
-    connection: ServerConnection | None = None
-    shell: ShellProcess | ports.PortSession | None = None
-    #: Input accepted (acknowledged) that the shell has not taken yet, or that came before the shell.
-    queued_input: bytearray = field(default_factory=bytearray)
-    #: Whether the loop waits for the terminal to take :attr:`queued_input`.
-    writing: bool = False
-    #: Set while :attr:`queued_input` is under the limit.
-    room: asyncio.Event = field(default_factory=asyncio.Event)
-    #: The expected input message was refused for lack of room: later ones are refused until it is taken,
-    #: so that nothing acknowledged waits behind a message the client still has to resend.
-    input_refused: bool = False
-    #: The client's terminal size, if it said it before the shell started.
-    size: tuple[int, int] | None = None
-    handshake_started: float = 0.0
-    #: The client's HandshakeResponse was taken; HandshakeComplete follows its acknowledgement.
-    handshake_answered: bool = False
-    #: HandshakeComplete was sent and the session started.
-    handshake_done: bool = False
-    client_id: str = ""
-    last_input: float = field(default_factory=time.monotonic)
-    opened: float = field(default_factory=time.monotonic)
-    reading: bool = False
-    ended: bool = False
-    end_event: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 class DataChannelServer:
@@ -143,7 +98,7 @@ class DataChannelServer:
         self.max_session_seconds = max_session_seconds
         self.limits = limits or ChannelLimits()
         self._held = HoldBudget(self.limits.held_total)
-        self._channels: dict[str, _Channel] = {}
+        self._channels: dict[str, SessionChannel] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._server: Server | None = None
@@ -232,12 +187,6 @@ class DataChannelServer:
         self._server.close()
         await self._server.wait_closed()
 
-    @property
-    def _running_loop(self) -> asyncio.AbstractEventLoop:
-        """The server's loop, for code that runs in it (so it exists)."""
-        assert self._loop is not None
-        return self._loop
-
     def _spawn(self, coroutine) -> None:
         """Run ``coroutine`` in the loop, keeping a reference until it is done."""
         task = asyncio.ensure_future(coroutine)
@@ -277,7 +226,16 @@ class DataChannelServer:
             secrets = [instance.role_secret_access_key, instance.role_session_token, *self.known_secrets()]
             incoming = IncomingStream(max_held_bytes=self.limits.held_per_session, budget=self._held)
             transcript = Transcript(session, [s for s in secrets if s])
-            channel = _Channel(session, instance, transcript, incoming=incoming)
+            channel = SessionChannel(
+                session,
+                instance,
+                transcript,
+                self.limits,
+                spawn=self._spawn,
+                end=self._end,
+                neighbours=self.instances.values(),
+                incoming=incoming,
+            )
             self._channels[session_id] = channel
         previous = channel.connection
         channel.connection = connection
@@ -288,15 +246,15 @@ class DataChannelServer:
         if not channel.handshake_started:
             channel.handshake_started = time.monotonic()
             request = protocol.handshake_request(channel.instance.agent_version, *ports.session_type(session))
-            await self._send_stream(channel, request, PayloadType.HANDSHAKE_REQUEST)
+            await channel.send_stream(request, PayloadType.HANDSHAKE_REQUEST)
         else:
             for pending in channel.outgoing.all_pending():
-                await _send(connection, pending)
+                await send(connection, pending)
         try:
             async for frame in connection:
                 if isinstance(frame, str):
                     raise ProtocolError("a text frame after OpenDataChannel")
-                await self._receive(channel, protocol.decode(frame))
+                await channel.receive(protocol.decode(frame))
         except ProtocolError as err:
             log.info("session %s: closing the connection on a bad frame: %s", session_id, err)
             await connection.close(CLOSE_PROTOCOL, "bad frame")
@@ -320,161 +278,6 @@ class DataChannelServer:
             return None
         return session
 
-    async def _receive(self, channel: _Channel, message: ClientMessage) -> None:
-        """One message from the client, handled as AWS's agent does (datachannel.go,
-        handleStreamDataMessage): the expected message is acknowledged once the session took it;
-        a message ahead of it is acknowledged if it can be held; a duplicate is acknowledged again (its
-        first acknowledgement may have been lost with a socket)."""
-        if message.message_type == protocol.ACKNOWLEDGE:
-            channel.outgoing.acknowledged(protocol.acknowledged_sequence(message))
-            self._resume_reading(channel)
-            return
-        if message.message_type != protocol.INPUT_STREAM:
-            raise ProtocolError(f"a client does not send {message.message_type}")
-        arrival = channel.incoming.arrival(message)
-        if arrival is Arrival.AHEAD:
-            if not channel.input_refused and channel.incoming.hold(message):
-                await self._acknowledge(channel, message)
-            return
-        if arrival is Arrival.NEXT:
-            if not await self._take(channel, message):
-                channel.input_refused = True
-                return
-            channel.input_refused = False
-        await self._acknowledge(channel, message)
-        if arrival is Arrival.NEXT:
-            await self._complete_handshake(channel)
-            for held in channel.incoming.advance():
-                await self._take(channel, held, room_or_not=True)
-                await self._complete_handshake(channel)  # a held HandshakeResponse was acknowledged when held
-
-    async def _complete_handshake(self, channel: _Channel) -> None:
-        """Once the HandshakeResponse is taken and acknowledged: HandshakeComplete, then the session starts.
-
-        Never before that acknowledgement, as on AWS, where the agent's reader acknowledges the response
-        as it takes it and its handshake routine sends HandshakeComplete after (datachannel.go,
-        handleStreamDataMessage and PerformHandshake): the official plugin (1.2.0.0) installs a port
-        session's handler on HandshakeComplete before its smux client exists, and a message arriving in
-        between ends its websocket reader (portsession.go Initialize, muxportforwarding.go IsStreamNotSet).
-        """
-        if not channel.handshake_answered or channel.handshake_done:
-            return
-        channel.handshake_done = True
-        elapsed = time.monotonic() - channel.handshake_started
-        await self._send_stream(channel, protocol.handshake_complete(elapsed), PayloadType.HANDSHAKE_COMPLETE)
-        self._start_shell(channel)
-
-    async def _acknowledge(self, channel: _Channel, message: ClientMessage) -> None:
-        if channel.connection is not None:
-            await _send(channel.connection, protocol.acknowledge(message).encode())
-
-    async def _take(self, channel: _Channel, message: ClientMessage, *, room_or_not: bool = False) -> bool:
-        """Take one in-order message into the session; False if there is no room for it now (then it is
-        not acknowledged). Held messages were acknowledged already: they are taken ``room_or_not``."""
-        kind = message.payload_type
-        if kind == PayloadType.HANDSHAKE_RESPONSE:
-            channel.handshake_answered = True
-        elif kind == PayloadType.OUTPUT:
-            channel.last_input = time.monotonic()
-            if not room_or_not and not await self._room_for_input(channel):
-                return False
-            channel.queued_input += message.payload
-            self._write_input(channel)
-        elif kind == PayloadType.SIZE:
-            channel.size = terminal_size(message)
-            if channel.shell is not None:
-                channel.shell.resize(*channel.size)
-        elif kind == PayloadType.FLAG and isinstance(channel.shell, ports.PortSession):
-            channel.shell.flag(message.payload)
-        # Other flags and anything newer are acknowledged and otherwise ignored, as the agent does.
-        return True
-
-    # --- the shell --------------------------------------------------------------------------
-    def _start_shell(self, channel: _Channel) -> None:
-        cols, rows = channel.size or (DEFAULT_COLS, DEFAULT_ROWS)
-        try:
-            if ports.is_port_session(channel.session):
-                channel.shell = ports.PortSession(
-                    channel.instance,
-                    channel.session,
-                    channel.instance.agent_version,
-                    neighbours=self.instances.values(),
-                )
-            else:
-                channel.shell = ShellProcess(channel.instance, channel.session, cols, rows)
-        except (OSError, ValueError) as err:
-            log.warning("session %s: the shell did not start: %s", channel.session.session_id, err)
-            reason = f"The session could not start: {err}"
-            self._spawn(self._end(channel, "Failed", drain=False, closing_output=reason))
-            return
-        self._resume_reading(channel)
-        self._write_input(channel)
-
-    def _write_input(self, channel: _Channel) -> None:
-        """Give the shell what it takes of the queued input now; wait (in the loop) to give the rest."""
-        shell = channel.shell
-        if shell is None or channel.ended:
-            return  # queued until the shell starts
-        taken = shell.write_some(channel.queued_input)
-        del channel.queued_input[:taken]
-        if len(channel.queued_input) < self.limits.queued_input:
-            channel.room.set()
-        if channel.queued_input and not channel.writing and shell.input_fd >= 0:
-            channel.writing = True
-            self._running_loop.add_writer(shell.input_fd, self._write_input, channel)
-        elif not channel.queued_input and channel.writing:
-            self._stop_writing(channel)
-
-    async def _room_for_input(self, channel: _Channel) -> bool:
-        """Whether the input queue has room, waiting a little for the shell to take some."""
-        if len(channel.queued_input) < self.limits.queued_input:
-            return True
-        channel.room.clear()
-        with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(channel.room.wait(), self.limits.room_wait)
-        return len(channel.queued_input) < self.limits.queued_input
-
-    def _stop_writing(self, channel: _Channel) -> None:
-        if channel.writing and channel.shell is not None and channel.shell.input_fd >= 0:
-            self._running_loop.remove_writer(channel.shell.input_fd)
-        channel.writing = False
-
-    def _resume_reading(self, channel: _Channel) -> None:
-        shell = channel.shell
-        if shell is None or channel.reading or channel.ended or shell.output_fd < 0:
-            return
-        if channel.outgoing.unacknowledged_bytes >= self.limits.unacknowledged_output:
-            return
-        channel.reading = True
-        self._running_loop.add_reader(shell.output_fd, self._shell_readable, channel)
-
-    def _pause_reading(self, channel: _Channel) -> None:
-        if channel.reading and channel.shell is not None and channel.shell.output_fd >= 0:
-            self._running_loop.remove_reader(channel.shell.output_fd)
-        channel.reading = False
-
-    def _shell_readable(self, channel: _Channel) -> None:
-        assert channel.shell is not None  # read only while the shell runs
-        output, ended = _read_available(channel.shell.output_fd)
-        if output:
-            self._send_output(channel, output)
-        if ended:
-            self._pause_reading(channel)
-            self._spawn(self._end(channel, "Terminated"))
-        elif channel.outgoing.unacknowledged_bytes >= self.limits.unacknowledged_output:
-            self._pause_reading(channel)
-
-    def _send_output(self, channel: _Channel, output: bytes) -> None:
-        channel.transcript.record(output)
-        _, frame = channel.outgoing.next_message(output, PayloadType.OUTPUT)
-        if channel.connection is not None:
-            self._spawn(_send(channel.connection, frame))
-
-    async def _send_stream(self, channel: _Channel, payload: bytes, payload_type: int) -> None:
-        _, frame = channel.outgoing.next_message(payload, payload_type)
-        if channel.connection is not None:
-            await _send(channel.connection, frame)
-
     # --- the end ----------------------------------------------------------------------------
     def _terminate_requested(self, session_id: str) -> None:
         """TerminateSession (called from an API worker thread)."""
@@ -495,7 +298,7 @@ class DataChannelServer:
 
     async def _end(
         self,
-        channel: _Channel,
+        channel: SessionChannel,
         status: str,
         *,
         drain: bool = True,
@@ -509,14 +312,14 @@ class DataChannelServer:
             return
         channel.ended = True
         session_id = channel.session.session_id
-        self._pause_reading(channel)
-        self._stop_writing(channel)
+        channel.pause_reading()
+        channel.stop_writing()
         channel.incoming.release()
         if channel.shell is not None:
             await asyncio.get_running_loop().run_in_executor(None, channel.shell.terminate)
         if notice and channel.connection is not None:
             _, frame = channel.outgoing.next_message(notice.encode(), PayloadType.OUTPUT)
-            await _send(channel.connection, frame)
+            await send(channel.connection, frame)
         deadline = time.monotonic() + (DRAIN_SECONDS if drain else 0.2)
         while (
             channel.connection is not None and channel.outgoing.unacknowledged and time.monotonic() < deadline
@@ -527,7 +330,7 @@ class DataChannelServer:
             closed = protocol.channel_closed(session_id, channel.client_id, closing_output)
             if closing_output:
                 channel.transcript.record(f"\r\n{closing_output}\r\n".encode())
-            await _send(connection, closed.encode())
+            await send(connection, closed.encode())
             await connection.close(1000, "session ended")
         self._channels.pop(session_id, None)
         transcript = channel.transcript.render()
@@ -557,38 +360,11 @@ class DataChannelServer:
                     continue
                 if channel.shell is not None and channel.shell.exited:
                     # the shell is gone but a background job may keep the terminal open: end anyway
-                    output, _ = _read_available(channel.shell.output_fd)
+                    output, _ = read_available(channel.shell.output_fd)
                     if output:
-                        self._send_output(channel, output)
+                        channel.send_output(output)
                     self._spawn(self._end(channel, "Terminated"))
                     continue
                 if channel.connection is not None:
                     for frame in channel.outgoing.due_for_resend():
-                        await _send(channel.connection, frame)
-
-
-def _read_available(fd: int) -> tuple[bytes, bool]:
-    """What the terminal has ready (up to OUTPUT_BATCH bytes), and whether the shell side is gone.
-
-    A pty hands out a few KiB per read; batching them makes fewer, larger messages (each costs a
-    digest and an acknowledgement), which keeps `cat` of a large file fast.
-    """
-    chunks: list[bytes] = []
-    size = 0
-    while size < OUTPUT_BATCH:
-        try:
-            chunk = os.read(fd, READ_CHUNK)
-        except BlockingIOError:
-            return b"".join(chunks), False
-        except OSError:  # EIO: every process on the terminal has gone
-            return b"".join(chunks), True
-        if not chunk:
-            return b"".join(chunks), True
-        chunks.append(chunk)
-        size += len(chunk)
-    return b"".join(chunks), False
-
-
-async def _send(connection: ServerConnection, frame: bytes) -> None:
-    with contextlib.suppress(ConnectionClosed):
-        await connection.send(frame)
+                        await send(channel.connection, frame)

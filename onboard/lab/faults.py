@@ -36,7 +36,7 @@ def _agent_offline(lab: LabServer, instance_id: str) -> Callable[[], None]:
 
 
 def _role_without_ssm_policy(lab: LabServer, instance_id: str) -> Callable[[], None]:
-    from onboard.lab.seed import INSTANCE_POLICY
+    from onboard.lab.policies import INSTANCE_POLICY
 
     iam = lab.iam
     role = lab.state.roles[instance_id]
@@ -60,7 +60,7 @@ def _key_deactivated(lab: LabServer, user: str) -> Callable[[], None]:
 
 
 def _no_start_session(lab: LabServer, user: str) -> Callable[[], None]:
-    from onboard.lab.seed import EXTRAS_POLICY
+    from onboard.lab.policies import EXTRAS_POLICY
 
     iam = lab.iam
     group = lab.world.group

@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from onboard.lab.state import LabPaths, LabStatus
+    from onboard.lab.state import LabPaths
+    from onboard.lab.status import LabStatus
 
 
 @dataclass(frozen=True)

@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING
 from onboard.sessionprefs import DOCUMENT_NAME, RUN_AS_TAG, SessionPreferences, parse_preferences
 
 if TYPE_CHECKING:
-    from onboard.lab.api import LabState
     from onboard.lab.iampolicy import Principal
+    from onboard.lab.labstate import LabState
     from onboard.lab.world import World
 
 SSM_USER = "ssm-user"

@@ -30,14 +30,8 @@ from onboard.lab.motoboot import (
     prepare_moto_settings,
     warm_up,
 )
-from onboard.lab.state import (
-    ClassLabSummary,
-    FaultInForce,
-    LabPaths,
-    LabStatus,
-    PluginSummary,
-    SessionCounts,
-)
+from onboard.lab.state import LabPaths
+from onboard.lab.status import ClassLabSummary, FaultInForce, LabStatus, PluginSummary, SessionCounts
 from onboard.lab.tls import url_host
 from onboard.lab.world import World
 from onboard.secrets import Secret
@@ -79,7 +73,7 @@ class LabServer:
         self.world = world
         self.requested_port = port
         self.use_data_channel = data_channel
-        from onboard.lab.api import LabState
+        from onboard.lab.labstate import LabState
         from onboard.lab.sessions import SessionRegistry
 
         #: What the HTTP layer answers from; its endpoint, secret and handlers are filled in by start().

@@ -42,7 +42,7 @@ from onboard.lab.world import WorldInstance
 from onboard.team import INSTANCE_ID
 
 if TYPE_CHECKING:
-    from onboard.lab.api import LabState
+    from onboard.lab.labstate import LabState
 
 SESSION_OPERATIONS = (
     "StartSession",

@@ -46,7 +46,7 @@ from onboard.facts import BUCKET_NAME, INSTANCE_ID, NAME, OS_USER
 from onboard.iamnames import IAM_USER_NAME, check_learner_names
 
 if TYPE_CHECKING:
-    from onboard.lab.state import WorldSummary
+    from onboard.lab.status import WorldSummary
 
 MAX_LEARNERS = 30
 
@@ -153,7 +153,7 @@ class World:
         return f"arn:aws:ec2:{self.region}:{self.account}:instance/{instance_id}"
 
     def summary(self) -> WorldSummary:
-        from onboard.lab.state import WorldSummary
+        from onboard.lab.status import WorldSummary
 
         return WorldSummary(
             team=self.team,

@@ -1,8 +1,7 @@
-"""The plugin's command line contract and its side of a shell session.
+"""The plugin's side of a session: what runs once :mod:`onboard.labplugin.invocation` has read the AWS
+CLI's arguments.
 
-The AWS CLI runs ``session-manager-plugin NAME REGION StartSession PROFILE REQUEST_JSON ENDPOINT``, where
-NAME is the environment variable holding StartSession's answer (``SessionId``, ``TokenValue``,
-``StreamUrl``); older CLIs pass the JSON itself. The plugin prints ``Starting session with SessionId:``,
+The plugin prints ``Starting session with SessionId:``,
 relays keystrokes and output until the server sends ``channel_closed``, prints ``Exiting session with
 sessionId:``, and exits 0. If the socket drops, it calls ResumeSession at ENDPOINT (with PROFILE and
 REGION) and dials again, continuing its sequence numbers.
@@ -16,7 +15,6 @@ resends overdue input and reports window-size changes.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import queue
 import select
@@ -25,21 +23,16 @@ import socket
 import sys
 import threading
 import time
-from dataclasses import dataclass
 from typing import Any
 
 from onboard.labplugin import VERSION
+from onboard.labplugin.invocation import Invocation, PluginError, check_stream_url, parse_arguments
 from onboard.labplugin.ports import PortForwarding, port_forwarding
 from onboard.labplugin.terminal import CbreakTerminal, terminal_size
 from onboard.secrets import Secret
 from onboard.session import protocol
 from onboard.session.protocol import IncomingStream, OutgoingStream, PayloadType
 
-USAGE = (
-    "usage: session-manager-plugin RESPONSE_VARIABLE REGION StartSession PROFILE REQUEST_JSON ENDPOINT\n"
-    "       session-manager-plugin --version\n"
-    "The AWS CLI runs this program for `aws ssm start-session`; it is not meant to be run by hand.\n"
-)
 #: Signals the plugin forwards to the remote terminal, as bytes the remote pty turns back into signals.
 FORWARDED_SIGNALS = {"SIGINT": b"\x03", "SIGQUIT": b"\x1c", "SIGTSTP": b"\x1a"}
 SIZE_POLL_SECONDS = 0.5
@@ -51,60 +44,8 @@ TERMINATE_GRACE_SECONDS = 1.0
 HANDSHAKE_TIMEOUT = 30.0
 
 
-class PluginError(Exception):
-    """A problem the plugin reports on stderr before exiting non-zero."""
-
-
 class ChannelUnavailable(PluginError):
     """The websocket could not be opened (refused, timed out, or the server said no)."""
-
-
-@dataclass
-class Invocation:
-    session_id: str
-    #: The stream token: sent once, in the OpenDataChannel frame; never printed.
-    token: Secret
-    stream_url: str
-    region: str
-    profile: str
-    target: str
-    endpoint: str
-
-
-def parse_arguments(argv: list[str], environ: dict[str, str] | os._Environ) -> Invocation:
-    """Read the AWS CLI's arguments; the response variable is removed from the environment."""
-    if len(argv) < 1:
-        raise PluginError(USAGE)
-    response_text = argv[0]
-    if not response_text.lstrip().startswith("{"):
-        response_text = environ.pop(argv[0], "")
-        if not response_text:
-            raise PluginError(f"the environment variable {argv[0]} holding the session is not set")
-    try:
-        response = json.loads(response_text)
-    except ValueError as err:
-        raise PluginError("the StartSession response is not valid JSON") from err
-    region, operation, profile, request_text, endpoint = ([*argv[1:6], "", "", "", "", ""])[:5]
-    if operation and operation != "StartSession":
-        raise PluginError(f"unsupported operation {operation!r}; only StartSession is supported")
-    try:
-        request = json.loads(request_text) if request_text else {}
-    except ValueError as err:
-        raise PluginError("the StartSession request is not valid JSON") from err
-    session_id = response.get("SessionId") or ""
-    token = response.get("TokenValue") or ""
-    stream_url = response.get("StreamUrl") or ""
-    if not (session_id and token and stream_url):
-        raise PluginError("the StartSession response lacks SessionId, TokenValue or StreamUrl")
-    check_stream_url(stream_url)
-    return Invocation(
-        session_id, Secret(token), stream_url, region, profile, str(request.get("Target", "")), endpoint
-    )
-
-
-def check_stream_url(url: str) -> None:
-    if not url.startswith(("ws://", "wss://")):
-        raise PluginError(f"the StreamUrl must be a ws:// or wss:// URL, not {url.split(':', 1)[0]}:")
 
 
 class ShellSession:

@@ -14,7 +14,8 @@ from typing import Any
 
 from onboard.errors import EnvironmentProblem, UsageError
 from onboard.lab import control
-from onboard.lab.state import LabPaths, LabStatus
+from onboard.lab.state import LabPaths
+from onboard.lab.status import LabStatus
 
 # ------------------------------------------------------------------------------------------ the lab
 
