@@ -185,7 +185,7 @@ def test_interrupted_halfway_leaves_no_partial_file_and_no_relay_object(lab, tmp
 
 def _unfinished_uploads(lab) -> list[str]:
     """Multipart uploads begun and never completed nor aborted: invisible in a listing, billed by S3."""
-    bucket = lab.state["world"]["transfer_bucket"]
+    bucket = lab.state.world.transfer_bucket
     listed = lab.client("s3", ADMIN).list_multipart_uploads(Bucket=bucket, Prefix="users/alice/")
     return [upload["Key"] for upload in listed.get("Uploads", [])]
 
