@@ -1,4 +1,5 @@
-"""The scripts a fresh clone starts with: they say what they do while .venv is made, and why it failed."""
+"""The scripts a fresh clone starts with: they say what they do while .venv is made, and why it failed; and
+the README's install by hand, in a home that has nothing yet."""
 
 from __future__ import annotations
 
@@ -66,3 +67,33 @@ def test_a_python_without_venv_support_is_explained(tmp_path):
     assert "python3-venv" in ran.stderr
     assert not (clone / ".venv").exists()
     assert "PIP RAN" not in ran.stderr
+
+
+def _readme_venv_install() -> str:
+    """The README's install without pipx: the sh block after "a virtual environment does the same"."""
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    after = readme.split("a virtual\nenvironment does the same by hand:", 1)[1]
+    return after.split("```sh\n", 1)[1].split("```", 1)[0]
+
+
+def test_the_readme_install_without_pipx_works_in_a_fresh_home(tmp_path):
+    home = tmp_path / "fresh-home"
+    home.mkdir()
+    fake = tmp_path / "bin" / "python3"
+    fake.parent.mkdir()
+    fake.write_text(FAKE_PYTHON.replace("/python", "/pip"))
+    fake.chmod(0o755)
+    ran = subprocess.run(
+        ["bash", "-e", "-c", _readme_venv_install()],
+        capture_output=True,
+        text=True,
+        env={"PATH": f"{fake.parent}:/usr/bin:/bin", "HOME": str(home)},
+        cwd=tmp_path,
+        timeout=60,
+    )
+    assert ran.returncode == 0, ran.stderr
+    assert "PIP RAN: install .[lab]" in ran.stderr
+    linked = subprocess.run(
+        [str(home / ".local" / "bin" / "onboard"), "--version"], capture_output=True, text=True
+    )
+    assert "ONBOARD RAN: --version" in linked.stdout
