@@ -145,16 +145,20 @@ def test_instance_offline(lab, tmp_path):
     assert not (_home_on(lab, "redash", "ssm-user") / "small.txt").exists()
 
 
-def test_interrupted_halfway_leaves_no_partial_file_and_no_relay_object(lab, tmp_path, big_file):
-    source, _ = big_file
-    env = {**os.environ, **learner_env(lab, tmp_path)}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "onboard", "transfer", "put", str(source), "airflow:interrupted.bin"],
-        env=env,
+def _put_in_background(lab, tmp_path, source, remote: str) -> subprocess.Popen:
+    """`onboard transfer put` as its own process, to be interrupted as Ctrl-C would (SIGINT)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "onboard", "transfer", "put", str(source), remote],
+        env={**os.environ, **learner_env(lab, tmp_path)},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
+
+
+def test_interrupted_halfway_leaves_no_partial_file_and_no_relay_object(lab, tmp_path, big_file):
+    source, _ = big_file
+    process = _put_in_background(lab, tmp_path, source, "airflow:interrupted.bin")
     home = _home_on(lab, "airflow", "ssm-user")
 
     def partial_files() -> list[str]:
@@ -196,15 +200,8 @@ def test_interrupted_during_the_upload_leaves_no_unfinished_multipart_upload(lab
     source = tmp_path / "data-200mb.bin"
     with source.open("wb") as handle:
         handle.truncate(200 * 1000 * 1000)
-    env = {**os.environ, **learner_env(lab, tmp_path)}
     assert _unfinished_uploads(lab) == []
-    process = subprocess.Popen(
-        [sys.executable, "-m", "onboard", "transfer", "put", str(source), "airflow:cut-short.bin"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    process = _put_in_background(lab, tmp_path, source, "airflow:cut-short.bin")
     # Ctrl-C while the parts are going up: the multipart upload has begun (S3 lists it) and not ended.
     deadline = time.monotonic() + 90
     while not _unfinished_uploads(lab) and process.poll() is None and time.monotonic() < deadline:
