@@ -29,6 +29,18 @@ BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 #: at most 64 characters, and not ``.`` or ``..`` (which name folders, not profiles).
 PROFILE_NAME = re.compile(r"(?!\.{1,2}$)[A-Za-z0-9._-]{1,64}")
 
+#: What an instance's role must allow for Session Manager to reach it: the agent registers and reports with
+#: UpdateInstanceInformation and opens the control and data channels with the four ssmmessages actions
+#: (AWS's "Verify or add instance permissions for Session Manager"). The lab registers an agent only when
+#: its role allows them all; doctor and check-account name the ones a role lacks.
+SESSION_AGENT_ACTIONS = (
+    "ssm:UpdateInstanceInformation",
+    "ssmmessages:CreateControlChannel",
+    "ssmmessages:CreateDataChannel",
+    "ssmmessages:OpenControlChannel",
+    "ssmmessages:OpenDataChannel",
+)
+
 #: The lifecycle rule on the buckets onboard provisions (and the lab seeds): S3 removes a multipart upload
 #: nobody completed or aborted this many days after it began. The parts of an interrupted upload are listed
 #: nowhere but ``list-multipart-uploads`` and are billed until then; onboard aborts its own when a transfer

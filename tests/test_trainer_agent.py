@@ -130,3 +130,35 @@ def test_a_community_image_has_no_agent_until_one_is_installed(lab_cli, capsys):
 def test_an_unknown_instance_is_a_clear_error(lab_cli, capsys):
     code, body = run(capsys, "lab", "instance", "restart-agent", "nosuch")
     assert code != 0 and "no instance 'nosuch'" in body["error"]["message"]
+
+
+def test_a_role_without_every_session_action_never_registers(lab):  # noqa: F811
+    """AWS's minimal instance permissions for Session Manager are five actions; a role that grants the
+    control channel but not the data channel's CreateDataChannel does not make a reachable node."""
+    from onboard.facts import SESSION_AGENT_ACTIONS
+    from onboard.lab.agent import LAB_AMI
+
+    iam = lab.client("iam", "lab-admin")
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}
+        ],
+    }
+    short = [a for a in SESSION_AGENT_ACTIONS if a != "ssmmessages:CreateDataChannel"]
+    policy = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": short, "Resource": "*"}]}
+    iam.create_role(RoleName="short-agent-role", AssumeRolePolicyDocument=json.dumps(trust))
+    iam.put_role_policy(RoleName="short-agent-role", PolicyName="agent", PolicyDocument=json.dumps(policy))
+    iam.create_instance_profile(InstanceProfileName="short-agent-profile")
+    iam.add_role_to_instance_profile(InstanceProfileName="short-agent-profile", RoleName="short-agent-role")
+    instance_id = launch(lab, LAB_AMI, "short-agent-profile", "short")
+    try:
+        assert ping(lab, instance_id) is None
+    finally:
+        lab.client("ec2", "lab-admin").terminate_instances(InstanceIds=[instance_id])
+        iam.remove_role_from_instance_profile(
+            InstanceProfileName="short-agent-profile", RoleName="short-agent-role"
+        )
+        iam.delete_instance_profile(InstanceProfileName="short-agent-profile")
+        iam.delete_role_policy(RoleName="short-agent-role", PolicyName="agent")
+        iam.delete_role(RoleName="short-agent-role")

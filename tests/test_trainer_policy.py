@@ -14,6 +14,7 @@ from fixtures_lab import lab, lab_server  # noqa: F401
 
 from onboard.cli import main
 from onboard.errors import UsageError
+from onboard.facts import SESSION_AGENT_ACTIONS
 from onboard.iamnames import check_learner_names
 from onboard.lab.iampolicy import Decision, Principal, evaluate
 from onboard.team import Location
@@ -292,11 +293,7 @@ def test_each_instance_statement_allows_its_call_and_denies_its_neighbour(lab, g
         bucket, logs = "data-team-transfer", "data-team-session-logs"
         # SessionManagerAgent: the agent's calls, decided by the lab's evaluator (moto answers none of them).
         principal = Principal(arn=f"{role_arn}/i-0test", name=name, user_id="i-0test", kind="AssumedRole")
-        for action in (
-            "ssm:UpdateInstanceInformation",
-            "ssmmessages:CreateControlChannel",
-            "ec2messages:GetMessages",
-        ):
+        for action in (*SESSION_AGENT_ACTIONS, "ec2messages:GetMessages"):
             assert evaluate([document], action, "*", principal) is Decision.ALLOWED
         assert evaluate([document], "ssm:SendCommand", "*", principal) is Decision.IMPLICIT_DENY
         # WriteSessionLogs: under the log prefix, nowhere else in that bucket.

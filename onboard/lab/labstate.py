@@ -15,16 +15,10 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+from onboard.facts import SESSION_AGENT_ACTIONS
 from onboard.lab.iampolicy import Decision, Principal, evaluate, role_policies
 from onboard.lab.sessions import SessionRegistry
 from onboard.lab.world import World
-
-#: What the agent on an instance must be allowed to do to register and open sessions.
-AGENT_ACTIONS = (
-    "ssm:UpdateInstanceInformation",
-    "ssmmessages:CreateControlChannel",
-    "ssmmessages:OpenDataChannel",
-)
 
 
 @dataclass
@@ -99,6 +93,5 @@ class LabState:
             user_id=instance_id,
             kind="AssumedRole",
         )
-        return all(
-            evaluate(documents, action, "*", principal) is Decision.ALLOWED for action in AGENT_ACTIONS
-        )
+        allowed = (evaluate(documents, action, "*", principal) for action in SESSION_AGENT_ACTIONS)
+        return all(decision is Decision.ALLOWED for decision in allowed)

@@ -39,7 +39,7 @@ SESSION_DOCUMENTS: Mapping[str, str] = {
 }
 
 #: The write-up's instance policy: what the SSM agent calls to register, take commands and carry sessions.
-AGENT_ACTIONS = (
+INSTANCE_POLICY_ACTIONS = (
     "ssm:DescribeAssociation",
     "ssmmessages:*",
     "ssm:UpdateInstanceInformation",
@@ -278,7 +278,7 @@ def instance_policy(inputs: PolicyInputs) -> Policy:
     statements = [
         Statement(
             sid="SessionManagerAgent",
-            actions=AGENT_ACTIONS,
+            actions=INSTANCE_POLICY_ACTIONS,
             resources=("*",),
             why="what amazon-ssm-agent calls: UpdateInstanceInformation registers the instance and keeps "
             "it Online, ssmmessages carries the sessions' control and data channels, ec2messages and "

@@ -15,18 +15,12 @@ from urllib.parse import unquote
 
 from onboard.doctor.context import DoctorContext, Target
 from onboard.doctor.model import Check, Finding, Group, fail, ok
+from onboard.facts import SESSION_AGENT_ACTIONS
 
 GROUP = Group.TARGETS
 DOC_AGENT = "https://docs.aws.amazon.com/systems-manager/latest/userguide/troubleshooting-managed-nodes.html"
 DOC_ROLE = "https://docs.aws.amazon.com/systems-manager/latest/userguide/setup-instance-permissions.html"
 #: What the SSM agent must be allowed for Session Manager (AmazonSSMManagedInstanceCore grants all of them).
-AGENT_ACTIONS = (
-    "ssm:UpdateInstanceInformation",
-    "ssmmessages:CreateControlChannel",
-    "ssmmessages:CreateDataChannel",
-    "ssmmessages:OpenControlChannel",
-    "ssmmessages:OpenDataChannel",
-)
 MANAGED_SSM_POLICIES = {"AmazonSSMManagedInstanceCore", "AmazonEC2RoleforSSM", "AmazonSSMFullAccess"}
 SSM_CORE_POLICY_ARN = "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"
 RESTART_AGENT = (
@@ -235,7 +229,7 @@ def _role_allows_agent(ctx: DoctorContext, role: str) -> tuple[bool, str] | None
         if _denied(refused):
             return None
         raise
-    missing = [action for action in AGENT_ACTIONS if not allows(documents, action)]
+    missing = [action for action in SESSION_AGENT_ACTIONS if not allows(documents, action)]
     policies = ", ".join(names) or "no policies"
     if missing:
         return False, f"policies {policies}; not allowed: {', '.join(missing)}"
