@@ -220,3 +220,30 @@ def test_no_plugin_means_no_session_is_started(lab, tmp_path):
     active = lab.client("ssm", ADMIN).describe_sessions(State="Active")["Sessions"]
     assert not [s for s in active if s["Owner"].endswith(":user/alice") and s["Status"] == "Connecting"]
     assert len(lab.client("ssm", ADMIN).describe_sessions(State="History")["Sessions"]) == before
+
+
+def test_a_plugin_that_cannot_be_started_leaves_no_session_behind(lab, tmp_path):
+    env = learner_env(lab, tmp_path)
+    folder = tmp_path / "broken-bin"
+    folder.mkdir()
+    plugin = folder / "session-manager-plugin"
+    # It answers the version check, then takes its own execute permission away: the session is started,
+    # and the plugin's run for it cannot be.
+    plugin.write_text('#!/bin/sh\nchmod a-x "$0"\necho 1.2.707.0\n')
+    plugin.chmod(0o755)
+    env["PATH"] = f"{folder}:{env['PATH']}"
+    ssm = lab.client("ssm", ADMIN)
+    before = {s["SessionId"] for s in ssm.describe_sessions(State="History")["Sessions"]}
+    before |= {s["SessionId"] for s in ssm.describe_sessions(State="Active")["Sessions"]}
+    ran = run_onboard("connect", "jupyter", env=env)
+    assert ran.exit_code == 4, ran.output
+    assert "could not be started" in ran.stderr and "the session was terminated" in ran.stderr
+    started = [
+        s["SessionId"]
+        for state in ("Active", "History")
+        for s in ssm.describe_sessions(State=state)["Sessions"]
+        if s["SessionId"] not in before and s["Owner"].endswith(":user/alice")
+    ]
+    assert started, "a session was started before the plugin was run"
+    for session_id in started:
+        lab.wait_for_session(session_id, "Terminated")
