@@ -1,4 +1,4 @@
-"""``onboard connect``: StartSession through boto3, then the Session Manager plugin, as the AWS CLI runs it.
+"""``onboard connect``: StartSession through botocore, then the Session Manager plugin, as the AWS CLI does.
 
 What the AWS CLI does for ``aws ssm start-session`` (awscli/customizations/sessionmanager.py, read in the
 CLI installed here, and /work/shared/reference/session-manager-protocol.md section 1): call StartSession,
@@ -6,7 +6,9 @@ ask ``session-manager-plugin --version``, put ``{"SessionId","TokenValue","Strea
 environment variable ``AWS_SSM_START_SESSION_RESPONSE`` and pass that variable's NAME as the plugin's first
 argument, then ``REGION StartSession PROFILE REQUEST_JSON ENDPOINT``, with SIGINT, SIGQUIT and SIGTSTP
 ignored while the plugin runs (the plugin forwards them to the remote terminal). Unlike the CLI, onboard
-never puts the stream token on a command line: a plugin too old to read the variable is refused.
+never puts the stream token on a command line: a plugin too old to read the variable is refused. And where
+the CLI runs the plugin as a child (``check_call``) and waits beside it, ``onboard connect`` checks the plugin
+while it makes its client, and then becomes the plugin (:func:`become_plugin`).
 """
 
 from __future__ import annotations
@@ -105,7 +107,7 @@ def find_plugin() -> str:
     return found
 
 
-#: Ctrl-C, Ctrl-\\ and Ctrl-Z: ignored here while the plugin runs, as the AWS CLI does; the plugin sends them
+#: Ctrl-C, Ctrl-\ and Ctrl-Z: ignored here while the plugin runs, as the AWS CLI does; the plugin sends them
 #: to the instance.
 USER_SIGNALS = ("SIGINT", "SIGQUIT", "SIGTSTP")
 #: What Python's subprocess resets in a child (restore_signals): Python itself ignores SIGPIPE and SIGXFSZ.
