@@ -15,7 +15,7 @@ if [ "$1" = "--version" ]; then echo "Python 3.11.9"; exit 0; fi
 if [ "$1 $2" = "-m venv" ]; then
   [ -n "$FAIL_VENV" ] && { echo "Error: ensurepip is not available" >&2; exit 1; }
   mkdir -p "$3/bin"
-  printf '#!/bin/sh\\necho "PIP RAN: $*" >&2\\n' > "$3/bin/python"
+  printf '#!/bin/sh\\necho "PIP RAN: $*" >&2\\nsleep ${PIP_SECONDS:-0}\\n' > "$3/bin/python"
   printf '#!/bin/sh\\necho "ONBOARD RAN: $*"\\n' > "$3/bin/onboard"
   chmod +x "$3/bin/python" "$3/bin/onboard"
   exit 0
@@ -58,6 +58,17 @@ def test_the_tour_on_a_fresh_clone_says_what_it_installs_before_pip_runs(tmp_pat
     again = _run(clone, tmp_path)
     assert "creating .venv" not in again.stderr
     assert "checking .venv" in again.stderr
+
+
+def test_a_long_pip_install_says_it_is_still_at_work_until_it_is_done(tmp_path):
+    clone = _clone(tmp_path)
+    ran = _run(clone, tmp_path, PIP_SECONDS="3", ONBOARD_PROGRESS_SECONDS="1")
+    assert ran.returncode == 0, ran.stderr
+    said = ran.stderr
+    assert "pip is still at work (" in said
+    # The reminders come while pip runs, and stop when it is done.
+    assert said.index("PIP RAN: -m pip install") < said.index("pip is still at work")
+    assert "still at work" not in said[said.index(".venv is ready") :]
 
 
 def test_a_python_without_venv_support_is_explained(tmp_path):
