@@ -268,6 +268,11 @@ def test_a_folder_named_as_the_team_file_is_a_usage_error_not_a_bug(args, tmp_pa
         ["forward", "web", "8888", "--local-port", "70000"],
         ["forward", "web", "8888", "--local-port", "0"],
         ["hosts", "shell-aliases", "--shell", "bogus"],
+        # Checked before anything else is looked up: no profile and no lab exist here.
+        ["connect", "web", "--user", "bad user!"],
+        ["transfer", "put", "/etc/hostname", "web:x", "--as", "bad user!"],
+        ["transfer", "get", "web:x", ".", "--as", "Bad"],
+        ["lab", "env", "--shell", "bogus"],
     ],
     ids=" ".join,
 )

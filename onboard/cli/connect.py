@@ -31,11 +31,12 @@ def connect_command(
     Example: onboard connect jupyter --user analyst
     """
     from onboard.everyday.aliases import load_aliases
-    from onboard.everyday.connect import connect
+    from onboard.everyday.connect import check_os_user, connect
     from onboard.everyday.hosts import find_target
     from onboard.everyday.picker import terminal_chooser
     from onboard.everyday.reach import Reach
 
+    check_os_user("--user", user)
     reach = Reach.create(profile, team)
     instance_id = find_target(reach, load_aliases(), target, terminal_chooser())
     raise typer.Exit(connect(reach, instance_id, user))

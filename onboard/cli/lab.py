@@ -251,6 +251,7 @@ def env_command(
     """
     from onboard.lab import control, exports
 
+    exports.check_shell(shell)
     paths = _paths()
     state, _ = control.require_running(paths)
     chosen = shell or exports.default_shell()

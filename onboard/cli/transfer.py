@@ -66,8 +66,10 @@ def put_command(
 
     Example: onboard transfer put report.csv jupyter:data/ --as analyst
     """
+    from onboard.everyday.connect import check_os_user
     from onboard.everyday.transfer import parse_remote, put
 
+    check_os_user("--as", as_user)
     target = parse_remote(remote if not remote.endswith(":") else remote + ".")
     _run(
         "put",
@@ -97,8 +99,10 @@ def get_command(
 
     Example: onboard transfer get jupyter:results/model.pkl ./
     """
+    from onboard.everyday.connect import check_os_user
     from onboard.everyday.transfer import get, parse_remote
 
+    check_os_user("--as", as_user)
     target = parse_remote(remote)
     _run(
         "get",

@@ -63,15 +63,21 @@ def default_user(reach: Reach, instance_id: str) -> str | None:
     return next((i.connect_as for i in reach.team.instances if i.id == instance_id), None)
 
 
+def check_os_user(option: str, user: str | None) -> None:
+    """Refuse a user name that is no OS user's (it goes into ``sudo -iu`` on the instance); commands call
+    it before anything is looked up, so a mistyped name is a usage error whatever else is missing."""
+    if user is not None and not OS_USER.fullmatch(user):
+        raise UsageError(
+            f"{option} {user!r} is not an OS user name",
+            "OS user names are lower-case letters, digits, _ and -.",
+        )
+
+
 def shell_request(instance_id: str, user: str | None) -> SessionRequest:
     """A shell as ``user``: AWS-StartInteractiveCommand running ``sudo -iu USER`` (ssm-user: plain)."""
     if user is None or user == SSM_USER:
         return SessionRequest(instance_id)
-    if not OS_USER.fullmatch(user):
-        raise UsageError(
-            f"--user {user!r} is not an OS user name",
-            "OS user names are lower-case letters, digits, _ and -.",
-        )
+    check_os_user("--user", user)
     return SessionRequest(instance_id, INTERACTIVE_COMMAND, {"command": [f"sudo -iu {user}"]})
 
 

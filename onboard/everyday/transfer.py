@@ -25,11 +25,12 @@ from onboard.errors import OnboardError, UsageError
 from onboard.everyday import relay
 from onboard.everyday.connect import (
     SessionRequest,
+    check_os_user,
     find_plugin,
     run_command_session,
 )
 from onboard.everyday.reach import Reach, error_code
-from onboard.team import OS_USER, Location
+from onboard.team import Location
 
 NON_INTERACTIVE_COMMAND = "AWS-StartNonInteractiveCommand"
 MULTIPART_THRESHOLD = 8 * 1024 * 1024
@@ -115,13 +116,6 @@ def _relay(reach: Reach, file_name: str) -> _Relay:
     return _Relay(reach, location, key, transfer_id)
 
 
-def _check_user(user: str | None) -> None:
-    if user is not None and not OS_USER.fullmatch(user):
-        raise UsageError(
-            f"--as {user!r} is not an OS user name", "OS user names are lower-case letters, digits, _ and -."
-        )
-
-
 def sha256_of(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as handle:
@@ -136,7 +130,7 @@ def sha256_of(path: Path) -> str:
 def put(
     reach: Reach, local: Path, instance_id: str, remote: str, as_user: str | None, *, progress: bool
 ) -> TransferResult:
-    _check_user(as_user)
+    check_os_user("--as", as_user)
     if not local.is_file():
         problem = "is a folder" if local.is_dir() else "does not exist"
         raise UsageError(
@@ -327,7 +321,7 @@ def _clean_up(reach: Reach, ssm: Any, instance_id: str, plugin: str, cleanup: st
 def get(
     reach: Reach, instance_id: str, remote: str, local: Path, as_user: str | None, *, progress: bool
 ) -> TransferResult:
-    _check_user(as_user)
+    check_os_user("--as", as_user)
     file_name = Path(remote.rstrip("/")).name or "download"
     destination = local / file_name if local.is_dir() else local
     folder = destination.parent

@@ -11,11 +11,16 @@ from onboard.errors import UsageError
 SHELLS = ("bash", "zsh", "fish", "powershell")
 
 
+def check_shell(shell: str | None) -> None:
+    """Refuse a shell the exports cannot be written for (None: the default, always known)."""
+    if shell is not None and shell not in SHELLS:
+        raise UsageError(f"unknown shell {shell!r}", f"Use one of: {', '.join(SHELLS)}.")
+
+
 def render_exports(variables: dict[str, str], shell: str, bin_dir: str, *, bin_last: bool = False) -> str:
     """``variables`` as the export lines of ``shell`` (PATH puts the lab's bin before the shell's own, or
     after it with ``bin_last``)."""
-    if shell not in SHELLS:
-        raise UsageError(f"unknown shell {shell!r}", f"Use one of: {', '.join(SHELLS)}.")
+    check_shell(shell)
     lines = []
     for name, value in variables.items():
         if name == "PATH":
