@@ -57,8 +57,6 @@ def run() -> list[Figure]:
     from onboard.lab.state import LabPaths, read_credentials_csv
 
     env = isolated_env()
-    # An installed onboard has its bytecode compiled, as the AWS CLI's has; this shell may forbid writing it.
-    env.pop("PYTHONDONTWRITEBYTECODE", None)
     home = Path(env["HOME"])
     env["PATH"] = os.pathsep.join([str(home / ".local" / "bin"), str(VENV_BIN), "/usr/bin", "/bin"])
     env["AWS_MAX_ATTEMPTS"] = "1"

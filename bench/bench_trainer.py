@@ -35,7 +35,6 @@ def run() -> list[Figure]:
     from onboard.lab.state import LabPaths
 
     env = isolated_env()
-    env.pop("PYTHONDONTWRITEBYTECODE", None)
     home = Path(env["HOME"])
     lab_root = Path(tempfile.mkdtemp(prefix="onboard-bench-trainer-"))
     paths = LabPaths(lab_root / "lab")

@@ -45,9 +45,13 @@ class Figure:
 
 
 def isolated_env() -> dict[str, str]:
-    """An environment like the tests': a throw-away HOME, no AWS_* variables, no metadata service."""
+    """An environment like the tests': a throw-away HOME, no AWS_* variables, no metadata service, and
+    bytecode written as an installed package has it."""
     home = Path(tempfile.mkdtemp(prefix="onboard-bench-home-"))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "ONBOARD_", "XDG_"))}
+    # An installed onboard runs from compiled bytecode, as the AWS CLI it is measured against does (pip
+    # compiles both); a shell that forbids writing bytecode would make onboard compile itself every run.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     env.update(HOME=str(home), AWS_EC2_METADATA_DISABLED="true", NO_COLOR="1")
     return env
 
