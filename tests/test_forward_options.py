@@ -89,6 +89,7 @@ def test_an_instance_answers_to_its_private_address_and_dns_names(tmp_path):
             "http://127.0.0.1:1",
             "AKIA",
             Secret("x"),
+            hostname="ip-10-0-2-7",
             private_ip="10.0.2.7",
         )
 

@@ -178,8 +178,9 @@ def after_stack_request(account: str, region: str) -> None:
 
 def lifecycle_rules(configuration: dict[str, Any]) -> list[dict[str, Any]]:
     """A CloudFormation ``LifecycleConfiguration``'s rules as PutBucketLifecycleConfiguration takes them
-    (the rule kinds onboard's templates use: Id, Status, Prefix, AbortIncompleteMultipartUpload,
-    ExpirationInDays; AWS::S3::Bucket Rule in the CloudFormation template reference)."""
+    (the Rule fields carried over: Id, Status, Prefix, AbortIncompleteMultipartUpload and ExpirationInDays,
+    as AWS::S3::Bucket Rule in the CloudFormation template reference names them; onboard's templates use
+    the first, second and fourth)."""
     rules = []
     for rule in configuration.get("Rules", []):
         converted: dict[str, Any] = {"Status": rule["Status"], "Filter": {"Prefix": rule.get("Prefix", "")}}

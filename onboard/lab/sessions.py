@@ -122,13 +122,12 @@ class LabInstance:
         return self.root / "home" / user
 
     def answers_to(self, host: str) -> bool:
-        """Whether ``host`` names this instance in its VPC: its private address or private DNS name
-        (``ip-10-0-1-23``, with ``.ec2.internal`` in us-east-1, ``.<region>.compute.internal`` elsewhere)."""
-        if not self.private_ip:
-            return False
-        name = "ip-" + self.private_ip.replace(".", "-")
+        """Whether ``host`` names this instance in its VPC: its private address, or its host name
+        (``ip-10-0-1-23``) alone or as a private DNS name (with ``.ec2.internal`` in us-east-1,
+        ``.<region>.compute.internal`` elsewhere)."""
         domain = "ec2.internal" if self.region == "us-east-1" else f"{self.region}.compute.internal"
-        return host.lower().rstrip(".") in (self.private_ip, name, f"{name}.{domain}")
+        names = {self.private_ip} | ({self.hostname, f"{self.hostname}.{domain}"} if self.hostname else set())
+        return host.lower().rstrip(".") in names - {""}
 
 
 @dataclass
