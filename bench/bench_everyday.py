@@ -22,7 +22,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchlib import VENV_BIN, Figure, learner_profile, start_lab
+from benchlib import VENV_BIN, Figure, learner_profile, plugin_folder, plugin_name, start_lab
 
 LEARNER = "alice"
 PROMPT = "sh-4.2$ "
@@ -84,7 +84,6 @@ ONBOARD = [sys.executable, "-m", "onboard"]
 
 def run(parts: tuple[str, ...] = ("connect", "transfer", "forward")) -> list[Figure]:
     from onboard.lab.control import stop
-    from onboard.labplugin.launcher import write_launcher
 
     measure = {"connect": _connect, "transfer": _transfer, "forward": _forward}
     figures: list[Figure] = []
@@ -92,7 +91,7 @@ def run(parts: tuple[str, ...] = ("connect", "transfer", "forward")) -> list[Fig
         root = Path(folder)
         paths, state, env = start_lab(root, [LEARNER])
         try:
-            plugin_dir = write_launcher(root / "bin").parent
+            plugin_dir = plugin_folder(root)
             learner = dict(env)
             learner.update(learner_profile(root / "aws", paths, state, LEARNER))
             learner.update(
@@ -122,7 +121,7 @@ def _connect(bench: _Bench) -> list[Figure]:
     manual_ms, ours_ms = statistics.median(manual) * 1000, statistics.median(ours) * 1000
     return [
         Figure(
-            f"onboard connect to the first prompt (median of {RUNS})",
+            f"onboard connect to the first prompt (median of {RUNS}, {plugin_name()})",
             ours_ms,
             "ms",
             "aws ssm start-session",
@@ -180,7 +179,7 @@ def _transfer(bench: _Bench) -> list[Figure]:
     manual_s, ours_s = statistics.median(manual), statistics.median(ours)
     return [
         Figure(
-            "onboard transfer put of 50 MB (median of 3)",
+            f"onboard transfer put of 50 MB (median of 3, {plugin_name()})",
             ours_s * 1000,
             "ms",
             "aws s3 cp + aws s3 cp in a session",
@@ -215,7 +214,7 @@ def _forward(bench: _Bench) -> list[Figure]:
     tunnel.close()
     return [
         Figure(
-            "GET of 1 MB through onboard forward, p50",
+            f"GET of 1 MB through onboard forward, p50 ({plugin_name()})",
             p50,
             "ms",
             "the same GET straight to the lab service",
@@ -223,7 +222,13 @@ def _forward(bench: _Bench) -> list[Figure]:
             "<= 2x",
             p50 <= 2 * direct_p50,
         ),
-        Figure("20 MB through one tunnel (median of 3)", rate, "MB/s", goal=">= 20 MB/s", met=rate >= 20),
+        Figure(
+            f"20 MB through one tunnel (median of 3, {plugin_name()})",
+            rate,
+            "MB/s",
+            goal=">= 20 MB/s",
+            met=rate >= 20,
+        ),
     ]
 
 

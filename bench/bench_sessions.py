@@ -17,7 +17,7 @@ import threading
 import time
 from pathlib import Path
 
-from benchlib import VENV_BIN, Figure, learner_profile, start_lab
+from benchlib import VENV_BIN, Figure, learner_profile, plugin_folder, start_lab
 
 LEARNERS = [f"learner{n:02d}" for n in range(1, 31)]
 PROMPT = "sh-4.2$ "
@@ -86,9 +86,7 @@ def _tree_rss_mb(pid: int) -> float:
 
 
 def _session_env(root: Path, paths, state, env: dict[str, str], learner: str) -> dict[str, str]:
-    from onboard.labplugin.launcher import write_launcher
-
-    plugin_dir = write_launcher(root / "bin").parent
+    plugin_dir = plugin_folder(root)
     session_env = dict(env)
     session_env.update(learner_profile(root / "aws" / learner, paths, state, learner))
     session_env["PATH"] = f"{plugin_dir}{os.pathsep}{env.get('PATH', '')}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -91,6 +92,34 @@ def start_lab(root: Path, learners: Sequence[str]):
     env.update(HOME=str(root / "home"), XDG_STATE_HOME=str(root / "state"), XDG_DATA_HOME=str(root / "data"))
     paths = LabPaths(root / "state" / "onboard" / "lab")
     return paths, start_detached(paths, port=0, learners=list(learners), env=env), env
+
+
+#: The path of an official session-manager-plugin to measure with instead of the lab's own plugin.
+PLUGIN_VARIABLE = "ONBOARD_BENCH_PLUGIN"
+
+
+def plugin_folder(root: Path) -> Path:
+    """The folder the benches put first on PATH, holding the session-manager-plugin they measure with.
+
+    The lab's own plugin (a Python program) by default. With ONBOARD_BENCH_PLUGIN naming an official
+    plugin (what a member's laptop runs; it cannot be downloaded here, but builds from AWS's public
+    source), a private copy of that one: onboard refuses a plugin in a folder other users may write.
+    """
+    official = os.environ.get(PLUGIN_VARIABLE)
+    if not official:
+        from onboard.labplugin.launcher import write_launcher
+
+        return write_launcher(root / "bin").parent
+    folder = root / "official-plugin"
+    folder.mkdir(mode=0o700)
+    copy = folder / "session-manager-plugin"
+    shutil.copy2(official, copy)
+    return folder
+
+
+def plugin_name() -> str:
+    """Which plugin :func:`plugin_folder` gives, for the figures' names."""
+    return "official plugin" if os.environ.get(PLUGIN_VARIABLE) else "lab plugin"
 
 
 def write_profile(
