@@ -234,6 +234,51 @@ def test_a_transfer_removes_what_an_abandoned_one_left_in_its_folder(lab, tmp_pa
             path.unlink(missing_ok=True)
 
 
+#: AWS's plugin, for what it does with its input (session-manager-plugin, shellsession_unix.go
+#: handleKeyboardInput and session.go Execute): it reads stdin for the whole session, sending what it reads
+#: to the instance, and when stdin ends (EOF) it ends, printing "Cannot perform start session: EOF", whatever
+#: the instance's command still had to say. The lab's plugin waits for the server instead, so this stand-in
+#: (the official binary is not built here) runs it with an input that ends when the stand-in's own ends.
+_PLUGIN_ENDING_AT_EOF = """#!{python}
+import os, subprocess, sys, threading
+command = [sys.executable, "-m", "onboard.labplugin", *sys.argv[1:]]
+if sys.argv[1:] == ["--version"]:
+    os.execv(sys.executable, command)
+plugin = subprocess.Popen(command, stdin=subprocess.PIPE)
+threading.Thread(target=lambda: os._exit(plugin.wait()), daemon=True).start()
+while data := os.read(0, 1024):
+    plugin.stdin.write(data)
+    plugin.stdin.flush()
+print("Cannot perform start session: EOF", flush=True)
+plugin.kill()
+os._exit(0)
+"""
+
+
+def test_transfer_works_with_a_plugin_that_ends_when_its_input_does(lab, tmp_path):
+    env = learner_env(lab, tmp_path)
+    strict = tmp_path / "strict-plugin"
+    strict.mkdir()
+    plugin = strict / "session-manager-plugin"
+    plugin.write_text(_PLUGIN_ENDING_AT_EOF.format(python=sys.executable))
+    plugin.chmod(0o755)
+    env["PATH"] = os.pathsep.join([str(strict), env["PATH"]])
+    source = tmp_path / "notes.txt"
+    source.write_text("both ways\n")
+    put = run_onboard("transfer", "put", str(source), "jupyter:notes.txt", env=env)
+    assert put.exit_code == 0, put.output
+    landed = _home_on(lab, "jupyter", "ssm-user") / "notes.txt"
+    try:
+        assert landed.read_text() == "both ways\n"
+        back = tmp_path / "back.txt"
+        got = run_onboard("transfer", "get", "jupyter:notes.txt", str(back), env=env)
+        assert got.exit_code == 0, got.output
+        assert back.read_text() == "both ways\n"
+    finally:
+        landed.unlink(missing_ok=True)
+    assert _relay_objects(lab) == []
+
+
 def test_bad_remote_argument(lab, tmp_path):
     ran = run_onboard("transfer", "get", "just-a-path", env=learner_env(lab, tmp_path))
     assert ran.exit_code == 2

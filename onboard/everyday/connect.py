@@ -215,9 +215,7 @@ def run_plugin(reach: Reach, ssm: Any, request: SessionRequest, response: dict[s
     """
     argv, environment = plugin_invocation(reach, ssm, request, response, plugin)
     with user_signals_ignored():
-        process = _started(
-            ssm, response["SessionId"], plugin, lambda: subprocess.Popen(argv, env=environment)
-        )
+        process = started(ssm, response["SessionId"], plugin, lambda: subprocess.Popen(argv, env=environment))
         return process.wait()
 
 
@@ -240,10 +238,11 @@ def become_plugin(
         def replace_this_process() -> NoReturn:
             os.execve(plugin, argv, environment)  # noqa: S606 - the plugin found on PATH and checked
 
-        return _started(ssm, response["SessionId"], plugin, replace_this_process)
+        return started(ssm, response["SessionId"], plugin, replace_this_process)
 
 
-def _started(ssm: Any, session_id: str, plugin: str, start: Callable[[], _Started]) -> _Started:
+def started(ssm: Any, session_id: str, plugin: str, start: Callable[[], _Started]) -> _Started:
+    """``start()`` the plugin; if it cannot start at all, the session is terminated (it would linger)."""
     try:
         return start()
     except OSError as failed:
@@ -252,39 +251,6 @@ def _started(ssm: Any, session_id: str, plugin: str, start: Callable[[], _Starte
             f"{plugin} could not be started: {failed.strerror}; the session was terminated",
             "Reinstall the plugin: onboard plugin install.",
         ) from None
-
-
-def run_command_session(
-    reach: Reach, ssm: Any, request: SessionRequest, plugin: str, *, timeout: float
-) -> tuple[str, int]:
-    """Start a session running ``request``'s command, collect its output; (output, plugin exit code).
-
-    The plugin runs without a terminal in its own process group: Ctrl-C reaches onboard only, which then
-    terminates the session (the instance's side cleans up on the hang-up) before re-raising.
-    """
-    response = start_session(reach, ssm, request)
-    argv, environment = plugin_invocation(reach, ssm, request, response, plugin)
-    process = _started(
-        ssm,
-        response["SessionId"],
-        plugin,
-        lambda: subprocess.Popen(
-            argv,
-            env=environment,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            start_new_session=True,
-        ),
-    )
-    try:
-        output, errors = process.communicate(timeout=timeout)
-    except BaseException:  # Ctrl-C, or the command ran past its time: end it on both sides
-        terminate_quietly(ssm, response["SessionId"])
-        process.kill()
-        process.wait()
-        raise
-    return output.decode("utf-8", "replace") + errors.decode("utf-8", "replace"), process.returncode
 
 
 def terminate_quietly(ssm: Any, session_id: str) -> None:

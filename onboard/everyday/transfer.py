@@ -23,12 +23,8 @@ from typing import Any
 
 from onboard.errors import OnboardError, UsageError
 from onboard.everyday import relay
-from onboard.everyday.connect import (
-    SessionRequest,
-    check_os_user,
-    find_plugin,
-    run_command_session,
-)
+from onboard.everyday.commandsession import run_command_session
+from onboard.everyday.connect import SessionRequest, check_os_user, find_plugin
 from onboard.everyday.reach import Reach, error_code
 from onboard.team import Location
 
