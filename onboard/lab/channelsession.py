@@ -167,7 +167,14 @@ class SessionChannel:
         try:
             if ports.is_port_session(self.session):
                 self.shell = ports.PortSession(
-                    self.instance, self.session, self.instance.agent_version, neighbours=self.neighbours
+                    self.instance,
+                    self.session,
+                    self.instance.agent_version,
+                    send=self._port_output,
+                    ended=lambda: self.spawn(self.end(self, "Terminated")),
+                    room=self._write_input,
+                    batch=OUTPUT_BATCH,
+                    neighbours=self.neighbours,
                 )
             else:
                 self.shell = ShellProcess(self.instance, self.session, cols, rows)
@@ -188,7 +195,8 @@ class SessionChannel:
         del self.queued_input[:taken]
         if len(self.queued_input) < self.limits.queued_input:
             self.room.set()
-        if self.queued_input and not self.writing and shell.input_fd >= 0:
+        # A port session says when its destinations take more (room); a terminal is waited for here.
+        if self.queued_input and not self.writing and isinstance(shell, ShellProcess):
             self.writing = True
             asyncio.get_running_loop().add_writer(shell.input_fd, self._write_input)
         elif not self.queued_input and self.writing:
@@ -204,26 +212,47 @@ class SessionChannel:
         return len(self.queued_input) < self.limits.queued_input
 
     def stop_writing(self) -> None:
-        if self.writing and self.shell is not None and self.shell.input_fd >= 0:
+        if self.writing and isinstance(self.shell, ShellProcess) and self.shell.input_fd >= 0:
             asyncio.get_running_loop().remove_writer(self.shell.input_fd)
         self.writing = False
 
     def resume_reading(self) -> None:
         shell = self.shell
-        if shell is None or self.reading or self.ended or shell.output_fd < 0:
+        if shell is None or self.reading or self.ended:
             return
         if self.outgoing.unacknowledged_bytes >= self.limits.unacknowledged_output:
             return
+        if isinstance(shell, ports.PortSession):
+            shell.resume_output()
+        elif shell.output_fd >= 0:
+            asyncio.get_running_loop().add_reader(shell.output_fd, self._shell_readable)
+        else:
+            return
         self.reading = True
-        asyncio.get_running_loop().add_reader(shell.output_fd, self._shell_readable)
 
     def pause_reading(self) -> None:
-        if self.reading and self.shell is not None and self.shell.output_fd >= 0:
+        if self.reading and isinstance(self.shell, ports.PortSession):
+            self.shell.pause_output()
+        elif self.reading and isinstance(self.shell, ShellProcess) and self.shell.output_fd >= 0:
             asyncio.get_running_loop().remove_reader(self.shell.output_fd)
         self.reading = False
 
+    async def stop_shell(self) -> None:
+        """Stop the shell (in an executor: a process may take a moment to end) or close a port session's
+        connections (in the loop, whose readers they are)."""
+        if isinstance(self.shell, ports.PortSession):
+            self.shell.terminate()
+        elif self.shell is not None:
+            await asyncio.get_running_loop().run_in_executor(None, self.shell.terminate)
+
+    def _port_output(self, payload: bytes) -> None:
+        """What a port session's destinations answered: one message, then back-pressure as for a shell."""
+        self.send_output(payload)
+        if self.outgoing.unacknowledged_bytes >= self.limits.unacknowledged_output:
+            self.pause_reading()
+
     def _shell_readable(self) -> None:
-        assert self.shell is not None  # read only while the shell runs
+        assert isinstance(self.shell, ShellProcess)  # read only while the shell runs
         output, ended = read_available(self.shell.output_fd)
         if output:
             self.send_output(output)

@@ -42,6 +42,7 @@ from onboard.lab.channelinput import (
     text_field,
 )
 from onboard.lab.channelsession import SessionChannel, read_available, send
+from onboard.lab.instance import ShellProcess
 from onboard.lab.sessions import MAX_SESSION_MINUTES, LabInstance, LabSession, SessionRegistry
 from onboard.lab.tls import url_host
 from onboard.lab.transcripts import Transcript
@@ -315,8 +316,7 @@ class DataChannelServer:
         channel.pause_reading()
         channel.stop_writing()
         channel.incoming.release()
-        if channel.shell is not None:
-            await asyncio.get_running_loop().run_in_executor(None, channel.shell.terminate)
+        await channel.stop_shell()
         if notice and channel.connection is not None:
             _, frame = channel.outgoing.next_message(notice.encode(), PayloadType.OUTPUT)
             await send(channel.connection, frame)
@@ -358,7 +358,7 @@ class DataChannelServer:
                     notice = "\r\nYour session has reached its maximum duration and has been terminated.\r\n"
                     self._spawn(self._end(channel, "Terminated", drain=False, notice=notice))
                     continue
-                if channel.shell is not None and channel.shell.exited:
+                if isinstance(channel.shell, ShellProcess) and channel.shell.exited:
                     # the shell is gone but a background job may keep the terminal open: end anyway
                     output, _ = read_available(channel.shell.output_fd)
                     if output:

@@ -80,7 +80,7 @@ class FrameReader:
     def __init__(self) -> None:
         self._buffer = bytearray()
 
-    def feed(self, data: bytes) -> Iterator[Frame]:
+    def feed(self, data: bytes | bytearray) -> Iterator[Frame]:
         self._buffer += data
         while len(self._buffer) >= HEADER.size:
             version, command, length, stream_id = HEADER.unpack_from(self._buffer)
