@@ -135,17 +135,49 @@ printf 'daily nonce\\n'
 """
 
 
-def _receive(tmp_path, sha256: str, **env: str) -> subprocess.CompletedProcess:
+#: Amazon Linux 2's OpenSSL (1.0.2) names no algorithm in what it prints; this one's (3.x) does.
+_OPENSSL_1 = """#!/bin/sh
+set -- $(sha256sum)
+echo "(stdin)= $1"
+"""
+#: What the receiving script runs besides the AWS CLI: an instance without OpenSSL has these only.
+_INSTANCE_TOOLS = (
+    "basename",
+    "cat",
+    "chmod",
+    "cut",
+    "dirname",
+    "find",
+    "id",
+    "mv",
+    "rm",
+    "sha256sum",
+    "tee",
+    "tr",
+)
+
+
+def _receive(tmp_path, sha256: str, hasher: str = "openssl", **env: str) -> subprocess.CompletedProcess:
+    """The receiving script over the stand-in AWS CLI; ``hasher``: the instance's OpenSSL (this machine's,
+    3.x), ``openssl-1`` (Amazon Linux 2's) or ``sha256sum`` (no OpenSSL on the instance)."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir(exist_ok=True)
     (bin_dir / "aws").write_text(_FAKE_AWS)
     (bin_dir / "aws").chmod(0o755)
+    path = f"{bin_dir}:{os.environ['PATH']}"
+    if hasher == "openssl-1":
+        (bin_dir / "openssl").write_text(_OPENSSL_1)
+        (bin_dir / "openssl").chmod(0o755)
+    elif hasher == "sha256sum":
+        for tool in _INSTANCE_TOOLS:
+            (bin_dir / tool).symlink_to(shutil.which(tool))
+        path = str(bin_dir)
     home = tmp_path / "home"
     home.mkdir(exist_ok=True)
     script = relay.receive_script("s3://b/k/daily.txt", "daily.txt", "daily.txt", sha256, uuid.uuid4().hex)
     return subprocess.run(
-        ["bash", "-c", script],
-        env={**os.environ, "HOME": str(home), "PATH": f"{bin_dir}:{os.environ['PATH']}", **env},
+        [shutil.which("bash"), "-c", script],
+        env={**os.environ, "HOME": str(home), "PATH": path, **env},
         capture_output=True,
         text=True,
         timeout=30,
@@ -157,11 +189,12 @@ def _left(tmp_path) -> list[str]:
     return sorted(path.name for path in (tmp_path / "home").iterdir())
 
 
-def test_the_file_is_checked_as_it_streams_in_and_renamed_into_place(tmp_path):
+@pytest.mark.parametrize("hasher", ["openssl", "openssl-1", "sha256sum"])
+def test_the_file_is_checked_as_it_streams_in_and_renamed_into_place(tmp_path, hasher):
     import hashlib
 
     digest = hashlib.sha256(b"daily nonce\n").hexdigest()
-    done = _receive(tmp_path, digest)
+    done = _receive(tmp_path, digest, hasher)
     report = relay.parse_report(done.stdout)
     assert report is not None and report.ok, done.stdout + done.stderr
     assert report.fields[0] == digest
@@ -169,8 +202,9 @@ def test_the_file_is_checked_as_it_streams_in_and_renamed_into_place(tmp_path):
     assert (tmp_path / "home" / "daily.txt").read_bytes() == b"daily nonce\n"
 
 
-def test_a_damaged_file_is_never_renamed(tmp_path):
-    done = _receive(tmp_path, "0" * 64)
+@pytest.mark.parametrize("hasher", ["openssl", "sha256sum"])
+def test_a_damaged_file_is_never_renamed(tmp_path, hasher):
+    done = _receive(tmp_path, "0" * 64, hasher)
     report = relay.parse_report(done.stdout)
     assert report is not None and not report.ok and report.fields[0] == "checksum"
     assert _left(tmp_path) == []
