@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import shlex
 import threading
 import time
 
@@ -181,6 +182,17 @@ def test_non_interactive_commands_run_without_a_terminal(channel_lab):
     output, _ = _run_non_interactive(channel_lab, command)
     # as AWS's agent without separateOutPutStream: stdout and stderr in one stream, no CR added
     assert output == b"one\ntwo\noops\nno-terminal\n"
+
+
+def test_ctrl_c_signals_the_non_interactive_command_only(channel_lab):
+    # AWS's agent signals the command's own process (session/shell/execcmd/execcmd.go Signal:
+    # cmd.Process.Signal), not its process group: a shell running a child takes Ctrl-C itself, waits for
+    # the child, which never sees it, and carries on (a terminal's Ctrl-C would reach both).
+    inner = "trap 'echo child-interrupted' INT; sleep 1; echo child-done"
+    command = f"bash -c {shlex.quote(f'bash -c {shlex.quote(inner)}; echo parent-done')}"
+    output, _ = _run_non_interactive(channel_lab, command, typed=b"\x03")
+    assert b"child-interrupted" not in output
+    assert b"child-done" in output and b"parent-done" in output
 
 
 def test_ctrl_c_stops_a_non_interactive_command(channel_lab):

@@ -338,13 +338,14 @@ class ShellProcess:
         """Processes of the session: the shell and every job it started, stopped or in the background
         (they have process groups of their own, so killpg alone would miss them): those in the shell's
         session, and those descended from it (a sandbox's processes are in sessions of their own)."""
-        return [pid for pid, _ in self._processes()]
+        return [pid for pid, _, _ in self._processes()]
 
-    def _processes(self) -> list[tuple[int, str]]:
-        """(pid, command name) of every live process of the session (see :meth:`_session_processes`)."""
+    def _processes(self) -> list[tuple[int, str, str]]:
+        """(pid, command name, its parent's command name) of every live process of the session (see
+        :meth:`_session_processes`)."""
         leader = self.process.pid
         if not Path("/proc").is_dir():  # not Linux: the shell's own process group is the best we know
-            return [(leader, "")] if self.process.poll() is None else []
+            return [(leader, "", "")] if self.process.poll() is None else []
         table: dict[int, tuple[int, int, str]] = {}  # pid -> (parent, session, name)
         for entry in Path("/proc").iterdir():
             if not entry.name.isdigit():
@@ -364,18 +365,20 @@ class ShellProcess:
             while ancestor not in (0, 1, leader) and ancestor in table and hops < 64:
                 ancestor, hops = table[ancestor][0], hops + 1
             if pid == leader or session == leader or ancestor == leader:
-                found.append((pid, name))
+                found.append((pid, name, table[parent][2] if parent in table else ""))
         return found
 
     def _signal_command(self, signum: int) -> None:
-        """Signal the document's command as AWS's agent does for Ctrl-C in a non-interactive session;
-        in a sandbox, the processes inside it (bubblewrap does not pass signals on)."""
+        """Signal the document's command as AWS's agent does for Ctrl-C in a non-interactive session: its
+        own process only, not what it started (session/shell/execcmd/execcmd.go, Signal:
+        ``cmd.Process.Signal``). In a sandbox that is the process bubblewrap started (bubblewrap does not
+        pass signals on)."""
         if not self.sandboxed:
             with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.process.pid, signum)
+                os.kill(self.process.pid, signum)
             return
-        for pid, name in self._processes():
-            if name != "bwrap":
+        for pid, name, parent in self._processes():
+            if name != "bwrap" and parent == "bwrap":
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signum)
 
