@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import socket
 import time
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from onboard.lab.channelsession import OUTPUT_BATCH
 from onboard.lab.ports import BACKLOG, PortSession, session_type
@@ -197,6 +200,27 @@ def test_input_a_destination_does_not_take_is_refused_until_it_takes_some(agent,
     assert one.session.write_some(chunk) == len(chunk)
     accepted.close()
     listener.close()
+
+
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(list(smux.Command)), st.integers(1, 2**32 - 1), st.binary(max_size=300))
+    ),
+    st.lists(st.integers(0, 4000), max_size=8),
+)
+def test_smux_frames_come_out_whole_however_the_stream_is_cut(frames, cuts):
+    """A payload holds any piece of the smux stream: frames are read out whole and in order, whatever the
+    cuts (between frames, inside a header, inside the data)."""
+    stream = b"".join(smux.encode(command, stream_id, data) for command, stream_id, data in frames)
+    points = sorted({0, len(stream), *(cut for cut in cuts if cut < len(stream))})
+    reader = smux.FrameReader()
+    read = [frame for start, end in itertools.pairwise(points) for frame in reader.feed(stream[start:end])]
+    assert read == [smux.Frame(command, stream_id, data) for command, stream_id, data in frames]
+
+
+def test_a_frame_of_an_unknown_smux_version_is_refused():
+    with pytest.raises(ValueError, match="smux version 7"):
+        smux.FrameReader().feed(bytes([7]) + smux.encode(smux.Command.NOP, 3)[1:])
 
 
 @pytest.mark.parametrize(

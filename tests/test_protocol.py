@@ -129,6 +129,28 @@ def test_acknowledge_names_the_message_and_its_sequence_number():
     assert protocol.acknowledged_sequence(ack) == 42
 
 
+@pytest.mark.parametrize(
+    ("text", "refused"),
+    [
+        ("[" * 32 + "]" * 32, False),  # as deep as the limit
+        ("[" * 33 + "]" * 33, True),
+        ('{"a":' * 33 + "1" + "}" * 33, True),
+        ("[" + "[]," * 40 + "[]]", False),  # many brackets, two levels
+        (json.dumps({"Output": "[" * 40 + "{" * 40}), False),  # brackets in a string do not nest
+        (r'["\\"' + ", [" * 33 + "]" * 34, True),  # an escaped backslash ends before the quote that closes
+    ],
+)
+def test_json_payloads_nesting_deeper_than_the_limit_are_refused(text, refused):
+    """The stdlib parser recurses per level: a payload nesting deeper than MAX_JSON_DEPTH is a ProtocolError,
+    never a RecursionError, whatever the count of brackets in it."""
+    message = ClientMessage(protocol.OUTPUT_STREAM, text.encode(), PayloadType.HANDSHAKE_COMPLETE, 1)
+    if refused:
+        with pytest.raises(ProtocolError, match="nests deeper than 32 levels"):
+            message.json()
+    else:
+        assert message.json() == json.loads(text)
+
+
 def test_handshake_accepts_the_session_type_and_refuses_encryption():
     request = json.loads(protocol.handshake_request("3.3.0.0"))
     assert request["RequestedClientActions"][0]["ActionParameters"]["SessionType"] == "Standard_Stream"

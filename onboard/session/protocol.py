@@ -159,7 +159,13 @@ def parse_json(text: str | bytes, what: str) -> Any:
 
 def nesting_depth(raw: bytes, limit: int = MAX_JSON_DEPTH) -> int:
     """The deepest bracket nesting outside strings, found in one linear pass without recursion (counting
-    stops once it passes ``limit``)."""
+    stops once it passes ``limit``); for a text with at most ``limit`` opening brackets, which cannot nest
+    deeper than ``limit``, their count (a bound on the depth) without that pass. Every JSON message of the
+    protocol itself is such a text: an acknowledgement comes for each 64 KiB of a port session's output, and
+    a byte-by-byte pass over each cost the lab's loop more than its payload's SHA-256."""
+    opening = raw.count(b"[") + raw.count(b"{")
+    if opening <= limit:
+        return opening
     depth = deepest = 0
     in_string = escaped = False
     for byte in raw:

@@ -18,7 +18,6 @@ sends a Flag payload (a big-endian uint32) when its local connection closes.
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import IntEnum
 
@@ -75,22 +74,32 @@ def data_frames(stream_id: int, data: bytes) -> bytes:
 
 
 class FrameReader:
-    """Frames out of a byte stream that arrives in pieces of any size."""
+    """Frames out of a byte stream that arrives in pieces of any size.
+
+    A data-channel payload usually holds whole frames: they are cut from it directly (one copy of each
+    frame's data), and only an unfinished frame at its end waits in the buffer for the next piece.
+    """
 
     def __init__(self) -> None:
-        self._buffer = bytearray()
+        self._buffer = b""
 
-    def feed(self, data: bytes | bytearray) -> Iterator[Frame]:
-        self._buffer += data
-        while len(self._buffer) >= HEADER.size:
-            version, command, length, stream_id = HEADER.unpack_from(self._buffer)
+    def feed(self, data: bytes | bytearray) -> list[Frame]:
+        """The frames ``data`` completes, in order (a bad version raises ValueError)."""
+        stream = self._buffer + data if self._buffer else bytes(data)
+        frames = []
+        offset = 0
+        while len(stream) - offset >= HEADER.size:
+            version, command, length, stream_id = HEADER.unpack_from(stream, offset)
             if version not in (1, 2):
+                self._buffer = b""
                 raise ValueError(f"smux version {version} is not 1 or 2")
-            if len(self._buffer) < HEADER.size + length:
-                return
-            data = bytes(self._buffer[HEADER.size : HEADER.size + length])
-            del self._buffer[: HEADER.size + length]
-            yield Frame(command, stream_id, data)
+            start = offset + HEADER.size
+            if len(stream) < start + length:
+                break
+            frames.append(Frame(command, stream_id, stream[start : start + length]))
+            offset = start + length
+        self._buffer = stream[offset:]
+        return frames
 
 
 def agent_multiplexes(agent_version: str) -> bool:
