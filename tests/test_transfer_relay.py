@@ -157,7 +157,9 @@ _INSTANCE_TOOLS = (
 )
 
 
-def _receive(tmp_path, sha256: str, hasher: str = "openssl", **env: str) -> subprocess.CompletedProcess:
+def _receive(
+    tmp_path, sha256: str, hasher: str = "openssl", remote: str = "daily.txt", **env: str
+) -> subprocess.CompletedProcess:
     """The receiving script over the stand-in AWS CLI; ``hasher``: the instance's OpenSSL (this machine's,
     3.x), ``openssl-1`` (Amazon Linux 2's) or ``sha256sum`` (no OpenSSL on the instance)."""
     bin_dir = tmp_path / "bin"
@@ -174,7 +176,7 @@ def _receive(tmp_path, sha256: str, hasher: str = "openssl", **env: str) -> subp
         path = str(bin_dir)
     home = tmp_path / "home"
     home.mkdir(exist_ok=True)
-    script = relay.receive_script("s3://b/k/daily.txt", "daily.txt", "daily.txt", sha256, uuid.uuid4().hex)
+    script = relay.receive_script("s3://b/k/daily.txt", remote, "daily.txt", sha256, uuid.uuid4().hex)
     return subprocess.run(
         [shutil.which("bash"), "-c", script],
         env={**os.environ, "HOME": str(home), "PATH": path, **env},
@@ -215,4 +217,11 @@ def test_the_aws_clis_error_is_reported_and_nothing_is_left(tmp_path):
     report = relay.parse_report(done.stdout)
     assert report is not None and not report.ok
     assert report.fields[0] == "s3" and "AccessDenied" in report.fields[1]
+    assert _left(tmp_path) == []
+
+
+def test_a_folder_named_with_a_slash_that_is_not_there_is_named_in_the_message(tmp_path):
+    # "jupyter:reports/2026/" names a folder to put the file in: it is that folder that is missing
+    done = _receive(tmp_path, "0" * 64, remote="reports/2026/")
+    assert relay.parse_report(done.stdout) == relay.Report(False, ("no-such-directory", "./reports/2026"))
     assert _left(tmp_path) == []

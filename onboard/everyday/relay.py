@@ -56,10 +56,12 @@ STALE_MINUTES = 60
 
 def _destination(path: str, file_name: str) -> list[str]:
     """Lines setting ``dest`` (the file to write) and ``dir`` (its folder) for ``path`` on the instance."""
+    name = shlex.quote(file_name)
     return [
         'cd "$HOME" || { say fail no-such-directory "$HOME"; exit 1; }',
         f"dest={_path(path)}",
-        f'[ -d "$dest" ] && dest="$dest/"{shlex.quote(file_name)}',
+        # a trailing slash names a folder to put the file in, whether or not it is there
+        f'case $dest in */) dest="$dest"{name} ;; *) [ -d "$dest" ] && dest="$dest/"{name} ;; esac',
         'dir=$(dirname -- "$dest")',
     ]
 
