@@ -138,10 +138,12 @@ def put(
     size = local.stat().st_size
     with ThreadPoolExecutor(max_workers=3) as pool:
         # What does not depend on the upload runs beside it: the plugin's --version (a process of its own),
-        # the file's checksum (hashing lets go of the GIL) and the SSM client. A missing plugin still
-        # stops the transfer before anything is uploaded.
+        # the file's checksum (hashing lets go of the GIL), the S3 client (made while STS answers who the
+        # user is: a round trip of its own to AWS) and the SSM client. A missing plugin still stops the
+        # transfer before anything is uploaded.
         plugin_check = pool.submit(find_plugin)
         checksum_job = pool.submit(sha256_of, local)
+        pool.submit(reach.client, "s3")
         relay_object = _relay(reach, local.name)
         plugin = plugin_check.result()
         pool.submit(reach.client, "ssm")
