@@ -19,11 +19,10 @@ import os
 import queue
 import select
 import signal
-import socket
 import sys
 import threading
 import time
-from typing import Any
+from typing import TYPE_CHECKING
 
 from onboard.labplugin import VERSION
 from onboard.labplugin.invocation import Invocation, PluginError, check_stream_url, parse_arguments
@@ -32,6 +31,9 @@ from onboard.labplugin.terminal import CbreakTerminal, terminal_size
 from onboard.secrets import Secret
 from onboard.session import protocol
 from onboard.session.protocol import IncomingStream, OutgoingStream, PayloadType
+
+if TYPE_CHECKING:  # websockets is imported when the plugin connects (the first prompt comes sooner)
+    from onboard.labplugin.channel import DataChannelSocket
 
 #: Signals the plugin forwards to the remote terminal, as bytes the remote pty turns back into signals.
 FORWARDED_SIGNALS = {"SIGINT": b"\x03", "SIGQUIT": b"\x1c", "SIGTSTP": b"\x1a"}
@@ -42,6 +44,10 @@ RESUME_ATTEMPTS = 5
 TERMINATE_GRACE_SECONDS = 1.0
 #: Wait for the handshake this long before giving up on a server that accepted the socket.
 HANDSHAKE_TIMEOUT = 30.0
+#: Opening the websocket (TCP, TLS and its opening handshake) may take this long.
+CONNECT_TIMEOUT = 10.0
+#: A keep-alive ping this often (websockets' threaded client's default, which the plugin used before).
+PING_SECONDS = 20.0
 
 
 class ChannelUnavailable(PluginError):
@@ -61,7 +67,7 @@ class ShellSession:
         self._incoming = IncomingStream()
         self._lock = threading.Lock()  # guards the outgoing stream and sending on the socket
         self._input: queue.SimpleQueue[tuple[bytes, int] | None] = queue.SimpleQueue()
-        self._connection: Any = None  # a websockets ClientConnection once connected
+        self._connection: DataChannelSocket | None = None
         self._handshake_done = threading.Event()
         self._closed = threading.Event()
         self._size: tuple[int, int] | None = None
@@ -134,33 +140,25 @@ class ShellSession:
     # --- the socket ---------------------------------------------------------------------------
     def _connect(self) -> None:
         from websockets.exceptions import WebSocketException
-        from websockets.sync.client import connect
 
+        from onboard.labplugin.channel import ChannelClosed, DataChannelSocket
         from onboard.labplugin.trust import stream_tls_context
 
         # wss: what AWS's plugin trusts, plus the profile's CA bundle (see onboard.labplugin.trust).
         secure = self._stream_url.startswith("wss://")
         try:
-            connection = connect(
+            connection = DataChannelSocket.open(
                 self._stream_url,
-                ssl=stream_tls_context(self.invocation.profile) if secure else None,
-                proxy=None,
-                compression=None,
+                tls=stream_tls_context(self.invocation.profile) if secure else None,
                 max_size=protocol.MAX_PAYLOAD + protocol.PAYLOAD_OFFSET,
-                open_timeout=10,
-                ping_interval=20,
-                user_agent_header=f"onboard-labplugin/{VERSION}",
+                timeout=CONNECT_TIMEOUT,
+                user_agent=f"onboard-labplugin/{VERSION}",
             )
-        except (OSError, TimeoutError, WebSocketException) as err:
+            connection.send(protocol.open_data_channel(self._token.reveal(), VERSION))
+        except (OSError, ChannelClosed, WebSocketException) as err:
             raise ChannelUnavailable(
                 f"could not open the data channel at {_without_query(self._stream_url)}: {err}"
             ) from None
-        # Entering the connection marks it as owned (websockets 17 warns otherwise); run() closes it.
-        connection = connection.__enter__()
-        # Keystrokes and acknowledgements are tiny: without this, Nagle's algorithm holds each one back
-        # until the previous is acknowledged (tens of milliseconds per echo).
-        connection.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        connection.send(protocol.open_data_channel(self._token.reveal(), VERSION))
         with self._lock:
             self._connection = connection
             for frame in self._outgoing.all_pending():
@@ -168,11 +166,11 @@ class ShellSession:
 
     def _send_frame(self, frame: bytes) -> None:
         """Send one frame; the caller holds the lock. A dropped socket is the receiver's to handle."""
-        from websockets.exceptions import ConnectionClosed
+        from onboard.labplugin.channel import ChannelClosed
 
         if self._connection is None:
             return
-        with contextlib.suppress(ConnectionClosed, OSError):
+        with contextlib.suppress(ChannelClosed):
             self._connection.send(frame)
 
     def _send_stream(self, payload: bytes, payload_type: int) -> None:
@@ -181,12 +179,14 @@ class ShellSession:
             self._send_frame(frame)
 
     def _receive_loop(self) -> None:
-        from websockets.exceptions import ConnectionClosed
+        from onboard.labplugin.channel import ChannelClosed
 
         while not self._closed.is_set():
             try:
+                if self._connection is None:
+                    raise ChannelClosed
                 frame = self._connection.recv()
-            except (ConnectionClosed, OSError):
+            except ChannelClosed:
                 if self._closed.is_set() or not self._resume():
                     self._closed.set()
                     return
@@ -253,6 +253,7 @@ class ShellSession:
 
     def _timer_loop(self) -> None:
         next_size_check = time.monotonic() + SIZE_POLL_SECONDS
+        next_ping = time.monotonic() + PING_SECONDS
         handshake_deadline = time.monotonic() + HANDSHAKE_TIMEOUT
         while not self._closed.wait(TIMER_TICK):
             with self._lock:
@@ -269,6 +270,10 @@ class ShellSession:
             if time.monotonic() >= next_size_check:
                 next_size_check += SIZE_POLL_SECONDS
                 self._report_size()
+            if time.monotonic() >= next_ping and self._connection is not None:
+                next_ping += PING_SECONDS
+                with contextlib.suppress(OSError):
+                    self._connection.ping()
 
     def _report_size(self, force: bool = False) -> None:
         if not self._handshake_done.is_set() or self.port is not None:
