@@ -122,6 +122,17 @@ def test_a_port_nothing_listens_on_closes_the_connection(lab, spawn):
     child.expect(pexpect.EOF)
 
 
+def test_ctrl_c_the_moment_the_tunnel_waits_closes_it(lab, spawn):
+    """Ctrl-C reaches the plugin as soon as it says it waits for connections: its handlers are in place
+    before the handshake can complete (the AWS CLI and onboard start it with SIGINT ignored, so a Ctrl-C
+    before them was lost and the tunnel never closed). Several times: the window was a few milliseconds."""
+    for _ in range(8):
+        child = _forward(spawn, "jupyter", "9999", "--local-port", str(free_port()))
+        child.sendcontrol("c")
+        child.expect("Forwarding stopped", timeout=15)
+        child.expect(pexpect.EOF)
+
+
 def test_the_aws_cli_forwards_through_the_lab_with_the_plugin(lab, spawn):
     port = free_port()
     child = spawn(

@@ -86,9 +86,11 @@ class ShellSession:
             threading.Thread(target=self._send_loop, name="plugin-send", daemon=True),
             threading.Thread(target=self._timer_loop, name="plugin-timer", daemon=True),
         ]
+        # Before the receiver can complete the handshake: a port session says it waits for connections
+        # from there, and a Ctrl-C after that must end it (SIGINT arrives ignored until these are set).
+        self._install_signal_handlers()
         for thread in threads:
             thread.start()
-        self._install_signal_handlers()
         with CbreakTerminal(self.stdin_fd):
             self._read_keyboard()
         self._input.put(None)
