@@ -184,6 +184,35 @@ def test_non_interactive_commands_run_without_a_terminal(channel_lab):
     assert output == b"one\ntwo\noops\nno-terminal\n"
 
 
+def test_a_non_interactive_commands_output_comes_when_it_ends(channel_lab):
+    # AWS's agent runs the command with its output going to a file and sends that file once the command
+    # has exited (amazon-ssm-agent session/shell/shell.go processCommandsWithExec: execCmd.Wait, then
+    # setupRoutineToWriteCommandOutput), unless the document asks for separateOutPutStream, which
+    # AWS-StartNonInteractiveCommand does not: nothing arrives while the command runs.
+    client = _client(
+        channel_lab,
+        handshake=False,
+        session={
+            "document": "AWS-StartNonInteractiveCommand",
+            "command": "sh -c 'echo first; sleep 2; echo last'",
+        },
+    )
+    with client:
+        client.handshake()
+        started = time.monotonic()
+        client._wait(lambda: bool(client.received.output), 20, "no output came")
+        first_came = time.monotonic() - started
+        received = client.wait_closed(timeout=20)
+    assert first_came >= 1.5
+    assert bytes(received.output) == b"first\nlast\n"
+
+
+def test_a_large_output_of_a_command_that_ends_at_once_comes_whole(channel_lab):
+    # more than the channel lets be unacknowledged at a time, written faster than it is sent
+    output, _ = _run_non_interactive(channel_lab, "sh -c 'head -c 3000000 /dev/zero | tr \"\\\\000\" x'")
+    assert output == b"x" * 3_000_000
+
+
 def test_ctrl_c_signals_the_non_interactive_command_only(channel_lab):
     # AWS's agent signals the command's own process (session/shell/execcmd/execcmd.go Signal:
     # cmd.Process.Signal), not its process group: a shell running a child takes Ctrl-C itself, waits for

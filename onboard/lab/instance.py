@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from onboard.lab import sandbox
+from onboard.lab.commandoutput import OutputAfterExit
 from onboard.lab.sessions import (
     DEFAULT_DOCUMENT,
     INTERACTIVE_COMMAND,
@@ -227,7 +228,8 @@ class ShellProcess:
 
     Shells and interactive commands run in a pseudo-terminal (:attr:`output_fd` is its master, input is
     typed into it); non-interactive commands run without one, as AWS's agent runs them: stdout and
-    stderr go to one pipe, in the order written, and input only ever becomes signals (Ctrl-C, Ctrl-\\).
+    stderr go to one file, in the order written, handed to :attr:`output_fd` once the command has ended
+    (:mod:`onboard.lab.commandoutput`), and input only ever becomes signals (Ctrl-C, Ctrl-\\).
     Every descriptor is non-blocking: nothing here waits for the process.
     """
 
@@ -247,7 +249,8 @@ class ShellProcess:
             child_stdin: int = child_fd
             argv = [sys.executable, "-I", "-S", "-c", _TAKE_TERMINAL, *argv]
         else:
-            self.output_fd, child_fd = os.pipe()
+            self._after_exit = OutputAfterExit()
+            self.output_fd, child_fd = self._after_exit.read_fd, self._after_exit.command_fd()
             child_stdin = subprocess.DEVNULL
         start = layout.path(flavour_of(instance).start_folder)
         if layout.sandboxed:
@@ -269,10 +272,14 @@ class ShellProcess:
             )
         except BaseException:
             os.close(self.output_fd)
+            if not self.interactive:
+                self._after_exit.release()
             raise
         finally:
             os.close(child_fd)
         os.set_blocking(self.output_fd, False)
+        if not self.interactive:
+            self._after_exit.hand_over_when(self.process)
 
     @property
     def input_fd(self) -> int:
@@ -307,7 +314,10 @@ class ShellProcess:
 
     @property
     def exited(self) -> bool:
-        """The shell (or the document's command) has ended; jobs it left may still hold the terminal."""
+        """The shell has ended (jobs it left may still hold the terminal), or the document's non-interactive
+        command has ended and all its output is in :attr:`output_fd`."""
+        if not self.interactive:
+            return self._after_exit.done
         return self.process.poll() is not None
 
     def terminate(self) -> None:
@@ -321,6 +331,7 @@ class ShellProcess:
         the command anyway: bwrap ends the PID namespace when its command ends).
         """
         if not self.interactive:
+            self._after_exit.cancel()
             self._signal_session(signal.SIGKILL)
             self.process.wait()
             self.close()
