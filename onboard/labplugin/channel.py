@@ -137,10 +137,10 @@ class DataChannelSocket:
                 raise ChannelClosed from err
 
     def ping(self) -> None:
-        """A keep-alive ping (the threaded client sent one every 20 seconds)."""
+        """A keep-alive ping, with AWS's plugin's payload (websocketchannel.go StartPings)."""
         with self._lock:
             if self._protocol.state is State.OPEN:
-                self._protocol.send_ping(b"")
+                self._protocol.send_ping(b"keepalive")
                 _send_all(self._socket, self._protocol)
 
     def close(self) -> None:

@@ -46,8 +46,9 @@ TERMINATE_GRACE_SECONDS = 1.0
 HANDSHAKE_TIMEOUT = 30.0
 #: Opening the websocket (TCP, TLS and its opening handshake) may take this long.
 CONNECT_TIMEOUT = 10.0
-#: A keep-alive ping this often (websockets' threaded client's default, which the plugin used before).
-PING_SECONDS = 20.0
+#: A keep-alive ping this often, as AWS's plugin (communicator/websocketchannel.go StartPings with
+#: config.PingTimeInterval, 5 minutes; it does not wait for the pong either).
+PING_SECONDS = 5 * 60.0
 
 
 class ChannelUnavailable(PluginError):
