@@ -430,31 +430,55 @@ def test_a_foreground_lab_serves_a_lab_shell_and_stops_on_ctrl_c(isolated_home, 
         foreground.stdout.close()
 
 
-def test_a_busy_preferred_port_makes_the_lab_take_a_free_one(started_pids):
+@contextlib.contextmanager
+def _a_port_held_by_another_program():
+    """A loopback port that something else listens on for the whole block (the kernel picks it, so no other
+    lab of this run, or of anybody's on the machine, can hold or release it meanwhile)."""
     import socket
-
-    from onboard.lab.httpserver import PREFERRED_PORT
 
     squatter = socket.socket()
     try:
-        # Another lab of this test run may hold it already: busy either way, unless that lab is on its way
-        # down (a test before this one just stopped it), so keep trying for a while.
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                squatter.bind(("127.0.0.1", PREFERRED_PORT))
-                squatter.listen()
-                break
-            except OSError:
-                time.sleep(0.1)
-        ran = run_onboard("lab", "up", "--detach", "--json")
-        assert ran.exit_code == 0, ran.output
-        data = ran.json()["data"]
-        started_pids.append(data["pid"])
-        assert not data["endpoint_url"].endswith(f":{PREFERRED_PORT}")
-        assert run_onboard("lab", "down").exit_code == 0
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        yield squatter.getsockname()[1]
     finally:
         squatter.close()
+
+
+def test_a_busy_port_makes_the_lab_take_the_next_candidate():
+    # The lab tries its last port, then 4566, then any (onboard.lab.server): the step past a busy one.
+    from werkzeug.serving import WSGIRequestHandler, make_server
+
+    from onboard.lab.httpserver import bind, request_handler
+
+    with _a_port_held_by_another_program() as busy:
+        handler = request_handler(WSGIRequestHandler)
+        server = bind(lambda environ, respond: [], [busy, 0], handler, make_server)
+        try:
+            assert server.server_port not in (busy, 0)
+        finally:
+            server.server_close()
+
+
+def test_a_lab_whose_last_port_is_taken_moves_and_says_where_it_was(started_pids, isolated_home):
+    from onboard.lab.state import remember_port
+
+    paths = LabPaths(state_dir(isolated_home))
+    with _a_port_held_by_another_program() as busy:
+        remember_port(paths, busy)
+        ran = run_onboard("lab", "up", "--detach")
+        status = run_onboard("lab", "status", "--json")
+        if status.exit_code == 0:
+            started_pids.append(status.json()["data"]["pid"])
+        try:
+            assert ran.exit_code == 0, ran.output
+            assert f"the last lab listened at http://127.0.0.1:{busy}" in " ".join(ran.output.split())
+            endpoint = status.json()["data"]["endpoint_url"]
+            assert not endpoint.endswith(f":{busy}")
+        finally:
+            assert run_onboard("lab", "down").exit_code == 0
+    # the next lab tries the port this one moved to first: profiles written for it stay valid
+    assert paths.port_file.read_text().strip() == endpoint.rsplit(":", 1)[1]
 
 
 def test_the_readmes_fault_table_is_the_catalogue():
