@@ -98,3 +98,41 @@ def test_close_ends_a_read_blocked_in_another_thread(server):
     channel.close()
     reader.join(5)
     assert raised == [True]
+
+
+def test_the_keep_alive_ping_carries_the_payload_awss_plugin_sends():
+    # session-manager-plugin, communicator/websocketchannel.go StartPings: a ping of "keepalive" (a server
+    # built on websockets answers pings unseen, so this one is websockets' Sans-I/O server on a raw socket)
+    import socket
+
+    from websockets.frames import Frame, Opcode
+    from websockets.http11 import Request
+    from websockets.server import ServerProtocol
+
+    pings: list[bytes] = []
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+
+        def serve_one() -> None:
+            connection, _ = listener.accept()
+            protocol = ServerProtocol()
+            with connection:
+                while not pings and (data := connection.recv(65536)):
+                    protocol.receive_data(data)
+                    for event in protocol.events_received():
+                        if isinstance(event, Request):
+                            protocol.send_response(protocol.accept(event))
+                        elif isinstance(event, Frame) and event.opcode is Opcode.PING:
+                            pings.append(bytes(event.data))
+                    for outgoing in protocol.data_to_send():
+                        connection.sendall(outgoing)
+
+        serving = threading.Thread(target=serve_one, daemon=True)
+        serving.start()
+        port = listener.getsockname()[1]
+        channel = DataChannelSocket.open(
+            f"ws://127.0.0.1:{port}/v1/data-channel/s", tls=None, max_size=2**20, timeout=5, user_agent="t"
+        )
+        channel.ping()
+        serving.join(5)
+        channel.close()
+    assert pings == [b"keepalive"]
