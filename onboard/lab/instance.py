@@ -244,6 +244,8 @@ class ShellProcess:
         argv = shell_command(session, layout)
         self.sandboxed = layout.sandboxed
         self.interactive = session.document_name != NON_INTERACTIVE_COMMAND
+        #: A non-interactive command's output, held until it has ended (None: a terminal's, read as it comes).
+        self._after_exit: OutputAfterExit | None = None
         if self.interactive:
             self.output_fd, child_fd = os.openpty()
             child_stdin: int = child_fd
@@ -272,13 +274,13 @@ class ShellProcess:
             )
         except BaseException:
             os.close(self.output_fd)
-            if not self.interactive:
+            if self._after_exit is not None:
                 self._after_exit.release()
             raise
         finally:
             os.close(child_fd)
         os.set_blocking(self.output_fd, False)
-        if not self.interactive:
+        if self._after_exit is not None:
             self._after_exit.hand_over_when(self.process)
 
     @property
@@ -316,7 +318,7 @@ class ShellProcess:
     def exited(self) -> bool:
         """The shell has ended (jobs it left may still hold the terminal), or the document's non-interactive
         command has ended and all its output is in :attr:`output_fd`."""
-        if not self.interactive:
+        if self._after_exit is not None:
             return self._after_exit.done
         return self.process.poll() is not None
 
@@ -330,7 +332,7 @@ class ShellProcess:
         and what it started lives on as an orphan; the lab kills those as well (in a sandbox they die with
         the command anyway: bwrap ends the PID namespace when its command ends).
         """
-        if not self.interactive:
+        if self._after_exit is not None:
             self._after_exit.cancel()
             self._signal_session(signal.SIGKILL)
             self.process.wait()

@@ -14,7 +14,7 @@ from functools import cache
 from typing import Any
 
 from onboard.lab.awserrors import ApiError
-from onboard.session.protocol import nesting_depth
+from onboard.session.protocol import nests_deeper_than
 
 #: JSON nesting beyond this is refused before parsing (AWS's parsers refuse deep input too).
 MAX_JSON_DEPTH = 64
@@ -22,7 +22,7 @@ MAX_JSON_DEPTH = 64
 
 def parse_json_body(body: bytes) -> Any:
     """A JSON request body, or AWS's SerializationException for one that is not JSON (or nested absurdly)."""
-    if nesting_depth(body, MAX_JSON_DEPTH) > MAX_JSON_DEPTH:
+    if nests_deeper_than(body, MAX_JSON_DEPTH):
         raise ApiError(
             "SerializationException", f"The request body nests deeper than {MAX_JSON_DEPTH} levels."
         )

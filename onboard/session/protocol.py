@@ -149,7 +149,7 @@ def parse_json(text: str | bytes, what: str) -> Any:
     raw = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text
     if len(raw) > MAX_JSON_BYTES:
         raise ProtocolError(f"{what} is {len(raw)} bytes, over the {MAX_JSON_BYTES}-byte limit for JSON")
-    if nesting_depth(raw) > MAX_JSON_DEPTH:
+    if nests_deeper_than(raw):
         raise ProtocolError(f"{what} nests deeper than {MAX_JSON_DEPTH} levels")
     try:
         return json.loads(raw, parse_constant=_refuse_constant, parse_float=_finite_float)
@@ -157,16 +157,16 @@ def parse_json(text: str | bytes, what: str) -> Any:
         raise ProtocolError(f"{what} is not JSON: {err}") from None
 
 
-def nesting_depth(raw: bytes, limit: int = MAX_JSON_DEPTH) -> int:
-    """The deepest bracket nesting outside strings, found in one linear pass without recursion (counting
-    stops once it passes ``limit``); for a text with at most ``limit`` opening brackets, which cannot nest
-    deeper than ``limit``, their count (a bound on the depth) without that pass. Every JSON message of the
-    protocol itself is such a text: an acknowledgement comes for each 64 KiB of a port session's output, and
-    a byte-by-byte pass over each cost the lab's loop more than its payload's SHA-256."""
-    opening = raw.count(b"[") + raw.count(b"{")
-    if opening <= limit:
-        return opening
-    depth = deepest = 0
+def nests_deeper_than(raw: bytes, limit: int = MAX_JSON_DEPTH) -> bool:
+    """Whether brackets outside strings nest deeper than ``limit``, found without recursion.
+
+    A text with at most ``limit`` opening brackets cannot, and every JSON message of the protocol itself is
+    such a text: it is answered from their count. Only a text with more is walked, in one linear pass that
+    stops once the limit is passed. (An acknowledgement comes for each 64 KiB of a port session's output, and
+    a byte-by-byte pass over each cost the lab's loop more than its payload's SHA-256.)"""
+    if raw.count(b"[") + raw.count(b"{") <= limit:
+        return False
+    depth = 0
     in_string = escaped = False
     for byte in raw:
         if in_string:
@@ -180,12 +180,11 @@ def nesting_depth(raw: bytes, limit: int = MAX_JSON_DEPTH) -> int:
             in_string = True
         elif byte in (0x5B, 0x7B):  # [ {
             depth += 1
-            deepest = max(deepest, depth)
-            if deepest > limit:
-                return deepest
+            if depth > limit:
+                return True
         elif byte in (0x5D, 0x7D):  # ] }
             depth -= 1
-    return deepest
+    return False
 
 
 def _refuse_constant(name: str) -> Any:
