@@ -103,7 +103,10 @@ def plugin_folder(root: Path) -> Path:
 
     The lab's own plugin (a Python program) by default. With ONBOARD_BENCH_PLUGIN naming an official
     plugin (what a member's laptop runs; it cannot be downloaded here, but builds from AWS's public
-    source), a private copy of that one: onboard refuses a plugin in a folder other users may write.
+    source), a folder of the bench's own holding a copy of that one, so that PATH gains the plugin alone
+    and not whatever else its folder holds. onboard and the AWS CLI hand the session to it in the
+    environment only if its ``--version`` is above 1.2.497.0 (a build from source says 1.2.0.0 unless
+    its version is set).
     """
     official = os.environ.get(PLUGIN_VARIABLE)
     if not official:
