@@ -34,10 +34,15 @@ SESSION = {"kind": "session", "ref": "kim-0123456789abcdef0", "at": "2026-12-02T
 
 
 def _record(**steps: StepRecord) -> dict:
+    """The record as ``lesson publish`` writes it, published right after its latest step activity (as each
+    check publishes): the stamp publishing puts in is the clock's, which would make the timeline today's."""
     progress = Progress("t", "ssm", user="kim", arn="arn:aws:iam::123456789012:user/kim")
     progress.lessons["connect"] = LessonRecord(started_at="2026-12-02T10:00:00Z", steps=dict(steps))
     progress.seal()
-    return json.loads(json.dumps(progress.record()))
+    record = json.loads(json.dumps(progress.record()))
+    times = [t for s in steps.values() for t in (s.began_at, s.finished_at, s.last_failure_at) if t]
+    record["published_at"] = max(times, default="2026-12-02T10:00:00Z")
+    return record
 
 
 def _passed(**fields) -> StepRecord:
