@@ -23,6 +23,9 @@ from pathlib import Path
 import pytest
 
 
+_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
 @dataclass
 class UserKey:
     user_name: str
@@ -40,7 +43,9 @@ class MotoServer:
         request = urllib.request.Request(
             self.url + path, data=body, method="POST", headers={"Content-Type": "text/plain"}
         )
-        with urllib.request.urlopen(request, timeout=10) as answer:
+        # Straight to the loopback server: a test's HTTP_PROXY is still set when this fixture's teardown
+        # resets moto, and urlopen's first use would also build the process's shared opener with it.
+        with _DIRECT.open(request, timeout=10) as answer:
             return answer.read()
 
     def create_user(self, user_name: str = "alice") -> UserKey:
