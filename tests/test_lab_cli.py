@@ -554,3 +554,16 @@ def test_a_restarted_lab_keeps_its_port_and_keys_and_says_how_to_follow_a_move(i
     finally:
         blocker.close()
     assert run_onboard("lab", "down").exit_code == 0
+
+
+def test_a_lab_comes_up_and_answers_for_a_user_behind_a_proxy(isolated_home, started_pids):
+    # A proxy that cannot reach this machine's loopback (here: nothing listens there). The lab's readiness,
+    # warm-up and admin calls went through it: `lab up` waited 60 s and failed, for everyone behind a proxy.
+    from fixtures_moto import closed_port
+
+    proxy = f"http://127.0.0.1:{closed_port()}"
+    behind = {name: proxy for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy")}
+    data = lab_up(started_pids, env=behind)
+    status = run_onboard("lab", "status", "--json", env=behind)
+    assert status.exit_code == 0, status.output
+    assert status.json()["data"]["endpoint_url"] == data["endpoint_url"]
