@@ -29,6 +29,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from onboard.errors import OnboardError, UsageError
+from onboard.longlived import long_lived
 
 if TYPE_CHECKING:
     import boto3
@@ -102,10 +103,11 @@ def session(settings: ClientSettings) -> boto3.Session:
 def core_session(settings: ClientSettings) -> botocore.session.Session:
     """The botocore session under :func:`session` (profile and region set, both AWS files read now, so
     that a missing profile or a broken file is an OnboardError here rather than a traceback later)."""
-    import botocore.exceptions
-    import botocore.session
+    with long_lived():
+        import botocore.exceptions
+        import botocore.session
 
-    made = botocore.session.Session(profile=settings.profile)
+        made = botocore.session.Session(profile=settings.profile)
     if settings.region:
         made.set_config_variable("region", settings.region)
     try:
@@ -136,18 +138,19 @@ def client(
     ``download_file``), so only an S3 client is made with boto3's handlers; the others do without
     importing boto3 and s3transfer (~40 ms of a command's start).
     """
-    core = from_session or core_session(settings)
-    if service == "s3":
-        import boto3
+    with long_lived():
+        core = from_session or core_session(settings)
+        if service == "s3":
+            import boto3
 
-        boto3.Session(botocore_session=core)  # registers boto3's handlers on the session
-    return core.create_client(
-        service,
-        region_name=settings.region,
-        endpoint_url=settings.resolved_endpoint(),
-        config=settings.botocore_config(),
-        verify=settings.ca_bundle,
-    )
+            boto3.Session(botocore_session=core)  # registers boto3's handlers on the session
+        return core.create_client(
+            service,
+            region_name=settings.region,
+            endpoint_url=settings.resolved_endpoint(),
+            config=settings.botocore_config(),
+            verify=settings.ca_bundle,
+        )
 
 
 def clients(settings: ClientSettings) -> Callable[[str], Any]:
@@ -163,7 +166,7 @@ def clients(settings: ClientSettings) -> Callable[[str], Any]:
     lock = threading.Lock()
 
     def get(service: str) -> Any:
-        with lock:
+        with lock, long_lived():
             if service not in made:
                 if not shared:
                     shared.append(core_session(settings))
@@ -181,14 +184,15 @@ def known_regions() -> frozenset[str]:
     regions (or fewer) but is over a megabyte and costs a command's start half a second to parse, so it is
     read only by an older botocore that lacks partitions.json.
     """
-    from botocore.exceptions import DataNotFoundError
-    from botocore.loaders import create_loader
+    with long_lived():
+        from botocore.exceptions import DataNotFoundError
+        from botocore.loaders import create_loader
 
-    loader = create_loader()
-    try:
-        data = loader.load_data("partitions")
-    except DataNotFoundError:
-        data = loader.load_data("endpoints")
+        loader = create_loader()
+        try:
+            data = loader.load_data("partitions")
+        except DataNotFoundError:
+            data = loader.load_data("endpoints")
     regions = {region for partition in data.get("partitions", []) for region in partition.get("regions", {})}
     # "aws-global" and friends name a partition's global endpoint, not a region users choose.
     return frozenset(region for region in regions if not region.endswith("-global"))

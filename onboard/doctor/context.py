@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from onboard.doctor.model import DEFAULT_TIMEOUT, Finding
 from onboard.facts import DEFAULT_PROFILE, MANAGED_NODE_ID
+from onboard.longlived import long_lived
 
 if TYPE_CHECKING:
     from onboard.awsconfig.files import AwsFiles
@@ -124,13 +125,14 @@ class DoctorContext:
         """
 
         def make() -> Any:
-            import botocore.exceptions
-            import botocore.session
-
             from onboard.errors import OnboardError
             from onboard.secrets import scrub
 
-            made = botocore.session.Session(profile=self.profile)
+            with long_lived():
+                import botocore.exceptions
+                import botocore.session
+
+                made = botocore.session.Session(profile=self.profile)
             try:
                 made.get_scoped_config()  # reads both files now, so a broken one is reported here
             except botocore.exceptions.ProfileNotFound:
@@ -220,7 +222,7 @@ class DoctorContext:
                 retries={"mode": "standard", "total_max_attempts": 1},
             )
             self.credentials()  # once, first (or its error raised): create_client would load them itself
-            with self._lock:  # a session must not make two clients at once
+            with self._lock, long_lived():  # a session must not make two clients at once
                 return self.session().create_client(service, region_name=self.region(), config=config)
 
         return self.memo(f"client:{service}:{limit}", make)
