@@ -22,7 +22,6 @@ from pathlib import Path
 
 import pytest
 
-
 _DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
