@@ -567,3 +567,7 @@ def test_a_lab_comes_up_and_answers_for_a_user_behind_a_proxy(isolated_home, sta
     status = run_onboard("lab", "status", "--json", env=behind)
     assert status.exit_code == 0, status.output
     assert status.json()["data"]["endpoint_url"] == data["endpoint_url"]
+    # And a lab shell's AWS CLI and boto3 reach the lab directly, the user's own NO_PROXY kept.
+    exports = run_onboard("lab", "env", "--shell", "bash", env={**behind, "NO_PROXY": "intranet.example"})
+    assert "export NO_PROXY=intranet.example,127.0.0.1,localhost" in exports.stdout
+    assert "export no_proxy=intranet.example,127.0.0.1,localhost" in exports.stdout

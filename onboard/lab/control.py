@@ -342,8 +342,15 @@ def environment(paths: LabPaths, state: LabStatus) -> dict[str, str]:
     bundle = ca_bundle(paths, endpoint)
     # A class lab's https endpoint is trusted with its CA (honoured by the AWS CLI, boto3 and onboard).
     trust = {"AWS_CA_BUNDLE": str(bundle)} if bundle is not None else {}
+    # A proxy for the user's network must not sit between the AWS CLI and the lab (botocore, urllib and
+    # the plugin go through HTTP(S)_PROXY for any host NO_PROXY does not name, loopback included).
+    users = os.environ.get("NO_PROXY") or os.environ.get("no_proxy")
+    lab_host = urlsplit(endpoint).hostname
+    no_proxy = ",".join(dict.fromkeys(item for item in (users, lab_host, "127.0.0.1", "localhost") if item))
     return {
         **trust,
+        "NO_PROXY": no_proxy,
+        "no_proxy": no_proxy,
         "AWS_CONFIG_FILE": str(paths.aws_dir / "config"),
         "AWS_SHARED_CREDENTIALS_FILE": str(paths.aws_dir / "credentials"),
         "AWS_ENDPOINT_URL": endpoint,

@@ -110,10 +110,6 @@ def sandbox_environment(lab: TourLab, base: dict[str, str] | None = None) -> dic
     env["XDG_STATE_HOME"] = str(home / ".local" / "state")
     # The scripted learner's shells keep their history there too, not in the user's ~/.bash_history.
     env["HISTFILE"] = str(home / ".bash_history")
-    # A proxy for the user's network must not sit between the AWS CLI and a server on this machine.
-    users = base.get("NO_PROXY") or base.get("no_proxy")
-    no_proxy = [item for item in (users, "127.0.0.1", "localhost") if item]
-    env["NO_PROXY"] = env["no_proxy"] = ",".join(no_proxy)
     return env
 
 
