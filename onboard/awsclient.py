@@ -166,7 +166,7 @@ def clients(settings: ClientSettings) -> Callable[[str], Any]:
     lock = threading.Lock()
 
     def get(service: str) -> Any:
-        with lock, long_lived():
+        with lock:
             if service not in made:
                 if not shared:
                     shared.append(core_session(settings))

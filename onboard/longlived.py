@@ -5,10 +5,10 @@ A command's first AWS client brings some hundreds of thousands of objects: botoc
 the endpoint data, the service model. While they are made, Python's collector runs over a hundred times
 (a full collection each time the heap has grown by a quarter, walking every object made so far): measured,
 ~33 ms of ``onboard connect``'s ~250 ms before the plugin starts, freeing almost nothing, since these
-objects are never garbage. Built under
-:func:`long_lived`, they are made with the collector paused and then frozen (:func:`gc.freeze`: kept out of
-every later collection, as ``onboard.cli`` already does at exit). The collector runs again afterwards for
-everything else, so a long-running command (the lab, a tunnel) still frees its cycles.
+objects are never garbage. Built under :func:`long_lived`, they are made with the collector paused and then
+frozen (:func:`gc.freeze`: kept out of every later collection, as ``onboard.cli`` already does at exit).
+The collector runs again afterwards for everything else, so a long-running command (the lab, a tunnel)
+still frees its cycles.
 """
 
 from __future__ import annotations

@@ -55,7 +55,7 @@ def test_a_collector_paused_before_stays_paused():
 def test_blocks_that_end_in_another_order_in_two_threads_leave_the_collector_enabled():
     # The transfer makes its S3 and SSM clients in worker threads while the main thread makes STS's: the
     # first block to open is not the last to close, and the collector must come back all the same.
-    first_open, second_open, first_may_end = threading.Event(), threading.Event(), threading.Event()
+    first_open, first_may_end = threading.Event(), threading.Event()
 
     def first() -> None:
         with long_lived():
@@ -66,7 +66,6 @@ def test_blocks_that_end_in_another_order_in_two_threads_leave_the_collector_ena
     worker.start()
     first_open.wait(10)
     with long_lived():
-        second_open.set()
         first_may_end.set()
         worker.join(10)
         assert not gc.isenabled(), "the first block's end must not re-enable it under the second"
